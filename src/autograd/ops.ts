@@ -1,0 +1,295 @@
+// The differentiable primitives: each computes its output with backend kernels and, when an input
+// requires grad, records a closure that adds into the inputs' grads. Fused layers (the recurrent
+// family) record one node of their own in nn/; these ops are what everything else, and the tape
+// reference the fused layers are checked against, is built from.
+
+import { backend } from '../backend/registry.js';
+import type { UnaryOp } from '../backend/backend.js';
+import { Tensor, isGradEnabled, type Shape } from '../tensor/tensor.js';
+import type { Rng } from '../random/rng.js';
+
+function fmt(s: Shape): string {
+  return `[${s.join(', ')}]`;
+}
+
+/** Marks `out` as computed from `parents` if any of them requires grad. */
+export function record(out: Tensor, parents: Tensor[], backwardFn: () => void): Tensor {
+  if (isGradEnabled() && parents.some((p) => p.requiresGrad)) {
+    out.requiresGrad = true;
+    out.parents = parents;
+    out.backwardFn = backwardFn;
+  }
+  return out;
+}
+
+/** (M,K) @ (K,N) -> (M,N). */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) {
+    throw new Error(`matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)} do not multiply`);
+  }
+  const [M, K] = a.shape;
+  const N = b.shape[1];
+  const out = new Tensor([M, N]); // (M, N)
+  backend().gemm(false, false, M, N, K, 1, a.data, K, b.data, N, 0, out.data, N);
+  return record(out, [a, b], () => {
+    const dOut = out.grad!.data;
+    if (a.requiresGrad) backend().gemm(false, true, M, K, N, 1, dOut, N, b.data, N, 1, a.ensureGrad().data, K); // dA += dOut Bᵀ
+    if (b.requiresGrad) backend().gemm(true, false, K, N, M, 1, a.data, K, dOut, N, 1, b.ensureGrad().data, N); // dB += Aᵀ dOut
+  });
+}
+
+/** x (..., IN) @ Wᵀ + b with W (OUT, IN), b (OUT): PyTorch's Linear layout. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  const [OUT, IN] = weight.shape;
+  if (x.shape[x.shape.length - 1] !== IN) {
+    throw new Error(`linear: input of shape ${fmt(x.shape)} does not end in ${IN} (weight ${fmt(weight.shape)})`);
+  }
+  const M = x.size / IN;
+  const out = new Tensor([...x.shape.slice(0, -1), OUT]); // (..., OUT)
+  const be = backend();
+  if (bias !== null) {
+    const o = out.data;
+    const b = bias.data;
+    for (let r = 0; r < M; r++) o.set(b, r * OUT);
+  }
+  be.gemm(false, true, M, OUT, IN, 1, x.data, IN, weight.data, IN, bias === null ? 0 : 1, out.data, OUT);
+  const parents = bias === null ? [x, weight] : [x, weight, bias];
+  return record(out, parents, () => {
+    const dOut = out.grad!.data;
+    if (x.requiresGrad) be.gemm(false, false, M, IN, OUT, 1, dOut, OUT, weight.data, IN, 1, x.ensureGrad().data, IN);
+    if (weight.requiresGrad) be.gemm(true, false, OUT, IN, M, 1, dOut, OUT, x.data, IN, 1, weight.ensureGrad().data, IN);
+    if (bias !== null && bias.requiresGrad) be.sumRowsAcc(dOut, OUT, bias.ensureGrad().data);
+  });
+}
+
+function checkBroadcast(op: string, a: Tensor, b: Tensor): void {
+  const k = b.shape.length;
+  const tail = a.shape.slice(a.shape.length - k);
+  if (k > a.shape.length || !tail.every((d, i) => d === b.shape[i])) {
+    throw new Error(`${op}: shape ${fmt(b.shape)} does not broadcast onto ${fmt(a.shape)}`);
+  }
+}
+
+function binaryOp(op: 'add' | 'sub' | 'mul', a: Tensor, b: Tensor): Tensor {
+  checkBroadcast(op, a, b);
+  const out = new Tensor(a.shape);
+  const be = backend();
+  be.binary(op, a.data, b.data, out.data);
+  return record(out, [a, b], () => {
+    const dOut = out.grad!.data;
+    const n = b.size;
+    if (a.requiresGrad) {
+      const da = a.ensureGrad().data;
+      if (op === 'mul') {
+        const bd = b.data;
+        for (let i = 0; i < da.length; i++) da[i] += dOut[i] * bd[i % n];
+      } else be.axpy(1, dOut, da);
+    }
+    if (b.requiresGrad) {
+      const db = b.ensureGrad().data;
+      const sign = op === 'sub' ? -1 : 1;
+      const ad = a.data;
+      for (let i = 0; i < dOut.length; i++) db[i % n] += op === 'mul' ? dOut[i] * ad[i] : sign * dOut[i];
+    }
+  });
+}
+
+/** a + b, b broadcast over a's leading dimensions. */
+export const add = (a: Tensor, b: Tensor): Tensor => binaryOp('add', a, b);
+/** a - b, b broadcast over a's leading dimensions. */
+export const sub = (a: Tensor, b: Tensor): Tensor => binaryOp('sub', a, b);
+/** a ⊙ b, b broadcast over a's leading dimensions. */
+export const mul = (a: Tensor, b: Tensor): Tensor => binaryOp('mul', a, b);
+
+function unaryOp(op: UnaryOp, x: Tensor): Tensor {
+  const out = new Tensor(x.shape);
+  backend().unary(op, x.data, out.data);
+  return record(out, [x], () => backend().unaryBackwardAcc(op, out.data, out.grad!.data, x.ensureGrad().data));
+}
+
+export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x);
+export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x);
+export const relu = (x: Tensor): Tensor => unaryOp('relu', x);
+export const exp = (x: Tensor): Tensor => unaryOp('exp', x);
+export const neg = (x: Tensor): Tensor => unaryOp('neg', x);
+
+/** c * x. */
+export function scale(x: Tensor, c: number): Tensor {
+  const out = new Tensor(x.shape);
+  const o = out.data;
+  const xd = x.data;
+  for (let i = 0; i < o.length; i++) o[i] = c * xd[i];
+  return record(out, [x], () => backend().axpy(c, out.grad!.data, x.ensureGrad().data));
+}
+
+/** Sum of all elements, shape [1]. */
+export function sum(x: Tensor): Tensor {
+  const out = new Tensor([1]);
+  let s = 0;
+  const xd = x.data;
+  for (let i = 0; i < xd.length; i++) s += xd[i];
+  out.data[0] = s;
+  return record(out, [x], () => {
+    const g = out.grad!.data[0];
+    const dx = x.ensureGrad().data;
+    for (let i = 0; i < dx.length; i++) dx[i] += g;
+  });
+}
+
+/** Mean of all elements, shape [1]. */
+export function mean(x: Tensor): Tensor {
+  return scale(sum(x), 1 / x.size);
+}
+
+/** Same data, new shape (a copy: storage is never aliased, so every tensor owns its block). */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const out = new Tensor(shape);
+  if (out.size !== x.size) {
+    out.dispose();
+    throw new Error(`reshape: cannot view ${fmt(x.shape)} (${x.size}) as ${fmt(shape)}`);
+  }
+  out.data.set(x.data);
+  return record(out, [x], () => backend().axpy(1, out.grad!.data, x.ensureGrad().data));
+}
+
+/** Columns [start, start+len) of the last dimension. */
+export function narrow(x: Tensor, start: number, len: number): Tensor {
+  const n = x.shape[x.shape.length - 1];
+  if (start < 0 || len < 0 || start + len > n) throw new Error(`narrow: [${start}, ${start + len}) is outside the last dimension ${n}`);
+  const rows = x.size / n;
+  const out = new Tensor([...x.shape.slice(0, -1), len]);
+  const o = out.data;
+  const xd = x.data;
+  for (let r = 0; r < rows; r++) o.set(xd.subarray(r * n + start, r * n + start + len), r * len);
+  return record(out, [x], () => {
+    const dOut = out.grad!.data;
+    const dx = x.ensureGrad().data;
+    for (let r = 0; r < rows; r++) for (let j = 0; j < len; j++) dx[r * n + start + j] += dOut[r * len + j];
+  });
+}
+
+/** Concatenation along the last dimension. */
+export function concat(xs: Tensor[]): Tensor {
+  const lead = xs[0].shape.slice(0, -1);
+  for (const x of xs) {
+    if (x.shape.length !== lead.length + 1 || !x.shape.slice(0, -1).every((d, i) => d === lead[i])) {
+      throw new Error(`concat: shapes ${xs.map((t) => fmt(t.shape)).join(', ')} differ before the last dimension`);
+    }
+  }
+  const widths = xs.map((x) => x.shape[x.shape.length - 1]);
+  const n = widths.reduce((a, b) => a + b, 0);
+  const rows = xs[0].size / widths[0] || 0;
+  const out = new Tensor([...lead, n]);
+  const o = out.data;
+  let col = 0;
+  xs.forEach((x, k) => {
+    const w = widths[k];
+    const xd = x.data;
+    for (let r = 0; r < rows; r++) o.set(xd.subarray(r * w, r * w + w), r * n + col);
+    col += w;
+  });
+  return record(out, xs, () => {
+    const dOut = out.grad!.data;
+    let c = 0;
+    xs.forEach((x, k) => {
+      const w = widths[k];
+      if (x.requiresGrad) {
+        const dx = x.ensureGrad().data;
+        for (let r = 0; r < rows; r++) for (let j = 0; j < w; j++) dx[r * w + j] += dOut[r * n + c + j];
+      }
+      c += w;
+    });
+  });
+}
+
+/** Element `i` of the first dimension: (N, ...) -> (...). */
+export function select(x: Tensor, i: number): Tensor {
+  const N = x.shape[0];
+  if (i < 0 || i >= N) throw new Error(`select: index ${i} is outside the first dimension ${N}`);
+  const inner = x.size / N;
+  const out = new Tensor(x.shape.slice(1));
+  out.data.set(x.data.subarray(i * inner, (i + 1) * inner));
+  return record(out, [x], () => backend().axpy(1, out.grad!.data, x.ensureGrad().data.subarray(i * inner, (i + 1) * inner)));
+}
+
+/** Stacks equal shapes along a new first dimension: k × (...) -> (k, ...). */
+export function stack(xs: Tensor[]): Tensor {
+  const inner = xs[0].size;
+  for (const x of xs) {
+    if (x.size !== inner || x.shape.length !== xs[0].shape.length) throw new Error(`stack: shapes ${xs.map((t) => fmt(t.shape)).join(', ')} differ`);
+  }
+  const out = new Tensor([xs.length, ...xs[0].shape]);
+  const o = out.data;
+  xs.forEach((x, k) => o.set(x.data, k * inner));
+  return record(out, xs, () => {
+    const dOut = out.grad!.data;
+    xs.forEach((x, k) => {
+      if (x.requiresGrad) backend().axpy(1, dOut.subarray(k * inner, (k + 1) * inner), x.ensureGrad().data);
+    });
+  });
+}
+
+/** Rows of `weight` (V, H) picked by `ids`: output shape [...idsShape, H]. */
+export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape): Tensor {
+  const [V, H] = weight.shape;
+  const out = new Tensor([...idsShape, H]);
+  if (out.size !== ids.length * H) {
+    out.dispose();
+    throw new Error(`embedding: ${ids.length} ids do not fill shape ${fmt(idsShape)}`);
+  }
+  const o = out.data;
+  const w = weight.data;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(id >= 0 && id < V)) {
+      out.dispose();
+      throw new Error(`embedding: id ${id} at position ${i} is outside the vocabulary [0, ${V})`);
+    }
+    o.set(w.subarray(id * H, id * H + H), i * H);
+  }
+  return record(out, [weight], () => {
+    const dOut = out.grad!.data;
+    const dw = weight.ensureGrad().data;
+    for (let i = 0; i < ids.length; i++) {
+      const r = ids[i] * H;
+      for (let j = 0; j < H; j++) dw[r + j] += dOut[i * H + j];
+    }
+  });
+}
+
+/**
+ * Mean softmax cross-entropy of `logits` (N, V) against `targets` (N), skipping rows whose target is
+ * `ignoreIndex` (PyTorch's default: -100). Shape [1]. The softmax and its gradient are one fused kernel.
+ */
+export function crossEntropy(logits: Tensor, targets: Int32Array, ignoreIndex = -100): Tensor {
+  const V = logits.shape[logits.shape.length - 1];
+  const N = logits.size / V;
+  if (targets.length !== N) throw new Error(`crossEntropy: ${targets.length} targets for ${N} rows of logits ${fmt(logits.shape)}`);
+  let count = 0;
+  for (let i = 0; i < N; i++) if (targets[i] !== ignoreIndex) count++;
+  const wantGrad = isGradEnabled() && logits.requiresGrad;
+  const dLogits = wantGrad ? new Tensor(logits.shape) : null;
+  const res = backend().softmaxCrossEntropy(logits.data, targets, V, ignoreIndex, count > 0 ? 1 / count : 0, dLogits?.data ?? null);
+  const out = new Tensor([1]);
+  out.data[0] = count > 0 ? res.lossSum / count : 0;
+  if (dLogits === null) return out;
+  return record(out, [logits], () => backend().axpy(out.grad!.data[0], dLogits.data, logits.ensureGrad().data));
+}
+
+/** Mean squared error between `a` and `b` (same shape), shape [1]. */
+export function mse(a: Tensor, b: Tensor): Tensor {
+  if (a.size !== b.size) throw new Error(`mse: shapes ${fmt(a.shape)} and ${fmt(b.shape)} differ`);
+  const d = sub(a, b);
+  return mean(mul(d, d));
+}
+
+/** Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p). */
+export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tensor {
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (!training || p === 0) return x;
+  const mask = new Tensor(x.shape);
+  const m = mask.data;
+  const keepScale = 1 / (1 - p);
+  for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < p ? 0 : keepScale;
+  return mul(x, mask);
+}
