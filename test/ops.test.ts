@@ -1,5 +1,6 @@
 // Finite-difference gradient checks for every differentiable primitive in autograd/ops.ts.
 
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ops from '../src/autograd/ops.js';
 import { Rng } from '../src/random/rng.js';
@@ -33,4 +34,81 @@ test('binary ops with broadcasting', () => {
     const b = randomTensor(rng, [4]);
     gradcheck('binary', () => f(a, b), [a, b]);
   }
+});
+
+test('relu away from 0', () => {
+  // Inputs at least 0.2 from the kink, so the ±eps (1e-2) differences never cross it.
+  const x = randomTensor(rng, [4, 3]);
+  x.data.forEach((v, i, d) => (d[i] = Math.sign(v || 1) * (0.2 + Math.abs(v))));
+  gradcheck('relu', () => ops.relu(x), [x]);
+});
+
+test('scale, sum, mean', () => {
+  const x = randomTensor(rng, [3, 4]);
+  gradcheck('scale', () => ops.scale(x, -2.5), [x]);
+  gradcheck('sum', () => ops.sum(x), [x]);
+  gradcheck('mean', () => ops.mean(x), [x]);
+});
+
+test('reshape', () => {
+  const x = randomTensor(rng, [2, 6]);
+  gradcheck('reshape', () => ops.reshape(x, [3, 2, 2]), [x]);
+});
+
+test('narrow', () => {
+  const x = randomTensor(rng, [2, 3, 7]);
+  gradcheck('narrow', () => ops.narrow(x, 2, 4), [x]);
+  gradcheck('narrow at 0', () => ops.narrow(x, 0, 1), [x]);
+});
+
+test('concat along the last dimension', () => {
+  const a = randomTensor(rng, [2, 3, 2]);
+  const b = randomTensor(rng, [2, 3, 5]);
+  const c = randomTensor(rng, [2, 3, 1]);
+  gradcheck('concat', () => ops.concat([a, b, c]), [a, b, c]);
+});
+
+test('select and stack', () => {
+  const x = randomTensor(rng, [3, 2, 4]);
+  gradcheck('select', () => ops.select(x, 1), [x]);
+  const ys = [0, 1, 2].map(() => randomTensor(rng, [2, 3]));
+  gradcheck('stack', () => ops.stack(ys), ys);
+  // The same tensor twice: both uses add into its grad.
+  gradcheck('stack repeated', () => ops.stack([ys[0], ys[1], ys[0]]), [ys[0], ys[1]]);
+});
+
+test('embedding, with repeated ids', () => {
+  const w = randomTensor(rng, [5, 3]);
+  const ids = Int32Array.from([4, 0, 4, 2, 2, 2]);
+  gradcheck('embedding', () => ops.embedding(w, ids, [2, 3]), [w]);
+});
+
+test('crossEntropy, including ignored rows', () => {
+  const logits = randomTensor(rng, [6, 5], 2);
+  gradcheck('crossEntropy', () => ops.crossEntropy(logits, Int32Array.from([1, -100, 4, 0, -100, 3])), [logits]);
+  gradcheck('crossEntropy ignoreIndex 2', () => ops.crossEntropy(logits, Int32Array.from([2, 0, 2, 1, 4, 2]), 2), [logits]);
+  const seq = randomTensor(rng, [2, 3, 4], 2); // (B, T, V)
+  gradcheck('crossEntropy (B, T, V)', () => ops.crossEntropy(seq, Int32Array.from([0, 3, -100, 1, 2, 2])), [seq]);
+});
+
+test('mse', () => {
+  const a = randomTensor(rng, [3, 4]);
+  const b = randomTensor(rng, [3, 4]);
+  gradcheck('mse', () => ops.mse(a, b), [a, b]);
+});
+
+test('dropout with a fixed mask (a fresh generator of the same seed per call)', () => {
+  const x = randomTensor(rng, [4, 5]);
+  gradcheck('dropout', () => ops.dropout(x, 0.4, new Rng(11), true), [x]);
+  // The mask is what it says: each output is 0 or x / (1 - p), and both occur.
+  const y = ops.dropout(x, 0.4, new Rng(11), true).toArray();
+  let zeros = 0;
+  y.forEach((v, i) => {
+    if (v === 0) zeros++;
+    else assert.ok(Math.abs(v - x.data[i] / 0.6) < 1e-6, `kept element ${i} is scaled by 1/(1-p)`);
+  });
+  assert.ok(zeros > 0 && zeros < y.length);
+  // Evaluation mode and p = 0 return the input itself.
+  assert.equal(ops.dropout(x, 0.4, new Rng(11), false), x);
+  assert.equal(ops.dropout(x, 0, new Rng(11), true), x);
 });
