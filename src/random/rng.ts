@@ -61,6 +61,11 @@ export class Rng {
     return new Rng((a ^ this.s[1] ^ (this.s[2] << 1) ^ (this.s[3] >>> 1)) >>> 0);
   }
 
+  /** Continues from a saved state (see getState). */
+  setState(state: RngState): void {
+    this.s.set(state);
+  }
+
   getState(): RngState {
     return [this.s[0], this.s[1], this.s[2], this.s[3]];
   }

@@ -1,0 +1,49 @@
+// Parsing and checking command-line values: every bad value is a one-line error naming the option.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {}
+
+export function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, string | boolean | undefined> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    return values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    // node's messages are long and mention parseArgs; keep the useful first sentence.
+    const msg = (e as Error).message.split('. ')[0].replace(/^Unknown option '(.*)'$/, 'unknown option $1');
+    throw new UsageError(msg);
+  }
+}
+
+export function int(values: Record<string, unknown>, name: string, fallback: number, min = 1): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) {
+    const what = min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer ≥ ${min}`;
+    throw new UsageError(`--${name} must be ${what}, got "${String(raw)}"`);
+  }
+  return v;
+}
+
+export function num(values: Record<string, unknown>, name: string, fallback: number, check: (v: number) => boolean, expected: string): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (String(raw).trim() === '' || !Number.isFinite(v) || !check(v)) throw new UsageError(`--${name} must be ${expected}, got "${String(raw)}"`);
+  return v;
+}
+
+export function oneOf<T extends string>(values: Record<string, unknown>, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw as T)) throw new UsageError(`unknown --${name} "${String(raw)}" (choose one of: ${allowed.join(', ')})`);
+  return raw as T;
+}
+
+export function str(values: Record<string, unknown>, name: string): string | undefined {
+  const raw = values[name];
+  return raw === undefined ? undefined : String(raw);
+}

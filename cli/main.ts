@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+// The `recurrent` command: train, sample and evaluate character-level language models.
+// Every user mistake ends in one line on stderr and a non-zero exit, never a stack trace
+// (RECURRENT_DEBUG=1 shows it).
+
+import { readFileSync } from 'node:fs';
+import { defaultCorpusName, readDefaultCorpus } from '../src/data/default-corpus.js';
+import { readTextFile } from '../src/data/text-file.js';
+import { StreamBatcher, splitTrainVal } from '../src/data/streams.js';
+import { generateText } from '../src/decode/generate.js';
+import { Rng } from '../src/random/rng.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
+import { optimizerNames } from '../src/optim/optimizer.js';
+import { DivergedError, defaultTrainOptions, trainLanguageModel, validationLoss, type TrainOptions } from '../src/train/train-language-model.js';
+import { UsageError, int, num, oneOf, parse, str } from './args.js';
+import { ProgressBar, formatDuration } from './progress.js';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const HELP = `recurrent — recurrent neural networks in TypeScript
+
+Usage:
+  recurrent train  [--data FILE] [--model lstm|gru|rnn|...] [--hidden N] [--layers N]
+                   [--seq-length T] [--batch-size B] [--steps N | --time SECONDS] [--lr X]
+                   [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--clip X] [--dropout X]
+                   [--eval-every N] [--seed S] [--out DIR] [--resume]
+  recurrent sample --checkpoint DIR [--length N] [--temperature X] [--top-k K] [--top-p P]
+                   [--argmax] [--prime TEXT] [--seed S]
+  recurrent eval   --checkpoint DIR --data FILE
+
+Run "recurrent help train" for every training option.`;
+
+const TRAIN_HELP = `recurrent train: train a character-level language model (char-rnn)
+
+  --data FILE          text to train on (default: Moby-Dick, shipped with the package)
+  --model NAME         ${['lstm', 'gru', 'rnn', ...cellKinds.filter((k) => !['lstm', 'gru'].includes(k))].join(', ')} (default lstm; rnn = rnn_tanh)
+  --hidden N           hidden size, also the embedding size (default 128)
+  --layers N           recurrent layers (default 2)
+  --seq-length T       characters per stream per step (default 50)
+  --batch-size B       parallel streams (default 50)
+  --steps N            training steps in all, counting those before --resume (default 2000)
+  --time SECONDS       train for this long instead of a number of steps
+  --lr X               learning rate (default 2e-3)
+  --optimizer NAME     ${optimizerNames.join(', ')} (default adam)
+  --clip X             clip the global gradient norm to X, 0 = off (default 5)
+  --clip-value X       clip each gradient element to [-X, X], 0 = off (default 0)
+  --dropout X          dropout between recurrent layers and before the output layer (default 0)
+  --lr-schedule NAME   constant, step or cosine (default constant)
+  --decay-rate X       step schedule: multiply the rate by X ... (default 0.97)
+  --decay-every N      ... every N steps ... (default 1000)
+  --decay-after N      ... starting after N steps (default 0)
+  --warmup N           cosine schedule: linear warm-up steps (default 0)
+  --min-lr X           cosine schedule: final learning rate (default 0)
+  --eval-every N       evaluate, sample and checkpoint every N steps (default 100)
+  --sample-length N    characters sampled at each evaluation (default 200)
+  --seed S             seed of the one random generator (default 1)
+  --out DIR            checkpoint directory (default runs/char-rnn)
+  --resume             continue the checkpoint in --out exactly where it stopped`;
+
+async function train(argv: string[]): Promise<number> {
+  const v = parse(argv, {
+    data: { type: 'string' }, model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' },
+    'seq-length': { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' }, time: { type: 'string' },
+    lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' }, 'clip-value': { type: 'string' },
+    dropout: { type: 'string' }, 'lr-schedule': { type: 'string' }, 'decay-rate': { type: 'string' },
+    'decay-every': { type: 'string' }, 'decay-after': { type: 'string' }, warmup: { type: 'string' }, 'min-lr': { type: 'string' },
+    'eval-every': { type: 'string' }, 'sample-length': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+    resume: { type: 'boolean' },
+  });
+  const d = defaultTrainOptions;
+  const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
+  if (v.steps !== undefined && v.time !== undefined) throw new UsageError('give --steps or --time, not both');
+  const scheduleKind = oneOf(v, 'lr-schedule', 'constant', ['constant', 'step', 'cosine'] as const);
+  const steps = v.time === undefined ? int(v, 'steps', 2000) : undefined;
+  const opts: TrainOptions = {
+    cell: modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind),
+    hiddenSize: int(v, 'hidden', d.hiddenSize),
+    numLayers: int(v, 'layers', d.numLayers),
+    seqLength: int(v, 'seq-length', d.seqLength),
+    batchSize: int(v, 'batch-size', d.batchSize),
+    steps,
+    timeSec: v.time === undefined ? undefined : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds'),
+    lr: num(v, 'lr', d.lr, (x) => x > 0, 'a positive number'),
+    optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
+    clip: num(v, 'clip', d.clip, (x) => x >= 0, 'a non-negative number'),
+    clipValue: num(v, 'clip-value', d.clipValue, (x) => x >= 0, 'a non-negative number'),
+    dropout: num(v, 'dropout', d.dropout, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    schedule:
+      scheduleKind === 'step'
+        ? {
+            kind: 'step',
+            decayRate: num(v, 'decay-rate', 0.97, (x) => x > 0 && x <= 1, 'in (0, 1]'),
+            every: int(v, 'decay-every', 1000),
+            decayAfter: int(v, 'decay-after', 0, 0),
+          }
+        : scheduleKind === 'cosine'
+          ? {
+              kind: 'cosine',
+              warmupSteps: int(v, 'warmup', 0, 0),
+              totalSteps: steps ?? (() => { throw new UsageError('--lr-schedule cosine needs --steps (it decays over them)'); })(),
+              minLr: num(v, 'min-lr', 0, (x) => x >= 0, 'a non-negative number'),
+            }
+          : { kind: 'constant' },
+    evalEvery: int(v, 'eval-every', d.evalEvery),
+    sampleLength: int(v, 'sample-length', d.sampleLength, 0),
+    seed: int(v, 'seed', d.seed, 0),
+    out: str(v, 'out') ?? 'runs/char-rnn',
+    resume: v.resume === true,
+  };
+  for (const [flag, kind] of [['decay-rate', 'step'], ['decay-every', 'step'], ['decay-after', 'step'], ['warmup', 'cosine'], ['min-lr', 'cosine']] as const) {
+    if (v[flag] !== undefined && scheduleKind !== kind) throw new UsageError(`--${flag} applies to --lr-schedule ${kind}, not ${scheduleKind}`);
+  }
+  const dataPath = str(v, 'data');
+  const text = dataPath === undefined ? readDefaultCorpus() : readTextFile(dataPath);
+  const dataName = dataPath ?? defaultCorpusName;
+
+  const bar = new ProgressBar();
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+  };
+  process.on('SIGINT', onSigint);
+  const metricsPath = join(opts.out, 'metrics.jsonl');
+  process.stderr.write(`training ${opts.cell} ${opts.numLayers}×${opts.hiddenSize} on ${dataName} (${text.length} characters), checkpoints in ${opts.out}\n`);
+  try {
+    const res = await trainLanguageModel(text, dataName, opts, {
+      onStep: (p) => bar.update(p),
+      onEval: (m, sample) => {
+        bar.clear();
+        mkdirSync(opts.out, { recursive: true });
+        appendFileSync(metricsPath, JSON.stringify(m) + '\n');
+        process.stdout.write(
+          `step ${m.step}: train loss ${m.trainLoss.toFixed(4)}, val loss ${m.valLoss.toFixed(4)} (${(m.valLoss / Math.LN2).toFixed(3)} bits/char), ` +
+            `${Math.round(m.tokensPerSec)} tokens/s, ${formatDuration(m.elapsedSec)}\n`,
+        );
+        if (sample.length > 0) process.stdout.write(`--- sample ---\n${sample}\n--------------\n`);
+      },
+      shouldStop: () => interrupted,
+    });
+    bar.clear();
+    if (res.stoppedEarly) process.stderr.write(`interrupted: checkpoint saved in ${opts.out}; continue with --resume\n`);
+    return res.stoppedEarly ? 130 : 0;
+  } catch (e) {
+    bar.clear();
+    if (e instanceof DivergedError) {
+      process.stderr.write(`recurrent: ${e.message}\n`);
+      return 3;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function sample(argv: string[]): number {
+  const v = parse(argv, {
+    checkpoint: { type: 'string' }, length: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
+    'top-p': { type: 'string' }, argmax: { type: 'boolean' }, prime: { type: 'string' }, seed: { type: 'string' },
+  });
+  const dir = str(v, 'checkpoint');
+  if (dir === undefined) throw new UsageError('sample needs --checkpoint DIR');
+  const length = int(v, 'length', 500, 0);
+  const temperature = num(v, 'temperature', 1, (x) => x > 0, 'a positive number');
+  const topK = v['top-k'] === undefined ? undefined : int(v, 'top-k', 0);
+  const topP = v['top-p'] === undefined ? undefined : num(v, 'top-p', 1, (x) => x > 0 && x <= 1, 'in (0, 1]');
+  const seed = int(v, 'seed', (Date.now() ^ process.pid) >>> 0, 0);
+  const { model, vocab } = loadCheckpoint(dir, { withTraining: false });
+  const prime = str(v, 'prime');
+  if (prime !== undefined) vocab.encode(prime, 'the prime text'); // fail before any output
+  const text = generateText(model, vocab, { length, temperature, topK, topP, argmax: v.argmax === true, prime }, new Rng(seed));
+  process.stdout.write(text + '\n');
+  return 0;
+}
+
+function evaluate(argv: string[]): number {
+  const v = parse(argv, { checkpoint: { type: 'string' }, data: { type: 'string' } });
+  const dir = str(v, 'checkpoint');
+  const dataPath = str(v, 'data');
+  if (dir === undefined) throw new UsageError('eval needs --checkpoint DIR');
+  if (dataPath === undefined) throw new UsageError('eval needs --data FILE');
+  const { model, vocab, config, step } = loadCheckpoint(dir, { withTraining: false });
+  const ids = vocab.encode(readTextFile(dataPath), dataPath);
+  const { val } = splitTrainVal(ids);
+  const batches = new StreamBatcher(val, config.train.batchSize, config.train.seqLength, `${dataPath} (validation split, last 10%)`);
+  const valLoss = validationLoss(model, batches);
+  process.stdout.write(JSON.stringify({ step, valLoss, bitsPerChar: valLoss / Math.LN2, characters: batches.chunksPerEpoch * batches.seqLength * batches.batchSize }) + '\n');
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'train':
+      return train(rest);
+    case 'sample':
+      return sample(rest);
+    case 'eval':
+      return evaluate(rest);
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write((rest[0] === 'train' ? TRAIN_HELP : HELP) + '\n');
+      return 0;
+    case '--version':
+      process.stdout.write(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version + '\n');
+      return 0;
+    case undefined:
+      process.stdout.write(HELP + '\n');
+      return 2;
+    default:
+      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, help)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const err = e instanceof Error ? e : new Error(String(e));
+    process.stderr.write(`recurrent: ${err.message}\n`);
+    if (process.env.RECURRENT_DEBUG) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  },
+);

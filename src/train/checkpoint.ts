@@ -1,0 +1,146 @@
+// Checkpoints of a language model, in a directory:
+//   config.json          the model config, vocabulary, training options and a fingerprint of the data
+//   model.safetensors    the weights under PyTorch names (loads into PyTorch with load_state_dict)
+//   training.safetensors optimizer slots, the carried RNN state, and (in its metadata) the step, token
+//                        count, generator state and timers: everything `--resume` needs to continue exactly
+// Each file is written to a temporary name, flushed, and renamed over the old one, so a crash never
+// leaves a half-written file; model and training files carry their step and must agree on load.
+
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensorsFileSync as readSafetensorsFile, writeFileAtomicSync as writeFileAtomic } from '../io/checkpoint-file.js';
+import { encodeSafetensors, type NamedArray } from '../io/safetensors.js';
+import { Vocabulary } from '../data/vocabulary.js';
+import { LanguageModel, type CarriedState, type LanguageModelConfig } from '../nn/language-model.js';
+import { optimizerStateFromRecord, optimizerStateToRecord, type OptimizerState } from '../optim/optimizer.js';
+import { Rng, type RngState } from '../random/rng.js';
+import { Tensor, untracked } from '../tensor/tensor.js';
+import type { TrainOptions } from './train-language-model.js';
+
+export interface CheckpointConfig {
+  model: LanguageModelConfig;
+  vocab: string[];
+  train: TrainOptions;
+  data: { name: string; chars: number; hash: string };
+}
+
+export interface TrainingState {
+  step: number;
+  tokens: number;
+  rng: Rng;
+  optimizer: OptimizerState;
+  carried: CarriedState | null;
+  trainSec: number;
+  elapsedSec: number;
+}
+
+const FORMAT = 'recurrent-language-model/1';
+
+export function checkpointExists(dir: string): boolean {
+  return existsSync(join(dir, 'config.json'));
+}
+
+/** A cheap fingerprint of the training text (length in characters and FNV-1a of its UTF-16 units). */
+export function dataFingerprint(text: string): { chars: number; hash: string } {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return { chars: Array.from(text).length, hash: h.toString(16).padStart(8, '0') };
+}
+
+export function saveCheckpoint(dir: string, ck: { config: CheckpointConfig; model: LanguageModel; training: TrainingState }): void {
+  mkdirSync(dir, { recursive: true });
+  const { training: t } = ck;
+  const weights = new Map<string, NamedArray>();
+  for (const [name, p] of ck.model.namedParameters()) weights.set(name, { dtype: 'F32', shape: [...p.shape], data: p.data.slice() });
+
+  const opt = optimizerStateToRecord(t.optimizer);
+  const tensors = new Map<string, NamedArray>();
+  for (const [name, v] of opt.tensors) tensors.set(`optimizer.${name}`, { dtype: 'F32', shape: [...v.shape], data: v.data.slice() });
+  if (t.carried !== null) {
+    tensors.set('carried.h', { dtype: 'F32', shape: [...t.carried.h.shape], data: t.carried.h.data.slice() });
+    if (t.carried.c !== null) tensors.set('carried.c', { dtype: 'F32', shape: [...t.carried.c.shape], data: t.carried.c.data.slice() });
+  }
+  const trainingMeta = {
+    step: t.step, tokens: t.tokens, rng: t.rng.getState(), optimizer: opt.json, trainSec: t.trainSec, elapsedSec: t.elapsedSec,
+  };
+  const step = String(t.step);
+  writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ format: FORMAT, ...ck.config }, null, 2) + '\n');
+  writeFileAtomic(join(dir, 'training.safetensors'), encodeSafetensors(tensors, { format: FORMAT, step, training: JSON.stringify(trainingMeta) }));
+  writeFileAtomic(join(dir, 'model.safetensors'), encodeSafetensors(weights, { format: FORMAT, step }));
+}
+
+export function loadCheckpoint(
+  dir: string, opts: { withTraining: boolean },
+): { config: CheckpointConfig; vocab: Vocabulary; model: LanguageModel; step: number; training: TrainingState | null } {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(dir)) throw new Error(`checkpoint directory ${dir} does not exist`);
+  if (!existsSync(configPath)) throw new Error(`${dir} is not a checkpoint (no config.json)`);
+  let config: CheckpointConfig & { format?: string };
+  try {
+    config = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (e) {
+    throw new Error(`${configPath} is corrupt: ${(e as Error).message}`);
+  }
+  if (config.format !== FORMAT || !Array.isArray(config.vocab) || typeof config.model !== 'object' || config.model === null) {
+    throw new Error(`${configPath} is not a recurrent language-model checkpoint (format ${JSON.stringify(config.format)})`);
+  }
+  const vocab = new Vocabulary(config.vocab);
+  if (config.model.vocabSize !== vocab.size) throw new Error(`${configPath} is inconsistent: vocabSize ${config.model.vocabSize} but ${vocab.size} characters`);
+
+  const rng = new Rng(0);
+  const model = new LanguageModel(config.model, rng);
+  const weightsPath = join(dir, 'model.safetensors');
+  const weights = readSafetensorsFile(weightsPath);
+  const state = new Map<string, { shape: number[]; data: ArrayLike<number> }>();
+  for (const [k, v] of weights.tensors) {
+    if (v.dtype !== 'F32') throw new Error(`${weightsPath}: tensor "${k}" is ${v.dtype}, expected F32`);
+    state.set(k, { shape: v.shape, data: v.data as Float32Array });
+  }
+  try {
+    model.loadStateDict(state);
+  } catch (e) {
+    model.dispose();
+    throw new Error(`${weightsPath} does not match ${configPath}: ${(e as Error).message}`);
+  }
+  const step = Number(weights.metadata.step ?? 0);
+  if (!opts.withTraining) return { config, vocab, model, step, training: null };
+
+  const trainingPath = join(dir, 'training.safetensors');
+  if (!existsSync(trainingPath)) throw new Error(`${dir} has no training.safetensors: it can be sampled and evaluated but not resumed`);
+  const tr = readSafetensorsFile(trainingPath);
+  let meta: {
+    step: number; tokens: number; rng: RngState; optimizer: unknown; trainSec: number; elapsedSec: number;
+  };
+  try {
+    meta = JSON.parse(tr.metadata.training ?? '');
+  } catch {
+    throw new Error(`${trainingPath} is corrupt: its training metadata is not JSON`);
+  }
+  if (meta.step !== step) {
+    throw new Error(`${dir} is inconsistent: model.safetensors is at step ${step}, training.safetensors at step ${meta.step} (interrupted while saving?)`);
+  }
+  rng.setState(meta.rng);
+  const slots = new Map<string, { shape: number[]; data: Float32Array }>();
+  let carried: CarriedState | null = null;
+  const B = config.train.batchSize;
+  const want = [config.model.numLayers, B, config.model.hiddenSize];
+  for (const [k, v] of tr.tensors) {
+    if (k.startsWith('optimizer.')) slots.set(k.slice('optimizer.'.length), { shape: v.shape, data: v.data as Float32Array });
+  }
+  const h = tr.tensors.get('carried.h');
+  const c = tr.tensors.get('carried.c');
+  if (h !== undefined) {
+    for (const [name, t] of [['carried.h', h], ['carried.c', c]] as const) {
+      if (t !== undefined && t.shape.join() !== want.join()) throw new Error(`${trainingPath}: ${name} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
+    }
+    carried = untracked(() => ({
+      h: Tensor.from(h.data as Float32Array, h.shape),
+      c: c === undefined ? null : Tensor.from(c.data as Float32Array, c.shape),
+    }));
+  }
+  const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, model.namedParameters());
+  return {
+    config, vocab, model, step,
+    training: { step, tokens: meta.tokens, rng, optimizer, carried, trainSec: meta.trainSec, elapsedSec: meta.elapsedSec },
+  };
+}

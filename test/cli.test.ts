@@ -1,0 +1,140 @@
+// End-to-end tests of the `recurrent` command: learning to a target loss, exact resume, and a clear
+// one-line error (never a stack trace, never a damaged checkpoint) for each kind of bad input.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, smallCorpus, tempDir } from './util/cli.js';
+
+const tiny = ['--model', 'lstm', '--hidden', '24', '--layers', '1', '--batch-size', '4', '--seq-length', '16', '--sample-length', '40'];
+
+function metrics(dir: string): Array<Record<string, number>> {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
+  assert.notEqual(r.code, 0, 'exit code should be non-zero');
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line of error, got:\n${r.stderr}`);
+  assert.match(lines[0], /^recurrent: /);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('train learns a small text to a target loss, then sample and eval work', () => {
+  const dir = tempDir();
+  const data = join(dir, 'data.txt');
+  writeFileSync(data, smallCorpus());
+  const out = join(dir, 'run');
+  const r = runCli(['train', '--data', data, ...tiny, '--steps', '300', '--eval-every', '100', '--lr', '1e-2', '--out', out, '--seed', '3']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /--- sample ---/);
+  const m = metrics(out);
+  assert.deepEqual(m.map((x) => x.step), [100, 200, 300]);
+  for (const k of ['step', 'tokens', 'trainLoss', 'valLoss', 'tokensPerSec', 'elapsedSec']) assert.ok(k in m[0], k);
+  const last = m[m.length - 1];
+  assert.equal(last.tokens, 300 * 4 * 16);
+  // The text has ~20 distinct characters (ln 20 = 3.0 nats); a model that learned the words is far below.
+  assert.ok(last.valLoss < 1.0, `val loss ${last.valLoss} should be < 1.0`);
+  assert.ok(m[0].valLoss > last.valLoss, 'val loss decreases');
+
+  const e = runCli(['eval', '--checkpoint', out, '--data', data]);
+  assert.equal(e.code, 0, e.stderr);
+  const ev = JSON.parse(e.stdout);
+  assert.ok(Math.abs(ev.valLoss - last.valLoss) < 1e-6, `eval ${ev.valLoss} equals the training evaluation ${last.valLoss}`);
+  assert.ok(Math.abs(ev.bitsPerChar - ev.valLoss / Math.LN2) < 1e-9);
+
+  const s1 = runCli(['sample', '--checkpoint', out, '--length', '60', '--seed', '5', '--prime', 'the ']);
+  const s2 = runCli(['sample', '--checkpoint', out, '--length', '60', '--seed', '5', '--prime', 'the ']);
+  assert.equal(s1.code, 0, s1.stderr);
+  assert.equal(s1.stdout, s2.stdout, 'same seed, same sample');
+  assert.ok(s1.stdout.startsWith('the ') && s1.stdout.length >= 64);
+  const g = runCli(['sample', '--checkpoint', out, '--length', '30', '--argmax', '--prime', 'the c']);
+  assert.equal(g.code, 0, g.stderr);
+  const t = runCli(['sample', '--checkpoint', out, '--length', '30', '--top-k', '3', '--top-p', '0.9', '--temperature', '0.7', '--seed', '1']);
+  assert.equal(t.code, 0, t.stderr);
+});
+
+test('an interrupted run resumed to N steps ends exactly as an uninterrupted one', () => {
+  const dir = tempDir();
+  const data = join(dir, 'data.txt');
+  writeFileSync(data, smallCorpus());
+  const common = ['--data', data, ...tiny, '--dropout', '0.2', '--layers', '2', '--eval-every', '7', '--seed', '11'];
+  const a = runCli(['train', ...common, '--steps', '20', '--out', join(dir, 'a')]);
+  assert.equal(a.code, 0, a.stderr);
+  const b1 = runCli(['train', ...common, '--steps', '10', '--out', join(dir, 'b')]);
+  assert.equal(b1.code, 0, b1.stderr);
+  const b2 = runCli(['train', ...common, '--steps', '20', '--out', join(dir, 'b'), '--resume']);
+  assert.equal(b2.code, 0, b2.stderr);
+  assert.deepEqual(readFileSync(join(dir, 'b', 'model.safetensors')), readFileSync(join(dir, 'a', 'model.safetensors')), 'same weights');
+  assert.deepEqual(readFileSync(join(dir, 'b', 'training.safetensors')).length, readFileSync(join(dir, 'a', 'training.safetensors')).length);
+  const ma = metrics(join(dir, 'a'));
+  const mb = metrics(join(dir, 'b'));
+  const at = (m: Array<Record<string, number>>, step: number) => m.find((x) => x.step === step)!;
+  for (const step of [7, 14, 20]) {
+    assert.equal(at(mb, step).valLoss, at(ma, step).valLoss, `val loss at step ${step}`);
+  }
+  assert.equal(at(mb, 14).trainLoss, at(ma, 14).trainLoss);
+});
+
+test('bad input: one-line errors naming the problem', () => {
+  const dir = tempDir();
+  const data = join(dir, 'data.txt');
+  writeFileSync(data, smallCorpus());
+  const empty = join(dir, 'empty.txt');
+  writeFileSync(empty, '');
+  const binary = join(dir, 'bin.dat');
+  writeFileSync(binary, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0, 0, 0]));
+  const short = join(dir, 'short.txt');
+  writeFileSync(short, 'hello world, too short\n');
+  const out = join(dir, 'x');
+  assertOneLineError(runCli(['train', '--data', join(dir, 'nope.txt'), '--out', out]), /nope\.txt does not exist/);
+  assertOneLineError(runCli(['train', '--data', empty, '--out', out]), /is empty/);
+  assertOneLineError(runCli(['train', '--data', binary, '--out', out]), /binary/);
+  assertOneLineError(runCli(['train', '--data', short, '--out', out, '--steps', '1']), /too short/);
+  assertOneLineError(runCli(['train', '--data', data, '--model', 'transformer']), /unknown --model "transformer"/);
+  assertOneLineError(runCli(['train', '--data', data, '--optimizer', 'lion']), /unknown --optimizer "lion"/);
+  assertOneLineError(runCli(['train', '--data', data, '--hidden', '0']), /--hidden must be a positive integer, got "0"/);
+  assertOneLineError(runCli(['train', '--data', data, '--batch-size', '-3']), /--batch-size must be a positive integer/);
+  assertOneLineError(runCli(['train', '--data', data, '--lr', 'fast']), /--lr must be a positive number/);
+  assertOneLineError(runCli(['train', '--data', data, '--frobnicate']), /unknown option '--frobnicate'/);
+  assert.ok(!existsSync(out), 'no checkpoint made by failed runs');
+  assertOneLineError(runCli(['sample', '--checkpoint', join(dir, 'none')]), /does not exist/);
+  assertOneLineError(runCli(['eval', '--checkpoint', dir, '--data', data]), /not a checkpoint/);
+});
+
+test('checkpoints: corrupt, truncated or mismatched ones are refused; NaN keeps the last good one', () => {
+  const dir = tempDir();
+  const data = join(dir, 'data.txt');
+  writeFileSync(data, smallCorpus());
+  const out = join(dir, 'run');
+  assert.equal(runCli(['train', '--data', data, ...tiny, '--steps', '4', '--eval-every', '2', '--out', out]).code, 0);
+  const model = readFileSync(join(out, 'model.safetensors'));
+  const training = readFileSync(join(out, 'training.safetensors'));
+
+  // training over an existing checkpoint without --resume would destroy it: refused
+  assertOneLineError(runCli(['train', '--data', data, ...tiny, '--steps', '4', '--out', out]), /already holds a checkpoint.*--resume/);
+  // resuming with a different architecture
+  assertOneLineError(runCli(['train', '--data', data, ...tiny, '--hidden', '32', '--steps', '8', '--out', out, '--resume']), /hiddenSize 24.*32/);
+  // prime with characters outside the vocabulary
+  assertOneLineError(runCli(['sample', '--checkpoint', out, '--prime', 'ZQ#']), /prime text has the character "Z"/);
+  // NaN: an absurd learning rate makes the loss blow up; training stops and names the step
+  const nan = runCli(['train', '--data', data, ...tiny, '--steps', '40', '--eval-every', '1000', '--lr', '1e30', '--clip', '0', '--out', out, '--resume']);
+  assert.equal(nan.code, 3, nan.stderr);
+  assert.match(nan.stderr, /(loss|gradient norm) became (NaN|Infinity|-Infinity) at step \d+/);
+  assert.deepEqual(readFileSync(join(out, 'model.safetensors')), model, 'last good checkpoint kept');
+  assert.deepEqual(readFileSync(join(out, 'training.safetensors')), training);
+
+  // truncated weights
+  writeFileSync(join(out, 'model.safetensors'), model.subarray(0, model.length - 10));
+  assertOneLineError(runCli(['sample', '--checkpoint', out]), /model\.safetensors/);
+  // corrupt config
+  writeFileSync(join(out, 'model.safetensors'), model);
+  const config = readFileSync(join(out, 'config.json'), 'utf8');
+  writeFileSync(join(out, 'config.json'), config.slice(0, 40));
+  assertOneLineError(runCli(['eval', '--checkpoint', out, '--data', data]), /config\.json is corrupt/);
+  // config that does not match the weights
+  writeFileSync(join(out, 'config.json'), config.replace('"hiddenSize": 24', '"hiddenSize": 20'));
+  assertOneLineError(runCli(['sample', '--checkpoint', out]), /does not match/);
+});

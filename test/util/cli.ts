@@ -1,0 +1,26 @@
+// Runs the compiled `recurrent` command in a child process, for end-to-end tests.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
+
+export function runCli(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, RECURRENT_DEBUG: '' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'recurrent-test-'));
+}
+
+/** A small, learnable text: a few sentences repeated with a counter so it is not pure repetition. */
+export function smallCorpus(lines = 400): string {
+  const words = ['the cat sat on the mat.', 'a dog ran in the park.', 'we sing to the sea.', 'it is a fine day.'];
+  let s = '';
+  for (let i = 0; i < lines; i++) s += `${words[i % words.length]} ${words[(i * 7 + 3) % words.length]}\n`;
+  return s;
+}
