@@ -12,8 +12,14 @@ export function parse(argv: string[], options: NonNullable<ParseArgsConfig['opti
   } catch (e) {
     if (e instanceof UsageError) throw e;
     // node's messages are long and mention parseArgs; keep the useful first sentence.
-    const msg = (e as Error).message.split('. ')[0].replace(/^Unknown option '(.*)'$/, 'unknown option $1');
-    throw new UsageError(msg);
+    const first = (e as Error).message.split('\n')[0];
+    const unknown = /^Unknown option '([^']*)'/.exec(first);
+    if (unknown) throw new UsageError(`unknown option ${unknown[1]}`);
+    const ambiguous = /^Option '([^']*)' argument is ambiguous/.exec(first);
+    if (ambiguous) throw new UsageError(`${ambiguous[1]} needs a value (write ${ambiguous[1]}=-X for a value starting with a dash)`);
+    const missing = /^Option '([^']*)' argument missing/.exec(first);
+    if (missing) throw new UsageError(`${missing[1].split(', ').pop()!.split(' ')[0]} needs a value`);
+    throw new UsageError(first.replace(/\.$/, ''));
   }
 }
 

@@ -123,7 +123,7 @@ async function train(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   const metricsPath = join(opts.out, 'metrics.jsonl');
-  process.stderr.write(`training ${opts.cell} ${opts.numLayers}×${opts.hiddenSize} on ${dataName} (${text.length} characters), checkpoints in ${opts.out}\n`);
+  process.stdout.write(`training ${opts.cell} ${opts.numLayers}×${opts.hiddenSize} on ${dataName} (${text.length} characters), checkpoints in ${opts.out}\n`);
   try {
     const res = await trainLanguageModel(text, dataName, opts, {
       onStep: (p) => bar.update(p),

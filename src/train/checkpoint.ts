@@ -30,6 +30,9 @@ export interface TrainingState {
   rng: Rng;
   optimizer: OptimizerState;
   carried: CarriedState | null;
+  /** Sum and count of the training losses since the last multiple of evalEvery. */
+  lossSum: number;
+  lossCount: number;
   trainSec: number;
   elapsedSec: number;
 }
@@ -61,7 +64,7 @@ export function saveCheckpoint(dir: string, ck: { config: CheckpointConfig; mode
     if (t.carried.c !== null) tensors.set('carried.c', { dtype: 'F32', shape: [...t.carried.c.shape], data: t.carried.c.data.slice() });
   }
   const trainingMeta = {
-    step: t.step, tokens: t.tokens, rng: t.rng.getState(), optimizer: opt.json, trainSec: t.trainSec, elapsedSec: t.elapsedSec,
+    step: t.step, tokens: t.tokens, rng: t.rng.getState(), optimizer: opt.json, lossSum: t.lossSum, lossCount: t.lossCount, trainSec: t.trainSec, elapsedSec: t.elapsedSec,
   };
   const step = String(t.step);
   writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ format: FORMAT, ...ck.config }, null, 2) + '\n');
@@ -109,12 +112,18 @@ export function loadCheckpoint(
   if (!existsSync(trainingPath)) throw new Error(`${dir} has no training.safetensors: it can be sampled and evaluated but not resumed`);
   const tr = readSafetensorsFile(trainingPath);
   let meta: {
-    step: number; tokens: number; rng: RngState; optimizer: unknown; trainSec: number; elapsedSec: number;
+    step: number; tokens: number; rng: RngState; optimizer: unknown; lossSum: number; lossCount: number; trainSec: number; elapsedSec: number;
   };
   try {
     meta = JSON.parse(tr.metadata.training ?? '');
   } catch {
     throw new Error(`${trainingPath} is corrupt: its training metadata is not JSON`);
+  }
+  for (const k of ['step', 'tokens', 'lossSum', 'lossCount', 'trainSec', 'elapsedSec'] as const) {
+    if (typeof meta[k] !== 'number' || !Number.isFinite(meta[k])) throw new Error(`${trainingPath} is corrupt: training.${k} is ${JSON.stringify(meta[k])}`);
+  }
+  if (!Array.isArray(meta.rng) || meta.rng.length !== 4 || !meta.rng.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)) {
+    throw new Error(`${trainingPath} is corrupt: the generator state is not four 32-bit integers`);
   }
   if (meta.step !== step) {
     throw new Error(`${dir} is inconsistent: model.safetensors is at step ${step}, training.safetensors at step ${meta.step} (interrupted while saving?)`);
@@ -141,6 +150,6 @@ export function loadCheckpoint(
   const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, model.namedParameters());
   return {
     config, vocab, model, step,
-    training: { step, tokens: meta.tokens, rng, optimizer, carried, trainSec: meta.trainSec, elapsedSec: meta.elapsedSec },
+    training: { step, tokens: meta.tokens, rng, optimizer, carried, lossSum: meta.lossSum, lossCount: meta.lossCount, trainSec: meta.trainSec, elapsedSec: meta.elapsedSec },
   };
 }

@@ -101,6 +101,9 @@ export async function trainLanguageModel(
   let trainSecBefore = 0;
   let elapsedBefore = 0;
   let carried: CarriedState | null = null;
+  // trainLoss is the mean over the steps since the last multiple of evalEvery (carried over a resume).
+  let lossSum = 0;
+  let lossCount = 0;
   if (!opts.resume && checkpointExists(opts.out)) {
     throw new Error(`${opts.out} already holds a checkpoint; pass --resume to continue it, or choose another --out`);
   }
@@ -116,6 +119,8 @@ export async function trainLanguageModel(
     trainSecBefore = t.trainSec;
     elapsedBefore = t.elapsedSec;
     carried = t.carried;
+    lossSum = t.lossSum;
+    lossCount = t.lossCount;
   } else {
     vocab = Vocabulary.fromText(text);
     rng = new Rng(opts.seed);
@@ -145,15 +150,15 @@ export async function trainLanguageModel(
   const metrics: Metrics[] = [];
   const start = performance.now();
   let trainSec = 0;
-  let lossSum = 0;
-  let lossCount = 0;
   let lastEvalStep = -1;
   let stoppedEarly = false;
 
   const elapsed = (): number => elapsedBefore + (performance.now() - start) / 1000;
   const save = (): void => {
     saveCheckpoint(opts.out, {
-      config, model, training: { step, tokens, rng, optimizer: optim, carried, trainSec: trainSecBefore + trainSec, elapsedSec: elapsed() },
+      config, model, training: {
+        step, tokens, rng, optimizer: optim, carried, lossSum, lossCount, trainSec: trainSecBefore + trainSec, elapsedSec: elapsed(),
+      },
     });
     hooks.onCheckpoint?.(opts.out, step);
   };
@@ -172,8 +177,10 @@ export async function trainLanguageModel(
     const sample = opts.sampleLength > 0 ? generateText(model, vocab, { length: opts.sampleLength, prime }, rng.fork(step)) : '';
     metrics.push(m);
     hooks.onEval?.(m, sample);
-    lossSum = 0;
-    lossCount = 0;
+    if (step % opts.evalEvery === 0) {
+      lossSum = 0;
+      lossCount = 0;
+    }
     lastEvalStep = step;
     save();
   };
