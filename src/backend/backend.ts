@@ -44,4 +44,235 @@ export interface Backend {
 
   /** Sum of squares, in float64 (gradient norms for clipping). */
   sumSquares(x: Float32Array): number;
+
+  // Gradient clipping (optim/clip.ts).
+
+  /** Largest |x[i]| (0 for an empty array; NaN if any element is NaN): the infinity norm. */
+  maxAbs(x: Float32Array): number;
+
+  /** x[i] *= alpha, in place. */
+  scal(alpha: number, x: Float32Array): void;
+
+  /** x[i] = min(max(x[i], lo), hi), in place; NaN stays NaN. */
+  clamp(x: Float32Array, lo: number, hi: number): void;
+
+  // Optimizer updates (optim/): one fused elementwise pass per parameter, in place, allocating nothing.
+  // Each is PyTorch 1.13's single-tensor update (torch/optim/*.py) for one element i; scalars that depend
+  // on the step (learning rate, bias corrections) are computed by the caller in float64. Arithmetic per
+  // element may be float32 or float64; results are stored as float32. `grad` is only read.
+
+  /**
+   * SGD. With m = momentumBuffer (null iff s.momentum == 0):
+   *   d = grad[i] + s.weightDecay * param[i]
+   *   m[i] = firstStep ? d : s.momentum * m[i] + (1 - s.dampening) * d   (PyTorch clones d on a buffer's first step)
+   *   d = s.nesterov ? d + s.momentum * m[i] : m[i]                        (when m is not null)
+   *   param[i] -= s.lr * d
+   */
+  sgdUpdate(param: Float32Array, grad: Float32Array, momentumBuffer: Float32Array | null, firstStep: boolean, s: SgdScalars): void;
+
+  /**
+   * Adagrad, with clr = lr / (1 + (step - 1) * lr_decay) from the caller:
+   *   d = grad[i] + weightDecay * param[i]
+   *   sum[i] += d * d
+   *   param[i] -= clr * d / (sqrt(sum[i]) + eps)
+   */
+  adagradUpdate(param: Float32Array, grad: Float32Array, sum: Float32Array, clr: number, weightDecay: number, eps: number): void;
+
+  /**
+   * RMSProp. gradAvg is null iff not centered; momentumBuffer is null iff s.momentum == 0:
+   *   d = grad[i] + s.weightDecay * param[i]
+   *   squareAvg[i] = s.alpha * squareAvg[i] + (1 - s.alpha) * d * d
+   *   gradAvg[i] = s.alpha * gradAvg[i] + (1 - s.alpha) * d                      (centered)
+   *   avg = sqrt(squareAvg[i] - gradAvg[i]^2) + s.eps   (centered), sqrt(squareAvg[i]) + s.eps otherwise
+   *   momentumBuffer[i] = s.momentum * momentumBuffer[i] + d / avg; param[i] -= s.lr * momentumBuffer[i]
+   *   or, without momentum, param[i] -= s.lr * d / avg
+   */
+  rmspropUpdate(
+    param: Float32Array, grad: Float32Array, squareAvg: Float32Array, gradAvg: Float32Array | null,
+    momentumBuffer: Float32Array | null, s: RmspropScalars,
+  ): void;
+
+  /**
+   * Adam and AdamW (old param[i] on the right of every line):
+   *   param[i] *= 1 - s.decoupledDecay                                 (AdamW: lr * weight_decay; Adam: 0)
+   *   d = grad[i] + s.weightDecay * param[i]                           (Adam's coupled L2; AdamW: 0)
+   *   expAvg[i] = s.beta1 * expAvg[i] + (1 - s.beta1) * d
+   *   expAvgSq[i] = s.beta2 * expAvgSq[i] + (1 - s.beta2) * d * d
+   *   param[i] -= s.stepSize * expAvg[i] / (sqrt(expAvgSq[i]) / s.biasCorrection2Sqrt + s.eps)
+   * with stepSize = lr / (1 - beta1^step) and biasCorrection2Sqrt = sqrt(1 - beta2^step).
+   */
+  adamUpdate(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, s: AdamScalars): void;
+
+  // Recurrent cells (nn/recurrent/): one pointwise step of a cell over a batch, forward and backward.
+  // The layer does the matrix products (gemm) around them; the contract is CELL_LAYOUTS below.
+
+  /** One forward stage of one time step of `kind` over s.B rows (see CELL_LAYOUTS and CellForwardStep). */
+  cellForward(kind: CellKind, stage: CellStage, s: CellForwardStep): void;
+
+  /** The backward of the same stage: stage 1 first, then stage 0 (see CELL_LAYOUTS and CellBackwardStep). */
+  cellBackward(kind: CellKind, stage: CellStage, s: CellBackwardStep): void;
+}
+
+/** Per-step scalars of `Backend.sgdUpdate`. */
+export interface SgdScalars {
+  readonly lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+}
+
+/** Per-step scalars of `Backend.rmspropUpdate`. */
+export interface RmspropScalars {
+  readonly lr: number;
+  readonly alpha: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly momentum: number;
+}
+
+/** Per-step scalars of `Backend.adamUpdate`. */
+export interface AdamScalars {
+  readonly stepSize: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly biasCorrection2Sqrt: number;
+  readonly weightDecay: number;
+  readonly decoupledDecay: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Recurrent cell step kernels: the contract.
+//
+// A layer runs each time step as: hg = (bias_hh) + products with W_hh; then, for two-stage cells,
+// cellForward(stage 0), which writes u = r ⊙ hPrev, and hg[stage-2 block] += u W2ᵀ; then
+// cellForward(stage 1), which writes h (and c). The backward of a step runs cellBackward(stage 1), then
+// (two-stage) du = dhg[stage-2 block] W2 and cellBackward(stage 0), then dhPrev += dhg W_hh.
+//
+// Every buffer is a row-major view of B rows; a "(B, k·H)" buffer has row stride k·H and its gate block
+// q is columns [q·H, (q+1)·H). Outputs never alias inputs. Kernels allocate nothing; per-element math
+// may be float32 or float64 (the reference uses float64), results are stored as float32. Masked rows
+// (mask[b] == 0: the sequence of row b has ended, or for the reverse direction not yet begun) carry
+// the state: h = hPrev, c = cPrev forward; dhPrev += dh, dcPrev = dc and zero gate gradients backward.
+// ---------------------------------------------------------------------------------------------------
+
+/** The recurrent cells that have step kernels. */
+export type CellKind = 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru' | 'gru_cho' | 'mut1' | 'mut2' | 'mut3';
+
+/** Stage 0: the gates a two-stage cell needs before its second recurrent product. Stage 1: the rest. */
+export type CellStage = 0 | 1;
+
+/** Per-row sizes of a cell's step, in blocks of H floats. */
+export interface CellLayout {
+  /** G: gate blocks of the pre-activation rows xg and hg, (B, G·H). */
+  readonly gates: number;
+  /** C: blocks the forward keeps for the backward, (B, C·H) per step. */
+  readonly cache: number;
+  /**
+   * The gate block computed at stage 0 (its gradients are written by cellBackward stage 0), or null
+   * for one-stage cells, which run stage 1 only.
+   */
+  readonly stage0Gate: number | null;
+  /** Reads cPrev and writes c (and dc/dcPrev backward). */
+  readonly hasCell: boolean;
+  /** Reads the step's input x (B, H) directly (so the layer input must be H wide) and accumulates dx. */
+  readonly readsX: boolean;
+}
+
+/**
+ * The step of each cell. xg, hg: input and recurrent pre-activations; a block a cell has no term for
+ * is ignored (it reads as 0). σ is the logistic sigmoid; every cache entry is an activation, not a
+ * pre-activation.
+ *
+ *   rnn_tanh/rnn_relu  G=1 [a]          C=1 [y]          h = y = act(xg_a + hg_a)
+ *   lstm               G=4 [i,f,g,o]    C=5 [i,f,g,o,tanh(c)]
+ *                      i,f,o = σ(xg + hg), g = tanh(xg + hg), c = f ⊙ cPrev + i ⊙ g, h = o ⊙ tanh(c)
+ *   gru                G=3 [r,z,n]      C=4 [r,z,n,hg_n]
+ *                      r = σ(xg_r + hg_r), z = σ(xg_z + hg_z), n = tanh(xg_n + r ⊙ hg_n),
+ *                      h = (1 - z) ⊙ n + z ⊙ hPrev                              (PyTorch's GRU)
+ *   gru_cho            G=3 [r,z,n]      C=3 [r,z,n]      two-stage, stage-2 block n
+ *                      stage 0: r = σ(xg_r + hg_r), u = r ⊙ hPrev
+ *                      stage 1: z = σ(xg_z + hg_z), n = tanh(xg_n + hg_n),  hg_n = u W_hnᵀ + b_hn,
+ *                               h = (1 - z) ⊙ n + z ⊙ hPrev
+ *   mut1               G=3 [z,r,h]      C=4 [z,r,n,tanh(x)]   two-stage, stage-2 block h, reads x
+ *                      stage 0: r = σ(xg_r + hg_r), u = r ⊙ hPrev
+ *                      stage 1: z = σ(xg_z), n = tanh(xg_h + hg_h + tanh(x)), h = n ⊙ z + hPrev ⊙ (1 - z)
+ *   mut2               G=3 [z,r,h]      C=3 [z,r,n]      two-stage, stage-2 block h, reads x
+ *                      stage 0: r = σ(xg_r + hg_r + x), u = r ⊙ hPrev
+ *                      stage 1: z = σ(xg_z + hg_z), n = tanh(xg_h + hg_h), h = n ⊙ z + hPrev ⊙ (1 - z)
+ *   mut3               G=3 [z,r,h]      C=3 [z,r,n]      two-stage, stage-2 block h
+ *                      as mut2 without x in r (the layer puts tanh(hPrev) W_hzᵀ into hg_z)
+ *
+ * Cache entries are written by the stage that computes them (r at stage 0, the rest at stage 1).
+ */
+export const CELL_LAYOUTS: { readonly [K in CellKind]: CellLayout } = {
+  rnn_tanh: { gates: 1, cache: 1, stage0Gate: null, hasCell: false, readsX: false },
+  rnn_relu: { gates: 1, cache: 1, stage0Gate: null, hasCell: false, readsX: false },
+  lstm: { gates: 4, cache: 5, stage0Gate: null, hasCell: true, readsX: false },
+  gru: { gates: 3, cache: 4, stage0Gate: null, hasCell: false, readsX: false },
+  gru_cho: { gates: 3, cache: 3, stage0Gate: 0, hasCell: false, readsX: false },
+  mut1: { gates: 3, cache: 4, stage0Gate: 1, hasCell: false, readsX: true },
+  mut2: { gates: 3, cache: 3, stage0Gate: 1, hasCell: false, readsX: true },
+  mut3: { gates: 3, cache: 3, stage0Gate: 1, hasCell: false, readsX: false },
+};
+
+/** The buffers of one forward stage of one time step (B rows, hidden size H). */
+export interface CellForwardStep {
+  B: number;
+  H: number;
+  /** (B, G·H) read: x W_ihᵀ + b_ih, in the gate blocks the cell's weight_ih fills (bias alone elsewhere). */
+  xg: Float32Array;
+  /** (B, G·H) read: recurrent products (+ b_hh); the stage-2 block is read at stage 1 only. */
+  hg: Float32Array;
+  /** (B, H) read: this step's layer input, for cells with readsX; null otherwise. */
+  x: Float32Array | null;
+  /** (B, H) read: the previous state. */
+  hPrev: Float32Array;
+  /** (B, H) read: the previous cell state (hasCell); null otherwise. */
+  cPrev: Float32Array | null;
+  /** (B) read: exactly 1 (row b takes this step) or 0 (row b carries its state); null means all 1. */
+  mask: Float32Array | null;
+  /** (B, C·H) written (=) on rows with mask 1; rows with mask 0 are left as they were. */
+  cache: Float32Array;
+  /** (B, H) written at stage 0 by two-stage cells: r ⊙ hPrev (0 on masked rows); null for one-stage cells. */
+  u: Float32Array | null;
+  /** (B, H) written at stage 1: the new state (hPrev on masked rows). */
+  h: Float32Array;
+  /** (B, H) written at stage 1 (hasCell): the new cell state (cPrev on masked rows); null otherwise. */
+  c: Float32Array | null;
+}
+
+/** The buffers of one backward stage of one time step; hPrev, cPrev, mask, cache as in the forward. */
+export interface CellBackwardStep {
+  B: number;
+  H: number;
+  /** (B, H) read: the previous state (the backward needs no x: mut1 caches tanh(x)). */
+  hPrev: Float32Array;
+  cPrev: Float32Array | null;
+  mask: Float32Array | null;
+  /** (B, C·H) read: what the forward wrote. */
+  cache: Float32Array;
+  /** (B, H) read at stage 1: dL/dh of the new state (from the output and from later steps). */
+  dh: Float32Array;
+  /** (B, H) read at stage 1 (hasCell): dL/dc of the new cell state; null otherwise. */
+  dc: Float32Array | null;
+  /** (B, H) read at stage 0 (two-stage cells): dL/du = dhg[stage-2 block] W2; null otherwise. */
+  du: Float32Array | null;
+  /**
+   * (B, G·H) written (=): dL/dxg. Stage 1 writes every block but stage0Gate, stage 0 writes that block;
+   * every row, 0 on masked rows.
+   */
+  dxg: Float32Array;
+  /** (B, G·H) written (=) like dxg: dL/dhg (0 in blocks the cell has no recurrent term for). */
+  dhg: Float32Array;
+  /**
+   * (B, H) accumulated (+=): dL/dhPrev through the pointwise paths (z ⊙ hPrev, r ⊙ hPrev, the masked
+   * carry). The caller adds the paths through W_hh (dhg W_hh) itself.
+   */
+  dhPrev: Float32Array;
+  /** (B, H) written (=) at stage 1 (hasCell): dL/dcPrev; null otherwise. */
+  dcPrev: Float32Array | null;
+  /** (B, H) accumulated (+=), readsX cells: dL/dx through the direct x term; null otherwise. */
+  dx: Float32Array | null;
 }

@@ -35,7 +35,8 @@ export class LanguageModel extends Module {
     super();
     const { vocabSize: V, hiddenSize: H, numLayers: L, cell, dropout } = config;
     this.embedding = this.child('embedding', new Embedding({ numEmbeddings: V, embeddingDim: H }, rng));
-    this.rnn = this.child('rnn', createRecurrent(cell, { inputSize: H, hiddenSize: H, numLayers: L, dropout }, rng));
+    // Dropout between recurrent layers exists only with two or more; the output dropout below always applies.
+    this.rnn = this.child('rnn', createRecurrent(cell, { inputSize: H, hiddenSize: H, numLayers: L, dropout: L > 1 ? dropout : 0 }, rng));
     this.head = this.child('head', new Linear({ inFeatures: H, outFeatures: V }, rng));
   }
 

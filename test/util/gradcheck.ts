@@ -2,6 +2,7 @@
 // central differences computed in float64 on the float32 inputs. Used by every op and layer test.
 
 import assert from 'node:assert/strict';
+import { add, mul, sum } from '../../src/autograd/ops.js';
 import { backward } from '../../src/autograd/tape.js';
 import { Tensor, noGrad, tidy } from '../../src/tensor/tensor.js';
 import { Rng } from '../../src/random/rng.js';
@@ -37,10 +38,11 @@ export function gradcheck(name: string, f: () => Tensor | Tensor[], inputs: Tens
 
   for (const x of inputs) x.zeroGrad();
   tidy(() => {
+    // One backward of sum_k sum(out_k ⊙ dOut_k): a backward per output would run the shared part of the
+    // graph once per output, adding earlier outputs' seeds again (grads are never cleared in between).
     const outs = [f()].flat();
-    outs.forEach((o, k) => {
-      if (o.requiresGrad) backward(o, Tensor.from(Float32Array.from(dOuts[k]), o.shape));
-    });
+    const terms = outs.flatMap((o, k) => (o.requiresGrad ? [sum(mul(o, Tensor.from(Float32Array.from(dOuts[k]), o.shape)))] : []));
+    if (terms.length > 0) backward(terms.reduce((a, b) => add(a, b)));
   });
 
   inputs.forEach((x, xi) => {

@@ -1,0 +1,436 @@
+// The fused forward and hand-derived backward (BPTT) of a whole recurrent stack — every layer and
+// direction over the whole sequence — recorded as one tape node. The matrix products, states, masks,
+// dropout and caches are here; the pointwise step of each cell is the backend's cellForward/cellBackward.
+// Not here: options, parameters and validation (recurrent.ts).
+
+import { recordMulti } from '../../autograd/tape.js';
+import type { CellBackwardStep, CellForwardStep } from '../../backend/backend.js';
+import { backend } from '../../backend/registry.js';
+import type { Rng } from '../../random/rng.js';
+import { Tensor, isGradEnabled } from '../../tensor/tensor.js';
+import { blockRuns, type BlockRun, type CellKind, type CellPlan } from './cells.js';
+
+/** The parameters of one layer-direction, PyTorch's `*_l{k}[_reverse]`. */
+export interface DirectionWeights {
+  wih: Tensor; // (|ih|·H, D_k)
+  whh: Tensor; // (|hh|·H, H)
+  bih: Tensor | null; // (G·H)
+  bhh: Tensor | null; // (G·H)
+}
+
+export interface StackSpec {
+  cell: CellKind;
+  plan: CellPlan;
+  H: number;
+  L: number;
+  dirs: number;
+  batchFirst: boolean;
+  /** Inverted dropout on the output of every layer but the last; applied only when `training`. */
+  dropout: number;
+  training: boolean;
+  rng: Rng;
+  /** Index layer·dirs + direction, as h0's first dimension. */
+  weights: DirectionWeights[];
+}
+
+export interface StackOutput {
+  output: Tensor; // (T, B, dirs·H), or (B, T, dirs·H) batch-first
+  h: Tensor; // (L·dirs, B, H)
+  c: Tensor | null; // (L·dirs, B, H), cells with a cell state only
+}
+
+/** What the backward of one layer-direction needs; states are in processing order (reverse: t = T-1 first). */
+interface DirectionCache {
+  gates: Tensor; // (T, B, C·H) the kernels' cache
+  hs: Tensor; // (T+1, B, H) hs[s] is the state before step s; hs[0] = h0
+  cs: Tensor | null; // (T+1, B, H)
+  u: Tensor | null; // (T, B, H) r ⊙ hPrev, the stage-2 operand
+  th: Tensor | null; // (T, B, H) tanh(hPrev), MUT3's z operand
+}
+
+interface LayerCache {
+  x: Tensor; // (T, B, D_k) the layer's input, time-major (after the previous layer's dropout)
+  dirs: DirectionCache[];
+  /** The dropout mask applied to this layer's output (0 or 1/(1-p)), or null. */
+  drop: Tensor | null; // (T, B, dirs·H)
+}
+
+/** Everything both passes share. */
+interface Ctx {
+  spec: StackSpec;
+  T: number;
+  B: number;
+  G: number;
+  C: number;
+  ihRuns: BlockRun[];
+  hhRuns: BlockRun[]; // the stage-1 products (operands h and tanh_h)
+  stage2: { row: number; gate: number } | null; // the product with u = r ⊙ hPrev
+  mask: Tensor | null; // (T, B) 1 while t < lengths[b]
+  recording: boolean;
+}
+
+/**
+ * Runs the stack over x (T, B, D) (or (B, T, D) batch-first) from h0/c0 (zeros when null), with
+ * optional per-sequence lengths; records one tape node whose backward is `stackBackward`.
+ * Arguments are assumed validated (recurrent.ts).
+ */
+export function recurrentStack(
+  spec: StackSpec, x: Tensor, h0: Tensor | null, c0: Tensor | null, lengths: ArrayLike<number> | null,
+): StackOutput {
+  const { H, L, dirs, plan } = spec;
+  const T = spec.batchFirst ? x.shape[1] : x.shape[0];
+  const B = spec.batchFirst ? x.shape[0] : x.shape[1];
+  const params = spec.weights.flatMap((w) => [w.wih, w.whh, ...(w.bih === null ? [] : [w.bih]), ...(w.bhh === null ? [] : [w.bhh])]);
+  const parents = [x, ...(h0 === null ? [] : [h0]), ...(c0 === null ? [] : [c0]), ...params];
+  const u = plan.hh.findIndex((b) => b.operand === 'u');
+  const ctx: Ctx = {
+    spec, T, B, G: plan.gates, C: plan.cache,
+    ihRuns: blockRuns(plan.ih.map((gate) => ({ gate, operand: 'h' }))),
+    hhRuns: blockRuns(plan.hh.filter((b) => b.operand !== 'u')),
+    stage2: u < 0 ? null : { row: u, gate: plan.hh[u].gate },
+    mask: lengths === null ? null : lengthMask(lengths, T, B), // (T, B)
+    // NOTE: without the tape nothing is cached: per-step buffers are reused and freed on return.
+    recording: isGradEnabled() && parents.some((p) => p.requiresGrad),
+  };
+
+  const hN = new Tensor([L * dirs, B, H]); // (L·dirs, B, H)
+  const cN = plan.hasCell ? new Tensor([L * dirs, B, H]) : null; // (L·dirs, B, H)
+  let input = spec.batchFirst ? swapLeadingDims(x) : x; // (T, B, D) time-major
+  const layers: LayerCache[] = [];
+  for (let l = 0; l < L; l++) {
+    const y = new Tensor([T, B, dirs * H]); // (T, B, dirs·H)
+    const caches: DirectionCache[] = [];
+    for (let d = 0; d < dirs; d++) {
+      const cache = directionForward(ctx, l, d, input, y, h0, c0, hN, cN);
+      if (cache !== null) caches.push(cache);
+    }
+    let drop: Tensor | null = null;
+    if (l < L - 1 && spec.training && spec.dropout > 0) {
+      drop = dropoutMask(spec.rng, spec.dropout, y.shape); // (T, B, dirs·H)
+      const yd = y.data;
+      const md = drop.data;
+      for (let i = 0; i < yd.length; i++) yd[i] *= md[i];
+    }
+    if (ctx.recording) layers.push({ x: input, dirs: caches, drop });
+    else {
+      drop?.dispose();
+      if (input !== x) input.dispose();
+    }
+    input = y;
+  }
+  const output = spec.batchFirst ? swapLeadingDims(input) : input; // (T, B, dirs·H) or (B, T, dirs·H)
+  if (output !== input) input.dispose();
+
+  if (ctx.recording) {
+    recordMulti(cN === null ? [output, hN] : [output, hN, cN], parents, () =>
+      stackBackward(ctx, layers, x, h0, c0, output.grad, hN.grad, cN?.grad ?? null),
+    );
+  } else ctx.mask?.dispose();
+  return { output, h: hN, c: cN };
+}
+
+/**
+ * One layer-direction forward: the input projection of all T steps as one gemm per run of weight_ih
+ * blocks, then per step the recurrent gemm(s) and the cell kernel. Writes its half of y and its slot of
+ * hN/cN. Returns the cache (null when not recording).
+ */
+function directionForward(
+  ctx: Ctx, l: number, d: number, X: Tensor, Y: Tensor, h0: Tensor | null, c0: Tensor | null, hN: Tensor, cN: Tensor | null,
+): DirectionCache | null {
+  const { spec, T, B, G, C, recording } = ctx;
+  const { H, dirs, plan, cell } = spec;
+  const w = spec.weights[l * dirs + d];
+  const D = X.shape[2];
+  const slot = l * dirs + d;
+  const steps = recording ? T : 1;
+  const xg = new Tensor([T, B, G * H]); // (T, B, G·H) input pre-activations
+  const hg = new Tensor([B, G * H]); // (B, G·H) recurrent pre-activations of the current step
+  const gates = new Tensor([steps, B, C * H]); // (T, B, C·H), or one reused step
+  const hs = new Tensor([recording ? T + 1 : 2, B, H]); // (T+1, B, H), or two alternating slots
+  const cs = plan.hasCell ? new Tensor([recording ? T + 1 : 2, B, H]) : null; // like hs
+  const u = ctx.stage2 !== null ? new Tensor([steps, B, H]) : null; // (T, B, H) r ⊙ hPrev
+  const th = ctx.hhRuns.some((r) => r.operand === 'tanh_h') ? new Tensor([steps, B, H]) : null; // (T, B, H)
+
+  // Views: nothing is allocated from here to the end, so they stay valid.
+  const be = backend();
+  const Xv = X.data;
+  const xgv = xg.data;
+  const hgv = hg.data;
+  const gatesv = gates.data;
+  const hsv = hs.data;
+  const csv = cs?.data ?? null;
+  const uv = u?.data ?? null;
+  const thv = th?.data ?? null;
+  const wih = w.wih.data;
+  const whh = w.whh.data;
+  const bhh = w.bhh?.data ?? null;
+  const maskv = ctx.mask?.data ?? null;
+  const Yv = Y.data;
+  const BH = B * H;
+  const GH = G * H;
+
+  // xg = X W_ihᵀ + b_ih over all T·B rows.
+  if (w.bih !== null) {
+    const bih = w.bih.data;
+    for (let r = 0; r < T * B; r++) xgv.set(bih, r * GH);
+  }
+  for (const run of ctx.ihRuns) {
+    be.gemm(false, true, T * B, run.n * H, D, 1, Xv, D, wih.subarray(run.row * H * D), D, 1, xgv.subarray(run.gate * H), GH);
+  }
+
+  if (h0 !== null) hsv.set(h0.data.subarray(slot * BH, (slot + 1) * BH), 0);
+  if (csv !== null && c0 !== null) csv.set(c0.data.subarray(slot * BH, (slot + 1) * BH), 0);
+
+  const step: CellForwardStep = {
+    B, H, xg: xgv, hg: hgv, x: null, hPrev: hsv, cPrev: null, mask: null, cache: gatesv, u: null, h: hsv, c: null,
+  };
+  for (let s = 0; s < T; s++) {
+    const t = d === 0 ? s : T - 1 - s; // the time step this processing step reads and writes
+    const prev = recording ? s : s & 1;
+    const next = recording ? s + 1 : (s + 1) & 1;
+    const k = recording ? s : 0;
+    const hPrev = hsv.subarray(prev * BH, prev * BH + BH); // (B, H)
+    const thS = thv?.subarray(k * BH, k * BH + BH) ?? null; // (B, H)
+
+    // hg = b_hh + (hPrev or tanh(hPrev)) W_hhᵀ for the stage-1 blocks.
+    if (bhh !== null) for (let b = 0; b < B; b++) hgv.set(bhh, b * GH);
+    else hgv.fill(0);
+    if (thS !== null) be.unary('tanh', hPrev, thS);
+    for (const run of ctx.hhRuns) {
+      const operand = run.operand === 'tanh_h' ? thS! : hPrev;
+      be.gemm(false, true, B, run.n * H, H, 1, operand, H, whh.subarray(run.row * H * H), H, 1, hgv.subarray(run.gate * H), GH);
+    }
+
+    step.xg = xgv.subarray(t * B * GH, (t + 1) * B * GH);
+    step.x = plan.readsX ? Xv.subarray(t * B * D, (t + 1) * B * D) : null;
+    step.hPrev = hPrev;
+    step.cPrev = csv?.subarray(prev * BH, prev * BH + BH) ?? null;
+    step.mask = maskv?.subarray(t * B, t * B + B) ?? null;
+    step.cache = gatesv.subarray(k * B * C * H, (k + 1) * B * C * H);
+    step.h = hsv.subarray(next * BH, next * BH + BH);
+    step.c = csv?.subarray(next * BH, next * BH + BH) ?? null;
+    if (ctx.stage2 !== null) {
+      step.u = uv!.subarray(k * BH, k * BH + BH);
+      be.cellForward(cell, 0, step);
+      const { row, gate } = ctx.stage2;
+      be.gemm(false, true, B, H, H, 1, step.u, H, whh.subarray(row * H * H), H, 1, hgv.subarray(gate * H), GH);
+    }
+    be.cellForward(cell, 1, step);
+
+    // y[t, b, d·H : (d+1)·H] = h, or 0 past the sequence's length.
+    const h = step.h;
+    for (let b = 0; b < B; b++) {
+      const o = (t * B + b) * dirs * H + d * H;
+      if (step.mask !== null && step.mask[b] === 0) Yv.fill(0, o, o + H);
+      else for (let j = 0; j < H; j++) Yv[o + j] = h[b * H + j];
+    }
+  }
+  const last = recording ? T : T & 1;
+  hN.data.set(hsv.subarray(last * BH, last * BH + BH), slot * BH);
+  if (cN !== null) cN.data.set(csv!.subarray(last * BH, last * BH + BH), slot * BH);
+
+  xg.dispose();
+  hg.dispose();
+  if (recording) return { gates, hs, cs, u, th };
+  for (const t of [gates, hs, cs, u, th]) t?.dispose();
+  return null;
+}
+
+/** The backward of the whole stack: layers from the last down, dropout masks between them. */
+function stackBackward(
+  ctx: Ctx, layers: LayerCache[], x: Tensor, h0: Tensor | null, c0: Tensor | null,
+  dOut: Tensor | null, dhN: Tensor | null, dcN: Tensor | null,
+): void {
+  const { spec, T, B } = ctx;
+  // Every gradient buffer first: allocation can grow the heap, which detaches views taken earlier.
+  for (const w of spec.weights) for (const p of [w.wih, w.whh, w.bih, w.bhh]) if (p?.requiresGrad) p.ensureGrad();
+  const gx = x.requiresGrad ? x.ensureGrad() : null;
+  const gh0 = h0?.requiresGrad ? h0.ensureGrad() : null;
+  const gc0 = c0?.requiresGrad ? c0.ensureGrad() : null;
+
+  // dY: the gradient of the current layer's output, time-major. Null means zero.
+  let dY: Tensor | null = dOut === null ? null : spec.batchFirst ? swapLeadingDims(dOut) : dOut; // (T, B, dirs·H)
+  for (let l = spec.L - 1; l >= 0; l--) {
+    const layer = layers[l];
+    const dX = new Tensor(layer.x.shape); // (T, B, D_l)
+    for (let d = 0; d < spec.dirs; d++) directionBackward(ctx, l, d, layer, dY, dX, dhN, dcN, gh0, gc0);
+    if (dY !== null && dY !== dOut) dY.dispose();
+    if (l > 0) {
+      const drop = layers[l - 1].drop;
+      if (drop !== null) {
+        const g = dX.data;
+        const m = drop.data;
+        for (let i = 0; i < g.length; i++) g[i] *= m[i];
+      }
+    }
+    dY = dX;
+  }
+  // dY is now dL/dx, time-major.
+  if (gx !== null) {
+    if (spec.batchFirst) swapLeadingDimsAcc(dY!.data, gx.data, T, B, x.shape[2]);
+    else backend().axpy(1, dY!.data, gx.data);
+  }
+  dY!.dispose();
+}
+
+/**
+ * BPTT for one layer-direction: walks the steps in reverse with the cell's backward kernel and the
+ * per-step products with W_hh for dh; then dX, dW_ih, db_ih, dW_hh and db_hh as single big gemms over
+ * all T·B rows of dXG (time order) and dHG (processing order, like the cached states).
+ */
+function directionBackward(
+  ctx: Ctx, l: number, d: number, layer: LayerCache, dY: Tensor | null, dX: Tensor,
+  dhN: Tensor | null, dcN: Tensor | null, gh0: Tensor | null, gc0: Tensor | null,
+): void {
+  const { spec, T, B, G } = ctx;
+  const { H, dirs, plan, cell } = spec;
+  const w = spec.weights[l * dirs + d];
+  const cache = layer.dirs[d];
+  const D = layer.x.shape[2];
+  const slot = l * dirs + d;
+  const dXG = new Tensor([T, B, G * H]); // (T, B, G·H) dL/dxg, time order
+  const dHG = new Tensor([T, B, G * H]); // (T, B, G·H) dL/dhg, processing order
+  const dh = new Tensor([2, B, H]); // (2, B, H) dL/dh of the current and the previous state
+  const dc = plan.hasCell ? new Tensor([2, B, H]) : null; // (2, B, H)
+  const du = ctx.stage2 !== null ? new Tensor([B, H]) : null; // (B, H)
+  const dth = cache.th !== null ? new Tensor([B, H]) : null; // (B, H) dL/d tanh(hPrev)
+
+  // Views: nothing is allocated below.
+  const be = backend();
+  const BH = B * H;
+  const GH = G * H;
+  const dXGv = dXG.data;
+  const dHGv = dHG.data;
+  const dhv = dh.data;
+  const dcv = dc?.data ?? null;
+  const duv = du?.data ?? null;
+  const dthv = dth?.data ?? null;
+  const dYv = dY?.data ?? null;
+  const dXv = dX.data;
+  const Xv = layer.x.data;
+  const gatesv = cache.gates.data;
+  const hsv = cache.hs.data;
+  const csv = cache.cs?.data ?? null;
+  const uv = cache.u?.data ?? null;
+  const thv = cache.th?.data ?? null;
+  const maskv = ctx.mask?.data ?? null;
+  const wih = w.wih.data;
+  const whh = w.whh.data;
+
+  if (dhN !== null) dhv.set(dhN.data.subarray(slot * BH, (slot + 1) * BH), 0);
+  if (dcv !== null && dcN !== null) dcv.set(dcN.data.subarray(slot * BH, (slot + 1) * BH), 0);
+
+  let cur = 0; // which half of dh/dc holds dL/d(state after the step being undone)
+  const step: CellBackwardStep = {
+    B, H, hPrev: hsv, cPrev: null, mask: null, cache: gatesv, dh: dhv, dc: null, du: duv,
+    dxg: dXGv, dhg: dHGv, dhPrev: dhv, dcPrev: null, dx: null,
+  };
+  for (let s = T - 1; s >= 0; s--) {
+    const t = d === 0 ? s : T - 1 - s;
+    const prev = 1 - cur;
+    const dhCur = dhv.subarray(cur * BH, cur * BH + BH); // (B, H)
+    const dhPrev = dhv.subarray(prev * BH, prev * BH + BH); // (B, H)
+    dhPrev.fill(0);
+    const mask = maskv?.subarray(t * B, t * B + B) ?? null;
+    // dh += dL/dy_t on rows inside their sequence (outside, y is a constant 0).
+    if (dYv !== null) {
+      for (let b = 0; b < B; b++) {
+        if (mask !== null && mask[b] === 0) continue;
+        const o = (t * B + b) * dirs * H + d * H;
+        for (let j = 0; j < H; j++) dhCur[b * H + j] += dYv[o + j];
+      }
+    }
+    const dhg = dHGv.subarray(s * B * GH, (s + 1) * B * GH); // (B, G·H)
+    step.hPrev = hsv.subarray(s * BH, s * BH + BH);
+    step.cPrev = csv?.subarray(s * BH, s * BH + BH) ?? null;
+    step.mask = mask;
+    step.cache = gatesv.subarray(s * B * ctx.C * H, (s + 1) * B * ctx.C * H);
+    step.dh = dhCur;
+    step.dc = dcv?.subarray(cur * BH, cur * BH + BH) ?? null;
+    step.dcPrev = dcv?.subarray(prev * BH, prev * BH + BH) ?? null;
+    step.dxg = dXGv.subarray(t * B * GH, (t + 1) * B * GH);
+    step.dhg = dhg;
+    step.dhPrev = dhPrev;
+    step.dx = plan.readsX ? dXv.subarray(t * B * D, (t + 1) * B * D) : null;
+    be.cellBackward(cell, 1, step);
+    if (ctx.stage2 !== null) {
+      const { row, gate } = ctx.stage2;
+      // du = dhg[stage-2 block] W2: the gradient of u = r ⊙ hPrev.
+      be.gemm(false, false, B, H, H, 1, dhg.subarray(gate * H), GH, whh.subarray(row * H * H), H, 0, duv!, H);
+      be.cellBackward(cell, 0, step);
+    }
+    // dhPrev += dhg W_hh through the stage-1 products (MUT3's z through tanh(hPrev)).
+    for (const run of ctx.hhRuns) {
+      const Wrun = whh.subarray(run.row * H * H);
+      if (run.operand === 'h') be.gemm(false, false, B, H, run.n * H, 1, dhg.subarray(run.gate * H), GH, Wrun, H, 1, dhPrev, H);
+      else {
+        be.gemm(false, false, B, H, run.n * H, 1, dhg.subarray(run.gate * H), GH, Wrun, H, 0, dthv!, H);
+        be.unaryBackwardAcc('tanh', thv!.subarray(s * BH, s * BH + BH), dthv!, dhPrev);
+      }
+    }
+    cur = prev;
+  }
+  if (gh0 !== null) be.axpy(1, dhv.subarray(cur * BH, cur * BH + BH), gh0.data.subarray(slot * BH, (slot + 1) * BH));
+  if (gc0 !== null && dcv !== null) be.axpy(1, dcv.subarray(cur * BH, cur * BH + BH), gc0.data.subarray(slot * BH, (slot + 1) * BH));
+
+  // The big products over all T·B rows.
+  const TB = T * B;
+  for (const run of ctx.ihRuns) {
+    const dxgRun = dXGv.subarray(run.gate * H); // (T·B, n·H) with row stride G·H
+    be.gemm(false, false, TB, D, run.n * H, 1, dxgRun, GH, wih.subarray(run.row * H * D), D, 1, dXv, D); // dX += dXG W_ih
+    if (w.wih.requiresGrad) {
+      be.gemm(true, false, run.n * H, D, TB, 1, dxgRun, GH, Xv, D, 1, w.wih.grad!.data.subarray(run.row * H * D), D); // dW_ih += dXGᵀ X
+    }
+  }
+  if (w.bih?.requiresGrad) be.sumRowsAcc(dXGv, GH, w.bih.grad!.data);
+  if (w.whh.requiresGrad) {
+    const gwhh = w.whh.grad!.data;
+    const operands = { h: hsv.subarray(0, TB * H), tanh_h: thv, u: uv }; // (T·B, H) each, processing order
+    const runs: BlockRun[] = ctx.stage2 === null ? ctx.hhRuns : [...ctx.hhRuns, { ...ctx.stage2, n: 1, operand: 'u' }];
+    for (const run of runs) {
+      // dW_hh[run] += dHG[:, run]ᵀ operand
+      be.gemm(true, false, run.n * H, H, TB, 1, dHGv.subarray(run.gate * H), GH, operands[run.operand]!, H, 1, gwhh.subarray(run.row * H * H), H);
+    }
+  }
+  if (w.bhh?.requiresGrad) be.sumRowsAcc(dHGv, GH, w.bhh.grad!.data);
+
+  for (const t of [dXG, dHG, dh, dc, du, dth]) t?.dispose();
+}
+
+/** (T, B) mask: 1 where t < lengths[b], else 0. */
+function lengthMask(lengths: ArrayLike<number>, T: number, B: number): Tensor {
+  const m = new Tensor([T, B]); // (T, B)
+  const v = m.data;
+  for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) v[t * B + b] = t < lengths[b] ? 1 : 0;
+  return m;
+}
+
+/** Inverted-dropout mask: each element 0 with probability p, else 1/(1-p); uniforms drawn in storage order. */
+function dropoutMask(rng: Rng, p: number, shape: readonly number[]): Tensor {
+  const m = new Tensor(shape);
+  const v = m.data;
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < v.length; i++) v[i] = rng.uniform() < p ? 0 : keep;
+  return m;
+}
+
+/** (P, Q, K) -> (Q, P, K): a copy with the first two dimensions swapped (batch-first <-> time-major). */
+function swapLeadingDims(x: Tensor): Tensor {
+  const [P, Q, K] = x.shape;
+  const out = new Tensor([Q, P, K]); // (Q, P, K)
+  const o = out.data;
+  const xd = x.data;
+  for (let p = 0; p < P; p++) for (let q = 0; q < Q; q++) o.set(xd.subarray((p * Q + q) * K, (p * Q + q + 1) * K), (q * P + p) * K);
+  return out;
+}
+
+/** dst (B, T, K) += src (T, B, K) with the first two dimensions swapped. */
+function swapLeadingDimsAcc(src: Float32Array, dst: Float32Array, T: number, B: number, K: number): void {
+  for (let t = 0; t < T; t++) {
+    for (let b = 0; b < B; b++) {
+      const s = (t * B + b) * K;
+      const o = (b * T + t) * K;
+      for (let k = 0; k < K; k++) dst[o + k] += src[s + k];
+    }
+  }
+}
