@@ -144,3 +144,28 @@ test('checkpoints: corrupt, truncated or mismatched ones are refused; NaN keeps 
   writeFileSync(join(out, 'config.json'), config.replace('"hiddenSize": 24', '"hiddenSize": 20'));
   assertOneLineError(runCli(['sample', '--checkpoint', out]), /does not match/);
 });
+
+test('Ctrl-C saves a checkpoint at the current step, and --resume continues from it', async () => {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const { dirname } = await import('node:path');
+  const dir = tempDir();
+  const data = join(dir, 'data.txt');
+  writeFileSync(data, smallCorpus());
+  const out = join(dir, 'run');
+  const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+  const child = spawn(process.execPath, [main, 'train', '--data', data, ...tiny, '--steps', '100000', '--eval-every', '100000', '--out', out]);
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+    if (/step [1-9]\d*\//.test(stderr) && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted: checkpoint saved/);
+  const step = Number(decodeSafetensors(readFileSync(join(out, 'model.safetensors'))).metadata.step);
+  assert.ok(step >= 1 && step < 100000, `saved at step ${step}`);
+  const r = runCli(['train', '--data', data, ...tiny, '--steps', String(step + 3), '--eval-every', '100000', '--out', out, '--resume']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(metrics(out).at(-1)!.step, step + 3);
+});

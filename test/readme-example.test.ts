@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   LanguageModel, Vocabulary, StreamBatcher, Rng, createOptimizer, optimizerStep, clipGradNorm,
-  crossEntropy, backward, tidy, generateText,
+  crossEntropy, backward, tidy, generateText, Tensor,
 } from '../src/index.js';
 
 test('README library example: build a model, train a few steps, sample', () => {
@@ -35,4 +35,15 @@ test('README library example: build a model, train a few steps, sample', () => {
   assert.ok(loss < 0.5, `loss ${loss}`);
   assert.ok(sample.startsWith('hello') && sample.length === 45);
   assert.match(sample, /world/);
+});
+
+test('README library example: a bidirectional LSTM over variable-length sequences', async () => {
+  const { LSTM } = await import('../src/index.js');
+  const rng = new Rng(42);
+  const lstm = new LSTM({ inputSize: 8, hiddenSize: 16, numLayers: 2, bidirectional: true }, rng);
+  const x = Tensor.from(Array.from({ length: 5 * 3 * 8 }, () => rng.normal()), [5, 3, 8]); // (T, B, D)
+  const { output, h, c } = lstm.forward(x, { lengths: [5, 3, 2] });
+  assert.deepEqual(output.shape, [5, 3, 32]);
+  assert.deepEqual(h.shape, [4, 3, 16]);
+  assert.deepEqual(c!.shape, [4, 3, 16]);
 });
