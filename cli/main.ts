@@ -14,6 +14,7 @@ import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { optimizerNames } from '../src/optim/optimizer.js';
 import { DivergedError, defaultTrainOptions, trainLanguageModel, validationLoss, type TrainOptions } from '../src/train/train-language-model.js';
 import { UsageError, int, num, oneOf, parse, str } from './args.js';
+import { availableBackends, setBackend } from '../src/backend/registry.js';
 import { ProgressBar, formatDuration } from './progress.js';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,10 +25,10 @@ Usage:
   recurrent train  [--data FILE] [--model lstm|gru|rnn|...] [--hidden N] [--layers N]
                    [--seq-length T] [--batch-size B] [--steps N | --time SECONDS] [--lr X]
                    [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--clip X] [--dropout X]
-                   [--eval-every N] [--seed S] [--out DIR] [--resume]
+                   [--eval-every N] [--seed S] [--out DIR] [--resume] [--backend NAME]
   recurrent sample --checkpoint DIR [--length N] [--temperature X] [--top-k K] [--top-p P]
-                   [--argmax] [--prime TEXT] [--seed S]
-  recurrent eval   --checkpoint DIR --data FILE
+                   [--argmax] [--prime TEXT] [--seed S] [--backend NAME]
+  recurrent eval   --checkpoint DIR --data FILE [--backend NAME]
 
 Run "recurrent help train" for every training option.`;
 
@@ -56,7 +57,19 @@ const TRAIN_HELP = `recurrent train: train a character-level language model (cha
   --sample-length N    characters sampled at each evaluation (default 200)
   --seed S             seed of the one random generator (default 1)
   --out DIR            checkpoint directory (default runs/char-rnn)
-  --resume             continue the checkpoint in --out exactly where it stopped`;
+  --resume             continue the checkpoint in --out exactly where it stopped
+  --backend NAME       kernels: ${availableBackends().join(', ')} (default: the fastest that loads)`;
+
+/** --backend NAME (train, sample, eval): run the kernels on that backend instead of the fastest one. */
+function selectBackend(v: Record<string, unknown>): void {
+  const name = str(v, 'backend');
+  if (name === undefined) return;
+  try {
+    setBackend(name);
+  } catch (e) {
+    throw new UsageError(`--backend: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
 
 async function train(argv: string[]): Promise<number> {
   const v = parse(argv, {
@@ -66,8 +79,9 @@ async function train(argv: string[]): Promise<number> {
     dropout: { type: 'string' }, 'lr-schedule': { type: 'string' }, 'decay-rate': { type: 'string' },
     'decay-every': { type: 'string' }, 'decay-after': { type: 'string' }, warmup: { type: 'string' }, 'min-lr': { type: 'string' },
     'eval-every': { type: 'string' }, 'sample-length': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-    resume: { type: 'boolean' },
+    resume: { type: 'boolean' }, backend: { type: 'string' },
   });
+  selectBackend(v);
   const d = defaultTrainOptions;
   const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
   if (v.steps !== undefined && v.time !== undefined) throw new UsageError('give --steps or --time, not both');
@@ -158,7 +172,9 @@ function sample(argv: string[]): number {
   const v = parse(argv, {
     checkpoint: { type: 'string' }, length: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
     'top-p': { type: 'string' }, argmax: { type: 'boolean' }, prime: { type: 'string' }, seed: { type: 'string' },
+    backend: { type: 'string' },
   });
+  selectBackend(v);
   const dir = str(v, 'checkpoint');
   if (dir === undefined) throw new UsageError('sample needs --checkpoint DIR');
   const length = int(v, 'length', 500, 0);
@@ -175,7 +191,8 @@ function sample(argv: string[]): number {
 }
 
 function evaluate(argv: string[]): number {
-  const v = parse(argv, { checkpoint: { type: 'string' }, data: { type: 'string' } });
+  const v = parse(argv, { checkpoint: { type: 'string' }, data: { type: 'string' }, backend: { type: 'string' } });
+  selectBackend(v);
   const dir = str(v, 'checkpoint');
   const dataPath = str(v, 'data');
   if (dir === undefined) throw new UsageError('eval needs --checkpoint DIR');

@@ -4,13 +4,21 @@
 //
 // Blocks are 16-byte aligned (one f32x4) and recycled through exact-size free lists: a training step
 // allocates the same sizes every time, so after the first step the heap stops growing.
+//
+// Layout: bytes [0, HEAP_BASE) belong to the wasm kernels' module, which imports this memory and keeps
+// its static data there (the backend checks at load that it fits); blocks are handed out from HEAP_BASE
+// up, so 0 never names a block and can mean "null" to a kernel. `reserve` hands out permanent blocks
+// (kernel scratch such as GEMM packing buffers) that are not tensor storage.
 
 const PAGE = 65536;
 const ALIGN = 16;
+/** First byte the allocator hands out; below it is the wasm module's static data. */
+export const HEAP_BASE = PAGE;
 
 export class Heap {
   readonly memory: WebAssembly.Memory;
-  private top = ALIGN; // bytes; offset 0 is never handed out, so 0 can mean "no block"
+  private top = HEAP_BASE; // bytes
+  private reserved = 0;
   private readonly freeBySize = new Map<number, number[]>(); // block bytes -> byte offsets
   private inUse = 0;
   private peak = 0;
@@ -46,6 +54,17 @@ export class Heap {
     return offset;
   }
 
+  /** Returns the byte offset of a permanent, zero-filled block of `bytes` bytes (kernel scratch, never freed). */
+  reserve(bytes: number): number {
+    const size = Math.ceil(bytes / ALIGN) * ALIGN;
+    const offset = this.top;
+    this.top += size;
+    const need = this.top - this.memory.buffer.byteLength;
+    if (need > 0) this.memory.grow(Math.ceil(need / PAGE));
+    this.reserved += size;
+    return offset;
+  }
+
   release(offset: number, floats: number): void {
     const bytes = blockBytes(floats);
     let list = this.freeBySize.get(bytes);
@@ -54,9 +73,12 @@ export class Heap {
     this.inUse -= bytes;
   }
 
-  /** Bytes held by live tensors, the most ever held, and the high-water mark of the heap itself. */
-  stats(): { bytesInUse: number; peakBytesInUse: number; heapBytes: number } {
-    return { bytesInUse: this.inUse, peakBytesInUse: this.peak, heapBytes: this.top };
+  /**
+   * Bytes held by live tensors, the most ever held, the high-water mark of the heap itself, and the
+   * part of it reserved as kernel scratch.
+   */
+  stats(): { bytesInUse: number; peakBytesInUse: number; heapBytes: number; reservedBytes: number } {
+    return { bytesInUse: this.inUse, peakBytesInUse: this.peak, heapBytes: this.top, reservedBytes: this.reserved };
   }
 }
 

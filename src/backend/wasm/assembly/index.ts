@@ -1,0 +1,15 @@
+// The wasm kernels' module: every export the TypeScript side (../wasm-backend.ts) calls. Compiled by
+// asc with --importMemory --runtime stub: all pointers are byte offsets into the tensor heap, and no
+// kernel allocates. Not here: bounds and ownership checks (the TypeScript side does them).
+
+export { gemm, gemmScratchBytes } from './gemm';
+export {
+  unary, unaryBackwardAcc, binary, axpy, sumRowsAcc, softmaxCrossEntropy, crossEntropyCount, crossEntropyBadRow,
+  sumSquares, maxAbs, scal, clamp, sgdUpdate, adagradUpdate, rmspropUpdate, adamUpdate,
+} from './elementwise';
+export { cellForward, cellBackward } from './cells';
+
+/** End of the module's static data: the tensor heap must start above it. */
+export function dataEnd(): usize {
+  return __heap_base;
+}

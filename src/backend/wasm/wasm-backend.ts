@@ -1,0 +1,284 @@
+// The WebAssembly backend: kernels written in AssemblyScript with 128-bit SIMD (./assembly/), compiled
+// to kernels.wasm by the package build, importing the tensor heap's WebAssembly.Memory so that every
+// kernel runs in place on tensor storage — a Float32Array view's byteOffset is the kernel's pointer and
+// nothing is copied per call (but softmaxCrossEntropy's Int32 targets when they are not on the heap).
+// This file is the thin typed wrapper: pointer and bounds checks, op codes, scratch. Not here: loading
+// the bytes (load-kernels.ts) or choosing a backend (registry.ts).
+
+import type {
+  AdamScalars, Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, RmspropScalars, SgdScalars, UnaryOp,
+} from '../backend.js';
+import { CELL_LAYOUTS } from '../backend.js';
+import { HEAP_BASE, heap } from '../../tensor/heap.js';
+
+/** The exports of assembly/index.ts (pointers are byte offsets into the heap; 0 is null). */
+interface Kernels {
+  dataEnd(): number;
+  gemmScratchBytes(): number;
+  gemm(
+    transA: number, transB: number, M: number, N: number, K: number, alpha: number,
+    A: number, lda: number, B: number, ldb: number, beta: number, C: number, ldc: number, scratch: number,
+  ): void;
+  unary(op: number, x: number, out: number, n: number): void;
+  unaryBackwardAcc(op: number, y: number, dy: number, dx: number, n: number): void;
+  binary(op: number, a: number, b: number, out: number, n: number, m: number): void;
+  axpy(alpha: number, x: number, out: number, n: number): void;
+  sumRowsAcc(x: number, rows: number, n: number, out: number): void;
+  softmaxCrossEntropy(logits: number, targets: number, rows: number, V: number, ignoreIndex: number, scale: number, dLogits: number): number;
+  crossEntropyCount(): number;
+  crossEntropyBadRow(): number;
+  sumSquares(x: number, n: number): number;
+  maxAbs(x: number, n: number): number;
+  scal(alpha: number, x: number, n: number): void;
+  clamp(x: number, n: number, lo: number, hi: number): void;
+  sgdUpdate(
+    param: number, grad: number, buf: number, n: number, firstStep: number,
+    lr: number, momentum: number, oneMinusDampening: number, weightDecay: number, nesterov: number,
+  ): void;
+  adagradUpdate(param: number, grad: number, sum: number, n: number, clr: number, weightDecay: number, eps: number): void;
+  rmspropUpdate(
+    param: number, grad: number, squareAvg: number, gradAvg: number, buf: number, n: number,
+    lr: number, alpha: number, oneMinusAlpha: number, eps: number, weightDecay: number, momentum: number,
+  ): void;
+  adamUpdate(
+    param: number, grad: number, expAvg: number, expAvgSq: number, n: number, stepSize: number, beta1: number,
+    oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, eps: number, biasCorrection2Sqrt: number,
+    weightDecay: number, keep: number,
+  ): void;
+  cellForward(
+    kind: number, stage: number, B: number, H: number, xg: number, hg: number, x: number, hPrev: number, cPrev: number,
+    mask: number, cache: number, u: number, h: number, c: number,
+  ): void;
+  cellBackward(
+    kind: number, stage: number, B: number, H: number, hPrev: number, cPrev: number, mask: number, cache: number,
+    dh: number, dc: number, du: number, dxg: number, dhg: number, dhPrev: number, dcPrev: number, dx: number,
+  ): void;
+}
+
+// Op codes: the constants at the top of assembly/elementwise.ts and assembly/cells.ts.
+const UNARY: { readonly [K in UnaryOp]: number } = { tanh: 0, sigmoid: 1, relu: 2, exp: 3, neg: 4 };
+const BINARY: { readonly [K in BinaryOp]: number } = { add: 0, sub: 1, mul: 2 };
+const CELL: { readonly [K in CellKind]: number } = {
+  rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3, gru_cho: 4, mut1: 5, mut2: 6, mut3: 7,
+};
+
+/** Rows of Int32 targets copied per softmaxCrossEntropy call into the scratch block. */
+const TARGET_ROWS = 16384;
+
+/**
+ * Instantiates the compiled kernels against the tensor heap's memory and returns the backend.
+ * Throws when the module's static data would overlap the heap (see HEAP_BASE in tensor/heap.ts).
+ */
+export function createWasmBackend(module: WebAssembly.Module): Backend {
+  const memory = heap.memory;
+  const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Kernels;
+  if (k.dataEnd() > HEAP_BASE) {
+    throw new Error(`wasm backend: the module's static data ends at byte ${k.dataEnd()}, above HEAP_BASE (${HEAP_BASE})`);
+  }
+  const gemmScratch = heap.reserve(k.gemmScratchBytes());
+  const targetScratch = heap.reserve(TARGET_ROWS * 4);
+
+  let buffer = memory.buffer;
+  /** The pointer of a view over the heap; a clear error for anything else (a copy, a detached view). */
+  const ptr = (v: Float32Array | Int32Array, name: string): number => {
+    if (v.buffer !== buffer) {
+      buffer = memory.buffer;
+      if (v.buffer !== buffer) {
+        throw new Error(
+          `wasm backend: ${name} is not a view over the tensor heap (a copy, or a view taken before the heap grew); ` +
+            'kernels read and write tensor storage in place',
+        );
+      }
+    }
+    return v.byteOffset;
+  };
+  const opt = (v: Float32Array | null, name: string): number => (v === null ? 0 : ptr(v, name));
+  const need = (v: Float32Array | null, n: number, name: string, what: string): void => {
+    if (v !== null && v.length < n) throw new Error(`wasm backend: ${what}: ${name} has ${v.length} elements, needs ${n}`);
+  };
+  const same = (a: Float32Array, b: Float32Array, an: string, bn: string, what: string): number => {
+    if (b.length < a.length) throw new Error(`wasm backend: ${what}: ${bn} has ${b.length} elements, ${an} has ${a.length}`);
+    return a.length;
+  };
+  /** Elements a row-major rows×cols operand with row stride ld spans. */
+  const extent = (rows: number, cols: number, ld: number, name: string): number => {
+    if (rows === 0 || cols === 0) return 0;
+    if (ld < cols) throw new Error(`wasm backend: gemm: ld${name} = ${ld} is less than the ${cols} columns ${name} has as stored`);
+    return (rows - 1) * ld + cols;
+  };
+
+  return {
+    name: 'wasm',
+
+    gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
+      if (M === 0 || N === 0) return;
+      need(C, extent(M, N, ldc, 'c'), 'C', 'gemm');
+      if (K > 0 && alpha !== 0) {
+        need(A, transA ? extent(K, M, lda, 'a') : extent(M, K, lda, 'a'), 'A', 'gemm');
+        need(B, transB ? extent(N, K, ldb, 'b') : extent(K, N, ldb, 'b'), 'B', 'gemm');
+      }
+      k.gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, ptr(A, 'A'), lda, ptr(B, 'B'), ldb, beta, ptr(C, 'C'), ldc, gemmScratch);
+    },
+
+    unary(op, x, out) {
+      k.unary(UNARY[op], ptr(x, 'x'), ptr(out, 'out'), same(x, out, 'x', 'out', 'unary'));
+    },
+
+    unaryBackwardAcc(op, y, dy, dx) {
+      const n = same(y, dy, 'y', 'dy', 'unaryBackwardAcc');
+      same(y, dx, 'y', 'dx', 'unaryBackwardAcc');
+      k.unaryBackwardAcc(UNARY[op], ptr(y, 'y'), ptr(dy, 'dy'), ptr(dx, 'dx'), n);
+    },
+
+    binary(op, a, b, out) {
+      const n = same(a, out, 'a', 'out', 'binary');
+      if (n > 0 && b.length === 0) throw new Error('wasm backend: binary: b is empty');
+      k.binary(BINARY[op], ptr(a, 'a'), ptr(b, 'b'), ptr(out, 'out'), n, Math.min(b.length, n));
+    },
+
+    axpy(alpha, x, out) {
+      k.axpy(alpha, ptr(x, 'x'), ptr(out, 'out'), same(x, out, 'x', 'out', 'axpy'));
+    },
+
+    sumRowsAcc(x, n, out) {
+      need(out, n, 'out', 'sumRowsAcc');
+      k.sumRowsAcc(ptr(x, 'x'), n === 0 ? 0 : Math.floor(x.length / n), n, ptr(out, 'out'));
+    },
+
+    softmaxCrossEntropy(logits, targets, V, ignoreIndex, scale, dLogits) {
+      const rows = targets.length;
+      need(logits, rows * V, 'logits', 'softmaxCrossEntropy');
+      need(dLogits, rows * V, 'dLogits', 'softmaxCrossEntropy');
+      const lp = ptr(logits, 'logits');
+      const dp = opt(dLogits, 'dLogits');
+      const onHeap = targets.buffer === memory.buffer;
+      let lossSum = 0;
+      let count = 0;
+      for (let r0 = 0; r0 < rows; r0 += TARGET_ROWS) {
+        const n = Math.min(TARGET_ROWS, rows - r0);
+        let tp: number;
+        if (onHeap) tp = targets.byteOffset + r0 * 4;
+        else {
+          new Int32Array(memory.buffer, targetScratch, n).set(targets.subarray(r0, r0 + n));
+          tp = targetScratch;
+        }
+        lossSum += k.softmaxCrossEntropy(lp + r0 * V * 4, tp, n, V, ignoreIndex, scale, dp === 0 ? 0 : dp + r0 * V * 4);
+        const bad = k.crossEntropyBadRow();
+        if (bad >= 0) {
+          const r = r0 + bad;
+          throw new Error(`cross-entropy: target ${targets[r]} at row ${r} is outside [0, ${V})`);
+        }
+        count += k.crossEntropyCount();
+      }
+      return { lossSum, count };
+    },
+
+    sumSquares(x) {
+      return k.sumSquares(ptr(x, 'x'), x.length);
+    },
+
+    maxAbs(x) {
+      return k.maxAbs(ptr(x, 'x'), x.length);
+    },
+
+    scal(alpha, x) {
+      k.scal(alpha, ptr(x, 'x'), x.length);
+    },
+
+    clamp(x, lo, hi) {
+      k.clamp(ptr(x, 'x'), x.length, lo, hi);
+    },
+
+    sgdUpdate(param, grad, buf, firstStep, s: SgdScalars) {
+      const n = same(param, grad, 'param', 'grad', 'sgdUpdate');
+      if (buf !== null) same(param, buf, 'param', 'momentumBuffer', 'sgdUpdate');
+      k.sgdUpdate(
+        ptr(param, 'param'), ptr(grad, 'grad'), opt(buf, 'momentumBuffer'), n, firstStep ? 1 : 0,
+        s.lr, s.momentum, 1 - s.dampening, s.weightDecay, s.nesterov ? 1 : 0,
+      );
+    },
+
+    adagradUpdate(param, grad, sum, clr, weightDecay, eps) {
+      const n = same(param, grad, 'param', 'grad', 'adagradUpdate');
+      same(param, sum, 'param', 'sum', 'adagradUpdate');
+      k.adagradUpdate(ptr(param, 'param'), ptr(grad, 'grad'), ptr(sum, 'sum'), n, clr, weightDecay, eps);
+    },
+
+    rmspropUpdate(param, grad, squareAvg, gradAvg, buf, s: RmspropScalars) {
+      const n = same(param, grad, 'param', 'grad', 'rmspropUpdate');
+      same(param, squareAvg, 'param', 'squareAvg', 'rmspropUpdate');
+      if (gradAvg !== null) same(param, gradAvg, 'param', 'gradAvg', 'rmspropUpdate');
+      if (buf !== null) same(param, buf, 'param', 'momentumBuffer', 'rmspropUpdate');
+      k.rmspropUpdate(
+        ptr(param, 'param'), ptr(grad, 'grad'), ptr(squareAvg, 'squareAvg'), opt(gradAvg, 'gradAvg'), opt(buf, 'momentumBuffer'), n,
+        s.lr, s.alpha, 1 - s.alpha, s.eps, s.weightDecay, s.momentum,
+      );
+    },
+
+    adamUpdate(param, grad, expAvg, expAvgSq, s: AdamScalars) {
+      const n = same(param, grad, 'param', 'grad', 'adamUpdate');
+      same(param, expAvg, 'param', 'expAvg', 'adamUpdate');
+      same(param, expAvgSq, 'param', 'expAvgSq', 'adamUpdate');
+      k.adamUpdate(
+        ptr(param, 'param'), ptr(grad, 'grad'), ptr(expAvg, 'expAvg'), ptr(expAvgSq, 'expAvgSq'), n,
+        s.stepSize, s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.eps, s.biasCorrection2Sqrt, s.weightDecay, 1 - s.decoupledDecay,
+      );
+    },
+
+    cellForward(kind, stage, s: CellForwardStep) {
+      const L = CELL_LAYOUTS[kind];
+      if (stage === 0 && L.stage0Gate === null) throw new Error(`cellForward: cell ${kind} has no stage 0 (it is a one-stage cell)`);
+      const { B, H } = s;
+      const what = `cellForward(${kind}, ${stage})`;
+      need(s.xg, B * L.gates * H, 'xg', what);
+      need(s.hg, B * L.gates * H, 'hg', what);
+      need(s.cache, B * L.cache * H, 'cache', what);
+      need(s.hPrev, B * H, 'hPrev', what);
+      need(s.h, B * H, 'h', what);
+      need(s.mask, B, 'mask', what);
+      if (L.readsX) need(nonNull(s.x, 'x', what), B * H, 'x', what);
+      if (L.hasCell) {
+        need(nonNull(s.cPrev, 'cPrev', what), B * H, 'cPrev', what);
+        need(nonNull(s.c, 'c', what), B * H, 'c', what);
+      }
+      if (L.stage0Gate !== null) need(nonNull(s.u, 'u', what), B * H, 'u', what);
+      k.cellForward(
+        CELL[kind], stage, B, H, ptr(s.xg, 'xg'), ptr(s.hg, 'hg'), opt(L.readsX ? s.x : null, 'x'), ptr(s.hPrev, 'hPrev'),
+        opt(L.hasCell ? s.cPrev : null, 'cPrev'), opt(s.mask, 'mask'), ptr(s.cache, 'cache'),
+        opt(L.stage0Gate !== null ? s.u : null, 'u'), ptr(s.h, 'h'), opt(L.hasCell ? s.c : null, 'c'),
+      );
+    },
+
+    cellBackward(kind, stage, s: CellBackwardStep) {
+      const L = CELL_LAYOUTS[kind];
+      if (stage === 0 && L.stage0Gate === null) throw new Error(`cellBackward: cell ${kind} has no stage 0 (it is a one-stage cell)`);
+      const { B, H } = s;
+      const what = `cellBackward(${kind}, ${stage})`;
+      need(s.dxg, B * L.gates * H, 'dxg', what);
+      need(s.dhg, B * L.gates * H, 'dhg', what);
+      need(s.cache, B * L.cache * H, 'cache', what);
+      need(s.hPrev, B * H, 'hPrev', what);
+      need(s.dh, B * H, 'dh', what);
+      need(s.dhPrev, B * H, 'dhPrev', what);
+      need(s.mask, B, 'mask', what);
+      if (L.readsX) need(nonNull(s.dx, 'dx', what), B * H, 'dx', what);
+      if (L.hasCell) {
+        need(nonNull(s.cPrev, 'cPrev', what), B * H, 'cPrev', what);
+        need(nonNull(s.dc, 'dc', what), B * H, 'dc', what);
+        need(nonNull(s.dcPrev, 'dcPrev', what), B * H, 'dcPrev', what);
+      }
+      if (stage === 0) need(nonNull(s.du, 'du', what), B * H, 'du', what);
+      k.cellBackward(
+        CELL[kind], stage, B, H, ptr(s.hPrev, 'hPrev'), opt(L.hasCell ? s.cPrev : null, 'cPrev'), opt(s.mask, 'mask'),
+        ptr(s.cache, 'cache'), ptr(s.dh, 'dh'), opt(L.hasCell ? s.dc : null, 'dc'), opt(stage === 0 ? s.du : null, 'du'),
+        ptr(s.dxg, 'dxg'), ptr(s.dhg, 'dhg'), ptr(s.dhPrev, 'dhPrev'), opt(L.hasCell ? s.dcPrev : null, 'dcPrev'),
+        opt(L.readsX ? s.dx : null, 'dx'),
+      );
+    },
+  };
+}
+
+function nonNull(v: Float32Array | null, name: string, what: string): Float32Array {
+  if (v === null) throw new Error(`wasm backend: ${what}: ${name} is null but the cell needs it`);
+  return v;
+}

@@ -1,0 +1,307 @@
+// Every kernel of every fast backend against the reference backend (the definition), on random shapes
+// with odd sizes (1, primes, sizes that cross the GEMM blocking), all GEMM transposes, alpha/beta and
+// strides, every cell kind and stage with masks, the optimizer updates and cross-entropy with an
+// ignore index. Also the accuracy of the float32 exp/tanh/sigmoid against Math. Runs whatever
+// RECURRENT_BACKEND says: it compares backends directly.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CELL_LAYOUTS, type Backend, type CellKind, type UnaryOp } from '../src/backend/backend.js';
+import { referenceBackend as ref } from '../src/backend/reference.js';
+import { availableBackends, backend, setBackend } from '../src/backend/registry.js';
+import { Rng } from '../src/random/rng.js';
+import { Tensor, tidy } from '../src/tensor/tensor.js';
+
+function named(name: string): Backend {
+  const saved = backend().name;
+  setBackend(name);
+  const b = backend();
+  setBackend(saved);
+  return b;
+}
+
+test('the wasm backend is available', () => {
+  assert.ok(availableBackends().includes('wasm'), `available: ${availableBackends().join(', ')}`);
+});
+
+const fast = availableBackends().filter((n) => n !== 'reference').map(named);
+const rng = new Rng(2024);
+
+/** A heap tensor of n uniform values in [lo, hi). */
+function rand(n: number, lo = -1, hi = 1): Tensor {
+  return Tensor.from(Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform()));
+}
+const copy = (t: Tensor): Tensor => Tensor.from(t.data);
+
+/** |got - want| <= atol + rtol·|want| everywhere (NaN matches NaN, ±Inf must match exactly). */
+function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rtol = 1e-5, atol = 1e-6): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i];
+    const w = want[i];
+    if (Number.isNaN(w) && Number.isNaN(g)) continue;
+    if (!Number.isFinite(w) && g === w) continue;
+    if (!(Math.abs(g - w) <= atol + rtol * Math.abs(w))) assert.fail(`${what}: element ${i} is ${g}, reference ${w}`);
+  }
+}
+
+for (const be of fast) {
+  test(`${be.name}: gemm, every transpose, alpha/beta, strides and odd sizes against the reference`, () => {
+    const shapes: Array<[number, number, number]> = [
+      [1, 1, 1], [1, 7, 3], [5, 1, 9], [3, 5, 1], [4, 8, 16], [13, 17, 19], [2, 9, 300], [130, 6, 5], [3, 1030, 2], [37, 41, 263],
+    ];
+    const scalars: Array<[number, number]> = [[1, 0], [1, 1], [-0.5, 0.7], [2, 1], [0, 0.5]];
+    let n = 0;
+    for (const [M, N, K] of shapes) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const [alpha, beta] = scalars[n++ % scalars.length];
+          tidy(() => {
+            const [ar, ac] = transA ? [K, M] : [M, K];
+            const [br, bc] = transB ? [N, K] : [K, N];
+            const lda = ac + rng.int(3);
+            const ldb = bc + rng.int(3);
+            const ldc = N + rng.int(3);
+            const offA = rng.int(3);
+            const A = rand(offA + ar * lda);
+            const B = rand(br * ldb);
+            const C0 = rand(M * ldc);
+            if (beta === 0) C0.data.fill(NaN); // beta = 0 overwrites, NaN included
+            const Cr = copy(C0);
+            const Cw = copy(C0);
+            const what = `gemm(${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}, M=${M}, N=${N}, K=${K}, alpha=${alpha}, beta=${beta})`;
+            ref.gemm(transA, transB, M, N, K, alpha, A.data.subarray(offA), lda, B.data, ldb, beta, Cr.data, ldc);
+            be.gemm(transA, transB, M, N, K, alpha, A.data.subarray(offA), lda, B.data, ldb, beta, Cw.data, ldc);
+            close(what, Cw.data, Cr.data, 1e-5, 2e-6 * K);
+          });
+        }
+      }
+    }
+  });
+
+  test(`${be.name}: gemm rejects views that are not over the heap, and short operands`, () => {
+    tidy(() => {
+      const A = rand(6);
+      const C = rand(4);
+      assert.throws(() => be.gemm(false, false, 2, 2, 3, 1, new Float32Array(6), 3, A.data, 2, 0, C.data, 2), /not a view over the tensor heap/);
+      assert.throws(() => be.gemm(false, false, 2, 2, 3, 1, A.data.subarray(1), 3, A.data, 2, 0, C.data, 2), /A has 5 elements, needs 6/);
+    });
+  });
+
+  test(`${be.name}: unary ops and their backward against the reference`, () => {
+    const ops: UnaryOp[] = ['tanh', 'sigmoid', 'relu', 'exp', 'neg'];
+    for (const op of ops) {
+      for (const n of [0, 1, 3, 4, 5, 17, 1000]) {
+        tidy(() => {
+          const x = rand(n, -6, 6);
+          if (n > 4) x.data.set([0, -0, 1e-7, -3e-5]);
+          const yr = rand(n);
+          const yw = copy(yr);
+          ref.unary(op, x.data, yr.data);
+          be.unary(op, x.data, yw.data);
+          close(`unary ${op} n=${n}`, yw.data, yr.data, 2e-6, 1e-7);
+          const dy = rand(n);
+          const dxr = rand(n);
+          const dxw = copy(dxr);
+          ref.unaryBackwardAcc(op, yr.data, dy.data, dxr.data);
+          be.unaryBackwardAcc(op, yr.data, dy.data, dxw.data);
+          close(`unaryBackwardAcc ${op} n=${n}`, dxw.data, dxr.data, 1e-6, 1e-7);
+        });
+      }
+    }
+  });
+
+  test(`${be.name}: exp, tanh and sigmoid are accurate to a few float32 ulp over their whole range`, () => {
+    tidy(() => {
+      const n = 200001;
+      const x = Tensor.from(Float32Array.from({ length: n }, (_, i) => -110 + (220 * i) / (n - 1)));
+      const xs = x.data;
+      const y = new Tensor([n]);
+      be.unary('exp', x.data, y.data);
+      let worst = 0;
+      for (let i = 0; i < n; i++) {
+        const want = Math.fround(Math.exp(xs[i]));
+        const got = y.data[i];
+        if (want > 1.2e-38 && Number.isFinite(want)) worst = Math.max(worst, Math.abs(got - want) / want);
+        else if (want === Infinity) assert.equal(got, Infinity, `exp(${xs[i]})`);
+        else assert.ok(Math.abs(got - want) <= 2e-45 + 1e-6 * want, `exp(${xs[i]}) = ${got}, want ${want}`);
+      }
+      assert.ok(worst < 5e-7, `exp: worst relative error ${worst}`);
+      for (const [op, f] of [['tanh', Math.tanh], ['sigmoid', (v: number) => 1 / (1 + Math.exp(-v))]] as const) {
+        const small = Tensor.from(Float32Array.from({ length: 20001 }, (_, i) => (i - 10000) * 1e-3 * Math.pow(10, (i % 7) - 6)));
+        const ys = new Tensor([small.size]);
+        be.unary(op, small.data, ys.data);
+        be.unary(op, x.data, y.data);
+        for (const [inp, out] of [[small, ys], [x, y]]) {
+          let w = 0;
+          for (let i = 0; i < inp.size; i++) {
+            const want = f(inp.data[i]);
+            if (Math.abs(want) > 1e-30) w = Math.max(w, Math.abs(out.data[i] - want) / Math.abs(want));
+            else assert.ok(Math.abs(out.data[i] - want) < 1e-37, `${op}(${inp.data[i]})`);
+          }
+          assert.ok(w < 1e-6, `${op}: worst relative error ${w}`);
+        }
+      }
+      const special = Tensor.from([NaN, Infinity, -Infinity]);
+      const out = new Tensor([3]);
+      be.unary('exp', special.data, out.data);
+      close('exp(NaN, Inf, -Inf)', out.data, [NaN, Infinity, 0]);
+      be.unary('tanh', special.data, out.data);
+      close('tanh(NaN, Inf, -Inf)', out.data, [NaN, 1, -1]);
+    });
+  });
+
+  test(`${be.name}: binary (with broadcast), axpy, sumRowsAcc, scal, clamp, maxAbs, sumSquares`, () => {
+    for (const [n, m] of [[0, 1], [1, 1], [7, 7], [12, 4], [15, 5], [10, 3], [1001, 13], [64, 1]]) {
+      tidy(() => {
+        const a = rand(n);
+        const b = rand(m);
+        for (const op of ['add', 'sub', 'mul'] as const) {
+          const or = rand(n);
+          const ow = copy(or);
+          ref.binary(op, a.data, b.data, or.data);
+          be.binary(op, a.data, b.data, ow.data);
+          close(`binary ${op} ${n}/${m}`, ow.data, or.data);
+        }
+        const yr = rand(n);
+        const yw = copy(yr);
+        ref.axpy(-0.3, a.data, yr.data);
+        be.axpy(-0.3, a.data, yw.data);
+        close(`axpy n=${n}`, yw.data, yr.data);
+        if (n % m === 0) {
+          const sr = rand(m);
+          const sw = copy(sr);
+          ref.sumRowsAcc(a.data, m, sr.data);
+          be.sumRowsAcc(a.data, m, sw.data);
+          close(`sumRowsAcc ${n}/${m}`, sw.data, sr.data, 1e-5, 1e-5);
+        }
+        const xr = rand(n, -3, 3);
+        if (n > 3) xr.data[2] = NaN;
+        const xw = copy(xr);
+        ref.scal(1.7, xr.data);
+        be.scal(1.7, xw.data);
+        close(`scal n=${n}`, xw.data, xr.data);
+        ref.clamp(xr.data, -1, 0.5);
+        be.clamp(xw.data, -1, 0.5);
+        close(`clamp n=${n}`, xw.data, xr.data);
+        close(`maxAbs n=${n}`, [be.maxAbs(xw.data)], [ref.maxAbs(xr.data)]);
+        close(`maxAbs n=${n}`, [be.maxAbs(a.data)], [ref.maxAbs(a.data)]);
+        close(`sumSquares n=${n}`, [be.sumSquares(a.data)], [ref.sumSquares(a.data)], 1e-12, 0);
+      });
+    }
+  });
+
+  test(`${be.name}: softmax cross-entropy with an ignore index, with and without dLogits`, () => {
+    for (const [rows, V] of [[1, 1], [3, 5], [17, 65], [40, 4], [7, 1000]]) {
+      tidy(() => {
+        const logits = rand(rows * V, -8, 8);
+        const targets = Int32Array.from({ length: rows }, (_, r) => (r % 4 === 1 ? -100 : rng.int(V)));
+        const scale = 1 / rows;
+        const dr = rand(rows * V);
+        const dw = copy(dr);
+        const r = ref.softmaxCrossEntropy(logits.data, targets, V, -100, scale, dr.data);
+        const w = be.softmaxCrossEntropy(logits.data, targets, V, -100, scale, dw.data);
+        assert.equal(w.count, r.count);
+        close(`CE loss ${rows}x${V}`, [w.lossSum], [r.lossSum], 1e-5, 1e-5);
+        close(`CE dLogits ${rows}x${V}`, dw.data, dr.data, 1e-5, 1e-7);
+        const n = be.softmaxCrossEntropy(logits.data, targets, V, -100, scale, null);
+        close(`CE loss without dLogits ${rows}x${V}`, [n.lossSum, n.count], [r.lossSum, r.count], 1e-5, 1e-5);
+      });
+    }
+    tidy(() => {
+      const logits = rand(12);
+      assert.throws(() => be.softmaxCrossEntropy(logits.data, Int32Array.from([0, 4, 1]), 4, -100, 1, null), /target 4 at row 1 is outside \[0, 4\)/);
+    });
+  });
+
+  test(`${be.name}: optimizer updates against the reference`, () => {
+    const n = 37;
+    const compare = (what: string, states: number, run: (b: Backend, t: Tensor[]) => void, positive: number[] = []): void => {
+      tidy(() => {
+        const init = Array.from({ length: states }, (_, i) => (positive.includes(i) ? rand(n, 0.01, 1) : rand(n)));
+        const tr = init.map(copy);
+        const tw = init.map(copy);
+        for (let step = 0; step < 3; step++) {
+          run(ref, tr);
+          run(be, tw);
+        }
+        tr.forEach((t, i) => close(`${what}: state ${i}`, tw[i].data, t.data, 2e-5, 1e-6));
+      });
+    };
+    for (const momentum of [0, 0.9]) {
+      for (const nesterov of momentum > 0 ? [false, true] : [false]) {
+        for (const firstStep of [true, false]) {
+          const s = { lr: 0.1, momentum, dampening: nesterov ? 0 : 0.1, weightDecay: 0.01, nesterov };
+          compare(`sgd ${JSON.stringify(s)} first=${firstStep}`, 3, (b, [p, g, m]) =>
+            b.sgdUpdate(p.data, g.data, momentum > 0 ? m.data : null, firstStep, s));
+        }
+      }
+    }
+    compare('adagrad', 3, (b, [p, g, sum]) => b.adagradUpdate(p.data, g.data, sum.data, 0.05, 0.01, 1e-10), [2]);
+    for (const centered of [false, true]) {
+      for (const momentum of [0, 0.5]) {
+        const s = { lr: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: 0.02, momentum };
+        compare(`rmsprop centered=${centered} momentum=${momentum}`, 5, (b, [p, g, sq, ga, m]) =>
+          b.rmspropUpdate(p.data, g.data, sq.data, centered ? ga.data : null, momentum > 0 ? m.data : null, s), [2]);
+      }
+    }
+    for (const [weightDecay, decoupledDecay] of [[0, 0], [0.1, 0], [0, 0.001]]) {
+      const s = { stepSize: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, biasCorrection2Sqrt: 0.3, weightDecay, decoupledDecay };
+      compare(`adam wd=${weightDecay} decoupled=${decoupledDecay}`, 4, (b, [p, g, m, v]) => b.adamUpdate(p.data, g.data, m.data, v.data, s), [3]);
+    }
+  });
+
+  test(`${be.name}: every cell kind, both stages, forward and backward, with and without a mask`, () => {
+    const kinds = Object.keys(CELL_LAYOUTS) as CellKind[];
+    for (const kind of kinds) {
+      const L = CELL_LAYOUTS[kind];
+      for (const [B, H] of [[1, 1], [3, 5], [4, 8], [5, 13]]) {
+        for (const masked of [false, true]) {
+          tidy(() => {
+            const GH = L.gates * H;
+            const mask = masked ? Tensor.from(Array.from({ length: B }, (_, b) => (b % 2 === 1 ? 0 : 1))) : null;
+            const xg = rand(B * GH, -3, 3);
+            const hg = rand(B * GH, -3, 3);
+            const x = rand(B * H, -2, 2);
+            const hPrev = rand(B * H);
+            const cPrev = rand(B * H, -2, 2);
+            // Outputs start as the same garbage on both sides: masked rows must leave the cache alone.
+            const outs = [rand(B * L.cache * H), rand(B * H), rand(B * H), rand(B * H)]; // cache, u, h, c
+            const sides = [ref, be].map((b) => {
+              const [cache, u, h, c] = outs.map(copy);
+              const s = {
+                B, H, xg: xg.data, hg: hg.data, x: L.readsX ? x.data : null, hPrev: hPrev.data, cPrev: L.hasCell ? cPrev.data : null,
+                mask: mask?.data ?? null, cache: cache.data, u: L.stage0Gate !== null ? u.data : null, h: h.data, c: L.hasCell ? c.data : null,
+              };
+              if (L.stage0Gate !== null) b.cellForward(kind, 0, s);
+              b.cellForward(kind, 1, s);
+              return { cache, u, h, c };
+            });
+            const what = `${kind} B=${B} H=${H}${masked ? ' masked' : ''}`;
+            for (const k of ['cache', 'u', 'h', 'c'] as const) close(`${what} forward ${k}`, sides[1][k].data, sides[0][k].data, 1e-5, 1e-6);
+
+            const cache = sides[0].cache; // real activations from the reference forward
+            const dh = rand(B * H);
+            const dc = rand(B * H);
+            const du = rand(B * H);
+            const gouts = [rand(B * GH), rand(B * GH), rand(B * H), rand(B * H), rand(B * H)]; // dxg, dhg, dhPrev, dcPrev, dx
+            const grads = [ref, be].map((b) => {
+              const [dxg, dhg, dhPrev, dcPrev, dx] = gouts.map(copy);
+              const s = {
+                B, H, hPrev: hPrev.data, cPrev: L.hasCell ? cPrev.data : null, mask: mask?.data ?? null, cache: cache.data,
+                dh: dh.data, dc: L.hasCell ? dc.data : null, du: L.stage0Gate !== null ? du.data : null,
+                dxg: dxg.data, dhg: dhg.data, dhPrev: dhPrev.data, dcPrev: L.hasCell ? dcPrev.data : null, dx: L.readsX ? dx.data : null,
+              };
+              b.cellBackward(kind, 1, s);
+              if (L.stage0Gate !== null) b.cellBackward(kind, 0, s);
+              return { dxg, dhg, dhPrev, dcPrev, dx };
+            });
+            for (const k of ['dxg', 'dhg', 'dhPrev', 'dcPrev', 'dx'] as const) {
+              close(`${what} backward ${k}`, grads[1][k].data, grads[0][k].data, 1e-5, 1e-6);
+            }
+          });
+        }
+      }
+    }
+  });
+}
