@@ -53,6 +53,8 @@ test('train learns a small text to a target loss, then sample and eval work', ()
   assert.ok(s1.stdout.startsWith('the ') && s1.stdout.length >= 64);
   const g = runCli(['sample', '--checkpoint', out, '--length', '30', '--argmax', '--prime', 'the c']);
   assert.equal(g.code, 0, g.stderr);
+  const gRef = runCli(['sample', '--checkpoint', out, '--length', '30', '--argmax', '--prime', 'the c', '--backend', 'reference']);
+  assert.equal(gRef.stdout, g.stdout, 'greedy decoding is the same on the reference backend');
   const t = runCli(['sample', '--checkpoint', out, '--length', '30', '--top-k', '3', '--top-p', '0.9', '--temperature', '0.7', '--seed', '1']);
   assert.equal(t.code, 0, t.stderr);
 });
@@ -105,6 +107,7 @@ test('bad input: one-line errors naming the problem', () => {
   assertOneLineError(runCli(['train', '--data', data, '--steps']), /--steps needs a value/);
   assertOneLineError(runCli(['train', '--data', data, '--lr', 'fast']), /--lr must be a positive number/);
   assertOneLineError(runCli(['train', '--data', data, '--frobnicate']), /unknown option --frobnicate/);
+  assertOneLineError(runCli(['train', '--data', data, '--backend', 'cuda']), /backend "cuda"/);
   assert.ok(!existsSync(out), 'no checkpoint made by failed runs');
   assertOneLineError(runCli(['sample', '--checkpoint', join(dir, 'none')]), /does not exist/);
   assertOneLineError(runCli(['eval', '--checkpoint', dir, '--data', data]), /not a checkpoint/);
