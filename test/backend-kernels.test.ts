@@ -45,6 +45,41 @@ function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rt
   }
 }
 
+for (const be of [ref, ...fast]) {
+  test(`${be.name}: packB + gemmPacked equal gemm (transposes, alpha/beta, strides, M = 1, K across the blocking)`, () => {
+    const shapes: Array<[number, number, number]> = [[1, 1, 1], [1, 512, 128], [1, 13, 300], [50, 512, 128], [7, 9, 3], [5, 130, 517], [4, 8, 256]];
+    const scalars: Array<[number, number]> = [[1, 1], [1, 0], [-0.5, 0.7]];
+    let n = 0;
+    for (const [M, N, K] of shapes) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const [alpha, beta] = scalars[n++ % scalars.length];
+          tidy(() => {
+            const [ar, ac] = transA ? [K, M] : [M, K];
+            const [br, bc] = transB ? [N, K] : [K, N];
+            const lda = ac + rng.int(3);
+            const ldb = bc + rng.int(3);
+            const ldc = N + rng.int(3);
+            const A = rand(ar * lda);
+            const B = rand(br * ldb);
+            const C0 = rand(M * ldc);
+            const Cr = copy(C0);
+            const Cw = copy(C0);
+            const what = `gemmPacked(${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}, M=${M}, N=${N}, K=${K}, alpha=${alpha}, beta=${beta})`;
+            const P = be.packB(transB, K, N, B.data, ldb);
+            ref.gemm(transA, transB, M, N, K, alpha, A.data, lda, B.data, ldb, beta, Cr.data, ldc);
+            B.data.fill(NaN); // a snapshot: later writes to B are not seen
+            be.gemmPacked(transA, M, alpha, A.data, lda, P, beta, Cw.data, ldc);
+            close(what, Cw.data, Cr.data, 1e-5, 2e-6 * K);
+            P.dispose();
+            assert.throws(() => be.gemmPacked(transA, M, alpha, A.data, lda, P, beta, Cw.data, ldc), /disposed/);
+          });
+        }
+      }
+    }
+  });
+}
+
 for (const be of fast) {
   test(`${be.name}: gemm, every transpose, alpha/beta, strides and odd sizes against the reference`, () => {
     const shapes: Array<[number, number, number]> = [

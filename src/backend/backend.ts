@@ -18,6 +18,17 @@ export interface Backend {
     A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number,
   ): void;
 
+  /**
+   * Prepares op(B) (K×N; B stored N×K when transB, row stride ldb) for many `gemmPacked` calls with the
+   * same right operand — a recurrent layer's W_hh at every time step, the weights of batch-1 generation.
+   * The result is a snapshot: later writes to B are not seen. It may allocate from the heap (which can
+   * grow and detach views taken earlier), so pack before taking views; free it with `dispose()`.
+   */
+  packB(transB: boolean, K: number, N: number, B: Float32Array, ldb: number): PackedMatrix;
+
+  /** C = alpha * op(A) @ P + beta * C with P = packed (K×N): gemm(transA, -, M, P.N, P.K, ...) on the packed op(B). */
+  gemmPacked(transA: boolean, M: number, alpha: number, A: Float32Array, lda: number, packed: PackedMatrix, beta: number, C: Float32Array, ldc: number): void;
+
   /** out[i] = op(x[i]). */
   unary(op: UnaryOp, x: Float32Array, out: Float32Array): void;
 
@@ -111,6 +122,15 @@ export interface Backend {
 
   /** The backward of the same stage: stage 1 first, then stage 0 (see CELL_LAYOUTS and CellBackwardStep). */
   cellBackward(kind: CellKind, stage: CellStage, s: CellBackwardStep): void;
+}
+
+/** A right gemm operand op(B) (K×N) in a backend's own layout (Backend.packB); usable only by that backend. */
+export interface PackedMatrix {
+  readonly backend: string;
+  readonly K: number;
+  readonly N: number;
+  /** Frees the storage; using it afterwards throws. */
+  dispose(): void;
 }
 
 /** Per-step scalars of `Backend.sgdUpdate`. */

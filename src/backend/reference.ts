@@ -1,7 +1,7 @@
 // The reference backend: plain TypeScript, the living definition of every kernel. Faster backends are
 // tested against it and it is never deleted. Loops are ordered for the cache (i-k-j GEMM), nothing more.
 
-import type { Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, CellStage, UnaryOp } from './backend.js';
+import type { Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, CellStage, PackedMatrix, UnaryOp } from './backend.js';
 
 function gemm(
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
@@ -67,9 +67,30 @@ const binaryFns: { [K in BinaryOp]: (a: number, b: number) => number } = {
   mul: (a, b) => a * b,
 };
 
+/** The reference's packed operand: op(B) materialized as a plain K×N row-major copy. */
+class ReferencePacked implements PackedMatrix {
+  readonly backend = 'reference';
+  constructor(readonly K: number, readonly N: number, public data: Float32Array | null) {}
+  dispose(): void {
+    this.data = null;
+  }
+}
+
 export const referenceBackend: Backend = {
   name: 'reference',
   gemm,
+
+  packB(transB, K, N, B, ldb) {
+    const P = new Float32Array(K * N); // (K, N) = op(B)
+    for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) P[k * N + j] = transB ? B[j * ldb + k] : B[k * ldb + j];
+    return new ReferencePacked(K, N, P);
+  },
+
+  gemmPacked(transA, M, alpha, A, lda, packed, beta, C, ldc) {
+    if (!(packed instanceof ReferencePacked)) throw new Error(`reference backend: gemmPacked: the operand was packed by the ${packed.backend} backend`);
+    if (packed.data === null) throw new Error('reference backend: gemmPacked: the packed operand was disposed');
+    gemm(transA, false, M, packed.N, packed.K, alpha, A, lda, packed.data, packed.N, beta, C, ldc);
+  },
 
   unary(op, x, out) {
     const f = unaryFns[op];

@@ -1,10 +1,14 @@
 // Text generation from a character language model: feed the prime, then one character at a time,
-// carrying the recurrent state. Runs without the tape and frees each step's temporaries.
+// carrying the recurrent state. Batch 1, without the tape and without per-character tensors: the
+// weights are packed once (RecurrentStepper, the head's Linear), each character is an embedding row
+// copy, one stepper step and one vector-matrix product into a reused logits buffer.
 
+import { backend } from '../backend/registry.js';
 import type { Vocabulary } from '../data/vocabulary.js';
 import type { CarriedState, LanguageModel } from '../nn/language-model.js';
+import { RecurrentStepper, type DirectionWeights } from '../nn/recurrent/recurrent-stack.js';
 import type { Rng } from '../random/rng.js';
-import { noGrad, tidy } from '../tensor/tensor.js';
+import { Tensor, untracked } from '../tensor/tensor.js';
 import { sampleLogits, validateSampleOptions, type SampleOptions } from './sample.js';
 
 export interface GenerateOptions extends SampleOptions {
@@ -19,30 +23,43 @@ export function generateText(model: LanguageModel, vocab: Vocabulary, opts: Gene
   if (!Number.isInteger(opts.length) || opts.length < 0) throw new Error(`length must be a non-negative integer, got ${opts.length}`);
   const prime = opts.prime !== undefined && opts.prime.length > 0 ? opts.prime : vocab.chars[rng.int(vocab.size)];
   const primeIds = vocab.encode(prime, 'the prime text');
-  const wasTraining = model.training;
-  model.eval();
   const out: number[] = [];
-  let state: CarriedState | null = null;
-  const step = (ids: Int32Array): Float32Array =>
-    noGrad(() => {
-      const r = tidy(() => model.forward(ids, ids.length, 1, state));
-      disposeState(state);
-      state = r.state;
-      const V = vocab.size;
-      const last = r.logits.data.slice((ids.length - 1) * V, ids.length * V);
-      r.logits.dispose();
-      return last;
-    });
+  const { hiddenSize: H, numLayers: L, vocabSize: V } = model.config;
+  const be = backend();
+  // NOTE: packing allocates from the heap (it may grow): every view below is taken after it, per use.
+  const { stepper, head, logits } = untracked(() => {
+    const p = new Map(model.rnn.namedParameters());
+    const weights: DirectionWeights[] = Array.from({ length: L }, (_, l) => ({
+      wih: p.get(`weight_ih_l${l}`)!, whh: p.get(`weight_hh_l${l}`)!, bih: p.get(`bias_ih_l${l}`) ?? null, bhh: p.get(`bias_hh_l${l}`) ?? null,
+    }));
+    return {
+      stepper: new RecurrentStepper(model.rnn.cell, H, L, weights, 1),
+      head: be.packB(true, H, V, model.head.weight.data, H), // (H, V) = head.weightᵀ
+      logits: new Tensor([V]), // (V)
+    };
+  });
+  // One character in, the next character's logits out (eval mode: the model's dropout does not apply).
+  const feed = (id: number): Float32Array => {
+    stepper.x.data.set(model.embedding.weight.data.subarray(id * H, (id + 1) * H)); // (1, H)
+    const h = stepper.step(); // (1, H)
+    const lv = logits.data;
+    if (model.head.bias !== null) lv.set(model.head.bias.data);
+    else lv.fill(0);
+    be.gemmPacked(false, 1, 1, h, H, head, 1, lv, V); // (1, V)
+    return lv;
+  };
   try {
-    let logits = step(primeIds);
+    let lv = feed(primeIds[0]);
+    for (let i = 1; i < primeIds.length; i++) lv = feed(primeIds[i]);
     for (let i = 0; i < opts.length; i++) {
-      const next = sampleLogits(logits, opts, rng);
+      const next = sampleLogits(lv, opts, rng);
       out.push(next);
-      if (i + 1 < opts.length) logits = step(Int32Array.of(next));
+      if (i + 1 < opts.length) lv = feed(next);
     }
   } finally {
-    disposeState(state);
-    model.train(wasTraining);
+    stepper.dispose();
+    head.dispose();
+    logits.dispose();
   }
   return prime + vocab.decode(out);
 }
@@ -52,4 +69,3 @@ export function disposeState(s: CarriedState | null): void {
   s.h.dispose();
   s.c?.dispose();
 }
-

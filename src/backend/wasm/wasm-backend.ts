@@ -6,7 +6,7 @@
 // the bytes (load-kernels.ts) or choosing a backend (registry.ts).
 
 import type {
-  AdamScalars, Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, RmspropScalars, SgdScalars, UnaryOp,
+  AdamScalars, Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, PackedMatrix, RmspropScalars, SgdScalars, UnaryOp,
 } from '../backend.js';
 import { CELL_LAYOUTS } from '../backend.js';
 import { HEAP_BASE, heap } from '../../tensor/heap.js';
@@ -15,6 +15,12 @@ import { HEAP_BASE, heap } from '../../tensor/heap.js';
 interface Kernels {
   dataEnd(): number;
   gemmScratchBytes(): number;
+  packedBFloats(K: number, N: number): number;
+  packB(transB: number, K: number, N: number, B: number, ldb: number, Bp: number): void;
+  gemmPacked(
+    transA: number, M: number, N: number, K: number, alpha: number, A: number, lda: number, Bp: number,
+    beta: number, C: number, ldc: number, scratch: number,
+  ): void;
   gemm(
     transA: number, transB: number, M: number, N: number, K: number, alpha: number,
     A: number, lda: number, B: number, ldb: number, beta: number, C: number, ldc: number, scratch: number,
@@ -118,6 +124,25 @@ export function createWasmBackend(module: WebAssembly.Module): Backend {
         need(B, transB ? extent(N, K, ldb, 'b') : extent(K, N, ldb, 'b'), 'B', 'gemm');
       }
       k.gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, ptr(A, 'A'), lda, ptr(B, 'B'), ldb, beta, ptr(C, 'C'), ldc, gemmScratch);
+    },
+
+    packB(transB, K, N, B, ldb) {
+      const floats = K > 0 && N > 0 ? k.packedBFloats(K, N) : 0;
+      if (floats > 0) need(B, transB ? extent(N, K, ldb, 'b') : extent(K, N, ldb, 'b'), 'B', 'packB');
+      const src = ptr(B, 'B'); // before the allocation, which may grow the heap and detach B
+      const p = new WasmPacked(K, N, floats);
+      if (floats > 0) k.packB(transB ? 1 : 0, K, N, src, ldb, p.offset);
+      return p;
+    },
+
+    gemmPacked(transA, M, alpha, A, lda, packed, beta, C, ldc) {
+      if (!(packed instanceof WasmPacked)) throw new Error(`wasm backend: gemmPacked: the operand was packed by the ${packed.backend} backend`);
+      if (packed.disposed) throw new Error('wasm backend: gemmPacked: the packed operand was disposed');
+      const { K, N } = packed;
+      if (M === 0 || N === 0) return;
+      need(C, extent(M, N, ldc, 'c'), 'C', 'gemmPacked');
+      if (K > 0 && alpha !== 0) need(A, transA ? extent(K, M, lda, 'a') : extent(M, K, lda, 'a'), 'A', 'gemmPacked');
+      k.gemmPacked(transA ? 1 : 0, M, N, K, alpha, ptr(A, 'A'), lda, packed.offset, beta, ptr(C, 'C'), ldc, gemmScratch);
     },
 
     unary(op, x, out) {
@@ -276,6 +301,21 @@ export function createWasmBackend(module: WebAssembly.Module): Backend {
       );
     },
   };
+}
+
+/** A packed op(B) in the kernels' panel layout (assembly/gemm.ts, packedBFloats), in a heap block. */
+class WasmPacked implements PackedMatrix {
+  readonly backend = 'wasm';
+  readonly offset: number;
+  disposed = false;
+  constructor(readonly K: number, readonly N: number, private readonly floats: number) {
+    this.offset = floats > 0 ? heap.alloc(floats) : 0;
+  }
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.floats > 0) heap.release(this.offset, this.floats);
+  }
 }
 
 function nonNull(v: Float32Array | null, name: string, what: string): Float32Array {

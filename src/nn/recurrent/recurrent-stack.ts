@@ -4,11 +4,11 @@
 // Not here: options, parameters and validation (recurrent.ts).
 
 import { recordMulti } from '../../autograd/tape.js';
-import type { CellBackwardStep, CellForwardStep } from '../../backend/backend.js';
+import type { CellBackwardStep, CellForwardStep, PackedMatrix } from '../../backend/backend.js';
 import { backend } from '../../backend/registry.js';
 import type { Rng } from '../../random/rng.js';
 import { Tensor, isGradEnabled } from '../../tensor/tensor.js';
-import { blockRuns, type BlockRun, type CellKind, type CellPlan } from './cells.js';
+import { blockRuns, cellPlan, type BlockRun, type CellKind, type CellPlan } from './cells.js';
 
 /** The parameters of one layer-direction, PyTorch's `*_l{k}[_reverse]`. */
 export interface DirectionWeights {
@@ -150,9 +150,12 @@ function directionForward(
   const cs = plan.hasCell ? new Tensor([recording ? T + 1 : 2, B, H]) : null; // like hs
   const u = ctx.stage2 !== null ? new Tensor([steps, B, H]) : null; // (T, B, H) r ⊙ hPrev
   const th = ctx.hhRuns.some((r) => r.operand === 'tanh_h') ? new Tensor([steps, B, H]) : null; // (T, B, H)
+  // W_hh's blocks packed once for the T per-step products (packing allocates: before the views).
+  const be = backend();
+  const hhPacked = ctx.hhRuns.map((run) => be.packB(true, H, run.n * H, w.whh.data.subarray(run.row * H * H), H)); // (H, n·H) each
+  const s2Packed = ctx.stage2 === null ? null : be.packB(true, H, H, w.whh.data.subarray(ctx.stage2.row * H * H), H); // (H, H)
 
   // Views: nothing is allocated from here to the end, so they stay valid.
-  const be = backend();
   const Xv = X.data;
   const xgv = xg.data;
   const hgv = hg.data;
@@ -162,7 +165,6 @@ function directionForward(
   const uv = u?.data ?? null;
   const thv = th?.data ?? null;
   const wih = w.wih.data;
-  const whh = w.whh.data;
   const bhh = w.bhh?.data ?? null;
   const maskv = ctx.mask?.data ?? null;
   const Yv = Y.data;
@@ -196,9 +198,9 @@ function directionForward(
     if (bhh !== null) for (let b = 0; b < B; b++) hgv.set(bhh, b * GH);
     else hgv.fill(0);
     if (thS !== null) be.unary('tanh', hPrev, thS);
-    for (const run of ctx.hhRuns) {
-      const operand = run.operand === 'tanh_h' ? thS! : hPrev;
-      be.gemm(false, true, B, run.n * H, H, 1, operand, H, whh.subarray(run.row * H * H), H, 1, hgv.subarray(run.gate * H), GH);
+    for (let r = 0; r < ctx.hhRuns.length; r++) {
+      const run = ctx.hhRuns[r];
+      be.gemmPacked(false, B, 1, run.operand === 'tanh_h' ? thS! : hPrev, H, hhPacked[r], 1, hgv.subarray(run.gate * H), GH);
     }
 
     step.xg = xgv.subarray(t * B * GH, (t + 1) * B * GH);
@@ -212,8 +214,7 @@ function directionForward(
     if (ctx.stage2 !== null) {
       step.u = uv!.subarray(k * BH, k * BH + BH);
       be.cellForward(cell, 0, step);
-      const { row, gate } = ctx.stage2;
-      be.gemm(false, true, B, H, H, 1, step.u, H, whh.subarray(row * H * H), H, 1, hgv.subarray(gate * H), GH);
+      be.gemmPacked(false, B, 1, step.u, H, s2Packed!, 1, hgv.subarray(ctx.stage2.gate * H), GH);
     }
     be.cellForward(cell, 1, step);
 
@@ -231,6 +232,8 @@ function directionForward(
 
   xg.dispose();
   hg.dispose();
+  for (const p of hhPacked) p.dispose();
+  s2Packed?.dispose();
   if (recording) return { gates, hs, cs, u, th };
   for (const t of [gates, hs, cs, u, th]) t?.dispose();
   return null;
@@ -294,9 +297,12 @@ function directionBackward(
   const dc = plan.hasCell ? new Tensor([2, B, H]) : null; // (2, B, H)
   const du = ctx.stage2 !== null ? new Tensor([B, H]) : null; // (B, H)
   const dth = cache.th !== null ? new Tensor([B, H]) : null; // (B, H) dL/d tanh(hPrev)
+  // W_hh's blocks packed once for the T per-step products dhg W_hh (before the views: packing allocates).
+  const be = backend();
+  const hhPacked = ctx.hhRuns.map((run) => be.packB(false, run.n * H, H, w.whh.data.subarray(run.row * H * H), H)); // (n·H, H) each
+  const s2Packed = ctx.stage2 === null ? null : be.packB(false, H, H, w.whh.data.subarray(ctx.stage2.row * H * H), H); // (H, H)
 
   // Views: nothing is allocated below.
-  const be = backend();
   const BH = B * H;
   const GH = G * H;
   const dXGv = dXG.data;
@@ -315,7 +321,6 @@ function directionBackward(
   const thv = cache.th?.data ?? null;
   const maskv = ctx.mask?.data ?? null;
   const wih = w.wih.data;
-  const whh = w.whh.data;
 
   if (dhN !== null) dhv.set(dhN.data.subarray(slot * BH, (slot + 1) * BH), 0);
   if (dcv !== null && dcN !== null) dcv.set(dcN.data.subarray(slot * BH, (slot + 1) * BH), 0);
@@ -354,17 +359,16 @@ function directionBackward(
     step.dx = plan.readsX ? dXv.subarray(t * B * D, (t + 1) * B * D) : null;
     be.cellBackward(cell, 1, step);
     if (ctx.stage2 !== null) {
-      const { row, gate } = ctx.stage2;
       // du = dhg[stage-2 block] W2: the gradient of u = r ⊙ hPrev.
-      be.gemm(false, false, B, H, H, 1, dhg.subarray(gate * H), GH, whh.subarray(row * H * H), H, 0, duv!, H);
+      be.gemmPacked(false, B, 1, dhg.subarray(ctx.stage2.gate * H), GH, s2Packed!, 0, duv!, H);
       be.cellBackward(cell, 0, step);
     }
     // dhPrev += dhg W_hh through the stage-1 products (MUT3's z through tanh(hPrev)).
-    for (const run of ctx.hhRuns) {
-      const Wrun = whh.subarray(run.row * H * H);
-      if (run.operand === 'h') be.gemm(false, false, B, H, run.n * H, 1, dhg.subarray(run.gate * H), GH, Wrun, H, 1, dhPrev, H);
+    for (let r = 0; r < ctx.hhRuns.length; r++) {
+      const run = ctx.hhRuns[r];
+      if (run.operand === 'h') be.gemmPacked(false, B, 1, dhg.subarray(run.gate * H), GH, hhPacked[r], 1, dhPrev, H);
       else {
-        be.gemm(false, false, B, H, run.n * H, 1, dhg.subarray(run.gate * H), GH, Wrun, H, 0, dthv!, H);
+        be.gemmPacked(false, B, 1, dhg.subarray(run.gate * H), GH, hhPacked[r], 0, dthv!, H);
         be.unaryBackwardAcc('tanh', thv!.subarray(s * BH, s * BH + BH), dthv!, dhPrev);
       }
     }
@@ -395,6 +399,8 @@ function directionBackward(
   if (w.bhh?.requiresGrad) be.sumRowsAcc(dHGv, GH, w.bhh.grad!.data);
 
   for (const t of [dXG, dHG, dh, dc, du, dth]) t?.dispose();
+  for (const p of hhPacked) p.dispose();
+  s2Packed?.dispose();
 }
 
 /** (T, B) mask: 1 where t < lengths[b], else 0. */
@@ -432,5 +438,140 @@ function swapLeadingDimsAcc(src: Float32Array, dst: Float32Array, T: number, B: 
       const o = (b * T + t) * K;
       for (let k = 0; k < K; k++) dst[o + k] += src[s + k];
     }
+  }
+}
+
+/**
+ * One time step at a time through a unidirectional stack, without the tape: what batch-1 generation
+ * needs. Every weight is packed once at construction; the state (two alternating slots per layer),
+ * pre-activations and cell scratch are allocated once and reused, so a step allocates nothing. Each
+ * step is the same sequence of kernels as a step of directionForward (in eval mode: no dropout).
+ * Call dispose() to free the packed weights and buffers.
+ */
+export class RecurrentStepper {
+  /** (B, D) write the step's input here (the heap view may change after an allocation: take it per step). */
+  readonly x: Tensor;
+  private readonly plan: CellPlan;
+  private readonly ihRuns: BlockRun[];
+  private readonly hhRuns: BlockRun[];
+  private readonly stage2: { row: number; gate: number } | null;
+  private readonly ihPacked: PackedMatrix[][]; // [layer][run] (D_l, n·H) each
+  private readonly hhPacked: PackedMatrix[][]; // [layer][run] (H, n·H) each
+  private readonly s2Packed: (PackedMatrix | null)[]; // [layer] (H, H)
+  private readonly hs: Tensor; // (L, 2, B, H) two alternating slots per layer
+  private readonly cs: Tensor | null; // (L, 2, B, H)
+  private readonly xg: Tensor; // (B, G·H)
+  private readonly hg: Tensor; // (B, G·H)
+  private readonly gates: Tensor; // (B, C·H) the cell's cache, unused here
+  private readonly u: Tensor | null; // (B, H)
+  private readonly th: Tensor | null; // (B, H)
+  private slot = 0; // which of the two slots holds the current state
+
+  constructor(
+    readonly cell: CellKind, readonly H: number, readonly L: number, private readonly weights: DirectionWeights[], readonly B: number,
+  ) {
+    this.plan = cellPlan(cell);
+    const { plan } = this;
+    const u = plan.hh.findIndex((b) => b.operand === 'u');
+    this.ihRuns = blockRuns(plan.ih.map((gate) => ({ gate, operand: 'h' })));
+    this.hhRuns = blockRuns(plan.hh.filter((b) => b.operand !== 'u'));
+    this.stage2 = u < 0 ? null : { row: u, gate: plan.hh[u].gate };
+    const be = backend();
+    this.ihPacked = weights.map((w) =>
+      this.ihRuns.map((run) => be.packB(true, w.wih.shape[1], run.n * H, w.wih.data.subarray(run.row * H * w.wih.shape[1]), w.wih.shape[1])),
+    );
+    this.hhPacked = weights.map((w) => this.hhRuns.map((run) => be.packB(true, H, run.n * H, w.whh.data.subarray(run.row * H * H), H)));
+    this.s2Packed = weights.map((w) => (this.stage2 === null ? null : be.packB(true, H, H, w.whh.data.subarray(this.stage2.row * H * H), H)));
+    this.x = new Tensor([B, weights[0].wih.shape[1]]); // (B, D)
+    this.hs = new Tensor([L, 2, B, H]); // (L, 2, B, H)
+    this.cs = plan.hasCell ? new Tensor([L, 2, B, H]) : null; // (L, 2, B, H)
+    this.xg = new Tensor([B, plan.gates * H]); // (B, G·H)
+    this.hg = new Tensor([B, plan.gates * H]); // (B, G·H)
+    this.gates = new Tensor([B, plan.cache * H]); // (B, C·H)
+    this.u = this.stage2 !== null ? new Tensor([B, H]) : null; // (B, H)
+    this.th = this.hhRuns.some((r) => r.operand === 'tanh_h') ? new Tensor([B, H]) : null; // (B, H)
+  }
+
+  /** (L, B, H) views of the current h and c (c null without a cell state); valid until the next allocation. */
+  state(): { h: Float32Array[]; c: Float32Array[] | null } {
+    const BH = this.B * this.H;
+    const at = (v: Float32Array, l: number): Float32Array => v.subarray((l * 2 + this.slot) * BH, (l * 2 + this.slot + 1) * BH);
+    const hv = this.hs.data;
+    const cv = this.cs?.data ?? null;
+    return {
+      h: Array.from({ length: this.L }, (_, l) => at(hv, l)),
+      c: cv === null ? null : Array.from({ length: this.L }, (_, l) => at(cv, l)),
+    };
+  }
+
+  /** Sets the state from h (L, B, H) and c (null: zeros), or zeros everything when h is null. */
+  setState(h: Float32Array | null, c: Float32Array | null): void {
+    const BH = this.B * this.H;
+    const hv = this.hs.data;
+    const cv = this.cs?.data ?? null;
+    hv.fill(0);
+    cv?.fill(0);
+    for (let l = 0; l < this.L; l++) {
+      const o = (l * 2 + this.slot) * BH;
+      if (h !== null) hv.set(h.subarray(l * BH, (l + 1) * BH), o);
+      if (cv !== null && c !== null) cv.set(c.subarray(l * BH, (l + 1) * BH), o);
+    }
+  }
+
+  /** Advances every layer one step from `x`; returns the top layer's new h (B, H) (a view, valid until an allocation). */
+  step(): Float32Array {
+    const { B, H, L, plan, cell } = this;
+    const be = backend();
+    const BH = B * H;
+    const GH = plan.gates * H;
+    const xgv = this.xg.data;
+    const hgv = this.hg.data;
+    const hsv = this.hs.data;
+    const csv = this.cs?.data ?? null;
+    const cur = this.slot;
+    const nxt = 1 - cur;
+    let input = this.x.data;
+    let D = this.x.shape[1];
+    const s: CellForwardStep = {
+      B, H, xg: xgv, hg: hgv, x: null, hPrev: hsv, cPrev: null, mask: null, cache: this.gates.data,
+      u: this.u?.data ?? null, h: hsv, c: null,
+    };
+    for (let l = 0; l < L; l++) {
+      const w = this.weights[l];
+      const hPrev = hsv.subarray((l * 2 + cur) * BH, (l * 2 + cur + 1) * BH); // (B, H)
+      // xg = b_ih + x W_ihᵀ; hg = b_hh + (hPrev or tanh(hPrev)) W_hhᵀ (stage-1 blocks).
+      if (w.bih !== null) for (let b = 0; b < B; b++) xgv.set(w.bih.data, b * GH);
+      else xgv.fill(0);
+      for (let r = 0; r < this.ihRuns.length; r++) {
+        be.gemmPacked(false, B, 1, input, D, this.ihPacked[l][r], 1, xgv.subarray(this.ihRuns[r].gate * H), GH);
+      }
+      if (w.bhh !== null) for (let b = 0; b < B; b++) hgv.set(w.bhh.data, b * GH);
+      else hgv.fill(0);
+      const thv = this.th?.data ?? null;
+      if (thv !== null) be.unary('tanh', hPrev, thv);
+      for (let r = 0; r < this.hhRuns.length; r++) {
+        const run = this.hhRuns[r];
+        be.gemmPacked(false, B, 1, run.operand === 'tanh_h' ? thv! : hPrev, H, this.hhPacked[l][r], 1, hgv.subarray(run.gate * H), GH);
+      }
+      s.x = plan.readsX ? input : null;
+      s.hPrev = hPrev;
+      s.cPrev = csv?.subarray((l * 2 + cur) * BH, (l * 2 + cur + 1) * BH) ?? null;
+      s.h = hsv.subarray((l * 2 + nxt) * BH, (l * 2 + nxt + 1) * BH);
+      s.c = csv?.subarray((l * 2 + nxt) * BH, (l * 2 + nxt + 1) * BH) ?? null;
+      if (this.stage2 !== null) {
+        be.cellForward(cell, 0, s);
+        be.gemmPacked(false, B, 1, s.u!, H, this.s2Packed[l]!, 1, hgv.subarray(this.stage2.gate * H), GH);
+      }
+      be.cellForward(cell, 1, s);
+      input = s.h;
+      D = H;
+    }
+    this.slot = nxt;
+    return input;
+  }
+
+  dispose(): void {
+    for (const p of [...this.ihPacked.flat(), ...this.hhPacked.flat(), ...this.s2Packed]) p?.dispose();
+    for (const t of [this.x, this.hs, this.cs, this.xg, this.hg, this.gates, this.u, this.th]) t?.dispose();
   }
 }

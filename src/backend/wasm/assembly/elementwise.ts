@@ -66,15 +66,16 @@ export function axpy(alpha: f32, x: usize, out: usize, n: i32): void {
 
 /** out[j] += Σ_r x[r·n + j] over `rows` rows. */
 export function sumRowsAcc(x: usize, rows: i32, n: i32, out: usize): void {
-  for (let j = 0; j < n; j += 4) {
-    const w = min(4, n - j);
-    let acc = ld(out + <usize>j * 4, w);
-    let p = x + <usize>j * 4;
-    for (let r = 0; r < rows; r++) {
-      acc = add(acc, ld(p, w));
-      p += <usize>n * 4;
+  // Row by row into out (n floats stay in L1): x is streamed once, in storage order. A column-block
+  // order (all rows of 4 columns, then the next 4) strides through x and missed the cache on every row.
+  let p = x;
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < n; j += 4) {
+      const w = min(4, n - j);
+      const o = out + <usize>j * 4;
+      st(o, add(ld(o, w), ld(p + <usize>j * 4, w)), w);
     }
-    st(out + <usize>j * 4, acc, w);
+    p += <usize>n * 4;
   }
 }
 

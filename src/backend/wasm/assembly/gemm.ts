@@ -2,6 +2,10 @@
 // op(B) and an MC×KC block of alpha·op(A) are packed into the caller's scratch (panels of NR columns
 // and MR rows, zero-padded), then a 4×8 micro-kernel of eight f32x4 accumulators sweeps the panels.
 // Packing absorbs both transposes, the strides and alpha, so the micro-kernel is the only hot loop.
+//
+// `packB` + `gemmPacked` split the B packing out for a right operand used many times (a recurrent
+// layer's W_hh at every time step, the weights of batch-1 generation): the whole op(B) is packed once,
+// K in blocks of KC rows, each block a row of NR-column panels (layout at `packedBFloats`).
 
 const MR = 4;
 const NR = 8;
@@ -12,6 +16,30 @@ const NC = 1024; // a packed B block (KC·NC·4 = 1 MiB) streams from L2/L3
 /** Bytes of scratch `gemm` needs: packed A block, packed B block, one edge tile. */
 export function gemmScratchBytes(): i32 {
   return (MC * KC + KC * NC + MR * NR) * 4;
+}
+
+/**
+ * Floats of a packed K×N op(B): K·Np with Np = N rounded up to NR. The panel of columns [j0, j0+NR)
+ * in the K block starting at row pc (kc = min(KC, K - pc) rows) starts at float pc·Np + j0·kc and
+ * holds kc rows of NR floats (columns past N are 0).
+ */
+export function packedBFloats(K: i32, N: i32): i32 {
+  return K * roundNR(N);
+}
+
+@inline function roundNR(N: i32): i32 {
+  return (N + NR - 1) & ~(NR - 1);
+}
+
+/** Packs op(B) (K×N; B stored N×K when transB) into Bp (packedBFloats(K, N) floats). */
+export function packB(transB: i32, K: i32, N: i32, B: usize, ldb: i32, Bp: usize): void {
+  const Np = roundNR(N);
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    const dst = Bp + <usize>pc * Np * 4;
+    if (transB) packBT(B, ldb, pc, 0, kc, N, dst);
+    else packBN(B, ldb, pc, 0, kc, N, dst);
+  }
 }
 
 export function gemm(
@@ -30,23 +58,85 @@ export function gemm(
       const kc = min(KC, K - pc);
       if (transB) packBT(B, ldb, pc, jc, kc, nc, Bp);
       else packBN(B, ldb, pc, jc, kc, nc, Bp);
-      for (let ic = 0; ic < M; ic += MC) {
-        const mc = min(MC, M - ic);
-        if (transA) packAT(A, lda, ic, pc, mc, kc, alpha, Ap);
-        else packAN(A, lda, ic, pc, mc, kc, alpha, Ap);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const nr = min(NR, nc - jr);
-          const bp = Bp + <usize>(jr * kc * 4);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const mr = min(MR, mc - ir);
-            const ap = Ap + <usize>(ir * kc * 4);
-            const c = C + (<usize>(ic + ir) * ldc + jc + jr) * 4;
-            micro(kc, ap, bp, c, ldc, mr, nr, tile);
-          }
-        }
+      macro(transA, M, nc, kc, pc, alpha, A, lda, Bp, C + <usize>jc * 4, ldc, Ap, tile);
+    }
+  }
+}
+
+/** gemm with op(B) already packed by packB (same K and N). */
+export function gemmPacked(
+  transA: i32, M: i32, N: i32, K: i32, alpha: f32, A: usize, lda: i32, Bp: usize, beta: f32, C: usize, ldc: i32, scratch: usize,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (beta != 1) scaleC(M, N, beta, C, ldc);
+  if (alpha == 0 || K <= 0) return;
+  const Ap = scratch;
+  const tile = scratch + <usize>((MC * KC + KC * NC) * 4);
+  const Np = roundNR(N);
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    macro(transA, M, N, kc, pc, alpha, A, lda, Bp + <usize>pc * Np * 4, C, ldc, Ap, tile);
+  }
+}
+
+/** C[0:M, 0:nc] += alpha·op(A)[0:M, pc:pc+kc] · (the packed kc×nc block at Bp). */
+function macro(
+  transA: i32, M: i32, nc: i32, kc: i32, pc: i32, alpha: f32, A: usize, lda: i32, Bp: usize, C: usize, ldc: i32,
+  Ap: usize, tile: usize,
+): void {
+  for (let ic = 0; ic < M; ic += MC) {
+    const mc = min(MC, M - ic);
+    if (transA) packAT(A, lda, ic, pc, mc, kc, alpha, Ap);
+    else packAN(A, lda, ic, pc, mc, kc, alpha, Ap);
+    if (mc == 1) {
+      // A single row (batch-1 generation): a vector-matrix product, no wasted MR-row work.
+      const c = C + <usize>ic * ldc * 4;
+      for (let jr = 0; jr < nc; jr += NR) micro1(kc, Ap, Bp + <usize>(jr * kc * 4), c + <usize>jr * 4, min(NR, nc - jr), tile);
+      continue;
+    }
+    for (let jr = 0; jr < nc; jr += NR) {
+      const nr = min(NR, nc - jr);
+      const bp = Bp + <usize>(jr * kc * 4);
+      for (let ir = 0; ir < mc; ir += MR) {
+        const mr = min(MR, mc - ir);
+        const ap = Ap + <usize>(ir * kc * 4);
+        const c = C + (<usize>(ic + ir) * ldc + jr) * 4;
+        micro(kc, ap, bp, c, ldc, mr, nr, tile);
       }
     }
   }
+}
+
+/** 1×8: c[0:nr] += Σ_k ap[k·MR] · bp[k, 0:8], k unrolled by two into separate accumulators. */
+@inline function micro1(kc: i32, ap: usize, bp: usize, c: usize, nr: i32, tile: usize): void {
+  let e0 = f32x4.splat(0), e1 = f32x4.splat(0);
+  let o0 = f32x4.splat(0), o1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    const a0 = v128.load32_splat(ap);
+    const a1 = v128.load32_splat(ap, MR * 4);
+    e0 = f32x4.add(e0, f32x4.mul(a0, v128.load(bp)));
+    e1 = f32x4.add(e1, f32x4.mul(a0, v128.load(bp, 16)));
+    o0 = f32x4.add(o0, f32x4.mul(a1, v128.load(bp, 32)));
+    o1 = f32x4.add(o1, f32x4.mul(a1, v128.load(bp, 48)));
+    ap += MR * 8;
+    bp += 64;
+  }
+  if (k < kc) {
+    const a0 = v128.load32_splat(ap);
+    e0 = f32x4.add(e0, f32x4.mul(a0, v128.load(bp)));
+    e1 = f32x4.add(e1, f32x4.mul(a0, v128.load(bp, 16)));
+  }
+  e0 = f32x4.add(e0, o0);
+  e1 = f32x4.add(e1, o1);
+  if (nr == NR) {
+    v128.store(c, f32x4.add(v128.load(c), e0));
+    v128.store(c, f32x4.add(v128.load(c, 16), e1), 16);
+    return;
+  }
+  v128.store(tile, e0);
+  v128.store(tile, e1, 16);
+  for (let j = 0; j < nr; j++) store<f32>(c + j * 4, load<f32>(c + j * 4) + load<f32>(tile + j * 4));
 }
 
 function scaleC(M: i32, N: i32, beta: f32, C: usize, ldc: i32): void {

@@ -2,7 +2,7 @@
 // asc with --importMemory --runtime stub: all pointers are byte offsets into the tensor heap, and no
 // kernel allocates. Not here: bounds and ownership checks (the TypeScript side does them).
 
-export { gemm, gemmScratchBytes } from './gemm';
+export { gemm, gemmPacked, gemmScratchBytes, packB, packedBFloats } from './gemm';
 export {
   unary, unaryBackwardAcc, binary, axpy, sumRowsAcc, softmaxCrossEntropy, crossEntropyCount, crossEntropyBadRow,
   sumSquares, maxAbs, scal, clamp, sgdUpdate, adagradUpdate, rmspropUpdate, adamUpdate,
