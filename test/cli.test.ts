@@ -59,6 +59,20 @@ test('train learns a small text to a target loss, then sample and eval work', ()
   assert.equal(t.code, 0, t.stderr);
 });
 
+test('--time trains for a wall-clock budget and ends with a last evaluation', () => {
+  const dir = tempDir();
+  const data = join(dir, 'data.txt');
+  writeFileSync(data, smallCorpus());
+  const out = join(dir, 'run');
+  const started = Date.now();
+  const r = runCli(['train', '--data', data, ...tiny, '--time', '1.5', '--eval-every', '100000', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = metrics(out);
+  assert.equal(m.length, 1);
+  assert.ok(m[0].step >= 1, `trained ${m[0].step} steps`);
+  assert.ok(Date.now() - started < 60_000);
+});
+
 test('an interrupted run resumed to N steps ends exactly as an uninterrupted one', () => {
   const dir = tempDir();
   const data = join(dir, 'data.txt');
@@ -108,6 +122,8 @@ test('bad input: one-line errors naming the problem', () => {
   assertOneLineError(runCli(['train', '--data', data, '--lr', 'fast']), /--lr must be a positive number/);
   assertOneLineError(runCli(['train', '--data', data, '--frobnicate']), /unknown option --frobnicate/);
   assertOneLineError(runCli(['train', '--data', data, '--backend', 'cuda']), /backend "cuda"/);
+  assertOneLineError(runCli(['train', '--data', data, '--steps', '5', '--time', '5']), /--steps or --time, not both/);
+  assertOneLineError(runCli(['train', '--data', data, '--time', '0']), /--time must be a positive number of seconds/);
   assert.ok(!existsSync(out), 'no checkpoint made by failed runs');
   assertOneLineError(runCli(['sample', '--checkpoint', join(dir, 'none')]), /does not exist/);
   assertOneLineError(runCli(['eval', '--checkpoint', dir, '--data', data]), /not a checkpoint/);
