@@ -27,3 +27,13 @@ export { generateText, type GenerateOptions } from './decode/generate.js';
 export { trainLanguageModel, validationLoss, defaultTrainOptions, type TrainOptions, type Metrics } from './train/train-language-model.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
+
+export { Attention, attentionKinds, type AttentionKind, type AttentionOptions, type AttentionMemory, type AttentionOutput } from './nn/attention.js';
+export {
+  Seq2Seq, seq2seqAttentionKinds, selectDecoderRows, IGNORE_INDEX, type Seq2SeqConfig, type Seq2SeqAttention, type Seq2SeqBatch,
+  type Seq2SeqForwardOptions, type Seq2SeqOutput, type EncodedSource, type DecoderState, type DecoderStep,
+} from './nn/seq2seq.js';
+export { teacherForcingProbability, validateSamplingSchedule, type SamplingSchedule } from './nn/scheduled-sampling.js';
+export { greedyDecode, sampleDecode, type Hypothesis, type GreedyOptions, type SampleDecodeOptions } from './decode/greedy.js';
+export { beamSearch, type BeamSearchOptions } from './decode/beam-search.js';
+export { createScorer, disposeScorerState, type Scorer, type ScorerState, type ScorerStep, type Seq2SeqModels } from './decode/ensemble.js';

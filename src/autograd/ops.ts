@@ -293,3 +293,129 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < p ? 0 : keepScale;
   return mul(x, mask);
 }
+
+// ---- Attention primitives (seq2seq): batched products, masked softmax, row gathers. ----
+
+/**
+ * Batched matrix product: a (N, M, K) @ b (N, K, P) -> (N, M, P); with `transB`, b is (N, P, K) and each
+ * b_n is used transposed (a_n b_nᵀ: attention scores q kᵀ without materialising kᵀ).
+ * Backward: dA_n += dOut_n b_nᵀ (transB: dOut_n b_n); dB_n += a_nᵀ dOut_n (transB: dOut_nᵀ a_n).
+ */
+export function bmm(a: Tensor, b: Tensor, transB = false): Tensor {
+  const ok = a.shape.length === 3 && b.shape.length === 3 && a.shape[0] === b.shape[0] && a.shape[2] === b.shape[transB ? 2 : 1];
+  if (!ok) throw new Error(`bmm: shapes ${fmt(a.shape)} and ${fmt(b.shape)}${transB ? ' (b transposed)' : ''} do not multiply batch by batch`);
+  const [N, M, K] = a.shape;
+  const P = transB ? b.shape[1] : b.shape[2];
+  const out = new Tensor([N, M, P]); // (N, M, P)
+  const be = backend();
+  const ad = a.data;
+  const bd = b.data;
+  const od = out.data;
+  const aS = M * K;
+  const bS = K * P;
+  const oS = M * P;
+  for (let n = 0; n < N; n++) {
+    be.gemm(false, transB, M, P, K, 1, ad.subarray(n * aS), K, bd.subarray(n * bS), transB ? K : P, 0, od.subarray(n * oS), P);
+  }
+  return record(out, [a, b], () => {
+    // Every grad buffer first: allocation can grow the heap and detach earlier views.
+    const ga = a.requiresGrad ? a.ensureGrad() : null;
+    const gb = b.requiresGrad ? b.ensureGrad() : null;
+    const dOut = out.grad!.data;
+    const av = a.data;
+    const bv = b.data;
+    for (let n = 0; n < N; n++) {
+      const dO = dOut.subarray(n * oS); // (M, P)
+      if (ga !== null) {
+        const dA = ga.data.subarray(n * aS); // (M, K)
+        if (transB) be.gemm(false, false, M, K, P, 1, dO, P, bv.subarray(n * bS), K, 1, dA, K); // dA += dOut b
+        else be.gemm(false, true, M, K, P, 1, dO, P, bv.subarray(n * bS), P, 1, dA, K); // dA += dOut bᵀ
+      }
+      if (gb !== null) {
+        const dB = gb.data.subarray(n * bS);
+        if (transB) be.gemm(true, false, P, K, M, 1, dO, P, av.subarray(n * aS), K, 1, dB, K); // dB (P, K) += dOutᵀ a
+        else be.gemm(true, false, K, P, M, 1, av.subarray(n * aS), K, dO, P, 1, dB, P); // dB (K, P) += aᵀ dOut
+      }
+    }
+  });
+}
+
+/**
+ * Softmax over the last dimension with masked entries: for a row x with keep-mask m (1 keep, 0 mask),
+ *   y_i = exp(x_i − max_{j: m_j=1} x_j) / Σ_{j: m_j=1} exp(x_j − max)   where m_i = 1,   y_i = 0 where m_i = 0
+ * — softmax with x_i = −∞ at masked entries, without ever forming −∞ − (−∞). A row with nothing kept is all
+ * zeros (never NaN). `mask` has one entry per element of x, or is null (plain softmax).
+ * Backward: dx_i = y_i (dy_i − Σ_j y_j dy_j), so masked entries get a gradient of exactly 0.
+ */
+export function maskedSoftmax(x: Tensor, mask: ArrayLike<number> | null): Tensor {
+  const N = x.shape[x.shape.length - 1];
+  if (x.shape.length === 0 || N === 0) throw new Error(`maskedSoftmax: needs a non-empty last dimension, got ${fmt(x.shape)}`);
+  if (mask !== null && mask.length !== x.size) throw new Error(`maskedSoftmax: mask has ${mask.length} entries, x ${fmt(x.shape)} has ${x.size}`);
+  const rows = x.size / N;
+  const out = new Tensor(x.shape);
+  const xd = x.data;
+  const y = out.data;
+  for (let r = 0; r < rows; r++) {
+    const o = r * N;
+    let max = -Infinity;
+    for (let j = 0; j < N; j++) if ((mask === null || mask[o + j] !== 0) && xd[o + j] > max) max = xd[o + j];
+    if (max === -Infinity) continue; // nothing kept (or every kept logit is -∞): the row stays 0
+    // NOTE: sum in float64 after subtracting the max: every exp is <= 1 and the kept maximum contributes 1.
+    let s = 0;
+    for (let j = 0; j < N; j++) {
+      const e = mask === null || mask[o + j] !== 0 ? Math.exp(xd[o + j] - max) : 0;
+      y[o + j] = e;
+      s += e;
+    }
+    const inv = 1 / s;
+    for (let j = 0; j < N; j++) y[o + j] *= inv;
+  }
+  return record(out, [x], () => {
+    const dx = x.ensureGrad().data;
+    const dy = out.grad!.data;
+    const yv = out.data;
+    for (let r = 0; r < rows; r++) {
+      const o = r * N;
+      let dot = 0;
+      for (let j = 0; j < N; j++) dot += yv[o + j] * dy[o + j];
+      for (let j = 0; j < N; j++) dx[o + j] += yv[o + j] * (dy[o + j] - dot);
+    }
+  });
+}
+
+/**
+ * Picks entries `indices` along dimension `dim`: x (..., n, ...) -> (..., indices.length, ...), out[.., k, ..] =
+ * x[.., indices[k], ..]. Indices may repeat (beam search reorders and duplicates hypotheses; a (B, 1, A) tensor
+ * with indices [0 × S] is broadcast to (B, S, A)). Backward scatters: dx[.., indices[k], ..] += dOut[.., k, ..].
+ */
+export function indexSelect(x: Tensor, dim: number, indices: ArrayLike<number>): Tensor {
+  if (!Number.isInteger(dim) || dim < 0 || dim >= x.shape.length) throw new Error(`indexSelect: dim ${dim} is outside the ${x.shape.length} dimensions of ${fmt(x.shape)}`);
+  const n = x.shape[dim];
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k];
+    if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`indexSelect: index ${i} (position ${k}) is outside dimension ${dim} of size ${n}`);
+  }
+  const outer = x.shape.slice(0, dim).reduce((p, d) => p * d, 1);
+  const inner = x.shape.slice(dim + 1).reduce((p, d) => p * d, 1);
+  const m = indices.length;
+  const out = new Tensor([...x.shape.slice(0, dim), m, ...x.shape.slice(dim + 1)]);
+  const o = out.data;
+  const xd = x.data;
+  for (let a = 0; a < outer; a++) {
+    for (let k = 0; k < m; k++) {
+      const src = (a * n + indices[k]) * inner;
+      o.set(xd.subarray(src, src + inner), (a * m + k) * inner);
+    }
+  }
+  return record(out, [x], () => {
+    const dx = x.ensureGrad().data;
+    const dOut = out.grad!.data;
+    for (let a = 0; a < outer; a++) {
+      for (let k = 0; k < m; k++) {
+        const dst = (a * n + indices[k]) * inner;
+        const src = (a * m + k) * inner;
+        for (let j = 0; j < inner; j++) dx[dst + j] += dOut[src + j];
+      }
+    }
+  });
+}

@@ -1,0 +1,330 @@
+// Seq2Seq: an encoder–decoder (Sutskever et al. 2014) with optional attention (Bahdanau et al. 2015,
+// Luong et al. 2015): source Embedding → recurrent encoder (any cell, optionally bidirectional) → a
+// decoder cell stepped one token at a time with output feedback → Linear to the target vocabulary.
+// Training runs with teacher forcing or scheduled sampling (Bengio et al. 2015). Not here: search
+// (decode/), the schedules of the teacher-forcing probability (scheduled-sampling.ts).
+
+import { concat, crossEntropy, indexSelect, linear, reshape, select, stack, tanh } from '../autograd/ops.js';
+import { sampleLogits } from '../decode/sample.js';
+import type { Rng } from '../random/rng.js';
+import { Tensor, noGrad } from '../tensor/tensor.js';
+import { Attention, attentionKinds, selectMemoryRows, type AttentionKind, type AttentionMemory } from './attention.js';
+import { Embedding } from './embedding.js';
+import { Linear } from './linear.js';
+import { Module } from './module.js';
+import { cellKinds, createRecurrent, type CellKind, type Recurrent } from './recurrent/index.js';
+import { rejectUnknownKeys } from './recurrent/recurrent.js';
+
+export type Seq2SeqAttention = 'none' | AttentionKind;
+export const seq2seqAttentionKinds: readonly Seq2SeqAttention[] = ['none', ...attentionKinds];
+
+export interface Seq2SeqConfig {
+  cell: CellKind;
+  srcVocabSize: number;
+  tgtVocabSize: number;
+  /** Width of both embeddings (source and target). */
+  embeddingSize: number;
+  /** H of the encoder (per direction) and of the decoder. */
+  hiddenSize: number;
+  /** L of the encoder and of the decoder. Default 1. */
+  numLayers?: number;
+  /** A bidirectional encoder; its final states are bridged to the decoder (see Seq2Seq). Default false. */
+  bidirectional?: boolean;
+  /** Default 'none'. */
+  attention?: Seq2SeqAttention;
+  /** Luong attention only: feed h̃_{t-1} into the decoder input at step t. Default false. */
+  inputFeeding?: boolean;
+  /** Bahdanau attention only: width of the score's hidden layer. Default hiddenSize. */
+  attentionSize?: number;
+  /** Target id of the start symbol, fed at the first decoder step. */
+  bos: number;
+  /** Target id of the end symbol: appended to every training target, and what stops decoding. */
+  eos: number;
+}
+
+const CONFIG_KEYS = [
+  'cell', 'srcVocabSize', 'tgtVocabSize', 'embeddingSize', 'hiddenSize', 'numLayers', 'bidirectional',
+  'attention', 'inputFeeding', 'attentionSize', 'bos', 'eos',
+] as const;
+
+/** What the encoder leaves for the decoder: fixed for the whole decode of a batch of sources. */
+export interface EncodedSource {
+  /** B sources. */
+  B: number;
+  /** The real length of each source. */
+  srcLengths: number[];
+  /** Attention memory over the encoder states (B, S, dirs·H), or null without attention. */
+  memory: AttentionMemory | null;
+}
+
+/** What changes from decoder step to step. */
+export interface DecoderState {
+  h: Tensor; // (L, B, H)
+  c: Tensor | null; // (L, B, H), LSTM only
+  /** Luong input feeding: h̃_{t-1} (B, H), zeros before the first step; null otherwise. */
+  feed: Tensor | null;
+}
+
+export interface DecoderStep {
+  logits: Tensor; // (B, V)
+  state: DecoderState;
+  /** (B, S) attention weights of this step (exactly 0 past each source's length), or null without attention. */
+  weights: Tensor | null;
+}
+
+export interface Seq2SeqBatch {
+  /** B source sequences of ids in [0, srcVocabSize), each non-empty. */
+  src: ReadonlyArray<ArrayLike<number>>;
+  /** B target sequences of ids in [0, tgtVocabSize), each non-empty, without bos/eos (eos is appended). */
+  tgt: ReadonlyArray<ArrayLike<number>>;
+}
+
+export interface Seq2SeqForwardOptions {
+  /**
+   * Probability of feeding the gold previous token at each step of each row (else the model's own
+   * previous prediction, without gradient through the choice). 1 = teacher forcing (default).
+   * See teacherForcingProbability for the schedules.
+   */
+  teacherForcing?: number;
+  /** How the model's own token is chosen: sampled from softmax(logits) (default) or argmax. */
+  feedback?: 'sample' | 'argmax';
+  /** The seeded generator for the coin flips and samples; required when teacherForcing < 1. */
+  rng?: Rng;
+}
+
+const FORWARD_KEYS = ['teacherForcing', 'feedback', 'rng'] as const;
+
+export interface Seq2SeqOutput {
+  /** Mean cross-entropy over the real target tokens (eos included, padding excluded), shape [1]. */
+  loss: Tensor;
+  /** (T, B, V) T = longest target + 1 (eos). */
+  logits: Tensor;
+  /** T·B time-major gold ids, IGNORE_INDEX past each target's end. */
+  targets: Int32Array;
+  /** T·B time-major ids actually fed to the decoder (bos at t = 0). */
+  inputs: Int32Array;
+  /** Per step, (B, S) attention weights; empty without attention. */
+  weights: Tensor[];
+}
+
+/** Target padding in Seq2SeqOutput.targets (crossEntropy's default ignore index). */
+export const IGNORE_INDEX = -100;
+
+/**
+ * Encoder (batch-first, lengths = source lengths, so padding never reaches the final state), then per
+ * target step t with y_{t-1} the fed token (y_0 = bos) and s_{t-1} the decoder's state:
+ *
+ *   none           s_t = cell(E_y[y_{t-1}], s_{t-1});                      logits = W_o h_t + b_o
+ *   bahdanau       c_t, α_t = attend(h_{t-1}^{top}, enc);  s_t = cell([E_y[y_{t-1}]; c_t], s_{t-1})
+ *                                                                          logits = W_o [h_t; c_t] + b_o
+ *   luong-*        s_t = cell([E_y[y_{t-1}]; h̃_{t-1} if inputFeeding], s_{t-1});  c_t, α_t = attend(h_t^{top}, enc)
+ *                  h̃_t = tanh(W_c [c_t; h_t^{top}]);                       logits = W_o h̃_t + b_o
+ *
+ * Bridge (encoder final state → decoder initial state, layer by layer): unidirectional, the identity;
+ * bidirectional, h0_l = tanh(W_bh [h_l^→; h_l^←] + b_bh) and, for LSTM, c0_l = W_bc [c_l^→; c_l^←] + b_bc
+ * (one Linear(2H, H) each, shared by the layers; c is not squashed, as it is unbounded in an LSTM).
+ *
+ * Parameters: `src_embedding.weight`, `encoder.*` (PyTorch names), `bridge_h.*`, `bridge_c.*`,
+ * `tgt_embedding.weight`, `decoder.*`, `attention.*`, `combine.weight` (Luong W_c, no bias), `head.*`.
+ */
+export class Seq2Seq extends Module {
+  readonly config: Readonly<Required<Omit<Seq2SeqConfig, 'attentionSize'>> & { attentionSize: number | undefined }>;
+  readonly srcEmbedding: Embedding;
+  readonly encoder: Recurrent;
+  readonly bridgeH: Linear | null;
+  readonly bridgeC: Linear | null;
+  readonly tgtEmbedding: Embedding;
+  readonly decoder: Recurrent;
+  readonly attention: Attention | null;
+  readonly combine: Linear | null;
+  readonly head: Linear;
+
+  constructor(config: Seq2SeqConfig, rng: Rng) {
+    super();
+    if (config === null || typeof config !== 'object') throw new Error(`Seq2Seq: config must be an object, got ${String(config)}`);
+    rejectUnknownKeys('Seq2Seq config', config, CONFIG_KEYS);
+    const {
+      cell, srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, numLayers: L = 1, bidirectional = false,
+      attention = 'none', inputFeeding = false, attentionSize, bos, eos,
+    } = config;
+    if (!(cellKinds as readonly string[]).includes(cell)) throw new Error(`Seq2Seq cell must be one of ${cellKinds.join(', ')}, got ${JSON.stringify(cell)}`);
+    for (const [k, v] of Object.entries({ srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, numLayers: L })) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`Seq2Seq ${k} must be a positive integer, got ${String(v)}`);
+    }
+    if (typeof bidirectional !== 'boolean') throw new Error(`Seq2Seq bidirectional must be true or false, got ${String(bidirectional)}`);
+    if (typeof inputFeeding !== 'boolean') throw new Error(`Seq2Seq inputFeeding must be true or false, got ${String(inputFeeding)}`);
+    if (!seq2seqAttentionKinds.includes(attention)) {
+      throw new Error(`Seq2Seq attention must be one of ${seq2seqAttentionKinds.join(', ')}, got ${JSON.stringify(attention)}`);
+    }
+    const luong = attention === 'luong-dot' || attention === 'luong-general';
+    if (inputFeeding && !luong) throw new Error(`Seq2Seq inputFeeding applies to Luong attention only, not attention '${attention}'`);
+    if (attentionSize !== undefined && attention !== 'bahdanau') throw new Error(`Seq2Seq attentionSize applies to 'bahdanau' attention only, not '${attention}'`);
+    for (const [k, v] of Object.entries({ bos, eos })) {
+      if (!Number.isInteger(v) || v < 0 || v >= tgtVocabSize) throw new Error(`Seq2Seq ${k} must be a target id in [0, ${tgtVocabSize}), got ${String(v)}`);
+    }
+    this.config = { cell, srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, numLayers: L, bidirectional, attention, inputFeeding, attentionSize, bos, eos };
+    const dirs = bidirectional ? 2 : 1;
+    const Ek = dirs * H; // width of an encoder state
+
+    this.srcEmbedding = this.child('src_embedding', new Embedding({ numEmbeddings: srcVocabSize, embeddingDim: embeddingSize }, rng));
+    this.encoder = this.child('encoder', createRecurrent(cell, { inputSize: embeddingSize, hiddenSize: H, numLayers: L, bidirectional, batchFirst: true }, rng));
+    this.bridgeH = bidirectional ? this.child('bridge_h', new Linear({ inFeatures: 2 * H, outFeatures: H }, rng)) : null;
+    this.bridgeC = bidirectional && cell === 'lstm' ? this.child('bridge_c', new Linear({ inFeatures: 2 * H, outFeatures: H }, rng)) : null;
+    this.tgtEmbedding = this.child('tgt_embedding', new Embedding({ numEmbeddings: tgtVocabSize, embeddingDim: embeddingSize }, rng));
+    const decoderIn = embeddingSize + (attention === 'bahdanau' ? Ek : inputFeeding ? H : 0);
+    this.decoder = this.child('decoder', createRecurrent(cell, { inputSize: decoderIn, hiddenSize: H, numLayers: L }, rng));
+    this.attention = attention === 'none'
+      ? null
+      : this.child('attention', new Attention({ kind: attention, querySize: H, keySize: Ek, ...(attentionSize === undefined ? {} : { attentionSize }) }, rng));
+    this.combine = luong ? this.child('combine', new Linear({ inFeatures: Ek + H, outFeatures: H, bias: false }, rng)) : null;
+    this.head = this.child('head', new Linear({ inFeatures: attention === 'bahdanau' ? H + Ek : H, outFeatures: tgtVocabSize }, rng));
+  }
+
+  /** Runs the encoder over B sources; returns what every decoder step reads and the decoder's initial state. */
+  encode(src: ReadonlyArray<ArrayLike<number>>): { encoded: EncodedSource; state: DecoderState } {
+    const { srcVocabSize, hiddenSize: H, numLayers: L, bidirectional } = this.config;
+    const lengths = checkSequences('Seq2Seq source', 'src', src, srcVocabSize);
+    const B = src.length;
+    const S = Math.max(...lengths);
+    const ids = new Int32Array(B * S); // (B, S); padding is id 0, masked by lengths
+    src.forEach((seq, b) => ids.set(Array.from(seq), b * S));
+    const x = this.srcEmbedding.forward(ids, [B, S]); // (B, S, E)
+    const r = this.encoder.forward(x, { lengths }); // output (B, S, dirs·H); h, c (L·dirs, B, H)
+    const memory = this.attention === null ? null : this.attention.prepare(r.output, lengths);
+    let h = r.h; // (L, B, H) after the bridge
+    let c = r.c;
+    if (bidirectional) {
+      const fwd = Array.from({ length: L }, (_, l) => 2 * l);
+      const rev = fwd.map((i) => i + 1);
+      const both = (t: Tensor): Tensor => concat([indexSelect(t, 0, fwd), indexSelect(t, 0, rev)]); // (L, B, 2H)
+      h = tanh(this.bridgeH!.forward(both(r.h))); // (L, B, H)
+      c = r.c === null ? null : this.bridgeC!.forward(both(r.c)); // (L, B, H)
+    }
+    const feed = this.config.inputFeeding ? new Tensor([B, H]) : null; // (B, H) h̃_0 = 0
+    return { encoded: { B, srcLengths: lengths, memory }, state: { h, c, feed } };
+  }
+
+  /** One decoder step from the previous tokens (B ids, bos at the first step). */
+  step(encoded: EncodedSource, state: DecoderState, prev: Int32Array): DecoderStep {
+    const { B, memory } = encoded;
+    const { tgtVocabSize, hiddenSize: H, numLayers: L, attention } = this.config;
+    if (prev.length !== B) throw new Error(`Seq2Seq.step: ${prev.length} previous tokens for ${B} rows`);
+    for (let b = 0; b < B; b++) {
+      if (!(prev[b] >= 0 && prev[b] < tgtVocabSize)) throw new Error(`Seq2Seq.step: previous token ${prev[b]} of row ${b} is outside the target vocabulary [0, ${tgtVocabSize})`);
+    }
+    let x = this.tgtEmbedding.forward(prev, [1, B]); // (1, B, E)
+    let weights: Tensor | null = null;
+    let context: Tensor | null = null; // (B, Ek)
+    if (attention === 'bahdanau') {
+      ({ context, weights } = this.attention!.forward(select(state.h, L - 1), memory!)); // (B, Ek), (B, S)
+      x = concat([x, reshape(context, [1, B, context.shape[1]])]); // (1, B, E + Ek)
+    } else if (state.feed !== null) {
+      x = concat([x, reshape(state.feed, [1, B, H])]); // (1, B, E + H)
+    }
+    const r = this.decoder.forward(x, { h0: state.h, c0: state.c ?? undefined }); // output (1, B, H)
+    const top = reshape(r.output, [B, H]); // (B, H)
+    let logits: Tensor; // (B, V)
+    let feed: Tensor | null = null;
+    if (attention === 'none') logits = this.head.forward(top);
+    else if (attention === 'bahdanau') logits = this.head.forward(concat([top, context!])); // (B, V) from (B, H + Ek)
+    else {
+      ({ context, weights } = this.attention!.forward(top, memory!)); // (B, Ek), (B, S)
+      const ht = tanh(this.combine!.forward(concat([context, top]))); // (B, H) h̃_t
+      logits = this.head.forward(ht);
+      if (this.config.inputFeeding) feed = ht;
+    }
+    return { logits, state: { h: r.h, c: r.c, feed }, weights };
+  }
+
+  /**
+   * Training forward over a batch: encode, then one decoder step per target position (T = longest
+   * target + 1 for eos), each fed the gold previous token with probability `teacherForcing`, else the
+   * model's own previous prediction; loss is the mean cross-entropy over real target positions.
+   */
+  forward(batch: Seq2SeqBatch, opts: Seq2SeqForwardOptions = {}): Seq2SeqOutput {
+    if (opts === null || typeof opts !== 'object') throw new Error(`Seq2Seq.forward: options must be an object, got ${String(opts)}`);
+    rejectUnknownKeys('Seq2Seq.forward options', opts, FORWARD_KEYS);
+    const { teacherForcing = 1, feedback = 'sample', rng } = opts;
+    if (typeof teacherForcing !== 'number' || !(teacherForcing >= 0 && teacherForcing <= 1)) {
+      throw new Error(`Seq2Seq.forward: teacherForcing must be a probability in [0, 1], got ${String(teacherForcing)}`);
+    }
+    if (feedback !== 'sample' && feedback !== 'argmax') throw new Error(`Seq2Seq.forward: feedback must be 'sample' or 'argmax', got ${JSON.stringify(feedback)}`);
+    if (teacherForcing < 1 && rng === undefined) throw new Error('Seq2Seq.forward: teacherForcing < 1 needs a seeded rng (options.rng) for its coin flips and samples');
+    if (batch === null || typeof batch !== 'object') throw new Error(`Seq2Seq.forward: batch must be { src, tgt }, got ${String(batch)}`);
+    rejectUnknownKeys('Seq2Seq.forward batch', batch, ['src', 'tgt']);
+    const { bos, eos, tgtVocabSize: V } = this.config;
+    const tgtLengths = checkSequences('Seq2Seq target', 'tgt', batch.tgt, V);
+    const B = batch.tgt.length;
+    if (!Array.isArray(batch.src) || batch.src.length !== B) {
+      throw new Error(`Seq2Seq.forward: src must hold one sequence per target (${B}), got ${Array.isArray(batch.src) ? batch.src.length : String(batch.src)}`);
+    }
+    const T = Math.max(...tgtLengths) + 1;
+    const targets = new Int32Array(T * B).fill(IGNORE_INDEX); // (T, B)
+    batch.tgt.forEach((seq, b) => {
+      for (let t = 0; t < seq.length; t++) targets[t * B + b] = seq[t];
+      targets[seq.length * B + b] = eos;
+    });
+
+    let { encoded, state } = this.encode(batch.src);
+    const inputs = new Int32Array(T * B); // (T, B) what was fed
+    const stepLogits: Tensor[] = [];
+    const weights: Tensor[] = [];
+    const prev = new Int32Array(B).fill(bos);
+    for (let t = 0; t < T; t++) {
+      if (t > 0) {
+        const last = stepLogits[t - 1]; // (B, V)
+        for (let b = 0; b < B; b++) {
+          const gold = targets[(t - 1) * B + b];
+          // Past a target's end nothing is scored: feed eos (any valid id would do).
+          const goldId = gold === IGNORE_INDEX ? eos : gold;
+          // NOTE: at p = 1 no random number is drawn, so teacher forcing leaves the generator untouched.
+          const useGold = teacherForcing >= 1 || (teacherForcing > 0 && rng!.uniform() < teacherForcing);
+          prev[b] = useGold
+            ? goldId
+            : noGrad(() => sampleLogits(last.data.subarray(b * V, (b + 1) * V), { argmax: feedback === 'argmax' }, rng!));
+        }
+      }
+      inputs.set(prev, t * B);
+      const out = this.step(encoded, state, prev);
+      stepLogits.push(out.logits);
+      if (out.weights !== null) weights.push(out.weights);
+      state = out.state;
+    }
+    const logits = stack(stepLogits); // (T, B, V)
+    const loss = crossEntropy(logits, targets, IGNORE_INDEX); // [1]
+    return { loss, logits, targets, inputs, weights };
+  }
+}
+
+/** Rows `rows` of an encoding and a decoder state (beam search reorders and repeats hypotheses). */
+export function selectDecoderRows(
+  encoded: EncodedSource, state: DecoderState, rows: ArrayLike<number>,
+): { encoded: EncodedSource; state: DecoderState } {
+  const r = Array.from(rows);
+  return {
+    encoded: {
+      B: r.length,
+      srcLengths: r.map((i) => encoded.srcLengths[i]),
+      memory: encoded.memory === null ? null : selectMemoryRows(encoded.memory, r),
+    },
+    state: {
+      h: indexSelect(state.h, 1, r), // (L, B', H)
+      c: state.c === null ? null : indexSelect(state.c, 1, r), // (L, B', H)
+      feed: state.feed === null ? null : indexSelect(state.feed, 0, r), // (B', H)
+    },
+  };
+}
+
+/** Checks B >= 1 non-empty sequences of integer ids in [0, V); returns their lengths. */
+function checkSequences(what: string, arg: string, seqs: ReadonlyArray<ArrayLike<number>>, V: number): number[] {
+  if (!Array.isArray(seqs) || seqs.length === 0) throw new Error(`${what}: ${arg} must be a non-empty array of sequences, got ${Array.isArray(seqs) ? 'an empty array' : String(seqs)}`);
+  return seqs.map((seq, b) => {
+    if (seq === null || typeof seq !== 'object' || typeof seq.length !== 'number') throw new Error(`${what}: ${arg}[${b}] must be an array of ids, got ${String(seq)}`);
+    if (seq.length === 0) throw new Error(`${what}: ${arg}[${b}] is empty (every sequence needs at least one token)`);
+    for (let i = 0; i < seq.length; i++) {
+      const id = seq[i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`${what}: ${arg}[${b}][${i}] = ${id} is outside the vocabulary [0, ${V})`);
+    }
+    return seq.length;
+  });
+}
