@@ -18,6 +18,8 @@ for model in lstm gru rnn; do
     printf '%s seed %s  recurrent %.4f  pytorch %.4f\n' "$model" "$seed" "$ours" "$torch"
   done
 done | tee "$out/results.txt"
-awk '{ o[$1] = o[$1] " " $5; t[$1] = t[$1] " " $7 }
-     function med(s,  a, n) { n = split(s, a, " "); asort(a); return a[int((n + 1) / 2)] }
-     END { for (m in o) printf "%s median  recurrent %.4f  pytorch %.4f  difference %+.4f\n", m, med(o[m]), med(t[m]), med(o[m]) - med(t[m]) }' "$out/results.txt"
+for model in lstm gru rnn; do
+  ours=$(awk -v m="$model" '$1 == m { print $5 }' "$out/results.txt" | sort -n | sed -n 2p)
+  torch=$(awk -v m="$model" '$1 == m { print $7 }' "$out/results.txt" | sort -n | sed -n 2p)
+  awk -v m="$model" -v o="$ours" -v t="$torch" 'BEGIN { printf "%s median  recurrent %.4f  pytorch %.4f  difference %+.4f\n", m, o, t, o - t }'
+done
