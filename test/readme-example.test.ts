@@ -47,3 +47,29 @@ test('README library example: a bidirectional LSTM over variable-length sequence
   assert.deepEqual(h.shape, [4, 3, 16]);
   assert.deepEqual(c!.shape, [4, 3, 16]);
 });
+
+test('README seq2seq example: learns to reverse digits; greedy, beam search and an ensemble decode', async () => {
+  const { Seq2Seq, teacherForcingProbability, greedyDecode, beamSearch } = await import('../src/index.js');
+  // --- README example begins ---
+  const rng = new Rng(12);
+  const model = new Seq2Seq({ cell: 'gru', srcVocabSize: 10, tgtVocabSize: 12, embeddingSize: 16, hiddenSize: 32,
+    attention: 'bahdanau', bidirectional: true, bos: 10, eos: 11 }, rng);
+  const params = model.namedParameters();
+  const optim = createOptimizer('adam', params, { lr: 1e-2 });
+  for (let step = 0; step < 200; step++) {
+    const src = Array.from({ length: 16 }, () => Array.from({ length: 2 + rng.int(4) }, () => rng.int(10)));
+    const tgt = src.map((s) => [...s].reverse()); // targets without bos/eos: eos is appended
+    const eps = teacherForcingProbability({ kind: 'linear', k: 1, c: 1 / 200, min: 0.75 }, step);
+    tidy(() => backward(model.forward({ src, tgt }, { teacherForcing: eps, feedback: 'argmax', rng }).loss));
+    clipGradNorm(params, 5);
+    optimizerStep(optim, params);
+    model.zeroGrad();
+  }
+  const greedy = greedyDecode(model, [[1, 2, 3]], { maxLength: 8 });
+  const beams = beamSearch([model, model], [1, 2, 3], { beamWidth: 5, maxLength: 8, nBest: 3 });
+  // --- README example ends ---
+  assert.deepEqual(greedy[0].tokens, [3, 2, 1]);
+  assert.equal(beams.length, 3);
+  assert.deepEqual(beams[0].tokens, [3, 2, 1]);
+  assert.ok(beams[0].score >= beams[1].score && beams[1].score >= beams[2].score);
+});
