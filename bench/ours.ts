@@ -1,0 +1,165 @@
+// The measuring child for this library: one task (train, sample, gemm or idle) on one backend, the
+// training step exactly as src/train/train-language-model.ts takes it (forward, cross-entropy, backward,
+// clip 5, Adam) minus evaluation and checkpoints. Spawned by run.ts; prints one @@RESULT line.
+
+import { readFileSync } from 'node:fs';
+import {
+  LanguageModel, Rng, StreamBatcher, Tensor, Vocabulary, availableBackends, backend, backward, clipGradNorm,
+  createOptimizer, crossEntropy, generateText, noGrad, optimizerStep, setBackend, tidy, untracked,
+  type Backend, type CarriedState,
+} from '../src/index.js';
+import { RESULT_PREFIX, type ChildResult, type GemmFigure, type GemmSpec, type OkResult, type SampleSpec, type TaskSpec, type TrainSpec } from './protocol.js';
+import { timeboxed } from './timebox.js';
+
+/**
+ * A backend may offer a thread count; the Backend interface has none yet, so this is probed by name.
+ * NOTE: an API gap — reported rather than added to src/ from here.
+ */
+interface ThreadOption {
+  setThreads(n: number): void;
+  maxThreads?: number;
+}
+
+function threadOption(b: Backend): ThreadOption | null {
+  const t = b as Backend & Partial<ThreadOption>;
+  return typeof t.setThreads === 'function' ? (t as Backend & ThreadOption) : null;
+}
+
+function maxRssKB(): number {
+  return process.resourceUsage().maxRSS; // KiB on Linux
+}
+
+function disposeState(s: CarriedState | null): void {
+  if (s === null) return;
+  s.h.dispose();
+  s.c?.dispose();
+}
+
+/** The state copied out of the step's scope and cut from the tape (truncated BPTT), as the training loop does. */
+function detach(s: CarriedState): CarriedState {
+  return untracked(() => ({
+    h: Tensor.from(s.h.data, s.h.shape),
+    c: s.c === null ? null : Tensor.from(s.c.data, s.c.shape),
+  }));
+}
+
+function train(spec: TrainSpec): OkResult {
+  const { hidden: H, layers: L, batch: B, seq: T, vocab: V } = spec;
+  const bytes = readFileSync(spec.idsFile);
+  const ids = Int32Array.from(bytes); // (N)
+  const rng = new Rng(1);
+  const model = new LanguageModel({ cell: spec.cell, vocabSize: V, hiddenSize: H, numLayers: L, dropout: 0 }, rng);
+  const params = model.namedParameters();
+  const optim = createOptimizer('adam', params, { lr: 2e-3 });
+  const batches = new StreamBatcher(ids, B, T, 'bench ids');
+  let carried: CarriedState | null = null;
+  let step = 0;
+  let lastLoss = NaN;
+  model.train();
+  const trainStep = (): void => {
+    const batch = batches.batch(step);
+    if (batch.resetState) {
+      disposeState(carried);
+      carried = null;
+    }
+    const r = tidy(() => {
+      const { logits, state } = model.forward(batch.inputs, T, B, carried); // (T*B, V)
+      const loss = crossEntropy(logits, batch.targets);
+      const value = loss.item();
+      backward(loss);
+      return { value, next: detach(state) };
+    });
+    clipGradNorm(model.parameters(), 5);
+    noGrad(() => optimizerStep(optim, params, 2e-3));
+    model.zeroGrad();
+    disposeState(carried);
+    carried = r.next;
+    lastLoss = r.value;
+    step++;
+  };
+  const t = timeboxed(trainStep, spec.budgetSec);
+  if (!Number.isFinite(lastLoss)) throw new Error(`loss became ${lastLoss}`);
+  return {
+    ok: true, value: (t.count * B * T) / t.seconds, ...t, maxRssKB: maxRssKB(),
+    info: { backend: backend().name, model: `LanguageModel(${spec.cell}, H ${H}, L ${L}, V ${V})`, loss: Number(lastLoss.toFixed(4)) },
+  };
+}
+
+function sample(spec: SampleSpec): OkResult {
+  const { hidden: H, layers: L, vocab: V } = spec;
+  const rng = new Rng(1);
+  const model = new LanguageModel({ cell: spec.cell, vocabSize: V, hiddenSize: H, numLayers: L, dropout: 0 }, rng);
+  const vocab = new Vocabulary([...spec.chars]);
+  const CHUNK = 50;
+  let produced = 0;
+  // generateText primes with one random character, then draws CHUNK: the public path a user calls.
+  const t = timeboxed(() => {
+    produced += generateText(model, vocab, { length: CHUNK }, rng).length - 1;
+  }, spec.budgetSec);
+  const chars = t.count * CHUNK;
+  return {
+    ok: true, value: chars / t.seconds, ...t, count: chars, maxRssKB: maxRssKB(),
+    info: { backend: backend().name, via: 'generateText (temperature 1)', produced },
+  };
+}
+
+function gemm(spec: GemmSpec): OkResult {
+  const be = backend();
+  const threads = threadOption(be);
+  const threadCounts = threads === null ? [1] : [1, 2];
+  const out: GemmFigure[] = [];
+  const rng = new Rng(3);
+  for (const n of spec.sizes) {
+    const a = untracked(() => Tensor.from(Array.from({ length: n * n }, () => rng.normal()), [n, n])); // (n, n)
+    const b = untracked(() => Tensor.from(Array.from({ length: n * n }, () => rng.normal()), [n, n])); // (n, n)
+    const c = untracked(() => Tensor.zeros([n, n])); // (n, n)
+    for (const layout of ['NN', 'NT'] as const) {
+      for (const th of threadCounts) {
+        threads?.setThreads(th);
+        const call = (): void => be.gemm(false, layout === 'NT', n, n, n, 1, a.data, n, b.data, n, 0, c.data, n);
+        const t = timeboxed(call, spec.budgetSec);
+        out.push({ n, layout, threads: th, gflops: (2 * n * n * n * t.count) / t.seconds / 1e9 });
+      }
+    }
+    threads?.setThreads(1);
+    a.dispose();
+    b.dispose();
+    c.dispose();
+  }
+  return {
+    ok: true, gemm: out, maxRssKB: maxRssKB(),
+    info: { backend: be.name, threadOption: threads !== null },
+    notes: threads === null ? [`backend ${be.name} offers no thread option: one thread only`] : [],
+  };
+}
+
+function run(spec: TaskSpec): ChildResult {
+  if (spec.backend !== undefined) {
+    if (!availableBackends().includes(spec.backend)) return { ok: false, skip: `backend ${spec.backend} is not available (have: ${availableBackends().join(', ')})` };
+    setBackend(spec.backend);
+  }
+  switch (spec.task) {
+    case 'train':
+      return train(spec);
+    case 'sample':
+      return sample(spec);
+    case 'gemm':
+      return gemm(spec);
+    case 'idle':
+      return { ok: true, maxRssKB: maxRssKB(), info: { backend: backend().name } };
+    default:
+      return spec satisfies never;
+  }
+}
+
+const arg = process.argv[process.argv.length - 1];
+if (arg === '--list-backends') {
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(availableBackends())}\n`);
+} else {
+  const result = run(JSON.parse(arg) as TaskSpec);
+  if (result.ok) {
+    const u = process.cpuUsage();
+    result.cpuSec = (u.user + u.system) / 1e6;
+  }
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""PyTorch peer for `npm run bench`: the recipe of scripts/char-rnn-torch.py (Embedding(V,H) -> nn.LSTM/GRU
+stack -> Linear(H,V); cross_entropy, backward, clip_grad_norm_ 5, Adam 2e-3), one task per process.
+
+Run by ../run.ts with Debian's python3-torch (/usr/bin/python3), torch.set_num_threads(spec threads), and
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed from this process's environment. The timing rule is
+../timebox.ts's: two warm-up steps, then timed steps for the budget, at least two; a step slower than
+10 s gets one warm-up and one timed step (time-boxed). Prints one line `@@RESULT <json>`.
+"""
+import json, resource, sys, time
+
+PREFIX = '@@RESULT '
+SLOW_STEP_SEC = 10.0
+spec = json.loads(sys.argv[-1])
+
+
+def emit(result):
+    if result.get('ok'):
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        result['cpuSec'] = r.ru_utime + r.ru_stime
+    sys.stdout.write(PREFIX + json.dumps(result) + '\n')
+    sys.stdout.flush()
+
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as e:
+    emit({'ok': False, 'skip': f'PyTorch is not importable by {sys.executable} ({e})'})
+    sys.exit(0)
+
+threads = int(spec.get('threads', 2))
+torch.set_num_threads(threads)
+torch.manual_seed(1)
+
+
+def max_rss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def timeboxed(step, budget_sec, on_timed=lambda: None):
+    t0 = time.perf_counter()
+    step()
+    first = time.perf_counter() - t0
+    slow = first >= SLOW_STEP_SEC
+    warmup = 1
+    if not slow:
+        step()
+        warmup = 2
+    min_count = 1 if slow else 2
+    on_timed()
+    count = 0
+    start = time.perf_counter()
+    while count < min_count or time.perf_counter() - start < budget_sec:
+        step()
+        count += 1
+    return {'count': count, 'warmup': warmup, 'seconds': time.perf_counter() - start, 'timeBoxed': slow}
+
+
+def blas_info():
+    cfg = torch.__config__.show()
+    blas = next((l.split('BLAS_INFO=')[1].split(',')[0] for l in cfg.splitlines() if 'BLAS_INFO=' in l), '?')
+    lib = '?'
+    try:
+        with open('/proc/self/maps') as f:
+            libs = {l.split()[-1] for l in f if 'blas' in l.lower()}
+        lib = ', '.join(sorted(libs)) or 'none mapped'
+    except OSError:
+        pass
+    return blas, lib
+
+
+class Model(nn.Module):
+    def __init__(self, V, H, L, kind):
+        super().__init__()
+        self.embedding = nn.Embedding(V, H)
+        self.rnn = {'lstm': nn.LSTM, 'gru': nn.GRU}[kind](H, H, L)
+        self.head = nn.Linear(H, V)
+
+    def forward(self, x, state):
+        out, state = self.rnn(self.embedding(x), state)  # (T, B, H)
+        return self.head(out).view(-1, self.head.out_features), state  # (T*B, V)
+
+
+def detach(s):
+    return tuple(t.detach() for t in s) if isinstance(s, tuple) else s.detach()
+
+
+def info():
+    blas, lib = blas_info()
+    return {'version': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas, 'blasLib': lib}
+
+
+def train():
+    V, H, L, B, T = spec['vocab'], spec['hidden'], spec['layers'], spec['batch'], spec['seq']
+    with open(spec['idsFile'], 'rb') as f:
+        ids = torch.tensor(list(f.read()), dtype=torch.long)
+    Ls = len(ids) // B
+    chunks = (Ls - 1) // T
+    data = ids[: Ls * B].view(B, Ls)  # stream b = ids[b*Ls:(b+1)*Ls]
+    model = Model(V, H, L, spec['cell'])
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.9, 0.999), eps=1e-8)
+    st = {'step': 0, 'state': None, 'loss': float('nan')}
+
+    def step():
+        c = st['step'] % chunks
+        x = data[:, c * T: c * T + T].t().contiguous()  # (T, B)
+        y = data[:, c * T + 1: c * T + T + 1].t().contiguous()  # (T, B)
+        if c == 0:
+            st['state'] = None
+        logits, state = model(x, st['state'])
+        loss = F.cross_entropy(logits, y.view(-1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        st['state'] = detach(state)
+        st['loss'] = loss.item()
+        st['step'] += 1
+
+    t = timeboxed(step, spec['budgetSec'])
+    return {'ok': True, 'value': t['count'] * B * T / t['seconds'], **t, 'maxRssKB': max_rss_kb(),
+            'info': {**info(), 'model': f"nn.{spec['cell'].upper()}({H}, {H}, {L})", 'loss': round(st['loss'], 4)}}
+
+
+def sample():
+    V, H, L = spec['vocab'], spec['hidden'], spec['layers']
+    model = Model(V, H, L, spec['cell']).eval()
+    CHUNK = 50
+    st = {'id': 0, 'state': None}
+
+    def chunk():
+        with torch.no_grad():
+            for _ in range(CHUNK):
+                x = torch.tensor([[st['id']]])  # (1, 1)
+                logits, st['state'] = model(x, st['state'])  # (1, V)
+                probs = F.softmax(logits[0], dim=-1)
+                st['id'] = int(torch.multinomial(probs, 1).item())
+
+    t = timeboxed(chunk, spec['budgetSec'])
+    chars = t['count'] * CHUNK
+    return {'ok': True, 'value': chars / t['seconds'], **t, 'count': chars, 'maxRssKB': max_rss_kb(),
+            'info': {**info(), 'via': 'no_grad model step per character, softmax, torch.multinomial'}}
+
+
+def gemm():
+    out = []
+    for n in spec['sizes']:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        c = torch.empty(n, n)
+        for layout in ('NN', 'NT'):
+            bb = b if layout == 'NN' else b.t()  # A Bᵀ as torch sees it: a transposed view, as nn.Linear passes it
+            for th in (1, 2):
+                torch.set_num_threads(th)
+                t = timeboxed(lambda: torch.mm(a, bb, out=c), spec['budgetSec'])
+                out.append({'n': n, 'layout': layout, 'threads': th, 'gflops': 2 * n ** 3 * t['count'] / t['seconds'] / 1e9})
+    torch.set_num_threads(threads)
+    return {'ok': True, 'gemm': out, 'maxRssKB': max_rss_kb(), 'info': {**info(), 'via': 'torch.mm(out=)'}}
+
+
+tasks = {'train': train, 'sample': sample, 'gemm': gemm,
+         'idle': lambda: {'ok': True, 'maxRssKB': max_rss_kb(), 'info': info()}}
+emit(tasks[spec['task']]())
