@@ -16,6 +16,7 @@ import { DivergedError, defaultTrainOptions, trainLanguageModel, validationLoss,
 import { UsageError, int, num, oneOf, parse, str } from './args.js';
 import { availableBackends, setBackend } from '../src/backend/registry.js';
 import { ProgressBar, formatDuration } from './progress.js';
+import { CLASSIFY_HELP, classify } from './classify.js';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -29,8 +30,9 @@ Usage:
   recurrent sample --checkpoint DIR [--length N] [--temperature X] [--top-k K] [--top-p P]
                    [--argmax] [--prime TEXT] [--seed S] [--backend NAME]
   recurrent eval   --checkpoint DIR --data FILE [--backend NAME]
+  recurrent classify train|eval|predict ...   sequence classification from "label<TAB>text" lines
 
-Run "recurrent help train" for every training option.`;
+Run "recurrent help train" for every training option, "recurrent help classify" for classification.`;
 
 const TRAIN_HELP = `recurrent train: train a character-level language model (char-rnn)
 
@@ -215,10 +217,12 @@ async function main(argv: string[]): Promise<number> {
       return sample(rest);
     case 'eval':
       return evaluate(rest);
+    case 'classify':
+      return classify(rest);
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write((rest[0] === 'train' ? TRAIN_HELP : HELP) + '\n');
+      process.stdout.write((rest[0] === 'train' ? TRAIN_HELP : rest[0] === 'classify' ? CLASSIFY_HELP : HELP) + '\n');
       return 0;
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version + '\n');
@@ -227,7 +231,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP + '\n');
       return 2;
     default:
-      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, help)`);
+      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, help)`);
   }
 }
 

@@ -37,3 +37,7 @@ export { teacherForcingProbability, validateSamplingSchedule, type SamplingSched
 export { greedyDecode, sampleDecode, type Hypothesis, type GreedyOptions, type SampleDecodeOptions } from './decode/greedy.js';
 export { beamSearch, type BeamSearchOptions } from './decode/beam-search.js';
 export { createScorer, disposeScorerState, type Scorer, type ScorerState, type ScorerStep, type Seq2SeqModels } from './decode/ensemble.js';
+export {
+  SequenceClassifier, poolKinds, type PoolKind, type SequenceClassifierConfig, type SequenceEncoderConfig,
+} from './nn/sequence-classifier.js';
+export { SequenceTagger, type SequenceTaggerConfig } from './nn/sequence-tagger.js';

@@ -419,3 +419,83 @@ export function indexSelect(x: Tensor, dim: number, indices: ArrayLike<number>):
     }
   });
 }
+
+// ---- Pooling over the valid steps of padded sequences (sequence classification). ----
+
+function checkStepLengths(op: string, x: Tensor, lengths: ArrayLike<number>): void {
+  if (x.shape.length !== 3) throw new Error(`${op}: x must have shape (T, B, F), got ${fmt(x.shape)}`);
+  const [T, B] = x.shape;
+  if (lengths.length !== B) throw new Error(`${op}: lengths must hold one length per sequence (B = ${B}), got ${lengths.length}`);
+  for (let b = 0; b < B; b++) {
+    const n = lengths[b];
+    if (!Number.isInteger(n) || n < 1 || n > T) throw new Error(`${op}: lengths[${b}] must be an integer in [1, T = ${T}], got ${n}`);
+  }
+}
+
+/**
+ * Mean over the valid steps: x (T, B, F) time-major, out[b] = (1/n_b) Σ_{t < n_b} x[t, b] with n_b = lengths[b].
+ * Steps at t >= n_b are never read. Backward: dx[t, b] += dOut[b] / n_b for t < n_b (0 past the length).
+ */
+export function meanOverSteps(x: Tensor, lengths: ArrayLike<number>): Tensor {
+  checkStepLengths('meanOverSteps', x, lengths);
+  const [, B, F] = x.shape;
+  const out = new Tensor([B, F]); // (B, F)
+  const o = out.data;
+  const xd = x.data;
+  for (let b = 0; b < B; b++) {
+    const n = lengths[b];
+    for (let t = 0; t < n; t++) {
+      const src = (t * B + b) * F;
+      for (let f = 0; f < F; f++) o[b * F + f] += xd[src + f];
+    }
+    for (let f = 0; f < F; f++) o[b * F + f] /= n;
+  }
+  return record(out, [x], () => {
+    const dx = x.ensureGrad().data;
+    const dOut = out.grad!.data;
+    for (let b = 0; b < B; b++) {
+      const n = lengths[b];
+      for (let t = 0; t < n; t++) {
+        const dst = (t * B + b) * F;
+        for (let f = 0; f < F; f++) dx[dst + f] += dOut[b * F + f] / n;
+      }
+    }
+  });
+}
+
+/**
+ * Maximum over the valid steps, per feature: x (T, B, F) time-major, out[b, f] = max_{t < lengths[b]} x[t, b, f].
+ * Backward: the whole dOut[b, f] goes to the first step attaining the maximum (PyTorch's max-pool convention:
+ * a subgradient, not split among ties); padded steps get 0.
+ */
+export function maxOverSteps(x: Tensor, lengths: ArrayLike<number>): Tensor {
+  checkStepLengths('maxOverSteps', x, lengths);
+  const [, B, F] = x.shape;
+  const out = new Tensor([B, F]); // (B, F)
+  const arg = new Int32Array(B * F); // (B, F): the step of each maximum
+  const o = out.data;
+  const xd = x.data;
+  for (let b = 0; b < B; b++) {
+    const n = lengths[b];
+    for (let f = 0; f < F; f++) {
+      let best = xd[b * F + f];
+      let bt = 0;
+      for (let t = 1; t < n; t++) {
+        const v = xd[(t * B + b) * F + f];
+        if (v > best) {
+          best = v;
+          bt = t;
+        }
+      }
+      o[b * F + f] = best;
+      arg[b * F + f] = bt;
+    }
+  }
+  return record(out, [x], () => {
+    const dx = x.ensureGrad().data;
+    const dOut = out.grad!.data;
+    for (let b = 0; b < B; b++) {
+      for (let f = 0; f < F; f++) dx[(arg[b * F + f] * B + b) * F + f] += dOut[b * F + f];
+    }
+  });
+}
