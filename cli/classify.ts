@@ -12,6 +12,7 @@ import { backend } from '../src/backend/registry.js';
 import { readTextFile } from '../src/data/text-file.js';
 import { Vocabulary } from '../src/data/vocabulary.js';
 import { readSafetensorsFileSync, writeFileAtomicSync } from '../src/io/checkpoint-file.js';
+import { loadModelWeights } from '../src/train/model-weights.js';
 import { encodeSafetensors, type NamedArray } from '../src/io/safetensors.js';
 import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { SequenceClassifier, poolKinds, type SequenceClassifierConfig } from '../src/nn/sequence-classifier.js';
@@ -216,20 +217,8 @@ function loadClassifier(dir: string, rng: Rng): { config: ClassifierCheckpointCo
     throw new Error(`${configPath} is inconsistent: the model's vocabulary or class count does not match its tables`);
   }
   const model = new SequenceClassifier(config.model, rng);
-  const weightsPath = join(dir, 'model.safetensors');
-  const weights = readSafetensorsFileSync(weightsPath);
-  const state = new Map<string, { shape: number[]; data: ArrayLike<number> }>();
-  for (const [k, v] of weights.tensors) {
-    if (v.dtype !== 'F32') throw new Error(`${weightsPath}: tensor "${k}" is ${v.dtype}, expected F32`);
-    state.set(k, { shape: v.shape, data: v.data as Float32Array });
-  }
-  try {
-    model.loadStateDict(state);
-  } catch (e) {
-    model.dispose();
-    throw new Error(`${weightsPath} does not match ${configPath}: ${(e as Error).message}`);
-  }
-  return { config, vocab, model, step: Number(weights.metadata.step ?? 0) };
+  const step = loadModelWeights(model, join(dir, 'model.safetensors'), configPath);
+  return { config, vocab, model, step };
 }
 
 function loadTrainingState(dir: string, model: SequenceClassifier, rng: Rng, step: number): ClassifyTrainingState {

@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensorsFileSync as readSafetensorsFile, writeFileAtomicSync as writeFileAtomic } from '../io/checkpoint-file.js';
+import { loadModelWeights } from './model-weights.js';
 import { encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import { Vocabulary } from '../data/vocabulary.js';
 import { LanguageModel, type CarriedState, type LanguageModelConfig } from '../nn/language-model.js';
@@ -92,20 +93,7 @@ export function loadCheckpoint(
 
   const rng = new Rng(0);
   const model = new LanguageModel(config.model, rng);
-  const weightsPath = join(dir, 'model.safetensors');
-  const weights = readSafetensorsFile(weightsPath);
-  const state = new Map<string, { shape: number[]; data: ArrayLike<number> }>();
-  for (const [k, v] of weights.tensors) {
-    if (v.dtype !== 'F32') throw new Error(`${weightsPath}: tensor "${k}" is ${v.dtype}, expected F32`);
-    state.set(k, { shape: v.shape, data: v.data as Float32Array });
-  }
-  try {
-    model.loadStateDict(state);
-  } catch (e) {
-    model.dispose();
-    throw new Error(`${weightsPath} does not match ${configPath}: ${(e as Error).message}`);
-  }
-  const step = Number(weights.metadata.step ?? 0);
+  const step = loadModelWeights(model, join(dir, 'model.safetensors'), configPath);
   if (!opts.withTraining) return { config, vocab, model, step, training: null };
 
   const trainingPath = join(dir, 'training.safetensors');
