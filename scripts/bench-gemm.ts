@@ -1,6 +1,6 @@
 // GEMM throughput of the wasm kernels: GFLOP/s per shape, optionally A/B across several builds of
 // kernels.wasm loaded side by side in this one process and run interleaved (so machine noise hits every
-// build alike). Prints median and min–max over rounds.
+// build alike; thread counts are interleaved the same way). Prints median and min–max over rounds.
 //
 //   node dist/scripts/bench-gemm.js [--wasm a.wasm,b.wasm] [--rounds 7] [--ms 300] [--threads 1,2]
 //        [--shapes 256x256x256:NN,512x512x512:NN,50x512x128:NT,50x512x128:NTP]   (a trailing P: packB once, then gemmPacked)
@@ -37,9 +37,10 @@ for (const s of shapes) {
   const a = rand(s.M * s.K);
   const b = rand(s.K * s.N);
   const c = rand(s.M * s.N);
-  for (const th of threadCounts) {
-    const results: number[][] = backends.map(() => []);
-    for (let r = 0; r < rounds; r++) {
+  // Thread counts are interleaved within each round too, like the builds.
+  const results: number[][][] = threadCounts.map(() => backends.map(() => []));
+  for (let r = 0; r < rounds; r++) {
+    threadCounts.forEach((th, ti) => {
       backends.forEach((be, i) => {
         if (th !== 1 && be.setThreads === undefined) return;
         be.setThreads?.(th);
@@ -61,17 +62,19 @@ for (const s of shapes) {
           n++;
           t = performance.now();
         }
-        results[i].push((2 * s.M * s.N * s.K * n) / ((t - t0) / 1000) / 1e9);
+        results[ti][i].push((2 * s.M * s.N * s.K * n) / ((t - t0) / 1000) / 1e9);
         P?.dispose();
         be.setThreads?.(1);
       });
-    }
-    const cells = results.map((xs) => {
+    });
+  }
+  threadCounts.forEach((th, ti) => {
+    const cells = results[ti].map((xs) => {
       if (xs.length === 0) return 'n/a';
       const sorted = [...xs].sort((x, y) => x - y);
       return `${sorted[sorted.length >> 1].toFixed(1)} (${sorted[0].toFixed(1)}–${sorted[sorted.length - 1].toFixed(1)})`;
     });
     console.log(`${s.name.padEnd(18)} threads ${th}: ${cells.map((x) => x.padEnd(20)).join(' ')} GFLOP/s`);
-  }
+  });
   for (const t of [a, b, c]) t.dispose();
 }

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { CELL_LAYOUTS, type Backend, type CellKind, type UnaryOp } from '../src/backend/backend.js';
 import { referenceBackend as ref } from '../src/backend/reference.js';
 import { availableBackends, backend, setBackend } from '../src/backend/registry.js';
+import { MIN_THREADED_WORK } from '../src/backend/wasm/gemm-pool.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, tidy } from '../src/tensor/tensor.js';
 
@@ -122,6 +123,57 @@ for (const be of fast) {
       assert.throws(() => be.gemm(false, false, 2, 2, 3, 1, A.data.subarray(1), 3, A.data, 2, 0, C.data, 2), /A has 5 elements, needs 6/);
     });
   });
+
+  if (be.setThreads !== undefined) {
+    test(`${be.name}: multithreaded gemm and gemmPacked (2 threads and 1) against the reference, odd sizes, the split threshold`, () => {
+      const setThreads = be.setThreads!.bind(be);
+      const saved = (be as { threads?: number }).threads ?? 1;
+      assert.throws(() => setThreads(0), /whole number of threads >= 1, got 0/);
+      assert.throws(() => setThreads(1.5), /whole number of threads >= 1, got 1.5/);
+      // M·N·K at, just below and above MIN_THREADED_WORK; split by columns (N >= M) or rows, M = 1, N = 3.
+      const shapes: Array<[number, number, number]> = [
+        [64, 256, 256], [63, 256, 256], [257, 129, 127], [1, 4099, 1031], [4099, 3, 345], [131, 523, 67],
+      ];
+      const packedShapes: Array<[number, number, number]> = [[300, 130, 111], [1033, 65, 63], [50, 512, 128], [64, 256, 256]];
+      const scalars: Array<[number, number]> = [[1, 0], [1, 1], [-0.5, 0.7]];
+      let n = 0;
+      try {
+        for (const [M, N, K] of [...shapes, ...packedShapes]) {
+          const packed = n >= shapes.length * 4;
+          assert.ok(M * N * K >= MIN_THREADED_WORK || M * N * K < MIN_THREADED_WORK / 1.01, 'shapes straddle the threshold');
+          for (const transA of [false, true]) {
+            for (const transB of [false, true]) {
+              const [alpha, beta] = scalars[n++ % scalars.length];
+              tidy(() => {
+                const [ar, ac] = transA ? [K, M] : [M, K];
+                const [br, bc] = transB ? [N, K] : [K, N];
+                const lda = ac + rng.int(3);
+                const ldb = bc + rng.int(3);
+                const ldc = N + rng.int(3);
+                const A = rand(ar * lda);
+                const B = rand(br * ldb);
+                const C0 = rand(M * ldc);
+                const Cr = copy(C0);
+                ref.gemm(transA, transB, M, N, K, alpha, A.data, lda, B.data, ldb, beta, Cr.data, ldc);
+                const P = packed ? be.packB(transB, K, N, B.data, ldb) : null;
+                for (const threads of [2, 1]) {
+                  setThreads(threads);
+                  const Cw = copy(C0);
+                  const what = `${packed ? 'gemmPacked' : 'gemm'}(${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}, M=${M}, N=${N}, K=${K}, alpha=${alpha}, beta=${beta}, threads=${threads})`;
+                  if (P !== null) be.gemmPacked(transA, M, alpha, A.data, lda, P, beta, Cw.data, ldc);
+                  else be.gemm(transA, transB, M, N, K, alpha, A.data, lda, B.data, ldb, beta, Cw.data, ldc);
+                  close(what, Cw.data, Cr.data, 1e-5, 2e-6 * K);
+                }
+                P?.dispose();
+              });
+            }
+          }
+        }
+      } finally {
+        setThreads(saved);
+      }
+    });
+  }
 
   test(`${be.name}: unary ops and their backward against the reference`, () => {
     const ops: UnaryOp[] = ['tanh', 'sigmoid', 'relu', 'exp', 'neg'];

@@ -10,6 +10,12 @@ export interface Backend {
   readonly name: string;
 
   /**
+   * Optional: sets how many threads large kernels (GEMM) may use, the calling thread included (the wasm
+   * backend has it; n > 1 needs shared memory and worker threads, and throws where they are missing).
+   */
+  setThreads?(n: number): void;
+
+  /**
    * C = alpha * op(A) @ op(B) + beta * C, row-major; op(A) is M×K, op(B) is K×N.
    * lda/ldb/ldc are row strides of A, B, C as stored (before the transpose).
    */

@@ -9,6 +9,10 @@
 // its static data there (the backend checks at load that it fits); blocks are handed out from HEAP_BASE
 // up, so 0 never names a block and can mean "null" to a kernel. `reserve` hands out permanent blocks
 // (kernel scratch such as GEMM packing buffers) that are not tensor storage.
+//
+// Where SharedArrayBuffer exists the memory is shared (so GEMM worker threads can run kernels on it; a
+// shared memory reserves its maximum as address space, not RSS). A shared buffer is never detached: after
+// a grow `memory.buffer` is a new, longer SharedArrayBuffer, and views re-derive when their buffer differs.
 
 const PAGE = 65536;
 const ALIGN = 16;
@@ -17,6 +21,8 @@ export const HEAP_BASE = PAGE;
 
 export class Heap {
   readonly memory: WebAssembly.Memory;
+  /** Whether `memory` is a shared memory (a wasm module must declare its imported memory the same way). */
+  readonly shared: boolean;
   private top = HEAP_BASE; // bytes
   private reserved = 0;
   private readonly freeBySize = new Map<number, number[]>(); // block bytes -> byte offsets
@@ -24,12 +30,13 @@ export class Heap {
   private peak = 0;
   private view: Float32Array;
 
-  constructor(initialPages = 256, maximumPages = 65536) {
-    this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages });
+  constructor(initialPages = 256, maximumPages = 65536, shared = typeof SharedArrayBuffer !== 'undefined') {
+    this.shared = shared;
+    this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages, shared });
     this.view = new Float32Array(this.memory.buffer);
   }
 
-  /** The whole heap as floats; a fresh view after the memory grew (growth detaches old views). */
+  /** The whole heap as floats; a fresh view after the memory grew (growth detaches, or for shared memory outgrows, old views). */
   get f32(): Float32Array {
     if (this.view.buffer !== this.memory.buffer) this.view = new Float32Array(this.memory.buffer);
     return this.view;

@@ -2,6 +2,7 @@
 // to kernels.wasm by the package build, importing the tensor heap's WebAssembly.Memory so that every
 // kernel runs in place on tensor storage — a Float32Array view's byteOffset is the kernel's pointer and
 // nothing is copied per call (but softmaxCrossEntropy's Int32 targets when they are not on the heap).
+// Large GEMMs are split across worker threads when the heap is shared (gemm-pool.ts).
 // This file is the thin typed wrapper: pointer and bounds checks, op codes, scratch. Not here: loading
 // the bytes (load-kernels.ts) or choosing a backend (registry.ts).
 
@@ -10,6 +11,8 @@ import type {
 } from '../backend.js';
 import { CELL_LAYOUTS } from '../backend.js';
 import { HEAP_BASE, heap } from '../../tensor/heap.js';
+import { createGemmPool, MIN_THREADED_WORK } from './gemm-pool.js';
+import { JOB_GEMM, JOB_PACKED } from './gemm-job.js';
 
 /** The exports of assembly/index.ts (pointers are byte offsets into the heap; 0 is null). */
 interface Kernels {
@@ -71,11 +74,20 @@ const CELL: { readonly [K in CellKind]: number } = {
 /** Rows of Int32 targets copied per softmaxCrossEntropy call into the scratch block. */
 const TARGET_ROWS = 16384;
 
+/** The wasm backend: a Backend with a thread count for large GEMMs. */
+export type WasmBackend = Backend & {
+  /** Threads a large GEMM is split across, the calling thread included. */
+  readonly threads: number;
+  /** Sets `threads` (>= 1; more than 1 needs a shared heap and worker threads). */
+  setThreads(n: number): void;
+};
+
 /**
  * Instantiates the compiled kernels against the tensor heap's memory and returns the backend.
  * Throws when the module's static data would overlap the heap (see HEAP_BASE in tensor/heap.ts).
+ * Large GEMMs use `threads` threads: RECURRENT_THREADS, else the available cores (1 without a shared heap).
  */
-export function createWasmBackend(module: WebAssembly.Module): Backend {
+export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
   const memory = heap.memory;
   const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Kernels;
   if (k.dataEnd() > HEAP_BASE) {
@@ -83,6 +95,7 @@ export function createWasmBackend(module: WebAssembly.Module): Backend {
   }
   const gemmScratch = heap.reserve(k.gemmScratchBytes());
   const targetScratch = heap.reserve(TARGET_ROWS * 4);
+  const pool = createGemmPool(module, k.gemmScratchBytes());
 
   let buffer = memory.buffer;
   /** The pointer of a view over the heap; a clear error for anything else (a copy, a detached view). */
@@ -116,6 +129,14 @@ export function createWasmBackend(module: WebAssembly.Module): Backend {
   return {
     name: 'wasm',
 
+    get threads() {
+      return pool.threads;
+    },
+
+    setThreads(n) {
+      pool.setThreads(n);
+    },
+
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
       need(C, extent(M, N, ldc, 'c'), 'C', 'gemm');
@@ -123,7 +144,17 @@ export function createWasmBackend(module: WebAssembly.Module): Backend {
         need(A, transA ? extent(K, M, lda, 'a') : extent(M, K, lda, 'a'), 'A', 'gemm');
         need(B, transB ? extent(N, K, ldb, 'b') : extent(K, N, ldb, 'b'), 'B', 'gemm');
       }
-      k.gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, ptr(A, 'A'), lda, ptr(B, 'B'), ldb, beta, ptr(C, 'C'), ldc, gemmScratch);
+      const tA = transA ? 1 : 0;
+      const tB = transB ? 1 : 0;
+      const a = ptr(A, 'A');
+      const b = ptr(B, 'B');
+      const c = ptr(C, 'C');
+      if (pool.threads > 1 && M * N * K >= MIN_THREADED_WORK) {
+        const self = (m: number, n: number, a0: number, b0: number, c0: number): void =>
+          k.gemm(tA, tB, m, n, K, alpha, a0, lda, b0, ldb, beta, c0, ldc, gemmScratch);
+        if (pool.run(JOB_GEMM, tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, self)) return;
+      }
+      k.gemm(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, gemmScratch);
     },
 
     packB(transB, K, N, B, ldb) {
@@ -142,7 +173,16 @@ export function createWasmBackend(module: WebAssembly.Module): Backend {
       if (M === 0 || N === 0) return;
       need(C, extent(M, N, ldc, 'c'), 'C', 'gemmPacked');
       if (K > 0 && alpha !== 0) need(A, transA ? extent(K, M, lda, 'a') : extent(M, K, lda, 'a'), 'A', 'gemmPacked');
-      k.gemmPacked(transA ? 1 : 0, M, N, K, alpha, ptr(A, 'A'), lda, packed.offset, beta, ptr(C, 'C'), ldc, gemmScratch);
+      const tA = transA ? 1 : 0;
+      const a = ptr(A, 'A');
+      const c = ptr(C, 'C');
+      const bp = packed.offset;
+      if (pool.threads > 1 && M * N * K >= MIN_THREADED_WORK) {
+        const self = (m: number, _n: number, a0: number, _b: number, c0: number): void =>
+          k.gemmPacked(tA, m, N, K, alpha, a0, lda, bp, beta, c0, ldc, gemmScratch);
+        if (pool.run(JOB_PACKED, tA, 0, M, N, K, alpha, a, lda, bp, 0, beta, c, ldc, self)) return;
+      }
+      k.gemmPacked(tA, M, N, K, alpha, a, lda, bp, beta, c, ldc, gemmScratch);
     },
 
     unary(op, x, out) {
