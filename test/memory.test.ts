@@ -28,3 +28,36 @@ test('heap use is flat across 60 training steps (LSTM 2 layers, dropout, Adam, c
   assert.ok(last.inUse < params * 4 * 4 + 64 * 1024, `live bytes ${last.inUse} for ${params} parameters`);
   model.dispose();
 });
+
+test('the heap may grow in the middle of a backward pass: gradients stay right', async () => {
+  const { linear, sum } = await import('../src/autograd/ops.js');
+  const { backward } = await import('../src/autograd/tape.js');
+  const { Tensor, tidy } = await import('../src/tensor/tensor.js');
+  const { Rng } = await import('../src/random/rng.js');
+  const rng = new Rng(5);
+  const [M, N, K] = [67, 29, 53]; // odd sizes, so no freed block of these sizes can be reused
+  tidy(() => {
+    const x = Tensor.from(Array.from({ length: M * K }, () => rng.normal()), [M, K], true);
+    const w = Tensor.from(Array.from({ length: N * K }, () => rng.normal()), [N, K], true);
+    const loss = sum(linear(x, w, null)); // sum(x Wᵀ): dx[i,k] = Σ_j W[j,k], dW[j,k] = Σ_i x[i,k]
+    // Fill the heap so that the output's grad (M×N) still fits but x's grad (M×K) does not: linear's
+    // backward then takes its view of dOut before the heap grows under it.
+    loss.ensureGrad();
+    const room = Math.ceil((M * N * 4) / 16) * 16 + 16;
+    const free = heap.memory.buffer.byteLength - heap.stats().heapBytes;
+    if (free > room) new Tensor([Math.floor((free - room) / 16) * 4]);
+    const bytesBefore = heap.memory.buffer.byteLength;
+    backward(loss);
+    assert.ok(heap.memory.buffer.byteLength > bytesBefore, 'the heap grew during backward');
+    const xd = x.data;
+    const wd = w.data;
+    for (let k = 0; k < K; k++) {
+      let colW = 0;
+      let colX = 0;
+      for (let j = 0; j < N; j++) colW += wd[j * K + k];
+      for (let i = 0; i < M; i++) colX += xd[i * K + k];
+      assert.ok(Math.abs(x.grad!.data[k] - colW) < 1e-4, `dx[0,${k}] ${x.grad!.data[k]} vs ${colW}`);
+      assert.ok(Math.abs(w.grad!.data[k] - colX) < 1e-4, `dW[0,${k}] ${w.grad!.data[k]} vs ${colX}`);
+    }
+  });
+});

@@ -18,7 +18,15 @@ export function backward(loss: Tensor, seed?: Tensor): void {
     for (let i = 0; i < g.length; i++) g[i] += s[i];
   }
   noGrad(() => {
-    for (let i = order.length - 1; i >= 0; i--) order[i].backwardFn?.();
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i];
+      if (t.backwardFn === null) continue;
+      // NOTE: allocate the parents' grads before the closure runs. An allocation may grow the heap,
+      // and a closure that took a view (of its output's grad, say) and then allocated would be left
+      // holding a view of the old buffer.
+      for (const p of t.parents) if (p.requiresGrad) p.ensureGrad();
+      t.backwardFn();
+    }
   });
 }
 
