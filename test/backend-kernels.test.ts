@@ -392,3 +392,34 @@ for (const be of fast) {
     }
   });
 }
+
+test('the first threaded GEMM never grows the heap (callers keep valid views across kernel calls)', { skip: !availableBackends().includes('wasm') }, async () => {
+  // A fresh process, so the worker pool has not started yet.
+  const { spawnSync } = await import('node:child_process');
+  const registry = new URL('../src/backend/registry.js', import.meta.url).href;
+  const heapUrl = new URL('../src/tensor/heap.js', import.meta.url).href;
+  const script = `
+    const { backend, setBackend } = await import(${JSON.stringify(registry)});
+    const { heap } = await import(${JSON.stringify(heapUrl)});
+    setBackend('wasm');
+    const be = backend();
+    if (be.setThreads) be.setThreads(2);
+    const n = 256;
+    const offs = [heap.alloc(n * n), heap.alloc(n * n), heap.alloc(n * n)];
+    const view = (o) => new Float32Array(heap.memory.buffer, o, n * n);
+    const [a, b, c] = offs.map(view);
+    const before = heap.memory.buffer.byteLength;
+    be.gemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n);
+    be.axpy(1, a, c); // the same, older views, on the next call
+    console.log(JSON.stringify({ before, after: heap.memory.buffer.byteLength }));`;
+  // A file, not `node -e`: worker threads started from an eval'd script do not come up.
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const file = join(mkdtempSync(join(tmpdir(), 'recurrent-grow-')), 'grow.mjs');
+  writeFileSync(file, script);
+  const r = spawnSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, RECURRENT_BACKEND: 'wasm' } });
+  assert.equal(r.status, 0, r.stderr);
+  const { before, after } = JSON.parse(r.stdout.trim());
+  assert.equal(after, before, 'heap grew inside a kernel call');
+});

@@ -67,11 +67,18 @@ function checkThreads(n: number, name: string): number {
 
 export function createGemmPool(module: WebAssembly.Module, scratchBytes: number): GemmPool {
   const workers: PoolWorker[] = [];
+  // NOTE: each worker's scratch is reserved when the thread count is set, never inside a kernel call:
+  // growing the heap there would leave the caller holding views of the old buffer for its next call.
+  const scratch: number[] = [];
+  const reserveScratch = (n: number): void => {
+    while (scratch.length < n - 1) scratch.push(heap.reserve(scratchBytes));
+  };
   let threads = defaultThreads();
+  reserveScratch(threads);
 
   const spawn = (): PoolWorker => {
     const buf = new SharedArrayBuffer(J.SLOT_INTS * 4);
-    const init: J.WorkerInit = { module, memory: heap.memory, slot: buf, scratch: heap.reserve(scratchBytes) };
+    const init: J.WorkerInit = { module, memory: heap.memory, slot: buf, scratch: scratch[workers.length] };
     const handle = new WorkerClass!(new URL('./gemm-worker.js', import.meta.url), { workerData: init });
     handle.unref();
     return { slot: new Int32Array(buf), slotF: new Float32Array(buf), handle };
@@ -90,6 +97,7 @@ export function createGemmPool(module: WebAssembly.Module, scratchBytes: number)
 
     setThreads(n) {
       threads = checkThreads(n, 'setThreads');
+      reserveScratch(threads);
     },
 
     run(kind, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, self) {
