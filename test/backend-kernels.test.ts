@@ -34,6 +34,16 @@ function rand(n: number, lo = -1, hi = 1): Tensor {
 }
 const copy = (t: Tensor): Tensor => Tensor.from(t.data);
 
+/** Random GEMM operands for op(A) (M×K), op(B) (K×N) and C (M×N), each with a row stride padded by 0–2. */
+function gemmOperands(M: number, N: number, K: number, transA: boolean, transB: boolean) {
+  const [ar, ac] = transA ? [K, M] : [M, K];
+  const [br, bc] = transB ? [N, K] : [K, N];
+  const lda = ac + rng.int(3);
+  const ldb = bc + rng.int(3);
+  const ldc = N + rng.int(3);
+  return { lda, ldb, ldc, A: rand(ar * lda), B: rand(br * ldb), C0: rand(M * ldc) };
+}
+
 /** |got - want| <= atol + rtol·|want| everywhere (NaN matches NaN, ±Inf must match exactly). */
 function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rtol = 1e-5, atol = 1e-6): void {
   assert.equal(got.length, want.length, `${what}: length`);
@@ -56,14 +66,7 @@ for (const be of [ref, ...fast]) {
         for (const transB of [false, true]) {
           const [alpha, beta] = scalars[n++ % scalars.length];
           tidy(() => {
-            const [ar, ac] = transA ? [K, M] : [M, K];
-            const [br, bc] = transB ? [N, K] : [K, N];
-            const lda = ac + rng.int(3);
-            const ldb = bc + rng.int(3);
-            const ldc = N + rng.int(3);
-            const A = rand(ar * lda);
-            const B = rand(br * ldb);
-            const C0 = rand(M * ldc);
+            const { lda, ldb, ldc, A, B, C0 } = gemmOperands(M, N, K, transA, transB);
             const Cr = copy(C0);
             const Cw = copy(C0);
             const what = `gemmPacked(${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}, M=${M}, N=${N}, K=${K}, alpha=${alpha}, beta=${beta})`;
@@ -145,14 +148,7 @@ for (const be of fast) {
             for (const transB of [false, true]) {
               const [alpha, beta] = scalars[n++ % scalars.length];
               tidy(() => {
-                const [ar, ac] = transA ? [K, M] : [M, K];
-                const [br, bc] = transB ? [N, K] : [K, N];
-                const lda = ac + rng.int(3);
-                const ldb = bc + rng.int(3);
-                const ldc = N + rng.int(3);
-                const A = rand(ar * lda);
-                const B = rand(br * ldb);
-                const C0 = rand(M * ldc);
+                const { lda, ldb, ldc, A, B, C0 } = gemmOperands(M, N, K, transA, transB);
                 const Cr = copy(C0);
                 ref.gemm(transA, transB, M, N, K, alpha, A.data, lda, B.data, ldb, beta, Cr.data, ldc);
                 const P = packed ? be.packB(transB, K, N, B.data, ldb) : null;
