@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ops from '../src/autograd/ops.js';
+import { backward } from '../src/autograd/tape.js';
 import { Rng } from '../src/random/rng.js';
 import { gradcheck, randomTensor } from './util/gradcheck.js';
 
@@ -77,10 +78,30 @@ test('select and stack', () => {
   gradcheck('stack repeated', () => ops.stack([ys[0], ys[1], ys[0]]), [ys[0], ys[1]]);
 });
 
+test('swapAxes01', () => {
+  const x = randomTensor(rng, [3, 2, 4]);
+  gradcheck('swapAxes01 3-d', () => ops.swapAxes01(x), [x]);
+  const y = randomTensor(rng, [2, 5]);
+  gradcheck('swapAxes01 2-d', () => ops.swapAxes01(y), [y]);
+  const z = ops.swapAxes01(x);
+  assert.deepEqual(z.shape, [2, 3, 4]);
+  assert.equal(z.data[(1 * 3 + 2) * 4 + 3], x.data[(2 * 2 + 1) * 4 + 3], 'out[1][2][3] = x[2][1][3]');
+});
+
 test('embedding, with repeated ids', () => {
   const w = randomTensor(rng, [5, 3]);
   const ids = Int32Array.from([4, 0, 4, 2, 2, 2]);
   gradcheck('embedding', () => ops.embedding(w, ids, [2, 3]), [w]);
+});
+
+test('embedding and indexSelect: backward uses the ids given at forward time, even if the caller reuses the buffer', () => {
+  const w = randomTensor(rng, [4, 2]);
+  const ids = Int32Array.from([1, 1, 3]);
+  const out = ops.embedding(w, ids, [3]);
+  const picked = ops.indexSelect(w, 0, ids);
+  ids.fill(0); // e.g. a decoder overwriting its previous-token buffer for the next step
+  backward(ops.add(ops.sum(out), ops.sum(picked)));
+  assert.deepEqual(Array.from(w.grad!.data), [0, 0, 4, 4, 0, 0, 2, 2]);
 });
 
 test('crossEntropy, including ignored rows', () => {

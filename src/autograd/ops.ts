@@ -212,6 +212,28 @@ export function select(x: Tensor, i: number): Tensor {
   return record(out, [x], () => backend().axpy(1, out.grad!.data, x.ensureGrad().data.subarray(i * inner, (i + 1) * inner)));
 }
 
+/** The first two dimensions swapped: (P, Q, ...) -> (Q, P, ...), e.g. time-major (T, B, H) <-> batch-first (B, T, H). */
+export function swapAxes01(x: Tensor): Tensor {
+  if (x.shape.length < 2) throw new Error(`swapAxes01: needs at least 2 dimensions, got ${fmt(x.shape)}`);
+  const [P, Q] = x.shape;
+  const K = x.size / (P * Q) || 0; // elements per (p, q) entry
+  const out = new Tensor([Q, P, ...x.shape.slice(2)]); // (Q, P, ...)
+  const o = out.data;
+  const xd = x.data;
+  for (let p = 0; p < P; p++) for (let q = 0; q < Q; q++) o.set(xd.subarray((p * Q + q) * K, (p * Q + q + 1) * K), (q * P + p) * K);
+  return record(out, [x], () => {
+    const dx = x.ensureGrad().data;
+    const dOut = out.grad!.data;
+    for (let p = 0; p < P; p++) {
+      for (let q = 0; q < Q; q++) {
+        const s = (q * P + p) * K;
+        const d = (p * Q + q) * K;
+        for (let k = 0; k < K; k++) dx[d + k] += dOut[s + k];
+      }
+    }
+  });
+}
+
 /** Stacks equal shapes along a new first dimension: k × (...) -> (k, ...). */
 export function stack(xs: Tensor[]): Tensor {
   const inner = xs[0].size;
@@ -247,11 +269,13 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape): Ten
     }
     o.set(w.subarray(id * H, id * H + H), i * H);
   }
+  // The caller may reuse its ids buffer (a decoder feeding step after step): backward reads a copy.
+  const saved = ids.slice();
   return record(out, [weight], () => {
     const dOut = out.grad!.data;
     const dw = weight.ensureGrad().data;
-    for (let i = 0; i < ids.length; i++) {
-      const r = ids[i] * H;
+    for (let i = 0; i < saved.length; i++) {
+      const r = saved[i] * H;
       for (let j = 0; j < H; j++) dw[r + j] += dOut[i * H + j];
     }
   });
@@ -388,7 +412,8 @@ export function maskedSoftmax(x: Tensor, mask: ArrayLike<number> | null): Tensor
  * x[.., indices[k], ..]. Indices may repeat (beam search reorders and duplicates hypotheses; a (B, 1, A) tensor
  * with indices [0 × S] is broadcast to (B, S, A)). Backward scatters: dx[.., indices[k], ..] += dOut[.., k, ..].
  */
-export function indexSelect(x: Tensor, dim: number, indices: ArrayLike<number>): Tensor {
+export function indexSelect(x: Tensor, dim: number, indicesIn: ArrayLike<number>): Tensor {
+  const indices = Int32Array.from(indicesIn); // backward reads them later: never the caller's (reusable) buffer
   if (!Number.isInteger(dim) || dim < 0 || dim >= x.shape.length) throw new Error(`indexSelect: dim ${dim} is outside the ${x.shape.length} dimensions of ${fmt(x.shape)}`);
   const n = x.shape[dim];
   for (let k = 0; k < indices.length; k++) {
