@@ -77,6 +77,38 @@ test('every attention kind: gradients of context and weights w.r.t. query, keys 
   }
 });
 
+test('Luong attention with Tq queries per row: the same as Tq single queries, with gradients; bahdanau refuses', () => {
+  for (const kind of ['luong-dot', 'luong-general'] as const) {
+    const r = new Rng(9);
+    const Q = 3;
+    const att = new Attention({ kind, querySize: Q, keySize: kind === 'luong-dot' ? Q : 5 }, r);
+    const [B, Tq, S] = [2, 3, 4];
+    const q = randomTensor(r, [B, Tq, Q]);
+    const keys = randomTensor(r, [B, S, att.keySize]);
+    const lengths = [4, 2];
+    const many = att.forward(q, att.prepare(keys, lengths));
+    assert.deepEqual(many.context.shape, [B, Tq, att.keySize]);
+    assert.deepEqual(many.weights.shape, [B, Tq, S]);
+    for (let t = 0; t < Tq; t++) {
+      const qt = Tensor.from(Float32Array.from({ length: B * Q }, (_, i) => q.data[(Math.floor(i / Q) * Tq + t) * Q + (i % Q)]), [B, Q]); // (B, Q)
+      const one = att.forward(qt, att.prepare(keys, lengths));
+      for (let b = 0; b < B; b++) {
+        for (let s = 0; s < S; s++) assert.ok(Math.abs(one.weights.data[b * S + s] - many.weights.data[(b * Tq + t) * S + s]) < 1e-6, `${kind} weight b${b} t${t} s${s}`);
+        for (let e = 0; e < att.keySize; e++) {
+          assert.ok(Math.abs(one.context.data[b * att.keySize + e] - many.context.data[(b * Tq + t) * att.keySize + e]) < 1e-6, `${kind} context b${b} t${t}`);
+        }
+      }
+    }
+    gradcheck(`attention ${kind}, Tq queries`, () => {
+      const out = att.forward(q, att.prepare(keys, lengths));
+      return [out.context, out.weights];
+    }, [q, keys, ...att.parameters()]);
+  }
+  const r = new Rng(1);
+  const bahdanau = new Attention({ kind: 'bahdanau', querySize: 3, keySize: 3 }, r);
+  assert.throws(() => bahdanau.forward(randomTensor(r, [2, 2, 3]), bahdanau.prepare(randomTensor(r, [2, 4, 3]))), /'bahdanau' takes one query per row/);
+});
+
 test('masked source positions get weight exactly 0 and no gradient', () => {
   for (const kind of attentionKinds) {
     const r = new Rng(9);
@@ -112,5 +144,5 @@ test('attention options are validated', () => {
   const keys = randomTensor(r, [2, 4, 2], 1, false);
   assert.throws(() => att.prepare(keys, [4, 0]), /lengths\[1\] must be an integer in \[1, S = 4\], got 0/);
   assert.throws(() => att.prepare(randomTensor(r, [2, 4, 3], 1, false)), /keys must have shape \(B, S, keySize = 2\), got \[2, 4, 3\]/);
-  assert.throws(() => att.forward(randomTensor(r, [3, 3], 1, false), att.prepare(keys)), /query must have shape \(B = 2, querySize = 3\), got \[3, 3\]/);
+  assert.throws(() => att.forward(randomTensor(r, [3, 3], 1, false), att.prepare(keys)), /query must have shape \(B = 2, querySize = 3\) or \(B, Tq, querySize\), got \[3, 3\]/);
 });

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { crossEntropy, stack } from '../src/autograd/ops.js';
 import { backward } from '../src/autograd/tape.js';
 import { greedyDecode } from '../src/decode/greedy.js';
 import { Seq2Seq, seq2seqAttentionKinds, type Seq2SeqConfig } from '../src/nn/seq2seq.js';
@@ -38,13 +39,13 @@ test('scheduled sampling with ε = 1 is teacher forcing: same outputs, same grad
   assert.equal(one, 1);
   for (const attention of seq2seqAttentionKinds) {
     const model = new Seq2Seq({ ...base, cell: 'lstm', attention, bidirectional: attention !== 'luong-dot' }, new Rng(4));
-    const run = (opts: object): { logits: number[]; loss: number; grads: number[][]; weights: number[][] } => tidy(() => {
+    const run = (opts: object): { logits: number[]; loss: number; grads: number[][]; weights: number[] | null; weightShape: number[] | null } => tidy(() => {
       model.zeroGrad();
       const out = model.forward(batch, opts);
       backward(out.loss);
       return {
         logits: out.logits.toArray(), loss: out.loss.item(), grads: model.parameters().map((p) => p.grad!.toArray()),
-        weights: out.weights.map((w) => w.toArray()),
+        weights: out.weights?.toArray() ?? null, weightShape: out.weights?.shape.slice() ?? null,
       };
     });
     const forced = run({});
@@ -53,9 +54,56 @@ test('scheduled sampling with ε = 1 is teacher forcing: same outputs, same grad
     const scheduled = run({ teacherForcing: one, feedback: 'sample', rng });
     assert.deepEqual(scheduled, forced, attention);
     assert.deepEqual(rng.getState(), state, 'no random number drawn at ε = 1');
-    if (attention !== 'none') assert.equal(forced.weights.length, 5, 'one weight matrix per decoded step');
+    if (attention !== 'none') assert.deepEqual(forced.weightShape, [5, 3, 4], 'weights (T, B, S): one matrix per decoded step');
   }
 });
+
+test('teacher forcing without input feeding runs the decoder over all steps at once: same loss and gradients as stepping', () => {
+  const variants: Array<Partial<Seq2SeqConfig>> = [
+    { attention: 'none' },
+    { cell: 'lstm', attention: 'luong-general', bidirectional: true, numLayers: 2 },
+    { cell: 'lstm', attention: 'luong-dot' },
+    { cell: 'rnn_tanh', attention: 'luong-general' },
+  ];
+  for (const v of variants) {
+    const model = new Seq2Seq({ ...base, ...v }, new Rng(12));
+    const grads = (): number[][] => model.parameters().map((p) => p.grad!.toArray());
+    const fused = tidy(() => {
+      model.zeroGrad();
+      const out = model.forward(batch);
+      backward(out.loss);
+      return { loss: out.loss.item(), grads: grads(), weights: out.weights?.toArray() ?? [] };
+    });
+    const stepped = tidy(() => {
+      model.zeroGrad();
+      // The per-step path by hand: encode, then T = 5 steps fed bos and the gold tokens (eos past a target's end).
+      let { encoded, state } = model.encode(batch.src);
+      const fed = [[BOS, BOS, BOS], [4, 6, 7], [3, EOS, 7], [2, EOS, 0], [1, EOS, EOS]];
+      const gold = [[4, 6, 7], [3, EOS, 7], [2, -100, 0], [1, -100, EOS], [EOS, -100, -100]];
+      const logits = [];
+      const weights: number[] = [];
+      for (let t = 0; t < 5; t++) {
+        const out = model.step(encoded, state, Int32Array.from(fed[t]));
+        logits.push(out.logits);
+        if (out.weights !== null) weights.push(...out.weights.toArray());
+        state = out.state;
+      }
+      const loss = crossEntropy(stack(logits), Int32Array.from(gold.flat()));
+      backward(loss);
+      return { loss: loss.item(), grads: grads(), weights };
+    });
+    const what = JSON.stringify(v);
+    assert.ok(Math.abs(fused.loss - stepped.loss) < 1e-5, `${what}: loss ${fused.loss} vs ${stepped.loss}`);
+    assertClose(fused.weights, stepped.weights, 1e-5, `${what}: attention weights`);
+    fused.grads.forEach((g, i) => assertClose(g, stepped.grads[i], 1e-4, `${what}: gradient of ${model.namedParameters()[i][0]}`));
+  }
+});
+
+function assertClose(a: number[], b: number[], tol: number, what: string): void {
+  assert.equal(a.length, b.length, `${what}: length`);
+  const scale = Math.max(1, ...b.map(Math.abs));
+  a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= tol * scale, `${what}[${i}]: ${x} vs ${b[i]}`));
+}
 
 test('scheduled sampling with ε = 0 and argmax feeds back exactly what greedy decoding picks', () => {
   for (const attention of seq2seqAttentionKinds) {

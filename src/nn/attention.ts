@@ -39,9 +39,9 @@ export interface AttentionMemory {
 }
 
 export interface AttentionOutput {
-  /** (B, E) Σ_s α_s k_s. */
+  /** (B, E) Σ_s α_s k_s; (B, Tq, E) for Tq queries per row. */
   context: Tensor;
-  /** (B, S) α: a distribution over each row's source positions, exactly 0 on padding. */
+  /** (B, S) α: a distribution over each row's source positions, exactly 0 on padding; (B, Tq, S) for Tq queries per row. */
   weights: Tensor;
 }
 
@@ -111,29 +111,45 @@ export class Attention extends Module {
     return { keys, projected, mask, B, S };
   }
 
-  /** One query per row against the memory: context (B, E) and weights (B, S). */
+  /**
+   * One query per row against the memory: query (B, Q) gives context (B, E) and weights (B, S). Luong
+   * scores also take Tq queries per row at once (a decoder run over a whole target under teacher forcing):
+   * query (B, Tq, Q) gives context (B, Tq, E) and weights (B, Tq, S), the same as Tq single-query calls.
+   */
   forward(query: Tensor, memory: AttentionMemory): AttentionOutput {
     const { B, S } = memory;
-    if (!(query instanceof Tensor) || query.shape.length !== 2 || query.shape[0] !== B || query.shape[1] !== this.querySize) {
+    const many = query instanceof Tensor && query.shape.length === 3;
+    const okShape = query instanceof Tensor && (query.shape.length === 2 || many) && query.shape[0] === B && query.shape[query.shape.length - 1] === this.querySize;
+    if (!okShape) {
       const got = query instanceof Tensor ? `[${query.shape.join(', ')}]` : String(query);
-      throw new Error(`Attention.forward: query must have shape (B = ${B}, querySize = ${this.querySize}), got ${got}`);
+      throw new Error(`Attention.forward: query must have shape (B = ${B}, querySize = ${this.querySize}) or (B, Tq, querySize), got ${got}`);
     }
-    let scores: Tensor; // (B, S)
+    if (many && this.kind === 'bahdanau') throw new Error("Attention.forward: 'bahdanau' takes one query per row (B, querySize); several per row are for Luong scores");
+    const Tq = many ? query.shape[1] : 1;
+    let scores: Tensor; // (B, Tq, S)
     if (this.kind === 'bahdanau') {
       const A = this.attentionSize;
       const q = reshape(linear(query, this.wq!, null), [B, 1, A]); // (B, 1, A)
       const qs = indexSelect(q, 1, new Int32Array(S)); // (B, S, A) the query broadcast over s
       const hidden = tanh(add(memory.projected!, qs)); // (B, S, A)
-      scores = reshape(linear(hidden, this.v!, null), [B, S]); // (B, S)
+      scores = reshape(linear(hidden, this.v!, null), [B, 1, S]); // (B, 1, S)
     } else {
-      const q = reshape(query, [B, 1, this.querySize]); // (B, 1, Q)
+      const q = many ? query : reshape(query, [B, 1, this.querySize]); // (B, Tq, Q)
       const k = this.kind === 'luong-dot' ? memory.keys : memory.projected!; // (B, S, Q)
-      scores = reshape(bmm(q, k, true), [B, S]); // (B, S)
+      scores = bmm(q, k, true); // (B, Tq, S)
     }
-    const weights = maskedSoftmax(scores, memory.mask); // (B, S)
-    const context = reshape(bmm(reshape(weights, [B, 1, S]), memory.keys), [B, this.keySize]); // (B, E)
-    return { context, weights };
+    const weights = maskedSoftmax(scores, Tq === 1 ? memory.mask : repeatRows(memory.mask, B, Tq, S)); // (B, Tq, S)
+    const context = bmm(weights, memory.keys); // (B, Tq, E)
+    if (many) return { context, weights };
+    return { context: reshape(context, [B, this.keySize]), weights: reshape(weights, [B, S]) }; // (B, E), (B, S)
   }
+}
+
+/** A (B, S) mask repeated over Tq rows per batch entry: (B, Tq, S). */
+function repeatRows(mask: Float32Array, B: number, Tq: number, S: number): Float32Array {
+  const out = new Float32Array(B * Tq * S);
+  for (let b = 0; b < B; b++) for (let t = 0; t < Tq; t++) out.set(mask.subarray(b * S, (b + 1) * S), (b * Tq + t) * S);
+  return out;
 }
 
 /** B·S keep-mask from lengths (each in [1, S]); all ones when lengths is undefined. */

@@ -4,7 +4,7 @@
 // Training runs with teacher forcing or scheduled sampling (Bengio et al. 2015). Not here: search
 // (decode/), the schedules of the teacher-forcing probability (scheduled-sampling.ts).
 
-import { concat, crossEntropy, indexSelect, linear, reshape, select, stack, tanh } from '../autograd/ops.js';
+import { concat, crossEntropy, indexSelect, reshape, select, stack, swapAxes01, tanh } from '../autograd/ops.js';
 import { sampleLogits } from '../decode/sample.js';
 import type { Rng } from '../random/rng.js';
 import { Tensor, noGrad } from '../tensor/tensor.js';
@@ -103,8 +103,8 @@ export interface Seq2SeqOutput {
   targets: Int32Array;
   /** T·B time-major ids actually fed to the decoder (bos at t = 0). */
   inputs: Int32Array;
-  /** Per step, (B, S) attention weights; empty without attention. */
-  weights: Tensor[];
+  /** (T, B, S) attention weights of every step (0 past each source's length), or null without attention. */
+  weights: Tensor | null;
 }
 
 /** Target padding in Seq2SeqOutput.targets (crossEntropy's default ignore index). */
@@ -266,6 +266,9 @@ export class Seq2Seq extends Module {
     });
 
     let { encoded, state } = this.encode(batch.src);
+    if (teacherForcing >= 1 && this.config.attention !== 'bahdanau' && !this.config.inputFeeding) {
+      return this.forwardTeacherForced(encoded, state, targets, T, B);
+    }
     const inputs = new Int32Array(T * B); // (T, B) what was fed
     const stepLogits: Tensor[] = [];
     const weights: Tensor[] = [];
@@ -291,6 +294,34 @@ export class Seq2Seq extends Module {
       state = out.state;
     }
     const logits = stack(stepLogits); // (T, B, V)
+    const loss = crossEntropy(logits, targets, IGNORE_INDEX); // [1]
+    return { loss, logits, targets, inputs, weights: weights.length === 0 ? null : stack(weights) };
+  }
+
+  /**
+   * Teacher forcing when no step needs the previous step's attention (no attention, or Luong without
+   * input feeding): the fed tokens are known in advance, so the decoder runs over all T steps as one fused
+   * recurrent layer, and attention, W_c and the output layer each run once over all steps. The same
+   * function as stepping T times (test/seq2seq.test.ts checks loss and gradients), with large products
+   * instead of T small ones.
+   */
+  private forwardTeacherForced(encoded: EncodedSource, state: DecoderState, targets: Int32Array, T: number, B: number): Seq2SeqOutput {
+    const { bos, eos, attention } = this.config;
+    const inputs = new Int32Array(T * B); // (T, B): bos, then the gold previous token (eos past a target's end)
+    inputs.fill(bos, 0, B);
+    for (let i = B; i < T * B; i++) inputs[i] = targets[i - B] === IGNORE_INDEX ? eos : targets[i - B];
+    const x = this.tgtEmbedding.forward(inputs, [T, B]); // (T, B, E)
+    const r = this.decoder.forward(x, { h0: state.h, c0: state.c ?? undefined }); // output (T, B, H)
+    let logits: Tensor; // (T, B, V)
+    let weights: Tensor | null = null;
+    if (attention === 'none') logits = this.head.forward(r.output);
+    else {
+      const top = swapAxes01(r.output); // (B, T, H)
+      const att = this.attention!.forward(top, encoded.memory!); // context (B, T, Ek), weights (B, T, S)
+      const ht = tanh(this.combine!.forward(concat([att.context, top]))); // (B, T, H) h̃_t
+      logits = swapAxes01(this.head.forward(ht)); // (T, B, V)
+      weights = swapAxes01(att.weights); // (T, B, S)
+    }
     const loss = crossEntropy(logits, targets, IGNORE_INDEX); // [1]
     return { loss, logits, targets, inputs, weights };
   }
