@@ -1,9 +1,10 @@
-// Beam search over a seq2seq model or an ensemble, for one source: K live hypotheses expanded in one
-// batch per step, an n-best list ranked by length-normalised log-probability. Runs without the tape;
-// each step's temporaries are freed at its end. Not here: the scorer (ensemble.ts).
+// Beam search over a seq2seq model, a vector-conditioned generator or an ensemble of either, for one
+// source (ids or a vector): K live hypotheses expanded in one batch per step, an n-best list ranked by
+// length-normalised log-probability. Runs without the tape; each step's temporaries are freed at its
+// end. Not here: the scorer (ensemble.ts).
 
 import { noGrad, tidy } from '../tensor/tensor.js';
-import { createScorer, disposeScorerState, type ScorerState, type Seq2SeqModels } from './ensemble.js';
+import { createScorer, disposeScorerState, type ScorerState, type ScorerModels } from './ensemble.js';
 import { checkOptions, type Hypothesis } from './greedy.js';
 
 export interface BeamSearchOptions {
@@ -26,12 +27,18 @@ interface Beam {
 /**
  * At each step every live hypothesis is extended by every symbol; the candidates are ranked by total
  * log-probability (ties: lower hypothesis, then lower symbol first) and taken in order — one ending in eos
- * becomes finished, any other becomes live — until K are live. The search stops when K hypotheses have
- * finished, none is live, or maxLength is reached (live ones then join as unfinished). The n-best list is
- * the finished hypotheses by score = logProb / len^α, topped up with unfinished ones if too few finished.
- * With K = 1 this is greedy decoding.
+ * becomes finished, any other becomes live — until K are live. The search stops when none is live,
+ * maxLength is reached (live ones then join as unfinished), or K hypotheses have finished and the most
+ * probable of them is at least as probable as every live one. The n-best list is the finished hypotheses
+ * by score = logProb / len^α, topped up with unfinished ones if too few finished. With K = 1 this is
+ * greedy decoding.
+ *
+ * Why the second condition: low-probability eos candidates are taken whenever they rank above the K-th
+ * live one, so with a confident model K poor hypotheses can finish within a few steps while the likely one
+ * is still live; stopping then would return the poor ones. A live hypothesis's log-probability can only
+ * fall, so once the best finished one is at least as probable, nothing live can overtake it.
  */
-export function beamSearch(models: Seq2SeqModels, src: ArrayLike<number>, opts: BeamSearchOptions): Hypothesis[] {
+export function beamSearch(models: ScorerModels, src: ArrayLike<number>, opts: BeamSearchOptions): Hypothesis[] {
   checkOptions('beamSearch', opts, ['beamWidth', 'maxLength', 'lengthPenalty', 'nBest']);
   const { beamWidth: K, maxLength, lengthPenalty: alpha = 1, nBest = K } = opts;
   if (!Number.isInteger(K) || K < 1) throw new Error(`beamSearch: beamWidth must be a positive integer, got ${String(K)}`);
@@ -45,7 +52,10 @@ export function beamSearch(models: Seq2SeqModels, src: ArrayLike<number>, opts: 
     let state: ScorerState = scorer.start([src]);
     let live: Beam[] = [{ tokens: [], logProb: 0, weights: null }];
     const finished: Hypothesis[] = [];
-    for (let t = 0; t < maxLength && live.length > 0 && finished.length < K; t++) {
+    let bestFinished = -Infinity; // the highest logProb among `finished`
+    // live[0] is the most probable live hypothesis (live is filled in order of log-probability).
+    const done = (): boolean => finished.length >= K && bestFinished >= live[0].logProb;
+    for (let t = 0; t < maxLength && live.length > 0 && !done(); t++) {
       const prev = Int32Array.from(live, (b) => (b.tokens.length === 0 ? scorer.bos : b.tokens[b.tokens.length - 1]));
       const out = tidy(() => scorer.step(state, prev));
       disposeScorerState(state, out.state);
@@ -64,6 +74,7 @@ export function beamSearch(models: Seq2SeqModels, src: ArrayLike<number>, opts: 
         const w = out.weights === null ? null : [...(live[i].weights ?? []), out.weights[i]];
         if (v === scorer.eos) {
           finished.push({ tokens: live[i].tokens, logProb: total[k], score: score(total[k], live[i].tokens.length + 1), finished: true, weights: w });
+          bestFinished = Math.max(bestFinished, total[k]);
         } else {
           next.push({ tokens: [...live[i].tokens, v], logProb: total[k], weights: w });
           parents.push(i);

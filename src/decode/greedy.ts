@@ -1,12 +1,13 @@
-// Greedy and sampled decoding of seq2seq models (one model or an ensemble), a batch of sources at once:
-// at each step every unfinished row picks its next symbol from log p(· | source, prefix) — the argmax,
-// or a sample through sampleLogits (temperature, top-k, top-p) — until eos or maxLength. Runs without
-// the tape; every step's temporaries are freed at the end of the step. Not here: beam search.
+// Greedy and sampled decoding of seq2seq models or vector-conditioned generators (one model or an
+// ensemble), a batch of sources (id sequences or vectors) at once: at each step every unfinished row
+// picks its next symbol from log p(· | source, prefix) — the argmax, or a sample through sampleLogits
+// (temperature, top-k, top-p) — until eos or maxLength. Runs without the tape; every step's temporaries
+// are freed at the end of the step. Not here: beam search.
 
 import type { Rng } from '../random/rng.js';
 import { noGrad, tidy } from '../tensor/tensor.js';
 import { rejectUnknownKeys } from '../nn/recurrent/recurrent.js';
-import { createScorer, disposeScorerState, type Scorer, type ScorerState, type Seq2SeqModels } from './ensemble.js';
+import { createScorer, disposeScorerState, type Scorer, type ScorerState, type ScorerModels } from './ensemble.js';
 import { sampleLogits, validateSampleOptions, type SampleOptions } from './sample.js';
 
 /** One decoded sequence. */
@@ -30,15 +31,15 @@ export interface GreedyOptions {
 
 export interface SampleDecodeOptions extends GreedyOptions, Omit<SampleOptions, 'argmax'> {}
 
-/** The argmax path for each source. */
-export function greedyDecode(models: Seq2SeqModels, src: ReadonlyArray<ArrayLike<number>>, opts: GreedyOptions): Hypothesis[] {
+/** The argmax path for each source (an id sequence for Seq2Seq, a vector for ConditionedGenerator). */
+export function greedyDecode(models: ScorerModels, src: ReadonlyArray<ArrayLike<number>>, opts: GreedyOptions): Hypothesis[] {
   checkOptions('greedyDecode', opts, ['maxLength']);
   return decodeRows(createScorer(models), src, opts.maxLength, (row) => argmax(row));
 }
 
 /** A sample from the model (or the ensemble's mean distribution) for each source, with the caller's seeded rng. */
 export function sampleDecode(
-  models: Seq2SeqModels, src: ReadonlyArray<ArrayLike<number>>, opts: SampleDecodeOptions, rng: Rng,
+  models: ScorerModels, src: ReadonlyArray<ArrayLike<number>>, opts: SampleDecodeOptions, rng: Rng,
 ): Hypothesis[] {
   checkOptions('sampleDecode', opts, ['maxLength', 'temperature', 'topK', 'topP']);
   validateSampleOptions(opts);
