@@ -14,9 +14,10 @@ import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { optimizerNames } from '../src/optim/optimizer.js';
 import { DivergedError, defaultTrainOptions, trainLanguageModel, validationLoss, type TrainOptions } from '../src/train/train-language-model.js';
 import { UsageError, int, num, oneOf, parse, str } from './args.js';
-import { availableBackends, setBackend } from '../src/backend/registry.js';
+import { BACKEND_HELP, selectBackend } from './backend-flag.js';
 import { ProgressBar, formatDuration } from './progress.js';
 import { CLASSIFY_HELP, classify } from './classify.js';
+import { SEQ2SEQ_HELP, seq2seq } from './seq2seq.js';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -31,8 +32,9 @@ Usage:
                    [--argmax] [--prime TEXT] [--seed S] [--backend NAME]
   recurrent eval   --checkpoint DIR --data FILE [--backend NAME]
   recurrent classify train|eval|predict ...   sequence classification from "label<TAB>text" lines
+  recurrent seq2seq train|eval|decode ...     encoder–decoders (attention, beam search, ensembles) on "source<TAB>target" lines
 
-Run "recurrent help train" for every training option, "recurrent help classify" for classification.`;
+Run "recurrent help train" for every training option, "recurrent help classify" and "recurrent help seq2seq" for the others.`;
 
 const TRAIN_HELP = `recurrent train: train a character-level language model (char-rnn)
 
@@ -60,18 +62,7 @@ const TRAIN_HELP = `recurrent train: train a character-level language model (cha
   --seed S             seed of the one random generator (default 1)
   --out DIR            checkpoint directory (default runs/char-rnn)
   --resume             continue the checkpoint in --out exactly where it stopped
-  --backend NAME       kernels: ${availableBackends().join(', ')} (default: the fastest that loads)`;
-
-/** --backend NAME (train, sample, eval): run the kernels on that backend instead of the fastest one. */
-function selectBackend(v: Record<string, unknown>): void {
-  const name = str(v, 'backend');
-  if (name === undefined) return;
-  try {
-    setBackend(name);
-  } catch (e) {
-    throw new UsageError(`--backend: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
+  ${BACKEND_HELP}`;
 
 async function train(argv: string[]): Promise<number> {
   const v = parse(argv, {
@@ -219,10 +210,12 @@ async function main(argv: string[]): Promise<number> {
       return evaluate(rest);
     case 'classify':
       return classify(rest);
+    case 'seq2seq':
+      return seq2seq(rest);
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write((rest[0] === 'train' ? TRAIN_HELP : rest[0] === 'classify' ? CLASSIFY_HELP : HELP) + '\n');
+      process.stdout.write((rest[0] === 'train' ? TRAIN_HELP : rest[0] === 'classify' ? CLASSIFY_HELP : rest[0] === 'seq2seq' ? SEQ2SEQ_HELP : HELP) + '\n');
       return 0;
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version + '\n');
@@ -231,7 +224,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP + '\n');
       return 2;
     default:
-      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, help)`);
+      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, help)`);
   }
 }
 

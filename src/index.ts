@@ -17,7 +17,7 @@ export * from './nn/recurrent/index.js';
 export { LanguageModel, type LanguageModelConfig, type CarriedState } from './nn/language-model.js';
 
 export * from './optim/optimizer.js';
-export { clipGradNorm, clipGradValue } from './optim/clip.js';
+export { clipGradNorm, clipGradValue, gradNorm } from './optim/clip.js';
 export { createSchedule, type ScheduleSpec } from './optim/schedule.js';
 
 export { Vocabulary } from './data/vocabulary.js';
@@ -27,6 +27,10 @@ export { generateText, type GenerateOptions } from './decode/generate.js';
 export { trainLanguageModel, validationLoss, defaultTrainOptions, type TrainOptions, type Metrics } from './train/train-language-model.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
+export { TokenVocabulary, parseParallelText, parseSourceLines, splitTokens, tokenSplits, type TokenSplit, type ParallelPair } from './data/parallel-text.js';
+export { lengthBucketedBatches } from './data/length-buckets.js';
+export { editDistance, scoreSequences, type SequenceScores } from './metrics/sequence-metrics.js';
+export { saveTaskCheckpoint, readTaskConfig, loadTaskWeights, loadTaskTraining, taskCheckpointExists, type TaskTrainingState } from './train/task-checkpoint.js';
 
 export { Attention, attentionKinds, type AttentionKind, type AttentionOptions, type AttentionMemory, type AttentionOutput } from './nn/attention.js';
 export {

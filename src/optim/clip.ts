@@ -52,6 +52,13 @@ export function clipGradNorm(params: ClipParams, maxNorm: number, normType = 2):
   return total;
 }
 
+/** The joint 2-norm of all grads, without changing them (what training checks for a non-finite gradient when it does not clip). */
+export function gradNorm(params: ClipParams): number {
+  let s = 0;
+  for (const g of grads(params)) s += backend().sumSquares(g);
+  return Math.sqrt(s);
+}
+
 /** Clamps every grad element into [-clipValue, clipValue] (NaN stays NaN), as torch's clip_grad_value_. */
 export function clipGradValue(params: ClipParams, clipValue: number): void {
   if (!(Number.isFinite(clipValue) && clipValue >= 0)) throw new Error(`clipGradValue: clipValue must be a finite number >= 0, got ${clipValue}`);

@@ -5,14 +5,13 @@
 // ends with the same weights and losses as an uninterrupted one.
 
 import { crossEntropy } from '../autograd/ops.js';
-import { backend } from '../backend/registry.js';
 import { backward } from '../autograd/tape.js';
 import { StreamBatcher, splitTrainVal } from '../data/streams.js';
 import { Vocabulary } from '../data/vocabulary.js';
 import { disposeState, generateText } from '../decode/generate.js';
 import { LanguageModel, type CarriedState } from '../nn/language-model.js';
 import type { CellKind } from '../nn/recurrent/index.js';
-import { clipGradNorm, clipGradValue } from '../optim/clip.js';
+import { clipGradNorm, clipGradValue, gradNorm } from '../optim/clip.js';
 import { createOptimizer, optimizerStep, type OptimizerState } from '../optim/optimizer.js';
 import { createSchedule, type ScheduleSpec } from '../optim/schedule.js';
 import { Rng } from '../random/rng.js';
@@ -266,12 +265,6 @@ export function validationLoss(model: LanguageModel, batches: StreamBatcher): nu
     model.train(wasTraining);
   }
   return sum / batches.chunksPerEpoch;
-}
-
-function gradNorm(params: Tensor[]): number {
-  let s = 0;
-  for (const p of params) if (p.grad !== null) s += backend().sumSquares(p.grad.data);
-  return Math.sqrt(s);
 }
 
 /** Copies the state out of the step's scope, cut from the tape (truncated BPTT). */

@@ -1,0 +1,93 @@
+// Checkpoints of the task models trained from the command line (seq2seq; any model trained by a plain
+// step loop), in a directory:
+//   config.json          { format, ...config }: the model config, vocabularies, options, data fingerprint
+//   model.safetensors    the weights under their parameter names, with the step in the metadata
+//   training.safetensors optimizer slots, and in the metadata the step, the generator state and the
+//                        loop's own counters: everything `--resume` needs to continue exactly
+// Each file is written atomically (temporary name, flush, rename); model and training files carry their
+// step and must agree on load, so a crash between the writes is detected, never silently resumed.
+
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensorsFileSync, writeFileAtomicSync } from '../io/checkpoint-file.js';
+import { encodeSafetensors, type NamedArray } from '../io/safetensors.js';
+import type { Module } from '../nn/module.js';
+import { optimizerStateFromRecord, optimizerStateToRecord, type OptimizerState } from '../optim/optimizer.js';
+import type { Rng, RngState } from '../random/rng.js';
+import { loadModelWeights } from './model-weights.js';
+
+/** The loop's state besides the weights. `counters` are the loop's own finite numbers (loss sums, timers, epoch…). */
+export interface TaskTrainingState {
+  step: number;
+  rng: Rng;
+  optimizer: OptimizerState;
+  counters: Record<string, number>;
+}
+
+export function taskCheckpointExists(dir: string): boolean {
+  return existsSync(join(dir, 'config.json'));
+}
+
+/** Writes config.json, training.safetensors, then model.safetensors, each atomically. */
+export function saveTaskCheckpoint(dir: string, format: string, config: object, model: Module, t: TaskTrainingState): void {
+  mkdirSync(dir, { recursive: true });
+  const weights = new Map<string, NamedArray>();
+  for (const [name, p] of model.namedParameters()) weights.set(name, { dtype: 'F32', shape: [...p.shape], data: p.data.slice() });
+  const opt = optimizerStateToRecord(t.optimizer);
+  const slots = new Map<string, NamedArray>();
+  for (const [name, v] of opt.tensors) slots.set(`optimizer.${name}`, { dtype: 'F32', shape: [...v.shape], data: v.data.slice() });
+  const meta = { step: t.step, rng: t.rng.getState(), optimizer: opt.json, counters: t.counters };
+  const step = String(t.step);
+  writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify({ format, ...config }, null, 2) + '\n');
+  writeFileAtomicSync(join(dir, 'training.safetensors'), encodeSafetensors(slots, { format, step, training: JSON.stringify(meta) }));
+  writeFileAtomicSync(join(dir, 'model.safetensors'), encodeSafetensors(weights, { format, step }));
+}
+
+/** config.json of a checkpoint of `format` (what `what` names in errors), parsed; the caller checks its fields. */
+export function readTaskConfig<C>(dir: string, format: string, what: string): C {
+  const path = join(dir, 'config.json');
+  if (!existsSync(dir)) throw new Error(`checkpoint directory ${dir} does not exist`);
+  if (!existsSync(path)) throw new Error(`${dir} is not a checkpoint (no config.json)`);
+  let config: { format?: unknown };
+  try {
+    config = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path} is corrupt: ${(e as Error).message}`);
+  }
+  if (config === null || typeof config !== 'object' || config.format !== format) {
+    throw new Error(`${path} is not a ${what} checkpoint (format ${JSON.stringify(config?.format)}, expected ${JSON.stringify(format)})`);
+  }
+  return config as C;
+}
+
+/** Loads the weights of `dir` into `model` (disposing it on a mismatch); returns the step they were saved at. */
+export function loadTaskWeights(dir: string, model: Module): number {
+  return loadModelWeights(model, join(dir, 'model.safetensors'), join(dir, 'config.json'));
+}
+
+/** The training state saved with weights of step `step`; sets `rng` to the saved generator state. */
+export function loadTaskTraining(dir: string, model: Module, rng: Rng, step: number): TaskTrainingState {
+  const path = join(dir, 'training.safetensors');
+  if (!existsSync(path)) throw new Error(`${dir} has no training.safetensors: it cannot be resumed`);
+  const tr = readSafetensorsFileSync(path);
+  let meta: { step: unknown; rng: RngState; optimizer: unknown; counters: Record<string, unknown> };
+  try {
+    meta = JSON.parse(tr.metadata.training ?? '');
+  } catch {
+    throw new Error(`${path} is corrupt: its training metadata is not JSON`);
+  }
+  if (typeof meta.step !== 'number') throw new Error(`${path} is corrupt: training.step is ${JSON.stringify(meta.step)}`);
+  if (!Array.isArray(meta.rng) || meta.rng.length !== 4 || !meta.rng.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)) {
+    throw new Error(`${path} is corrupt: the generator state is not four 32-bit integers`);
+  }
+  if (meta.counters === null || typeof meta.counters !== 'object') throw new Error(`${path} is corrupt: training.counters is missing`);
+  for (const [k, v] of Object.entries(meta.counters)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${path} is corrupt: training.counters.${k} is ${JSON.stringify(v)}`);
+  }
+  if (meta.step !== step) throw new Error(`${dir} is inconsistent: model.safetensors is at step ${step}, training.safetensors at step ${meta.step} (interrupted while saving?)`);
+  rng.setState(meta.rng);
+  const slots = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [k, v] of tr.tensors) if (k.startsWith('optimizer.')) slots.set(k.slice('optimizer.'.length), { shape: v.shape, data: v.data as Float32Array });
+  const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, model.namedParameters());
+  return { step, rng, optimizer, counters: meta.counters as Record<string, number> };
+}

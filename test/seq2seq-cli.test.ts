@@ -1,0 +1,171 @@
+// End-to-end tests of `recurrent seq2seq`: train → eval → decode on a small generated task (reverse a
+// string of letters into space-separated capitals), exact resume, ensembles and attention output, and a
+// one-line error for each kind of bad input. Also the pieces the command is made of: parallel text,
+// length-bucketed batches and the sequence metrics.
+
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { lengthBucketedBatches } from '../src/data/length-buckets.js';
+import { TokenVocabulary, parseParallelText } from '../src/data/parallel-text.js';
+import { editDistance, scoreSequences } from '../src/metrics/sequence-metrics.js';
+import { Rng } from '../src/random/rng.js';
+import { runCli, tempDir } from './util/cli.js';
+
+/** `dcab<TAB>B A C D`-style lines: the source reversed, upper-cased, one token per letter. */
+function reverseLines(n: number, seed: number): string {
+  const rng = new Rng(seed);
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    const w = Array.from({ length: 2 + rng.int(4) }, () => 'abcdef'[rng.int(6)]);
+    s += `${w.join('')}\t${[...w].reverse().join(' ').toUpperCase()}\n`;
+  }
+  return s;
+}
+
+function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp, code = 1): void {
+  assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line of error, got:\n${r.stderr}`);
+  assert.match(lines[0], /^recurrent: /);
+  assert.match(lines[0], pattern);
+}
+
+const tiny = ['--tgt-split', 'space', '--model', 'gru', '--hidden', '24', '--batch-size', '16', '--lr', '1e-2'];
+
+test('seq2seq train → eval → decode learns to reverse, with beam search, an ensemble and attention weights', () => {
+  const dir = tempDir();
+  const data = join(dir, 'train.tsv');
+  const held = join(dir, 'test.tsv');
+  writeFileSync(data, reverseLines(400, 1));
+  writeFileSync(held, reverseLines(60, 2));
+  const out = join(dir, 'run');
+  const r = runCli(['seq2seq', 'train', '--data', data, ...tiny, '--bidirectional', '--steps', '360', '--eval-every', '120', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(m.map((x) => x.step), [120, 240, 360]);
+  assert.deepEqual(Object.keys(m[0]), [
+    'step', 'epoch', 'tokens', 'trainLoss', 'valLoss', 'valTokenAccuracy', 'valSequenceAccuracy', 'valTokenErrorRate',
+    'teacherForcing', 'tokensPerSec', 'elapsedSec',
+  ]);
+  assert.ok(m[2].valLoss < m[0].valLoss, `val loss ${m[0].valLoss} → ${m[2].valLoss}`);
+  const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  assert.deepEqual(config.tgtVocab, ['<s>', '</s>', 'A', 'B', 'C', 'D', 'E', 'F']);
+  assert.equal(config.model.attention, 'luong-general');
+
+  for (const beam of ['1', '4']) {
+    const e = runCli(['seq2seq', 'eval', '--checkpoint', out, '--data', held, '--beam', beam]);
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal(e.stdout.trim().split('\n').length, 1);
+    const ev = JSON.parse(e.stdout);
+    assert.equal(ev.beam, Number(beam));
+    assert.ok(ev.sequenceAccuracy >= 0.6, `beam ${beam}: held-out sequence accuracy ${ev.sequenceAccuracy}`);
+    assert.ok(ev.tokenErrorRate <= 0.2, `beam ${beam}: token error rate ${ev.tokenErrorRate}`);
+    assert.ok(Math.abs(ev.sequenceErrorRate - (1 - ev.sequenceAccuracy)) < 1e-12);
+    assert.ok(ev.tokenAccuracy > 0.8 && ev.tokenAccuracy <= 1, `teacher-forced token accuracy ${ev.tokenAccuracy}`);
+  }
+
+  const sources = join(dir, 'sources.txt');
+  writeFileSync(sources, 'abc\nfed\n');
+  const d = runCli(['seq2seq', 'decode', '--checkpoint', out, '--data', sources]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stdout, /^abc\t[A-F]( [A-F])*\nfed\t[A-F]( [A-F])*\n$/);
+  // An ensemble of a model with itself averages equal distributions: the same hypotheses. n-best lists carry scores.
+  const attOut = join(dir, 'attention.jsonl');
+  const nbest = (ck: string, ...more: string[]): string[][] => {
+    const n = runCli(['seq2seq', 'decode', '--checkpoint', ck, '--data', sources, '--beam', '3', '--nbest', '2', ...more]);
+    assert.equal(n.code, 0, n.stderr);
+    return n.stdout.trim().split('\n').map((l) => l.split('\t'));
+  };
+  const rows = nbest(`${out},${out}`, '--attention-out', attOut);
+  assert.deepEqual(rows.map((r) => r.slice(0, 2)), nbest(out).map((r) => r.slice(0, 2)));
+  assert.equal(rows.length, 4);
+  assert.ok(Number(rows[0][2]) >= Number(rows[1][2]), 'n-best sorted by score');
+  const att = readFileSync(attOut, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(att.length, 4);
+  assert.deepEqual(att[0].source, ['a', 'b', 'c']);
+  assert.deepEqual(att[0].target, [...rows[0][1].split(' '), '</s>']);
+  for (const w of att[0].weights) {
+    assert.equal(w.length, 3);
+    assert.ok(Math.abs(w.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-3, 'each step attends with weights summing to 1');
+  }
+  // Reversal: the first output letter attends most to the last source letter.
+  assert.equal(att[0].weights[0].indexOf(Math.max(...att[0].weights[0])), 2);
+});
+
+test('seq2seq train --resume ends exactly as an uninterrupted run, scheduled sampling included', () => {
+  const dir = tempDir();
+  const data = join(dir, 'train.tsv');
+  writeFileSync(data, reverseLines(120, 3));
+  const common = ['seq2seq', 'train', '--data', data, ...tiny, '--attention', 'bahdanau', '--teacher-forcing', 'linear:1,0.02,0.5', '--eval-every', '10'];
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  assert.equal(runCli([...common, '--steps', '30', '--out', a]).code, 0);
+  assert.equal(runCli([...common, '--steps', '10', '--out', b]).code, 0);
+  const r = runCli([...common, '--steps', '30', '--out', b, '--resume']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readFileSync(join(b, 'model.safetensors')), readFileSync(join(a, 'model.safetensors')), 'same weights');
+  const losses = (d: string): number[] => readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).valLoss);
+  assert.deepEqual(losses(b), losses(a));
+  const tf = readFileSync(join(a, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).teacherForcing);
+  assert.deepEqual(tf, [0.8, 0.6, 0.5], 'the linear schedule max(0.5, 1 - 0.02 i)');
+  assertOneLineError(runCli([...common, '--steps', '30', '--out', a]), /already holds a checkpoint; pass --resume/);
+  assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--batch-size', '8']), /cannot resume .*batchSize 16, this run asks for 8/);
+});
+
+test('seq2seq bad input: one line naming the problem', () => {
+  const dir = tempDir();
+  const good = join(dir, 'good.tsv');
+  writeFileSync(good, reverseLines(40, 4));
+  const file = (name: string, text: string): string => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const train = (data: string, ...more: string[]): ReturnType<typeof runCli> => runCli(['seq2seq', 'train', '--data', data, ...tiny, '--steps', '2', '--out', join(dir, `o${Math.random()}`), ...more]);
+  assertOneLineError(train(file('notab.tsv', 'ab\tB A\nabc C B A\n')), /notab\.tsv line 2: expected "source<TAB>target", found 0 tabs/);
+  assertOneLineError(train(file('emptytgt.tsv', 'ab\tB A\nabc\t\n')), /emptytgt\.tsv line 2: the target is empty/);
+  assertOneLineError(train(file('emptysrc.tsv', 'ab\tB A\n\tC\n')), /emptysrc\.tsv line 2: the source is empty/);
+  assertOneLineError(train(file('reserved.tsv', 'ab\tB </s>\nabc\tC B A\n')), /reserved\.tsv line 1: the target token <\/s> is reserved/);
+  assertOneLineError(train(good, '--teacher-forcing', 'linear:1,0'), /--teacher-forcing "linear:1,0": expected 3 numbers/, 2);
+  assertOneLineError(train(good, '--teacher-forcing', '1.5'), /--teacher-forcing "1.5": .*p must be in \[0, 1\]/, 2);
+  assertOneLineError(train(good, '--attention', 'none', '--input-feeding'), /--input-feeding applies to Luong attention/, 2);
+  assertOneLineError(train(good, '--attention', 'cosine'), /unknown --attention "cosine"/, 2);
+
+  const out = join(dir, 'model');
+  assert.equal(runCli(['seq2seq', 'train', '--data', good, ...tiny, '--steps', '2', '--out', out]).code, 0);
+  assertOneLineError(runCli(['seq2seq', 'decode', '--checkpoint', out, '--data', file('unknown.txt', 'abc\nabz\n')]), /unknown\.txt line 2: the token "z" \(position 3\) is not in the model's vocabulary/);
+  assertOneLineError(runCli(['seq2seq', 'eval', '--checkpoint', out, '--data', file('unknowntgt.tsv', 'ab\tB A\nab\tB Q\n')]), /unknowntgt\.tsv line 2, target: the token "Q"/);
+  const other = join(dir, 'other');
+  assert.equal(runCli(['seq2seq', 'train', '--data', file('other.tsv', 'ab\tX\nba\tY\n'), ...tiny, '--steps', '2', '--out', other]).code, 0);
+  assertOneLineError(runCli(['seq2seq', 'decode', '--checkpoint', `${out},${other}`, '--data', file('src.txt', 'ab\n')]), /ensemble: .*other has different vocabularies/);
+  assertOneLineError(runCli(['seq2seq', 'decode', '--checkpoint', out, '--data', file('src2.txt', 'ab\n'), '--nbest', '3']), /--nbest 3 needs --beam of at least 3/, 2);
+  assertOneLineError(runCli(['seq2seq', 'eval', '--checkpoint', join(dir, 'nowhere'), '--data', good]), /checkpoint directory .*nowhere does not exist/);
+});
+
+test('parallel text, token vocabularies, length-bucketed batches and sequence metrics', () => {
+  const pairs = parseParallelText('ab\tA B\r\nb\tB\n', 'x.tsv', { src: 'char', tgt: 'space' });
+  assert.deepEqual(pairs, [{ src: ['a', 'b'], tgt: ['A', 'B'], line: 1 }, { src: ['b'], tgt: ['B'], line: 2 }]);
+  const v = TokenVocabulary.fromSequences(pairs.map((p) => p.tgt), ['<s>', '</s>']);
+  assert.deepEqual(v.tokens, ['<s>', '</s>', 'A', 'B']);
+  assert.deepEqual(Array.from(v.encode(['B', 'A'], 'w')), [3, 2]);
+  assert.throws(() => v.encode(['C'], 'x.tsv line 9, target'), /x\.tsv line 9, target: the token "C" \(position 1\)/);
+
+  const lengths = Array.from({ length: 103 }, (_, i) => (i * 37) % 11);
+  const batches = lengthBucketedBatches(lengths, 8, 1, 0, 4);
+  assert.deepEqual(batches.flat().sort((a, b) => a - b), lengths.map((_, i) => i), 'every example exactly once');
+  assert.ok(batches.every((b) => b.length <= 8));
+  assert.deepEqual(lengthBucketedBatches(lengths, 8, 1, 0, 4), batches, 'the same (seed, epoch), the same batches');
+  assert.notDeepEqual(lengthBucketedBatches(lengths, 8, 1, 1, 4), batches, 'another epoch, another order');
+  const spread = (bs: number[][]): number => bs.reduce((a, b) => a + Math.max(...b.map((i) => lengths[i])) - Math.min(...b.map((i) => lengths[i])), 0);
+  assert.ok(spread(batches) < spread(lengthBucketedBatches(lengths, 8, 1, 0, 1)) , 'pooling several batches groups similar lengths');
+
+  assert.equal(editDistance('kitten', 'sitting'), 3);
+  assert.equal(editDistance([], [1, 2]), 2);
+  assert.equal(editDistance([1, 2, 3], [1, 2, 3]), 0);
+  const s = scoreSequences([['K', 'AE', 'T'], ['D', 'AA', 'G'], ['T', 'AH']], [[['K', 'AE', 'T']], [['D', 'AO', 'G'], ['D', 'AA', 'G']], [['T', 'UW'], ['T', 'OW', 'Z']]]);
+  assert.equal(s.sequenceAccuracy, 2 / 3, 'a hypothesis matching any reference is right');
+  assert.equal(s.tokenErrorRate, 1 / 8, 'errors against the closest reference: 0 + 0 + 1 over 3 + 3 + 2 tokens');
+  assert.throws(() => scoreSequences([['a']], []), /1 hypotheses for 0 sources/);
+});
