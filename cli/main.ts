@@ -14,8 +14,9 @@ import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { optimizerNames } from '../src/optim/optimizer.js';
 import { DivergedError, defaultTrainOptions, trainLanguageModel, validationLoss, type TrainOptions } from '../src/train/train-language-model.js';
 import { UsageError, int, num, oneOf, parse, str } from './args.js';
-import { BACKEND_HELP, selectBackend } from './backend-flag.js';
+import { backendHelp, selectBackend } from './backend-flag.js';
 import { ProgressBar, formatDuration } from './progress.js';
+import { LR_SCHEDULE_OPTIONS, lrScheduleHelp, parseLrSchedule } from './schedule-flags.js';
 import { CLASSIFY_HELP, classify } from './classify.js';
 import { SEQ2SEQ_HELP, seq2seq } from './seq2seq.js';
 import { appendFileSync, mkdirSync } from 'node:fs';
@@ -51,26 +52,20 @@ const TRAIN_HELP = `recurrent train: train a character-level language model (cha
   --clip X             clip the global gradient norm to X, 0 = off (default 5)
   --clip-value X       clip each gradient element to [-X, X], 0 = off (default 0)
   --dropout X          dropout between recurrent layers and before the output layer (default 0)
-  --lr-schedule NAME   constant, step or cosine (default constant)
-  --decay-rate X       step schedule: multiply the rate by X ... (default 0.97)
-  --decay-every N      ... every N steps ... (default 1000)
-  --decay-after N      ... starting after N steps (default 0)
-  --warmup N           cosine schedule: linear warm-up steps (default 0)
-  --min-lr X           cosine schedule: final learning rate (default 0)
+${lrScheduleHelp(23)}
   --eval-every N       evaluate, sample and checkpoint every N steps (default 100)
   --sample-length N    characters sampled at each evaluation (default 200)
   --seed S             seed of the one random generator (default 1)
   --out DIR            checkpoint directory (default runs/char-rnn)
   --resume             continue the checkpoint in --out exactly where it stopped
-  ${BACKEND_HELP}`;
+${backendHelp(23)}`;
 
 async function train(argv: string[]): Promise<number> {
   const v = parse(argv, {
     data: { type: 'string' }, model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' },
     'seq-length': { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' }, time: { type: 'string' },
     lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' }, 'clip-value': { type: 'string' },
-    dropout: { type: 'string' }, 'lr-schedule': { type: 'string' }, 'decay-rate': { type: 'string' },
-    'decay-every': { type: 'string' }, 'decay-after': { type: 'string' }, warmup: { type: 'string' }, 'min-lr': { type: 'string' },
+    dropout: { type: 'string' }, ...LR_SCHEDULE_OPTIONS,
     'eval-every': { type: 'string' }, 'sample-length': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
     resume: { type: 'boolean' }, backend: { type: 'string' },
   });
@@ -78,7 +73,6 @@ async function train(argv: string[]): Promise<number> {
   const d = defaultTrainOptions;
   const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
   if (v.steps !== undefined && v.time !== undefined) throw new UsageError('give --steps or --time, not both');
-  const scheduleKind = oneOf(v, 'lr-schedule', 'constant', ['constant', 'step', 'cosine'] as const);
   const steps = v.time === undefined ? int(v, 'steps', 2000) : undefined;
   const opts: TrainOptions = {
     cell: modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind),
@@ -93,31 +87,13 @@ async function train(argv: string[]): Promise<number> {
     clip: num(v, 'clip', d.clip, (x) => x >= 0, 'a non-negative number'),
     clipValue: num(v, 'clip-value', d.clipValue, (x) => x >= 0, 'a non-negative number'),
     dropout: num(v, 'dropout', d.dropout, (x) => x >= 0 && x < 1, 'in [0, 1)'),
-    schedule:
-      scheduleKind === 'step'
-        ? {
-            kind: 'step',
-            decayRate: num(v, 'decay-rate', 0.97, (x) => x > 0 && x <= 1, 'in (0, 1]'),
-            every: int(v, 'decay-every', 1000),
-            decayAfter: int(v, 'decay-after', 0, 0),
-          }
-        : scheduleKind === 'cosine'
-          ? {
-              kind: 'cosine',
-              warmupSteps: int(v, 'warmup', 0, 0),
-              totalSteps: steps ?? (() => { throw new UsageError('--lr-schedule cosine needs --steps (it decays over them)'); })(),
-              minLr: num(v, 'min-lr', 0, (x) => x >= 0, 'a non-negative number'),
-            }
-          : { kind: 'constant' },
+    schedule: parseLrSchedule(v, steps ?? null),
     evalEvery: int(v, 'eval-every', d.evalEvery),
     sampleLength: int(v, 'sample-length', d.sampleLength, 0),
     seed: int(v, 'seed', d.seed, 0),
     out: str(v, 'out') ?? 'runs/char-rnn',
     resume: v.resume === true,
   };
-  for (const [flag, kind] of [['decay-rate', 'step'], ['decay-every', 'step'], ['decay-after', 'step'], ['warmup', 'cosine'], ['min-lr', 'cosine']] as const) {
-    if (v[flag] !== undefined && scheduleKind !== kind) throw new UsageError(`--${flag} applies to --lr-schedule ${kind}, not ${scheduleKind}`);
-  }
   const dataPath = str(v, 'data');
   const text = dataPath === undefined ? readDefaultCorpus() : readTextFile(dataPath);
   const dataName = dataPath ?? defaultCorpusName;

@@ -19,6 +19,7 @@ import { teacherForcingProbability, validateSamplingSchedule, type SamplingSched
 import { IGNORE_INDEX, Seq2Seq, seq2seqAttentionKinds, type Seq2SeqAttention, type Seq2SeqConfig } from '../src/nn/seq2seq.js';
 import { clipGradNorm, gradNorm } from '../src/optim/clip.js';
 import { createOptimizer, optimizerNames, optimizerStep } from '../src/optim/optimizer.js';
+import { createSchedule, type ScheduleSpec } from '../src/optim/schedule.js';
 import { Rng } from '../src/random/rng.js';
 import { noGrad, tidy } from '../src/tensor/tensor.js';
 import { dataFingerprint } from '../src/train/checkpoint.js';
@@ -26,7 +27,8 @@ import {
   loadTaskTraining, loadTaskWeights, readTaskConfig, saveTaskCheckpoint, taskCheckpointExists, type TaskTrainingState,
 } from '../src/train/task-checkpoint.js';
 import { UsageError, int, num, oneOf, parse, str } from './args.js';
-import { BACKEND_HELP, selectBackend } from './backend-flag.js';
+import { backendHelp, selectBackend } from './backend-flag.js';
+import { LR_SCHEDULE_OPTIONS, lrScheduleHelp, parseLrSchedule } from './schedule-flags.js';
 import { ProgressBar, formatDuration } from './progress.js';
 
 export const SEQ2SEQ_HELP = `recurrent seq2seq: encoder–decoders (with attention) on "source<TAB>target" lines
@@ -36,7 +38,7 @@ Usage:
                            [--model lstm|gru|rnn|...] [--embedding N] [--hidden N] [--layers N] [--bidirectional]
                            [--attention none|bahdanau|luong-dot|luong-general] [--input-feeding] [--attention-size N]
                            [--teacher-forcing SCHEDULE] [--feedback sample|argmax] [--batch-size B]
-                           [--steps N | --time SECONDS] [--lr X] [--optimizer NAME] [--clip X] [--eval-every N]
+                           [--steps N | --time SECONDS] [--lr X] [--lr-schedule NAME ...] [--optimizer NAME] [--clip X] [--eval-every N]
                            [--seed S] [--out DIR] [--resume] [--backend NAME]
   recurrent seq2seq eval   --checkpoint DIR[,DIR...] --data FILE [--beam K] [--length-penalty A] [--max-length N]
                            [--backend NAME]
@@ -69,6 +71,7 @@ Usage:
   --lr X                 learning rate (default 2e-3)
   --optimizer NAME       ${optimizerNames.join(', ')} (default adam)
   --clip X               clip the global gradient norm to X, 0 = off (default 5)
+${lrScheduleHelp(25)}
   --eval-every N         validate, log to DIR/metrics.jsonl and checkpoint every N steps (default 500)
   --seed S               seed of the split, the initialisation, the batches and scheduled sampling (default 1)
   --out DIR              checkpoint directory (default runs/seq2seq)
@@ -80,7 +83,7 @@ Usage:
   --sample               decode: sample instead of searching (--temperature, --top-k, --top-p, --seed)
   --max-length N         most target tokens per decoded sequence (default: 2 × the source length + 10)
   --attention-out FILE   decode: write each hypothesis's attention weights as JSON lines
-  ${BACKEND_HELP}
+${backendHelp(25)}
 
 eval prints one JSON line: loss and tokenAccuracy under teacher forcing, then sequenceAccuracy, tokenErrorRate
 (edit distance / reference length: the phoneme error rate, PER, of G2P) and sequenceErrorRate (the word error
@@ -99,6 +102,7 @@ interface Seq2SeqTrainOptions {
   steps: number | null;
   timeSec: number | null;
   lr: number;
+  schedule: ScheduleSpec;
   optimizer: string;
   clip: number;
   evalEvery: number;
@@ -280,6 +284,7 @@ async function train(argv: string[]): Promise<number> {
     'teacher-forcing': { type: 'string' }, feedback: { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' },
     time: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
     'eval-every': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+    ...LR_SCHEDULE_OPTIONS,
   });
   selectBackend(v);
   const dataPath = str(v, 'data');
@@ -297,6 +302,7 @@ async function train(argv: string[]): Promise<number> {
     steps: v.time === undefined ? int(v, 'steps', 2000) : null,
     timeSec: v.time === undefined ? null : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds'),
     lr: num(v, 'lr', 2e-3, (x) => x > 0, 'a positive number'),
+    schedule: parseLrSchedule(v, v.time === undefined ? int(v, 'steps', 2000) : null),
     optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
     clip: num(v, 'clip', 5, (x) => x >= 0, 'a non-negative number'),
     evalEvery: int(v, 'eval-every', 500),
@@ -384,6 +390,7 @@ async function train(argv: string[]): Promise<number> {
   let trainSec = 0;
   let batches = lengthBucketedBatches(lengths, opts.batchSize, opts.seed, epoch);
   const params = model.namedParameters();
+  const lrAt = createSchedule(opts.schedule, opts.lr);
   const metricsPath = join(out, 'metrics.jsonl');
   const start = performance.now();
   const elapsed = (): number => elapsedBefore + (performance.now() - start) / 1000;
@@ -453,7 +460,7 @@ async function train(argv: string[]): Promise<number> {
       // The norm is computed even without clipping: a non-finite gradient must never reach the weights.
       const norm = opts.clip > 0 ? clipGradNorm(params, opts.clip) : gradNorm(params);
       if (!Number.isFinite(norm)) throw new DivergedRun(`gradient norm became ${norm} at step ${state.step + 1}; stopped, the last good checkpoint in ${out} is kept`);
-      noGrad(() => optimizerStep(state.optimizer, params, opts.lr));
+      noGrad(() => optimizerStep(state.optimizer, params, lrAt(state.step)));
       model.zeroGrad();
       state.step++;
       tokens += batch.tgt.reduce((a, t) => a + t.length + 1, 0);

@@ -73,3 +73,32 @@ test('README seq2seq example: learns to reverse digits; greedy, beam search and 
   assert.deepEqual(beams[0].tokens, [3, 2, 1]);
   assert.ok(beams[0].score >= beams[1].score && beams[1].score >= beams[2].score);
 });
+
+test('README one-to-many example: a vector-conditioned generator spells the number it is given', async () => {
+  const { ConditionedGenerator, greedyDecode, beamSearch, sampleDecode } = await import('../src/index.js');
+  // --- README example begins ---
+  const names = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+  const letters = [...new Set(names.join(''))].sort(); // token ids 2.. (0 = bos, 1 = eos)
+  const code = (n: number): number[] => [0, 1, 2, 3].map((k) => ((n >> k) & 1 ? 1 : -1)); // the vector: n's bits as ±1
+  const rng = new Rng(1);
+  const model = new ConditionedGenerator({ cell: 'lstm', vectorSize: 4, vocabSize: 2 + letters.length, embeddingSize: 8,
+    hiddenSize: 32, conditioning: 'both', bos: 0, eos: 1 }, rng); // 'init' | 'every-step' | 'both'
+  const params = model.namedParameters();
+  const optim = createOptimizer('adam', params, { lr: 2e-2 });
+  for (let step = 0; step < 150; step++) {
+    const ns = Array.from({ length: 16 }, () => rng.int(10));
+    const tgt = ns.map((n) => [...names[n]].map((ch) => 2 + letters.indexOf(ch))); // eos is appended
+    tidy(() => backward(model.forward({ vectors: ns.map(code), tgt }).loss));
+    clipGradNorm(params, 5);
+    optimizerStep(optim, params);
+    model.zeroGrad();
+  }
+  const spell = (ids: number[]): string => ids.map((i) => letters[i - 2]).join('');
+  const greedy = greedyDecode(model, [code(3), code(7)], { maxLength: 8 }).map((h) => spell(h.tokens)); // ['three', 'seven']
+  const [best] = beamSearch([model, model], code(8), { beamWidth: 4, maxLength: 8 }); // an ensemble decodes too
+  const sampled = sampleDecode(model, [code(5)], { maxLength: 8, temperature: 0.5 }, rng);
+  // --- README example ends ---
+  assert.deepEqual(greedy, ['three', 'seven']);
+  assert.equal(spell(best.tokens), 'eight');
+  assert.equal(sampled.length, 1);
+});
