@@ -46,3 +46,7 @@ export {
   SequenceClassifier, poolKinds, type PoolKind, type SequenceClassifierConfig, type SequenceEncoderConfig,
 } from './nn/sequence-classifier.js';
 export { SequenceTagger, type SequenceTaggerConfig } from './nn/sequence-tagger.js';
+export { WordVocabulary, wordTokens, type WordVocabularyOptions } from './data/word-vocabulary.js';
+export {
+  BagOfWordsClassifier, bagOfWords, bowFeatureKinds, type BowFeatureKind, type BagOfWordsClassifierConfig,
+} from './nn/bag-of-words-classifier.js';

@@ -1,12 +1,14 @@
-// End-to-end tests of `recurrent classify`: train → eval → predict on a small generated task (does a digit
-// string contain a 7), exact resume, and a one-line error for each kind of bad input.
+// End-to-end tests of `recurrent classify`: train → eval → predict on small generated tasks (does a digit
+// string contain a 7; which sentiment word a line has, for the bag of words), exact resume, Ctrl-C,
+// --max-length and --backend, and a one-line error for each kind of bad input.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { decodeSafetensors } from '../src/io/safetensors.js';
 import { Rng } from '../src/random/rng.js';
 import { runCli, tempDir } from './util/cli.js';
 
@@ -120,4 +122,183 @@ test('classify: each bad input is a one-line error', () => {
   assertOneLineError({ code: s.status ?? -1, stderr: s.stderr }, /stdin line 2: the line is empty/);
   assert.equal(s.stdout, '', 'nothing is printed before the error');
   assertOneLineError(runCli(['classify', 'eval', '--checkpoint', join(dir, 'nope'), '--data', join(dir, 'ok.tsv')]), /checkpoint directory .*nope does not exist/);
+});
+
+/** `pos<TAB>words` or `neg<TAB>words`: one sentiment word (first when `first`) among 3-7 neutral words. */
+function wordLines(n: number, seed: number, first = false): string {
+  const rng = new Rng(seed);
+  const pos = ['great', 'superb'];
+  const neg = ['awful', 'dull'];
+  const neutral = ['the', 'film', 'plot', 'was', 'and', 'music', 'cast', 'quite', 'very', 'it'];
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    const words = Array.from({ length: 3 + rng.int(5) }, () => neutral[rng.int(neutral.length)]);
+    const w = i % 2 === 0 ? pos[rng.int(2)] : neg[rng.int(2)];
+    words.splice(first ? 0 : rng.int(words.length + 1), 0, i % 3 === 0 ? w.toUpperCase() : w);
+    s += `${i % 2 === 0 ? 'pos' : 'neg'}\t${words.join(' ')}\n`;
+  }
+  return s;
+}
+
+const bow = ['--model', 'bow', '--batch-size', '16', '--lr', '5e-2', '--min-docs', '1'];
+const modelStep = (dir: string): number => Number(decodeSafetensors(readFileSync(join(dir, 'model.safetensors'))).metadata.step);
+
+test('classify --model bow: train → eval → predict; the checkpoint holds its word table', () => {
+  const dir = tempDir();
+  const data = join(dir, 'train.tsv');
+  const held = join(dir, 'test.tsv');
+  writeFileSync(data, wordLines(200, 1));
+  writeFileSync(held, wordLines(100, 2));
+  const out = join(dir, 'run');
+  const r = runCli(['classify', 'train', '--data', data, ...bow, '--steps', '60', '--eval-every', '30', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /training bag of words \(14 words, log features\)/);
+  const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  assert.equal(config.format, 'recurrent-bow-classifier/1');
+  assert.deepEqual([...config.words].sort(), ['and', 'awful', 'cast', 'dull', 'film', 'great', 'it', 'music', 'plot', 'quite', 'superb', 'the', 'very', 'was']);
+  assert.deepEqual(config.model, { vocabSize: 14, numClasses: 2, features: 'log' });
+  assert.deepEqual(config.labels, ['neg', 'pos']);
+  assert.equal(config.train.maxWords, 20000);
+  const m = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(m.map((x) => x.step), [30, 60]);
+  assert.ok(m[1].valAccuracy >= 0.95, `val accuracy ${m[1].valAccuracy}`);
+
+  const e = runCli(['classify', 'eval', '--checkpoint', out, '--data', held]);
+  assert.equal(e.code, 0, e.stderr);
+  const ev = JSON.parse(e.stdout);
+  assert.ok(ev.accuracy >= 0.95, `held-out accuracy ${ev.accuracy} (chance 0.5)`);
+  assert.ok(ev.perClass.pos.f1 >= 0.95, `pos F1 ${ev.perClass.pos.f1}`);
+
+  // Unknown words are left out; a line of them alone still gets the learned prior, not an error.
+  const p = runCli(['classify', 'predict', '--checkpoint', out, '--data', writeTemp(dir, 'p.txt', 'A SUPERB plot!\nthe cast was dull\nzebra\n')]);
+  assert.equal(p.code, 0, p.stderr);
+  const rows = p.stdout.trim().split('\n').map((l) => l.split('\t'));
+  assert.deepEqual(rows.slice(0, 2).map((x) => x[0]), ['pos', 'neg']);
+  assert.equal(rows.length, 3);
+
+  // --max-words and --min-docs cut the table; --features is recorded.
+  const small = join(dir, 'small');
+  const s = runCli(['classify', 'train', '--data', data, ...bow, '--max-words', '3', '--features', 'binary', '--steps', '2', '--out', small]);
+  assert.equal(s.code, 0, s.stderr);
+  const sc = JSON.parse(readFileSync(join(small, 'config.json'), 'utf8'));
+  assert.equal(sc.words.length, 3);
+  assert.equal(sc.model.features, 'binary');
+  assertOneLineError(runCli(['classify', 'train', '--data', data, '--model', 'bow', '--min-docs', '1000', '--out', join(dir, 'none')]), /has no word found in 1000 or more lines \(lower --min-docs\)/);
+});
+
+function writeTemp(dir: string, name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+test('--max-length: training, eval and predict read only the first N characters', () => {
+  const dir = tempDir();
+  const data = writeTemp(dir, 'train.tsv', digitLines(60, 6));
+  const out = join(dir, 'run');
+  const r = runCli(['classify', 'train', '--data', data, ...tiny, '--max-length', '3', '--steps', '5', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /texts cut to 3 characters/);
+  assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).train.maxLength, 3);
+  // Texts that agree on their first 3 characters get the same answer; "x" past the cut is never read.
+  const p = runCli(['classify', 'predict', '--checkpoint', out, '--data', writeTemp(dir, 'p.txt', '123456\n123999\n123x\n')]);
+  assert.equal(p.code, 0, p.stderr);
+  const rows = p.stdout.trim().split('\n');
+  assert.equal(rows.length, 3);
+  assert.ok(rows[0] === rows[1] && rows[1] === rows[2], p.stdout);
+  assert.equal(runCli(['classify', 'eval', '--checkpoint', out, '--data', writeTemp(dir, 'e.tsv', 'seven\t127x\nnone\t12\n')]).code, 0);
+
+  // The bag of words builds its table from the cut texts: only the first words survive ("superb" as "super").
+  const bowOut = join(dir, 'bow');
+  const b = runCli(['classify', 'train', '--data', writeTemp(dir, 'w.tsv', wordLines(60, 7, true)), ...bow, '--max-length', '5', '--steps', '2', '--out', bowOut]);
+  assert.equal(b.code, 0, b.stderr);
+  const words: string[] = JSON.parse(readFileSync(join(bowOut, 'config.json'), 'utf8')).words;
+  assert.ok(words.length > 0 && words.every((w) => ['great', 'super', 'awful', 'dull'].includes(w)), words.join(' '));
+});
+
+test('--backend picks the kernels for train, eval and predict; an unknown one is a usage error', () => {
+  const dir = tempDir();
+  const data = writeTemp(dir, 'train.tsv', wordLines(40, 8));
+  const out = join(dir, 'run');
+  const r = runCli(['classify', 'train', '--data', data, ...bow, '--steps', '3', '--backend', 'reference', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(runCli(['classify', 'eval', '--checkpoint', out, '--data', data, '--backend', 'reference']).code, 0);
+  assert.equal(runCli(['classify', 'predict', '--checkpoint', out, '--data', writeTemp(dir, 'p.txt', 'great\n'), '--backend', 'reference']).code, 0);
+  for (const cmd of [['train', '--data', data], ['eval', '--checkpoint', out, '--data', data], ['predict', '--checkpoint', out]]) {
+    assertOneLineError(runCli(['classify', ...cmd, '--backend', 'cuda']), /--backend: .*cuda/, 2);
+  }
+});
+
+test('Ctrl-C saves a checkpoint at the current step; --resume then ends exactly as an uninterrupted run', async () => {
+  const dir = tempDir();
+  const data = writeTemp(dir, 'train.tsv', wordLines(100, 9));
+  const common = ['classify', 'train', '--data', data, ...bow, '--eval-every', '1000000'];
+  const a = join(dir, 'a');
+  const child = spawn(process.execPath, [main, ...common, '--steps', '1000000', '--out', a]);
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+    if (/step [1-9]\d*\//.test(stderr) && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted at step \d+: checkpoint saved in .*; continue with --resume/);
+  const step = modelStep(a);
+  assert.ok(step >= 1 && step < 1000000, `saved at step ${step}`);
+  const r = runCli([...common, '--steps', String(step + 3), '--out', a, '--resume']);
+  assert.equal(r.code, 0, r.stderr);
+  const b = join(dir, 'b');
+  assert.equal(runCli([...common, '--steps', String(step + 3), '--out', b]).code, 0);
+  assert.deepEqual(readFileSync(join(a, 'model.safetensors')), readFileSync(join(b, 'model.safetensors')));
+  const last = (d: string): Record<string, number> => JSON.parse(readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!);
+  assert.equal(last(a).step, step + 3);
+  assert.equal(last(a).trainLoss, last(b).trainLoss);
+});
+
+test('classify: each bad new option is a one-line error; checkpoints from before the options still load', () => {
+  const dir = tempDir();
+  const data = writeTemp(dir, 'train.tsv', wordLines(40, 10));
+  const train = (...args: string[]): ReturnType<typeof runCli> => runCli(['classify', 'train', '--data', data, '--steps', '2', '--out', join(dir, `run-${Math.random()}`), ...args]);
+  assertOneLineError(train('--model', 'bow', '--hidden', '8'), /--hidden applies to the recurrent models, not --model bow/, 2);
+  assertOneLineError(train('--model', 'bow', '--bidirectional'), /--bidirectional applies to the recurrent models, not --model bow/, 2);
+  assertOneLineError(train('--model', 'gru', '--max-words', '10'), /--max-words applies to --model bow, not --model gru/, 2);
+  assertOneLineError(train('--features', 'binary'), /--features applies to --model bow, not --model lstm/, 2);
+  assertOneLineError(train('--model', 'bow', '--max-words', '0'), /--max-words must be a positive integer, got "0"/, 2);
+  assertOneLineError(train('--model', 'bow', '--min-docs', 'two'), /--min-docs must be a positive integer, got "two"/, 2);
+  assertOneLineError(train('--model', 'bow', '--features', 'tfidf'), /unknown --features "tfidf" \(choose one of: binary, count, log\)/, 2);
+  assertOneLineError(train('--model', 'bag'), /unknown --model "bag" \(choose one of: bow, rnn, /, 2);
+  assertOneLineError(train('--max-length', '2.5'), /--max-length must be a non-negative integer, got "2.5"/, 2);
+  assertOneLineError(train('--weight-decay=-1'), /--weight-decay must be a non-negative number, got "-1"/, 2);
+  assertOneLineError(runCli(['classify', 'train', '--data', data, '--time', '0']), /--time must be a positive number of seconds, got "0"/, 2);
+  assertOneLineError(runCli(['classify', 'train', '--data', data, '--steps', '5', '--time', '3']), /give --steps or --time, not both/, 2);
+
+  // --time bounds the run by wall time; the last step is validated and saved.
+  const timed = join(dir, 'timed');
+  const t = runCli(['classify', 'train', '--data', data, ...bow, '--time', '0.5', '--eval-every', '1000000', '--out', timed]);
+  assert.equal(t.code, 0, t.stderr);
+  const tm = readFileSync(join(timed, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(tm.length, 1);
+  assert.ok(tm[0].step >= 1 && tm[0].step === modelStep(timed), `stopped at step ${tm[0].step}`);
+  assert.equal(JSON.parse(readFileSync(join(timed, 'config.json'), 'utf8')).train.timeSec, 0.5);
+
+  // A bag-of-words checkpoint cannot be resumed as a recurrent model, nor with other bow options.
+  const out = join(dir, 'bow');
+  assert.equal(runCli(['classify', 'train', '--data', data, ...bow, '--steps', '2', '--out', out]).code, 0);
+  assertOneLineError(runCli(['classify', 'train', '--data', data, '--model', 'gru', '--steps', '4', '--out', out, '--resume']), /cannot resume .*: it holds a bow model, this run asks for gru/);
+  assertOneLineError(runCli(['classify', 'train', '--data', data, ...bow, '--features', 'count', '--steps', '4', '--out', out, '--resume']), /cannot resume .*features log, this run asks for count/);
+  assertOneLineError(runCli(['classify', 'train', '--data', data, ...bow, '--weight-decay', '0.5', '--steps', '4', '--out', out, '--resume']), /cannot resume .*weightDecay 0, this run asks for 0.5/);
+
+  // A character checkpoint written before --max-length and --weight-decay existed: read whole, the optimizer's decay.
+  const old = join(dir, 'old');
+  const digits = writeTemp(dir, 'digits.tsv', digitLines(40, 11));
+  assert.equal(runCli(['classify', 'train', '--data', digits, ...tiny, '--steps', '4', '--eval-every', '2', '--out', old]).code, 0);
+  const config = JSON.parse(readFileSync(join(old, 'config.json'), 'utf8'));
+  assert.equal(config.train.weightDecay, 0);
+  delete config.train.maxLength;
+  delete config.train.weightDecay;
+  writeFileSync(join(old, 'config.json'), JSON.stringify(config));
+  assert.equal(runCli(['classify', 'eval', '--checkpoint', old, '--data', digits]).code, 0);
+  const resumed = runCli(['classify', 'train', '--data', digits, ...tiny, '--steps', '6', '--eval-every', '2', '--out', old, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(modelStep(old), 6);
 });
