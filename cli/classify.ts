@@ -10,7 +10,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crossEntropy } from '../src/autograd/ops.js';
 import { backward } from '../src/autograd/tape.js';
-import { availableBackends, backend, setBackend } from '../src/backend/registry.js';
+import { backend } from '../src/backend/registry.js';
 import { readTextFile } from '../src/data/text-file.js';
 import { Vocabulary } from '../src/data/vocabulary.js';
 import { WordVocabulary } from '../src/data/word-vocabulary.js';
@@ -30,6 +30,7 @@ import { Rng, type RngState } from '../src/random/rng.js';
 import { noGrad, tidy, type Tensor } from '../src/tensor/tensor.js';
 import { dataFingerprint } from '../src/train/checkpoint.js';
 import { UsageError, int, num, oneOf, parse, str } from './args.js';
+import { backendHelp, selectBackend } from './backend-flag.js';
 import { ProgressBar, formatDuration } from './progress.js';
 
 export const CLASSIFY_HELP = `recurrent classify: sequence classification from "label<TAB>text" lines
@@ -81,7 +82,7 @@ Usage:
   --seed S             seed of the split, the initialisation and the batches (default 1)
   --out DIR            checkpoint directory (default runs/classifier)
   --resume             continue the checkpoint in --out exactly where it stopped (Ctrl-C saves one first)
-  --backend NAME       kernels: ${availableBackends().join(', ')} (default: the fastest that loads)
+${backendHelp(23)}
 
 A character the recurrent model has not seen is an error naming the line and the character (there is no <unk>).`;
 
@@ -256,17 +257,6 @@ function argmax(p: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
   return best;
-}
-
-/** --backend NAME: run the kernels on that backend instead of the fastest one (as cli/main.ts). */
-function selectBackend(v: Record<string, unknown>): void {
-  const name = str(v, 'backend');
-  if (name === undefined) return;
-  try {
-    setBackend(name);
-  } catch (e) {
-    throw new UsageError(`--backend: ${e instanceof Error ? e.message : String(e)}`);
-  }
 }
 
 // ---- checkpoints ----
