@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { Rng } from '../src/random/rng.js';
-import { runCli, tempDir } from './util/cli.js';
+import { assertOneLineError, runCli, tempDir } from './util/cli.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
@@ -24,14 +24,6 @@ function digitLines(n: number, seed: number): string {
     s += `${i % 2 === 0 ? 'seven' : 'none'}\t${d.join('')}\n`;
   }
   return s;
-}
-
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp, code = 1): void {
-  assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `expected one line of error, got:\n${r.stderr}`);
-  assert.match(lines[0], /^recurrent: /);
-  assert.match(lines[0], pattern);
 }
 
 const tiny = ['--model', 'gru', '--hidden', '16', '--batch-size', '16', '--lr', '1e-2'];

@@ -6,21 +6,12 @@ import { test } from 'node:test';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeSafetensors } from '../src/io/safetensors.js';
-import { runCli, smallCorpus, tempDir } from './util/cli.js';
+import { assertOneLineError, runCli, smallCorpus, tempDir } from './util/cli.js';
 
 const tiny = ['--model', 'lstm', '--hidden', '24', '--layers', '1', '--batch-size', '4', '--seq-length', '16', '--sample-length', '40'];
 
 function metrics(dir: string): Array<Record<string, number>> {
   return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-}
-
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.code, 0, 'exit code should be non-zero');
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `expected one line of error, got:\n${r.stderr}`);
-  assert.match(lines[0], /^recurrent: /);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 }
 
 test('train learns a small text to a target loss, then sample and eval work', () => {

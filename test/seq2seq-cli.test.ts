@@ -11,7 +11,7 @@ import { lengthBucketedBatches } from '../src/data/length-buckets.js';
 import { TokenVocabulary, parseParallelText } from '../src/data/parallel-text.js';
 import { editDistance, scoreSequences } from '../src/metrics/sequence-metrics.js';
 import { Rng } from '../src/random/rng.js';
-import { runCli, tempDir } from './util/cli.js';
+import { assertOneLineError, runCli, tempDir } from './util/cli.js';
 
 /** `dcab<TAB>B A C D`-style lines: the source reversed, upper-cased, one token per letter. */
 function reverseLines(n: number, seed: number): string {
@@ -22,14 +22,6 @@ function reverseLines(n: number, seed: number): string {
     s += `${w.join('')}\t${[...w].reverse().join(' ').toUpperCase()}\n`;
   }
   return s;
-}
-
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp, code = 1): void {
-  assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `expected one line of error, got:\n${r.stderr}`);
-  assert.match(lines[0], /^recurrent: /);
-  assert.match(lines[0], pattern);
 }
 
 const tiny = ['--tgt-split', 'space', '--model', 'gru', '--hidden', '24', '--batch-size', '16', '--lr', '1e-2'];

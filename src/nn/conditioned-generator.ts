@@ -13,7 +13,8 @@ import { Linear } from './linear.js';
 import { Module } from './module.js';
 import { cellKinds, createRecurrent, type CellKind, type Recurrent } from './recurrent/index.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
-import { IGNORE_INDEX, type Seq2SeqForwardOptions } from './seq2seq.js';
+import { IGNORE_INDEX } from './seq2seq.js';
+import { checkFeedbackOptions, checkSequences, type FeedbackOptions } from './sequence-batch.js';
 
 /** Where the vector enters: the initial state, every step's input, or both. */
 export type Conditioning = 'init' | 'every-step' | 'both';
@@ -69,8 +70,7 @@ export interface ConditionedGeneratorBatch {
 }
 
 /** The same options as Seq2Seq.forward: teacherForcing, feedback, rng. */
-export type ConditionedGeneratorForwardOptions = Seq2SeqForwardOptions;
-const FORWARD_KEYS = ['teacherForcing', 'feedback', 'rng'] as const;
+export type ConditionedGeneratorForwardOptions = FeedbackOptions;
 
 export interface ConditionedGeneratorOutput {
   /** Mean cross-entropy over the real target tokens (eos included, padding excluded), shape [1]. */
@@ -184,18 +184,11 @@ export class ConditionedGenerator extends Module {
    * lengths + 1); otherwise one step at a time through `step`, as decoding does.
    */
   forward(batch: ConditionedGeneratorBatch, opts: ConditionedGeneratorForwardOptions = {}): ConditionedGeneratorOutput {
-    if (opts === null || typeof opts !== 'object') throw new Error(`ConditionedGenerator.forward: options must be an object, got ${String(opts)}`);
-    rejectUnknownKeys('ConditionedGenerator.forward options', opts, FORWARD_KEYS);
-    const { teacherForcing = 1, feedback = 'sample', rng } = opts;
-    if (typeof teacherForcing !== 'number' || !(teacherForcing >= 0 && teacherForcing <= 1)) {
-      throw new Error(`ConditionedGenerator.forward: teacherForcing must be a probability in [0, 1], got ${String(teacherForcing)}`);
-    }
-    if (feedback !== 'sample' && feedback !== 'argmax') throw new Error(`ConditionedGenerator.forward: feedback must be 'sample' or 'argmax', got ${JSON.stringify(feedback)}`);
-    if (teacherForcing < 1 && rng === undefined) throw new Error('ConditionedGenerator.forward: teacherForcing < 1 needs a seeded rng (options.rng) for its coin flips and samples');
+    const { teacherForcing, feedback, rng } = checkFeedbackOptions('ConditionedGenerator.forward', opts);
     if (batch === null || typeof batch !== 'object') throw new Error(`ConditionedGenerator.forward: batch must be { vectors, tgt }, got ${String(batch)}`);
     rejectUnknownKeys('ConditionedGenerator.forward batch', batch, ['vectors', 'tgt']);
     const { bos, eos, vocabSize: V } = this.config;
-    const tgtLengths = checkTargets(batch.tgt, V);
+    const tgtLengths = checkSequences('ConditionedGenerator target', 'tgt', batch.tgt, V);
     const B = batch.tgt.length;
     const T = Math.max(...tgtLengths) + 1;
     const targets = new Int32Array(T * B).fill(IGNORE_INDEX); // (T, B)
@@ -291,19 +284,4 @@ export function selectGeneratorRows(
       c: state.c === null ? null : indexSelect(state.c, 1, r), // (L, B', H)
     },
   };
-}
-
-/** Checks B >= 1 non-empty target sequences of integer ids in [0, V); returns their lengths. */
-function checkTargets(seqs: ReadonlyArray<ArrayLike<number>>, V: number): number[] {
-  const who = 'ConditionedGenerator target';
-  if (!Array.isArray(seqs) || seqs.length === 0) throw new Error(`${who}: tgt must be a non-empty array of sequences, got ${Array.isArray(seqs) ? 'an empty array' : String(seqs)}`);
-  return seqs.map((seq: ArrayLike<number>, b: number) => {
-    if (seq === null || typeof seq !== 'object' || typeof seq.length !== 'number') throw new Error(`${who}: tgt[${b}] must be an array of ids, got ${String(seq)}`);
-    if (seq.length === 0) throw new Error(`${who}: tgt[${b}] is empty (every sequence needs at least one token)`);
-    for (let i = 0; i < seq.length; i++) {
-      const id = seq[i];
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`${who}: tgt[${b}][${i}] = ${id} is outside the vocabulary [0, ${V})`);
-    }
-    return seq.length;
-  });
 }

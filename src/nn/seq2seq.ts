@@ -14,6 +14,7 @@ import { Linear } from './linear.js';
 import { Module } from './module.js';
 import { cellKinds, createRecurrent, type CellKind, type Recurrent } from './recurrent/index.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
+import { checkFeedbackOptions, checkSequences, type FeedbackOptions } from './sequence-batch.js';
 
 export type Seq2SeqAttention = 'none' | AttentionKind;
 export const seq2seqAttentionKinds: readonly Seq2SeqAttention[] = ['none', ...attentionKinds];
@@ -79,20 +80,7 @@ export interface Seq2SeqBatch {
   tgt: ReadonlyArray<ArrayLike<number>>;
 }
 
-export interface Seq2SeqForwardOptions {
-  /**
-   * Probability of feeding the gold previous token at each step of each row (else the model's own
-   * previous prediction, without gradient through the choice). 1 = teacher forcing (default).
-   * See teacherForcingProbability for the schedules.
-   */
-  teacherForcing?: number;
-  /** How the model's own token is chosen: sampled from softmax(logits) (default) or argmax. */
-  feedback?: 'sample' | 'argmax';
-  /** The seeded generator for the coin flips and samples; required when teacherForcing < 1. */
-  rng?: Rng;
-}
-
-const FORWARD_KEYS = ['teacherForcing', 'feedback', 'rng'] as const;
+export type Seq2SeqForwardOptions = FeedbackOptions;
 
 export interface Seq2SeqOutput {
   /** Mean cross-entropy over the real target tokens (eos included, padding excluded), shape [1]. */
@@ -242,14 +230,7 @@ export class Seq2Seq extends Module {
    * model's own previous prediction; loss is the mean cross-entropy over real target positions.
    */
   forward(batch: Seq2SeqBatch, opts: Seq2SeqForwardOptions = {}): Seq2SeqOutput {
-    if (opts === null || typeof opts !== 'object') throw new Error(`Seq2Seq.forward: options must be an object, got ${String(opts)}`);
-    rejectUnknownKeys('Seq2Seq.forward options', opts, FORWARD_KEYS);
-    const { teacherForcing = 1, feedback = 'sample', rng } = opts;
-    if (typeof teacherForcing !== 'number' || !(teacherForcing >= 0 && teacherForcing <= 1)) {
-      throw new Error(`Seq2Seq.forward: teacherForcing must be a probability in [0, 1], got ${String(teacherForcing)}`);
-    }
-    if (feedback !== 'sample' && feedback !== 'argmax') throw new Error(`Seq2Seq.forward: feedback must be 'sample' or 'argmax', got ${JSON.stringify(feedback)}`);
-    if (teacherForcing < 1 && rng === undefined) throw new Error('Seq2Seq.forward: teacherForcing < 1 needs a seeded rng (options.rng) for its coin flips and samples');
+    const { teacherForcing, feedback, rng } = checkFeedbackOptions('Seq2Seq.forward', opts);
     if (batch === null || typeof batch !== 'object') throw new Error(`Seq2Seq.forward: batch must be { src, tgt }, got ${String(batch)}`);
     rejectUnknownKeys('Seq2Seq.forward batch', batch, ['src', 'tgt']);
     const { bos, eos, tgtVocabSize: V } = this.config;
@@ -344,18 +325,4 @@ export function selectDecoderRows(
       feed: state.feed === null ? null : indexSelect(state.feed, 0, r), // (B', H)
     },
   };
-}
-
-/** Checks B >= 1 non-empty sequences of integer ids in [0, V); returns their lengths. */
-function checkSequences(what: string, arg: string, seqs: ReadonlyArray<ArrayLike<number>>, V: number): number[] {
-  if (!Array.isArray(seqs) || seqs.length === 0) throw new Error(`${what}: ${arg} must be a non-empty array of sequences, got ${Array.isArray(seqs) ? 'an empty array' : String(seqs)}`);
-  return seqs.map((seq, b) => {
-    if (seq === null || typeof seq !== 'object' || typeof seq.length !== 'number') throw new Error(`${what}: ${arg}[${b}] must be an array of ids, got ${String(seq)}`);
-    if (seq.length === 0) throw new Error(`${what}: ${arg}[${b}] is empty (every sequence needs at least one token)`);
-    for (let i = 0; i < seq.length; i++) {
-      const id = seq[i];
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`${what}: ${arg}[${b}][${i}] = ${id} is outside the vocabulary [0, ${V})`);
-    }
-    return seq.length;
-  });
 }

@@ -1,5 +1,6 @@
 // Runs the compiled `recurrent` command in a child process, for end-to-end tests.
 
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,4 +24,15 @@ export function smallCorpus(lines = 400): string {
   let s = '';
   for (let i = 0; i < lines; i++) s += `${words[i % words.length]} ${words[(i * 7 + 3) % words.length]}\n`;
   return s;
+}
+
+/** A failed run that printed exactly one line, "recurrent: …" matching `pattern`, no stack trace, and exited with `code` (any non-zero code if omitted). */
+export function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp, code?: number): void {
+  if (code === undefined) assert.notEqual(r.code, 0, `exit code should be non-zero (stderr: ${r.stderr})`);
+  else assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line of error, got:\n${r.stderr}`);
+  assert.match(lines[0], /^recurrent: /);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 }
