@@ -14,6 +14,7 @@ export { Linear } from './nn/linear.js';
 export { Embedding } from './nn/embedding.js';
 export { Dropout } from './nn/dropout.js';
 export * from './nn/recurrent/index.js';
+export { recurrentSteps, type RecurrentSteps, type RecurrentStepsOptions } from './nn/recurrent/recurrent-steps.js';
 export { LanguageModel, type LanguageModelConfig, type CarriedState } from './nn/language-model.js';
 
 export * from './optim/optimizer.js';
@@ -22,6 +23,7 @@ export { createSchedule, type ScheduleSpec } from './optim/schedule.js';
 
 export { Vocabulary } from './data/vocabulary.js';
 export { StreamBatcher, splitTrainVal } from './data/streams.js';
+export { longRangeBatch, longRangeAccuracy, longRangeVocabSize, resolveLongRangeTask, type LongRangeTaskOptions, type LongRangeBatch } from './data/long-range-task.js';
 export { sampleLogits, type SampleOptions } from './decode/sample.js';
 export { generateText, type GenerateOptions } from './decode/generate.js';
 export { trainLanguageModel, validationLoss, defaultTrainOptions, type TrainOptions, type Metrics } from './train/train-language-model.js';
