@@ -124,6 +124,8 @@ interface System {
   id: string;
   label: string;
   cmd: string;
+  /** Arguments before the script (engine flags). */
+  cmdArgs: string[];
   script: string;
   env: NodeJS.ProcessEnv;
   opts: SystemOptions;
@@ -144,8 +146,11 @@ function nodeSystem(id: string, label: string, script: string, opts: SystemOptio
   // RECURRENT_BACKEND picks our default backend at import; the child sets its backend itself.
   const env = { ...process.env };
   delete env.RECURRENT_BACKEND;
-  return { id, label, cmd: process.execPath, script, env, opts, tasks: new Set(tasks), batchOne: false, skip: new Map(), describe, ...extra };
+  return { id, label, cmd: process.execPath, cmdArgs: [], script, env, opts, tasks: new Set(tasks), batchOne: false, skip: new Map(), describe, ...extra };
 }
+
+/** Node 20 and 21 have WebAssembly relaxed SIMD behind this flag (cli/recurrent.ts sets it too); later versions ship it. */
+const RELAXED_FLAG = [20, 21].includes(Number(process.versions.node.split('.')[0])) ? ['--experimental-wasm-relaxed-simd'] : [];
 
 function discoverSystems(notes: Note[]): System[] {
   const systems: System[] = [];
@@ -160,7 +165,8 @@ function discoverSystems(notes: Note[]): System[] {
     }
     systems.push(nodeSystem(`ours-${b}`, `recurrent (${b})`, ours, { backend: b }, ['train', 'sample', 'gemm', 'idle'],
       `this library, backend \`${b}\`: LanguageModel (Embedding → fused ${'LSTM/GRU'} → Linear), the step of src/train/train-language-model.ts${b === 'reference' ? ' (reference backend: plain TypeScript loops, time-boxed)' : ''}`,
-      { skip }));
+      // As the `recurrent` command runs: with relaxed SIMD (the FMA GEMM) where Node 20 has it behind a flag.
+      { skip, cmdArgs: RELAXED_FLAG }));
   }
 
   const torchProbe = existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }) : null;
@@ -173,8 +179,8 @@ function discoverSystems(notes: Note[]): System[] {
     delete env.OPENBLAS_L2_SIZE;
     const script = join(BENCH, 'peers', 'torch_bench.py');
     const describe = 'PyTorch (Debian python3-torch, CPU): Embedding → nn.LSTM/nn.GRU → Linear, cross_entropy, backward, clip_grad_norm_(5), Adam — scripts/char-rnn-torch.py\'s step';
-    systems.push({ id: 'torch-2t', label: 'PyTorch, 2 threads', cmd: PYTHON, script, env, opts: { threads: 2 }, tasks: new Set(['train', 'sample', 'gemm', 'idle']), batchOne: false, skip: new Map(), describe });
-    systems.push({ id: 'torch-1t', label: 'PyTorch, 1 thread', cmd: PYTHON, script, env, opts: { threads: 1 }, tasks: new Set(['train', 'sample']), batchOne: false, skip: new Map(), describe: `${describe}; torch.set_num_threads(1)` });
+    systems.push({ id: 'torch-2t', label: 'PyTorch, 2 threads', cmd: PYTHON, cmdArgs: [], script, env, opts: { threads: 2 }, tasks: new Set(['train', 'sample', 'gemm', 'idle']), batchOne: false, skip: new Map(), describe });
+    systems.push({ id: 'torch-1t', label: 'PyTorch, 1 thread', cmd: PYTHON, cmdArgs: [], script, env, opts: { threads: 1 }, tasks: new Set(['train', 'sample']), batchOne: false, skip: new Map(), describe: `${describe}; torch.set_num_threads(1)` });
   }
 
   const tfjs = join(BENCH, 'node_modules', '@tensorflow', 'tfjs', 'package.json');
@@ -223,7 +229,7 @@ function runChild(sys: System, spec: TaskSpec): Promise<{ result: ChildResult | 
   return new Promise((done) => {
     const t0 = performance.now();
     const j0 = cpuJiffies();
-    const child = spawn(sys.cmd, [sys.script, JSON.stringify({ ...spec, ...sys.opts })], { cwd: BENCH, env: sys.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(sys.cmd, [...sys.cmdArgs, sys.script, JSON.stringify({ ...spec, ...sys.opts })], { cwd: BENCH, env: sys.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,5 +1,5 @@
-#!/usr/bin/env node
-// The `recurrent` command: train, sample and evaluate character-level language models.
+// The `recurrent` command (started by recurrent.ts): train, sample and evaluate character-level language
+// models, and dispatch classify and seq2seq.
 // Every user mistake ends in one line on stderr and a non-zero exit, never a stack trace
 // (RECURRENT_DEBUG=1 shows it).
 

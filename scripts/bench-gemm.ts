@@ -5,12 +5,18 @@
 //   node dist/scripts/bench-gemm.js [--wasm a.wasm,b.wasm] [--rounds 7] [--ms 300] [--threads 1,2]
 //        [--shapes 256x256x256:NN,512x512x512:NN,50x512x128:NT,50x512x128:NTP]   (a trailing P: packB once, then gemmPacked)
 //
+// The default build is the one the library loads (load-kernels.ts: kernels-relaxed*.wasm, with FMA, where
+// the engine has relaxed SIMD). Node 20 needs --experimental-wasm-relaxed-simd for those, e.g. to compare
+// the plain and FMA builds of this checkout:
+//   node --experimental-wasm-relaxed-simd dist/scripts/bench-gemm.js \
+//        --wasm dist/src/backend/wasm/kernels-shared.wasm,dist/src/backend/wasm/kernels-relaxed-shared.wasm
+//
 // Not here: the peers (bench/).
 
 import { readFileSync } from 'node:fs';
 import { Rng, Tensor, untracked, type Backend } from '../src/index.js';
 import type { PackedMatrix } from '../src/backend/backend.js';
-import { kernelsUrl } from '../src/backend/wasm/load-kernels.js';
+import { kernelsUrl, relaxedSimd } from '../src/backend/wasm/load-kernels.js';
 import { createWasmBackend } from '../src/backend/wasm/wasm-backend.js';
 
 const args = new Map<string, string>();
@@ -28,7 +34,15 @@ const shapes = (args.get('shapes') ?? '256x256x256:NN,256x256x256:NT,512x512x512
   });
 
 type Threaded = Backend & { setThreads?(n: number): void };
-const backends: Threaded[] = builds.map((p) => createWasmBackend(new WebAssembly.Module(readFileSync(p))));
+const compile = (p: string): WebAssembly.Module => {
+  try {
+    return new WebAssembly.Module(readFileSync(p));
+  } catch (e) {
+    const hint = relaxedSimd ? '' : ' (a relaxed-SIMD build needs Node >= 22 or node --experimental-wasm-relaxed-simd)';
+    throw new Error(`bench-gemm: cannot compile ${p}${hint}: ${(e as Error).message}`);
+  }
+};
+const backends: Threaded[] = builds.map((p) => createWasmBackend(compile(p)));
 const rng = new Rng(3);
 const rand = (n: number): Tensor => untracked(() => Tensor.from(Array.from({ length: n }, () => rng.normal()), [n]));
 

@@ -11,9 +11,9 @@ mkdir -p "$out"
 recipe=(--hidden 64 --layers 1 --batch-size 32 --seq-length 32 --steps 500)
 for model in lstm gru rnn; do
   for seed in 1 2 3; do
-    node "$root/dist/cli/main.js" train --data "$data" --model "$model" "${recipe[@]}" --eval-every 500 --sample-length 0 \
+    node "$root/dist/cli/recurrent.js" train --data "$data" --model "$model" "${recipe[@]}" --eval-every 500 --sample-length 0 \
       --seed "$seed" --out "$out/$model-$seed" > "$out/$model-$seed.log" 2>&1
-    ours=$(node "$root/dist/cli/main.js" eval --checkpoint "$out/$model-$seed" --data "$data" | sed -E 's/.*"valLoss":([0-9.]+).*/\1/')
+    ours=$(node "$root/dist/cli/recurrent.js" eval --checkpoint "$out/$model-$seed" --data "$data" | sed -E 's/.*"valLoss":([0-9.]+).*/\1/')
     torch=$(/usr/bin/python3 "$root/scripts/char-rnn-torch.py" --data "$data" --model "$model" "${recipe[@]}" --seed "$seed" | sed -E 's/.*"valLoss": ([0-9.]+).*/\1/')
     printf '%s seed %s  recurrent %.4f  pytorch %.4f\n' "$model" "$seed" "$ours" "$torch"
   done

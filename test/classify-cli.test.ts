@@ -12,7 +12,7 @@ import { decodeSafetensors } from '../src/io/safetensors.js';
 import { Rng } from '../src/random/rng.js';
 import { assertOneLineError, runCli, tempDir } from './util/cli.js';
 
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'recurrent.js');
 
 /** `seven<TAB>digits` or `none<TAB>digits`, balanced, 3-8 digits. */
 function digitLines(n: number, seed: number): string {

@@ -163,7 +163,7 @@ test('Ctrl-C saves a checkpoint at the current step, and --resume continues from
   const data = join(dir, 'data.txt');
   writeFileSync(data, smallCorpus());
   const out = join(dir, 'run');
-  const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+  const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'recurrent.js');
   const child = spawn(process.execPath, [main, 'train', '--data', data, ...tiny, '--steps', '100000', '--eval-every', '100000', '--out', out]);
   let stderr = '';
   child.stderr.on('data', (d) => {

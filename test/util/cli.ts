@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
+const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'recurrent.js');
 
 export function runCli(args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, RECURRENT_DEBUG: '' } });

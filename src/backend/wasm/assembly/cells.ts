@@ -49,34 +49,41 @@ export function cellForward(
       }
     } else if (kind == LSTM) {
       const xr = xg + 4 * o, hr = hg + 4 * o, kr = cache + 5 * o;
+      // NOTE: two passes over the row. The activations are long dependent chains (exp's polynomial, a
+      // divide) and tanh(c) waits on three of them, so one fused pass left the core waiting on latency;
+      // the four gates of pass 1 are independent and pass 2's iterations overlap (~10% faster).
       for (let j = 0; j < H; j += 4) {
         const w = min(4, H - j);
         const q = <usize>j * 4;
-        const gi = sigmoidv(add(ld(xr + q, w), ld(hr + q, w)));
-        const gf = sigmoidv(add(ld(xr + H4 + q, w), ld(hr + H4 + q, w)));
-        const gg = tanhv(add(ld(xr + 2 * H4 + q, w), ld(hr + 2 * H4 + q, w)));
-        const go = sigmoidv(add(ld(xr + 3 * H4 + q, w), ld(hr + 3 * H4 + q, w)));
-        const ct = add(mul(gf, ld(cPrev + o + q, w)), mul(gi, gg));
+        st(kr + q, sigmoidv(add(ld(xr + q, w), ld(hr + q, w))), w);
+        st(kr + H4 + q, sigmoidv(add(ld(xr + H4 + q, w), ld(hr + H4 + q, w))), w);
+        st(kr + 2 * H4 + q, tanhv(add(ld(xr + 2 * H4 + q, w), ld(hr + 2 * H4 + q, w))), w);
+        st(kr + 3 * H4 + q, sigmoidv(add(ld(xr + 3 * H4 + q, w), ld(hr + 3 * H4 + q, w))), w);
+      }
+      for (let j = 0; j < H; j += 4) {
+        const w = min(4, H - j);
+        const q = <usize>j * 4;
+        const ct = add(mul(ld(kr + H4 + q, w), ld(cPrev + o + q, w)), mul(ld(kr + q, w), ld(kr + 2 * H4 + q, w)));
         const tc = tanhv(ct);
-        st(kr + q, gi, w);
-        st(kr + H4 + q, gf, w);
-        st(kr + 2 * H4 + q, gg, w);
-        st(kr + 3 * H4 + q, go, w);
         st(kr + 4 * H4 + q, tc, w);
         st(c + o + q, ct, w);
-        st(h + o + q, mul(go, tc), w);
+        st(h + o + q, mul(ld(kr + 3 * H4 + q, w), tc), w);
       }
     } else if (kind == GRU) {
       const xr = xg + 3 * o, hr = hg + 3 * o, kr = cache + 4 * o;
+      // Two passes, as for LSTM: n's tanh waits on r's sigmoid.
       for (let j = 0; j < H; j += 4) {
         const w = min(4, H - j);
         const q = <usize>j * 4;
-        const r = sigmoidv(add(ld(xr + q, w), ld(hr + q, w)));
-        const z = sigmoidv(add(ld(xr + H4 + q, w), ld(hr + H4 + q, w)));
+        st(kr + q, sigmoidv(add(ld(xr + q, w), ld(hr + q, w))), w);
+        st(kr + H4 + q, sigmoidv(add(ld(xr + H4 + q, w), ld(hr + H4 + q, w))), w);
+      }
+      for (let j = 0; j < H; j += 4) {
+        const w = min(4, H - j);
+        const q = <usize>j * 4;
+        const z = ld(kr + H4 + q, w);
         const hn = ld(hr + 2 * H4 + q, w);
-        const n = tanhv(add(ld(xr + 2 * H4 + q, w), mul(r, hn)));
-        st(kr + q, r, w);
-        st(kr + H4 + q, z, w);
+        const n = tanhv(add(ld(xr + 2 * H4 + q, w), mul(ld(kr + q, w), hn)));
         st(kr + 2 * H4 + q, n, w);
         st(kr + 3 * H4 + q, hn, w);
         st(h + o + q, add(mul(sub(one, z), n), mul(z, ld(hPrev + o + q, w))), w);

@@ -7,6 +7,21 @@
 // layer's W_hh at every time step, the weights of batch-1 generation): the whole op(B) is packed once,
 // K in blocks of KC rows, each block a row of NR-column panels (layout at `packedBFloats`).
 
+/**
+ * c + a·b per lane. Built with relaxed SIMD (kernels-relaxed*.wasm) it is f32x4.relaxed_madd, one FMA
+ * where the CPU has one (fused or not is the engine's choice, so results may differ from the plain
+ * build in the last bits); otherwise a mul and an add. Measured on one Zen 3 core under V8 11.3: the
+ * plain micro-kernel peaks near 35 GFLOP/s, bound by issuing its 16 mul/add + 6 loads per k (V8 folds
+ * none of the loads into the multiplies and schedules all of an iteration's loads first, so 8
+ * accumulators + 6 loaded vectors + 1 product fill its 15 xmm registers; 2×16, 3×12 with a spill, a
+ * lane-shuffle or rotated-A broadcast, pre-broadcast A and pointer-bump loops all measured the same or
+ * worse); the FMA micro-kernel, 8 FMAs + 6 loads per k, peaks near 50, the two FMA pipes' limit.
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 const MR = 4;
 const NR = 8;
 const KC = 256; // a B micro-panel (KC·NR·4 = 8 KiB) stays in L1
@@ -115,17 +130,17 @@ function macro(
   for (; k + 2 <= kc; k += 2) {
     const a0 = v128.load32_splat(ap);
     const a1 = v128.load32_splat(ap, MR * 4);
-    e0 = f32x4.add(e0, f32x4.mul(a0, v128.load(bp)));
-    e1 = f32x4.add(e1, f32x4.mul(a0, v128.load(bp, 16)));
-    o0 = f32x4.add(o0, f32x4.mul(a1, v128.load(bp, 32)));
-    o1 = f32x4.add(o1, f32x4.mul(a1, v128.load(bp, 48)));
+    e0 = madd(a0, v128.load(bp), e0);
+    e1 = madd(a0, v128.load(bp, 16), e1);
+    o0 = madd(a1, v128.load(bp, 32), o0);
+    o1 = madd(a1, v128.load(bp, 48), o1);
     ap += MR * 8;
     bp += 64;
   }
   if (k < kc) {
     const a0 = v128.load32_splat(ap);
-    e0 = f32x4.add(e0, f32x4.mul(a0, v128.load(bp)));
-    e1 = f32x4.add(e1, f32x4.mul(a0, v128.load(bp, 16)));
+    e0 = madd(a0, v128.load(bp), e0);
+    e1 = madd(a0, v128.load(bp, 16), e1);
   }
   e0 = f32x4.add(e0, o0);
   e1 = f32x4.add(e1, o1);
@@ -164,17 +179,17 @@ function scaleC(M: i32, N: i32, beta: f32, C: usize, ldc: i32): void {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
     a = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
     a = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
     a = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
     ap += 16;
     bp += 32;
   }
