@@ -357,6 +357,16 @@ async function train(argv: string[]): Promise<number> {
       if (s[k] !== opts[k]) throw new Error(`cannot resume ${out}: it was trained with ${k} ${String(s[k])}, this run asks for ${String(opts[k])}`);
     }
     if (config.data.hash !== fingerprint.hash) throw new Error(`cannot resume ${out}: it was trained on different data (${config.data.name})`);
+    // The model is the checkpoint's: a model flag given on resume must agree with it, never be ignored.
+    const asked: Array<[string, keyof Seq2SeqConfig, unknown]> = [
+      ['model', 'cell', modelName === 'rnn' ? 'rnn_tanh' : modelName], ['hidden', 'hiddenSize', hidden], ['embedding', 'embeddingSize', int(v, 'embedding', hidden)],
+      ['layers', 'numLayers', int(v, 'layers', 1)], ['bidirectional', 'bidirectional', true], ['attention', 'attention', attention],
+      ['input-feeding', 'inputFeeding', true], ['attention-size', 'attentionSize', int(v, 'attention-size', hidden)],
+    ];
+    for (const [flag, key, want] of asked) {
+      const had = config.model[key] ?? (key === 'numLayers' ? 1 : key === 'bidirectional' || key === 'inputFeeding' ? false : undefined);
+      if (v[flag] !== undefined && had !== want) throw new Error(`cannot resume ${out}: its model has ${key} ${String(had)}, this run asks for --${flag} ${String(v[flag] === true ? '' : v[flag]).trim() || '(set)'}`);
+    }
     state = loadTaskTraining(out, model, rng, ck.step);
     config = { ...config, train: opts };
   } else {

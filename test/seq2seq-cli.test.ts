@@ -104,6 +104,8 @@ test('seq2seq train --resume ends exactly as an uninterrupted run, scheduled sam
   assert.deepEqual(tf, [0.8, 0.6, 0.5], 'the linear schedule max(0.5, 1 - 0.02 i)');
   assertOneLineError(runCli([...common, '--steps', '30', '--out', a]), /already holds a checkpoint; pass --resume/);
   assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--batch-size', '8']), /cannot resume .*batchSize 16, this run asks for 8/);
+  assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--hidden', '32']), /cannot resume .*its model has hiddenSize 24, this run asks for --hidden 32/);
+  assertOneLineError(runCli([...common.map((x) => (x === 'bahdanau' ? 'luong-dot' : x)), '--steps', '40', '--out', a, '--resume']), /its model has attention bahdanau, this run asks for --attention luong-dot/);
 });
 
 test('seq2seq bad input: one line naming the problem', () => {
