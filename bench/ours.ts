@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import {
   LanguageModel, Rng, StreamBatcher, Tensor, Vocabulary, availableBackends, backend, backward, clipGradNorm,
-  createOptimizer, crossEntropy, generateText, noGrad, optimizerStep, setBackend, tidy, untracked,
+  createOptimizer, crossEntropy, detachState, disposeState, generateText, noGrad, optimizerStep, setBackend, tidy, untracked,
   type Backend, type CarriedState,
 } from '../src/index.js';
 import { RESULT_PREFIX, type ChildResult, type GemmFigure, type GemmSpec, type OkResult, type SampleSpec, type TaskSpec, type TrainSpec } from './protocol.js';
@@ -29,20 +29,7 @@ function maxRssKB(): number {
   return process.resourceUsage().maxRSS; // KiB on Linux
 }
 
-function disposeState(s: CarriedState | null): void {
-  if (s === null) return;
-  s.h.dispose();
-  s.c?.dispose();
-}
-
 /** The state copied out of the step's scope and cut from the tape (truncated BPTT), as the training loop does. */
-function detach(s: CarriedState): CarriedState {
-  return untracked(() => ({
-    h: Tensor.from(s.h.data, s.h.shape),
-    c: s.c === null ? null : Tensor.from(s.c.data, s.c.shape),
-  }));
-}
-
 function train(spec: TrainSpec): OkResult {
   const { hidden: H, layers: L, batch: B, seq: T, vocab: V } = spec;
   const bytes = readFileSync(spec.idsFile);
@@ -67,7 +54,7 @@ function train(spec: TrainSpec): OkResult {
       const loss = crossEntropy(logits, batch.targets);
       const value = loss.item();
       backward(loss);
-      return { value, next: detach(state) };
+      return { value, next: detachState(state) };
     });
     clipGradNorm(model.parameters(), 5);
     noGrad(() => optimizerStep(optim, params, 2e-3));

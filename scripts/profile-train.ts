@@ -10,8 +10,8 @@
 
 import { readFileSync } from 'node:fs';
 import {
-  LanguageModel, Rng, StreamBatcher, Tensor, Vocabulary, backend, backward, clipGradNorm, createOptimizer,
-  crossEntropy, generateText, noGrad, optimizerStep, setBackend, tidy, untracked, type CarriedState,
+  LanguageModel, Rng, StreamBatcher, Vocabulary, backend, backward, clipGradNorm, createOptimizer,
+  crossEntropy, detachState, disposeState, generateText, noGrad, optimizerStep, setBackend, tidy, type CarriedState,
 } from '../src/index.js';
 
 const args = new Map<string, string>();
@@ -114,7 +114,7 @@ const trainStep = (): void => {
     mark('forward');
     backward(loss);
     mark('backward');
-    return { value, next: detach(state) };
+    return { value, next: detachState(state) };
   });
   mark('rest');
   clipGradNorm(model.parameters(), 5);
@@ -180,12 +180,3 @@ if (SAMPLE > 0) {
   }
 }
 
-function disposeState(s: CarriedState | null): void {
-  if (s === null) return;
-  s.h.dispose();
-  s.c?.dispose();
-}
-
-function detach(s: CarriedState): CarriedState {
-  return untracked(() => ({ h: Tensor.from(s.h.data, s.h.shape), c: s.c === null ? null : Tensor.from(s.c.data, s.c.shape) }));
-}

@@ -15,7 +15,7 @@ export { Embedding } from './nn/embedding.js';
 export { Dropout } from './nn/dropout.js';
 export * from './nn/recurrent/index.js';
 export { recurrentSteps, type RecurrentSteps, type RecurrentStepsOptions } from './nn/recurrent/recurrent-steps.js';
-export { LanguageModel, type LanguageModelConfig, type CarriedState } from './nn/language-model.js';
+export { LanguageModel, detachState, disposeState, type LanguageModelConfig, type CarriedState } from './nn/language-model.js';
 
 export * from './optim/optimizer.js';
 export { clipGradNorm, clipGradValue, gradNorm } from './optim/clip.js';

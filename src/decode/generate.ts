@@ -64,8 +64,3 @@ export function generateText(model: LanguageModel, vocab: Vocabulary, opts: Gene
   return prime + vocab.decode(out);
 }
 
-export function disposeState(s: CarriedState | null): void {
-  if (s === null) return;
-  s.h.dispose();
-  s.c?.dispose();
-}

@@ -5,7 +5,7 @@
 
 import { dropout as dropoutOp, reshape } from '../autograd/ops.js';
 import type { Rng } from '../random/rng.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor, untracked } from '../tensor/tensor.js';
 import { Embedding } from './embedding.js';
 import { Linear } from './linear.js';
 import { Module } from './module.js';
@@ -24,6 +24,18 @@ export interface LanguageModelConfig {
 export interface CarriedState {
   h: Tensor;
   c: Tensor | null;
+}
+
+/** A copy of the state outside any scope and cut from the tape: what truncated BPTT carries to the next step. */
+export function detachState(s: CarriedState): CarriedState {
+  return untracked(() => ({ h: Tensor.from(s.h.data, s.h.shape), c: s.c === null ? null : Tensor.from(s.c.data, s.c.shape) }));
+}
+
+/** Frees a carried state (null: nothing to free). */
+export function disposeState(s: CarriedState | null): void {
+  if (s === null) return;
+  s.h.dispose();
+  s.c?.dispose();
 }
 
 export class LanguageModel extends Module {

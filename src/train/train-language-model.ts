@@ -8,14 +8,14 @@ import { crossEntropy } from '../autograd/ops.js';
 import { backward } from '../autograd/tape.js';
 import { StreamBatcher, splitTrainVal } from '../data/streams.js';
 import { Vocabulary } from '../data/vocabulary.js';
-import { disposeState, generateText } from '../decode/generate.js';
-import { LanguageModel, type CarriedState } from '../nn/language-model.js';
+import { generateText } from '../decode/generate.js';
+import { LanguageModel, detachState, disposeState, type CarriedState } from '../nn/language-model.js';
 import type { CellKind } from '../nn/recurrent/index.js';
 import { clipGradNorm, clipGradValue, gradNorm } from '../optim/clip.js';
 import { createOptimizer, optimizerStep, type OptimizerState } from '../optim/optimizer.js';
 import { createSchedule, type ScheduleSpec } from '../optim/schedule.js';
 import { Rng } from '../random/rng.js';
-import { Tensor, noGrad, tidy, untracked } from '../tensor/tensor.js';
+import { noGrad, tidy } from '../tensor/tensor.js';
 import {
   checkpointExists, dataFingerprint, loadCheckpoint, saveCheckpoint, type CheckpointConfig,
 } from './checkpoint.js';
@@ -209,7 +209,7 @@ export async function trainLanguageModel(
         const value = l.item();
         if (!Number.isFinite(value)) return { value, next: null };
         backward(l);
-        return { value, next: detach(state) };
+        return { value, next: detachState(state) };
       });
       if (!Number.isFinite(loss.value)) throw new DivergedError(`loss became ${loss.value} at step ${step + 1}; stopped, the last good checkpoint in ${opts.out} is kept`);
       // The norm is computed even without clipping: a non-finite gradient must never reach the weights.
@@ -254,7 +254,7 @@ export function validationLoss(model: LanguageModel, batches: StreamBatcher): nu
       const b = batches.batch(k);
       const r = noGrad(() => tidy(() => {
         const { logits, state } = model.forward(b.inputs, batches.seqLength, batches.batchSize, carried);
-        return { loss: crossEntropy(logits, b.targets).item(), next: detach(state) };
+        return { loss: crossEntropy(logits, b.targets).item(), next: detachState(state) };
       }));
       disposeState(carried);
       carried = r.next;
@@ -268,13 +268,6 @@ export function validationLoss(model: LanguageModel, batches: StreamBatcher): nu
 }
 
 /** Copies the state out of the step's scope, cut from the tape (truncated BPTT). */
-function detach(s: CarriedState): CarriedState {
-  return untracked(() => ({
-    h: Tensor.from(s.h.data, s.h.shape),
-    c: s.c === null ? null : Tensor.from(s.c.data, s.c.shape),
-  }));
-}
-
 function checkResumeMatches(saved: CheckpointConfig, opts: TrainOptions, fp: { chars: number; hash: string }, dir: string): void {
   const s = saved.train;
   const keys = ['cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize', 'optimizer', 'seed'] as const;
