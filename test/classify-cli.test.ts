@@ -3,14 +3,14 @@
 // --max-length and --backend, and a one-line error for each kind of bad input.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { Rng } from '../src/random/rng.js';
-import { assertOneLineError, runCli, tempDir } from './util/cli.js';
+import { assertOneLineError, runCli, runUntilInterrupted, tempDir } from './util/cli.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'recurrent.js');
 
@@ -226,13 +226,7 @@ test('Ctrl-C saves a checkpoint at the current step; --resume then ends exactly 
   const data = writeTemp(dir, 'train.tsv', wordLines(100, 9));
   const common = ['classify', 'train', '--data', data, ...bow, '--eval-every', '1000000'];
   const a = join(dir, 'a');
-  const child = spawn(process.execPath, [main, ...common, '--steps', '1000000', '--out', a]);
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += String(d);
-    if (/step [1-9]\d*\//.test(stderr) && !child.killed) child.kill('SIGINT');
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, stderr } = await runUntilInterrupted([...common, '--steps', '1000000', '--out', a]);
   assert.equal(code, 130, stderr);
   assert.match(stderr, /interrupted at step \d+: checkpoint saved in .*; continue with --resume/);
   const step = modelStep(a);

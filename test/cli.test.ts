@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeSafetensors } from '../src/io/safetensors.js';
-import { assertOneLineError, runCli, smallCorpus, tempDir } from './util/cli.js';
+import { assertOneLineError, runCli, runUntilInterrupted, smallCorpus, tempDir } from './util/cli.js';
 
 const tiny = ['--model', 'lstm', '--hidden', '24', '--layers', '1', '--batch-size', '4', '--seq-length', '16', '--sample-length', '40'];
 
@@ -156,21 +156,11 @@ test('checkpoints: corrupt, truncated or mismatched ones are refused; NaN keeps 
 });
 
 test('Ctrl-C saves a checkpoint at the current step, and --resume continues from it', async () => {
-  const { spawn } = await import('node:child_process');
-  const { fileURLToPath } = await import('node:url');
-  const { dirname } = await import('node:path');
   const dir = tempDir();
   const data = join(dir, 'data.txt');
   writeFileSync(data, smallCorpus());
   const out = join(dir, 'run');
-  const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'recurrent.js');
-  const child = spawn(process.execPath, [main, 'train', '--data', data, ...tiny, '--steps', '100000', '--eval-every', '100000', '--out', out]);
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += String(d);
-    if (/step [1-9]\d*\//.test(stderr) && !child.killed) child.kill('SIGINT');
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, stderr } = await runUntilInterrupted(['train', '--data', data, ...tiny, '--steps', '100000', '--eval-every', '100000', '--out', out]);
   assert.equal(code, 130, stderr);
   assert.match(stderr, /interrupted: checkpoint saved/);
   const step = Number(decodeSafetensors(readFileSync(join(out, 'model.safetensors'))).metadata.step);

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { lengthBucketedBatches } from '../src/data/length-buckets.js';
 import { TokenVocabulary, parseParallelText } from '../src/data/parallel-text.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
 import { editDistance, scoreSequences } from '../src/metrics/sequence-metrics.js';
 import { Rng } from '../src/random/rng.js';
-import { assertOneLineError, runCli, tempDir } from './util/cli.js';
+import { assertOneLineError, runCli, runUntilInterrupted, tempDir } from './util/cli.js';
 
 /** `dcab<TAB>B A C D`-style lines: the source reversed, upper-cased, one token per letter. */
 function reverseLines(n: number, seed: number): string {
@@ -106,6 +107,23 @@ test('seq2seq train --resume ends exactly as an uninterrupted run, scheduled sam
   assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--batch-size', '8']), /cannot resume .*batchSize 16, this run asks for 8/);
   assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--hidden', '32']), /cannot resume .*its model has hiddenSize 24, this run asks for --hidden 32/);
   assertOneLineError(runCli([...common.map((x) => (x === 'bahdanau' ? 'luong-dot' : x)), '--steps', '40', '--out', a, '--resume']), /its model has attention bahdanau, this run asks for --attention luong-dot/);
+});
+
+test('seq2seq train: Ctrl-C saves a checkpoint at the current step; --resume then ends exactly as an uninterrupted run', async () => {
+  const dir = tempDir();
+  const data = join(dir, 'train.tsv');
+  writeFileSync(data, reverseLines(80, 5));
+  const common = ['seq2seq', 'train', '--data', data, ...tiny, '--eval-every', '1000000'];
+  const a = join(dir, 'a');
+  const { code, stderr } = await runUntilInterrupted([...common, '--steps', '1000000', '--out', a]);
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted: checkpoint saved in .*; continue with --resume/);
+  const step = Number(decodeSafetensors(readFileSync(join(a, 'model.safetensors'))).metadata.step);
+  assert.ok(step >= 1 && step < 1000000, `saved at step ${step}`);
+  assert.equal(runCli([...common, '--steps', String(step + 3), '--out', a, '--resume']).code, 0);
+  const b = join(dir, 'b');
+  assert.equal(runCli([...common, '--steps', String(step + 3), '--out', b]).code, 0);
+  assert.deepEqual(readFileSync(join(a, 'model.safetensors')), readFileSync(join(b, 'model.safetensors')));
 });
 
 test('seq2seq bad input: one line naming the problem', () => {

@@ -14,7 +14,7 @@ import { Module } from './module.js';
 import { cellKinds, createRecurrent, type CellKind, type Recurrent } from './recurrent/index.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
 import { IGNORE_INDEX } from './seq2seq.js';
-import { checkFeedbackOptions, checkSequences, type FeedbackOptions } from './sequence-batch.js';
+import { checkFeedbackOptions, checkSequences, type FeedbackOptions, type FeedbackOutput } from './sequence-batch.js';
 
 /** Where the vector enters: the initial state, every step's input, or both. */
 export type Conditioning = 'init' | 'every-step' | 'both';
@@ -72,16 +72,8 @@ export interface ConditionedGeneratorBatch {
 /** The same options as Seq2Seq.forward: teacherForcing, feedback, rng. */
 export type ConditionedGeneratorForwardOptions = FeedbackOptions;
 
-export interface ConditionedGeneratorOutput {
-  /** Mean cross-entropy over the real target tokens (eos included, padding excluded), shape [1]. */
-  loss: Tensor;
-  /** (T, B, V) T = longest target + 1 (eos). */
-  logits: Tensor;
-  /** T·B time-major gold ids, IGNORE_INDEX past each target's end. */
-  targets: Int32Array;
-  /** T·B time-major ids actually fed (bos at t = 0). */
-  inputs: Int32Array;
-}
+/** The same outputs as Seq2Seq.forward, without attention weights. */
+export type ConditionedGeneratorOutput = FeedbackOutput;
 
 /**
  * With v the vector (B, Dv), y_{t-1} the fed token (y_0 = bos), e_t = E[y_{t-1}] (B, E) and s_t the state

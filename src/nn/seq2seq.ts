@@ -14,7 +14,7 @@ import { Linear } from './linear.js';
 import { Module } from './module.js';
 import { cellKinds, createRecurrent, type CellKind, type Recurrent } from './recurrent/index.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
-import { checkFeedbackOptions, checkSequences, type FeedbackOptions } from './sequence-batch.js';
+import { checkFeedbackOptions, checkSequences, type FeedbackOptions, type FeedbackOutput } from './sequence-batch.js';
 
 export type Seq2SeqAttention = 'none' | AttentionKind;
 export const seq2seqAttentionKinds: readonly Seq2SeqAttention[] = ['none', ...attentionKinds];
@@ -82,15 +82,7 @@ export interface Seq2SeqBatch {
 
 export type Seq2SeqForwardOptions = FeedbackOptions;
 
-export interface Seq2SeqOutput {
-  /** Mean cross-entropy over the real target tokens (eos included, padding excluded), shape [1]. */
-  loss: Tensor;
-  /** (T, B, V) T = longest target + 1 (eos). */
-  logits: Tensor;
-  /** T·B time-major gold ids, IGNORE_INDEX past each target's end. */
-  targets: Int32Array;
-  /** T·B time-major ids actually fed to the decoder (bos at t = 0). */
-  inputs: Int32Array;
+export interface Seq2SeqOutput extends FeedbackOutput {
   /** (T, B, S) attention weights of every step (0 past each source's length), or null without attention. */
   weights: Tensor | null;
 }

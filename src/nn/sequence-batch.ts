@@ -2,6 +2,7 @@
 // ConditionedGenerator): the sequences themselves, and the teacher-forcing options of their forward.
 
 import type { Rng } from '../random/rng.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
 
 /** Checks B >= 1 non-empty sequences of integer ids in [0, V); returns their lengths. `what` and `arg` name them in errors. */
@@ -42,4 +43,16 @@ export function checkFeedbackOptions(who: string, opts: FeedbackOptions): { teac
   if (feedback !== 'sample' && feedback !== 'argmax') throw new Error(`${who}: feedback must be 'sample' or 'argmax', got ${JSON.stringify(feedback)}`);
   if (teacherForcing < 1 && rng === undefined) throw new Error(`${who}: teacherForcing < 1 needs a seeded rng (options.rng) for its coin flips and samples`);
   return { teacherForcing, feedback, rng };
+}
+
+/** What a training forward with output feedback returns (Seq2Seq adds its attention weights). */
+export interface FeedbackOutput {
+  /** Mean cross-entropy over the real target tokens (eos included, padding excluded), shape [1]. */
+  loss: Tensor;
+  /** (T, B, V) T = longest target + 1 (eos). */
+  logits: Tensor;
+  /** T·B time-major gold ids, IGNORE_INDEX past each target's end. */
+  targets: Int32Array;
+  /** T·B time-major ids actually fed to the decoder (bos at t = 0). */
+  inputs: Int32Array;
 }

@@ -1,7 +1,7 @@
 // Runs the compiled `recurrent` command in a child process, for end-to-end tests.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,18 @@ const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'r
 export function runCli(args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, RECURRENT_DEBUG: '' } });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts the command and sends it Ctrl-C (SIGINT) once its progress bar shows a step; resolves with its exit code and stderr. */
+export async function runUntilInterrupted(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, RECURRENT_DEBUG: '' } });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+    if (/step [1-9]\d*\//.test(stderr) && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stderr };
 }
 
 export function tempDir(): string {
