@@ -5,16 +5,16 @@
 // masked loss over variable-length targets. Not here: search (decode/), whatever computes v.
 
 import { concat, crossEntropy, indexSelect, narrow, reshape, stack, tanh } from '../autograd/ops.js';
-import { sampleLogits } from '../decode/sample.js';
 import type { Rng } from '../random/rng.js';
-import { Tensor, noGrad } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { Embedding } from './embedding.js';
 import { Linear } from './linear.js';
 import { Module } from './module.js';
 import { cellKinds, createRecurrent, type CellKind, type Recurrent } from './recurrent/index.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
-import { IGNORE_INDEX } from './seq2seq.js';
-import { checkFeedbackOptions, checkSequences, type FeedbackOptions, type FeedbackOutput } from './sequence-batch.js';
+import {
+  IGNORE_INDEX, checkFeedbackOptions, checkSequences, stepWithFeedback, teacherForcedInputs, timeMajorTargets, type FeedbackOptions, type FeedbackOutput,
+} from './sequence-batch.js';
 
 /** Where the vector enters: the initial state, every step's input, or both. */
 export type Conditioning = 'init' | 'every-step' | 'both';
@@ -182,25 +182,14 @@ export class ConditionedGenerator extends Module {
     const { bos, eos, vocabSize: V } = this.config;
     const tgtLengths = checkSequences('ConditionedGenerator target', 'tgt', batch.tgt, V);
     const B = batch.tgt.length;
-    const T = Math.max(...tgtLengths) + 1;
-    const targets = new Int32Array(T * B).fill(IGNORE_INDEX); // (T, B)
-    batch.tgt.forEach((seq, b) => {
-      for (let t = 0; t < seq.length; t++) targets[t * B + b] = seq[t];
-      targets[seq.length * B + b] = eos;
-    });
+    const { targets, T } = timeMajorTargets(batch.tgt, eos);
     const { encoded, state } = this.encode(batch.vectors);
     if (encoded.B !== B) throw new Error(`ConditionedGenerator.forward: vectors must hold one vector per target (${B}), got ${encoded.B}`);
 
-    const inputs = new Int32Array(T * B); // (T, B) what was fed
+    let inputs: Int32Array; // (T, B) what was fed
     let logits: Tensor; // (T, B, V)
     if (teacherForcing >= 1) {
-      // NOTE: no random number is drawn here, so teacher forcing leaves the generator untouched.
-      for (let t = 0; t < T; t++) {
-        for (let b = 0; b < B; b++) {
-          const gold = t === 0 ? bos : targets[(t - 1) * B + b];
-          inputs[t * B + b] = gold === IGNORE_INDEX ? eos : gold; // past a target's end: never scored
-        }
-      }
+      inputs = teacherForcedInputs(targets, B, bos, eos);
       let x = this.embedding.forward(inputs, [T, B]); // (T, B, E)
       if (encoded.vector !== null) x = concat([x, indexSelect(encoded.vector, 0, new Int32Array(T))]); // (T, B, E + Dv)
       const lengths = tgtLengths.map((n) => n + 1);
@@ -208,26 +197,13 @@ export class ConditionedGenerator extends Module {
       logits = this.head.forward(r.output); // (T, B, V)
     } else {
       let s = state;
-      const stepLogits: Tensor[] = [];
-      const prev = new Int32Array(B).fill(bos);
-      for (let t = 0; t < T; t++) {
-        if (t > 0) {
-          const last = stepLogits[t - 1]; // (B, V)
-          for (let b = 0; b < B; b++) {
-            const gold = targets[(t - 1) * B + b];
-            const goldId = gold === IGNORE_INDEX ? eos : gold;
-            const useGold = teacherForcing > 0 && rng!.uniform() < teacherForcing;
-            prev[b] = useGold
-              ? goldId
-              : noGrad(() => sampleLogits(last.data.subarray(b * V, (b + 1) * V), { argmax: feedback === 'argmax' }, rng!));
-          }
-        }
-        inputs.set(prev, t * B);
+      const fed = stepWithFeedback(targets, B, bos, eos, { teacherForcing, feedback, rng }, (prev) => {
         const out = this.step(encoded, s, prev);
-        stepLogits.push(out.logits);
         s = out.state;
-      }
-      logits = stack(stepLogits); // (T, B, V)
+        return out.logits;
+      });
+      inputs = fed.inputs;
+      logits = stack(fed.logits); // (T, B, V)
     }
     const loss = crossEntropy(logits, targets, IGNORE_INDEX); // [1]
     return { loss, logits, targets, inputs };

@@ -5,16 +5,17 @@
 // (decode/), the schedules of the teacher-forcing probability (scheduled-sampling.ts).
 
 import { concat, crossEntropy, indexSelect, reshape, select, stack, swapAxes01, tanh } from '../autograd/ops.js';
-import { sampleLogits } from '../decode/sample.js';
 import type { Rng } from '../random/rng.js';
-import { Tensor, noGrad } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { Attention, attentionKinds, selectMemoryRows, type AttentionKind, type AttentionMemory } from './attention.js';
 import { Embedding } from './embedding.js';
 import { Linear } from './linear.js';
 import { Module } from './module.js';
 import { cellKinds, createRecurrent, type CellKind, type Recurrent } from './recurrent/index.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
-import { checkFeedbackOptions, checkSequences, type FeedbackOptions, type FeedbackOutput } from './sequence-batch.js';
+import {
+  IGNORE_INDEX, checkFeedbackOptions, checkSequences, stepWithFeedback, teacherForcedInputs, timeMajorTargets, type FeedbackOptions, type FeedbackOutput,
+} from './sequence-batch.js';
 
 export type Seq2SeqAttention = 'none' | AttentionKind;
 export const seq2seqAttentionKinds: readonly Seq2SeqAttention[] = ['none', ...attentionKinds];
@@ -88,7 +89,7 @@ export interface Seq2SeqOutput extends FeedbackOutput {
 }
 
 /** Target padding in Seq2SeqOutput.targets (crossEntropy's default ignore index). */
-export const IGNORE_INDEX = -100;
+export { IGNORE_INDEX };
 
 /**
  * Encoder (batch-first, lengths = source lengths, so padding never reaches the final state), then per
@@ -226,49 +227,27 @@ export class Seq2Seq extends Module {
     if (batch === null || typeof batch !== 'object') throw new Error(`Seq2Seq.forward: batch must be { src, tgt }, got ${String(batch)}`);
     rejectUnknownKeys('Seq2Seq.forward batch', batch, ['src', 'tgt']);
     const { bos, eos, tgtVocabSize: V } = this.config;
-    const tgtLengths = checkSequences('Seq2Seq target', 'tgt', batch.tgt, V);
+    checkSequences('Seq2Seq target', 'tgt', batch.tgt, V);
     const B = batch.tgt.length;
     if (!Array.isArray(batch.src) || batch.src.length !== B) {
       throw new Error(`Seq2Seq.forward: src must hold one sequence per target (${B}), got ${Array.isArray(batch.src) ? batch.src.length : String(batch.src)}`);
     }
-    const T = Math.max(...tgtLengths) + 1;
-    const targets = new Int32Array(T * B).fill(IGNORE_INDEX); // (T, B)
-    batch.tgt.forEach((seq, b) => {
-      for (let t = 0; t < seq.length; t++) targets[t * B + b] = seq[t];
-      targets[seq.length * B + b] = eos;
-    });
+    const { targets, T } = timeMajorTargets(batch.tgt, eos);
 
     let { encoded, state } = this.encode(batch.src);
     if (teacherForcing >= 1 && this.config.attention !== 'bahdanau' && !this.config.inputFeeding) {
       return this.forwardTeacherForced(encoded, state, targets, T, B);
     }
-    const inputs = new Int32Array(T * B); // (T, B) what was fed
-    const stepLogits: Tensor[] = [];
     const weights: Tensor[] = [];
-    const prev = new Int32Array(B).fill(bos);
-    for (let t = 0; t < T; t++) {
-      if (t > 0) {
-        const last = stepLogits[t - 1]; // (B, V)
-        for (let b = 0; b < B; b++) {
-          const gold = targets[(t - 1) * B + b];
-          // Past a target's end nothing is scored: feed eos (any valid id would do).
-          const goldId = gold === IGNORE_INDEX ? eos : gold;
-          // NOTE: at p = 1 no random number is drawn, so teacher forcing leaves the generator untouched.
-          const useGold = teacherForcing >= 1 || (teacherForcing > 0 && rng!.uniform() < teacherForcing);
-          prev[b] = useGold
-            ? goldId
-            : noGrad(() => sampleLogits(last.data.subarray(b * V, (b + 1) * V), { argmax: feedback === 'argmax' }, rng!));
-        }
-      }
-      inputs.set(prev, t * B);
+    const fed = stepWithFeedback(targets, B, bos, eos, { teacherForcing, feedback, rng }, (prev) => {
       const out = this.step(encoded, state, prev);
-      stepLogits.push(out.logits);
       if (out.weights !== null) weights.push(out.weights);
       state = out.state;
-    }
-    const logits = stack(stepLogits); // (T, B, V)
+      return out.logits;
+    });
+    const logits = stack(fed.logits); // (T, B, V)
     const loss = crossEntropy(logits, targets, IGNORE_INDEX); // [1]
-    return { loss, logits, targets, inputs, weights: weights.length === 0 ? null : stack(weights) };
+    return { loss, logits, targets, inputs: fed.inputs, weights: weights.length === 0 ? null : stack(weights) };
   }
 
   /**
@@ -280,9 +259,7 @@ export class Seq2Seq extends Module {
    */
   private forwardTeacherForced(encoded: EncodedSource, state: DecoderState, targets: Int32Array, T: number, B: number): Seq2SeqOutput {
     const { bos, eos, attention } = this.config;
-    const inputs = new Int32Array(T * B); // (T, B): bos, then the gold previous token (eos past a target's end)
-    inputs.fill(bos, 0, B);
-    for (let i = B; i < T * B; i++) inputs[i] = targets[i - B] === IGNORE_INDEX ? eos : targets[i - B];
+    const inputs = teacherForcedInputs(targets, B, bos, eos); // (T, B)
     const x = this.tgtEmbedding.forward(inputs, [T, B]); // (T, B, E)
     const r = this.decoder.forward(x, { h0: state.h, c0: state.c ?? undefined }); // output (T, B, H)
     let logits: Tensor; // (T, B, V)

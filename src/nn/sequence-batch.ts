@@ -1,9 +1,14 @@
-// Checks shared by the models trained on batches of id sequences with output feedback (Seq2Seq,
-// ConditionedGenerator): the sequences themselves, and the teacher-forcing options of their forward.
+// What the models trained on batches of id sequences with output feedback (Seq2Seq, ConditionedGenerator)
+// share: the checks of the sequences and of the teacher-forcing options, the time-major targets, and the
+// step-by-step loop that feeds each step the gold token or the model's own.
 
+import { sampleLogits } from '../decode/sample.js';
 import type { Rng } from '../random/rng.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { noGrad, type Tensor } from '../tensor/tensor.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
+
+/** Target padding (crossEntropy's default ignore index). */
+export const IGNORE_INDEX = -100;
 
 /** Checks B >= 1 non-empty sequences of integer ids in [0, V); returns their lengths. `what` and `arg` name them in errors. */
 export function checkSequences(what: string, arg: string, seqs: ReadonlyArray<ArrayLike<number>>, V: number): number[] {
@@ -55,4 +60,57 @@ export interface FeedbackOutput {
   targets: Int32Array;
   /** T·B time-major ids actually fed to the decoder (bos at t = 0). */
   inputs: Int32Array;
+}
+
+/** The targets time-major (T, B): each sequence then eos, IGNORE_INDEX past its end; T = longest target + 1. */
+export function timeMajorTargets(tgt: ReadonlyArray<ArrayLike<number>>, eos: number): { targets: Int32Array; T: number } {
+  const B = tgt.length;
+  const T = Math.max(...Array.from(tgt, (s) => s.length)) + 1;
+  const targets = new Int32Array(T * B).fill(IGNORE_INDEX); // (T, B)
+  tgt.forEach((seq, b) => {
+    for (let t = 0; t < seq.length; t++) targets[t * B + b] = seq[t];
+    targets[seq.length * B + b] = eos;
+  });
+  return { targets, T };
+}
+
+/** What teacher forcing feeds (T, B): bos at t = 0, then the gold previous token (eos past a target's end, where nothing is scored). */
+export function teacherForcedInputs(targets: Int32Array, B: number, bos: number, eos: number): Int32Array {
+  const inputs = new Int32Array(targets.length); // (T, B)
+  inputs.fill(bos, 0, B);
+  for (let i = B; i < inputs.length; i++) inputs[i] = targets[i - B] === IGNORE_INDEX ? eos : targets[i - B];
+  return inputs;
+}
+
+/**
+ * The training loop one step at a time: at each step t, `step(prev)` gets the B tokens to feed and returns
+ * the (B, V) logits; each row's next token is the gold one with probability `teacherForcing`, else the
+ * model's own (sampled or argmax, without gradient through the choice). Returns every step's logits and
+ * the (T, B) tokens fed.
+ */
+export function stepWithFeedback(
+  targets: Int32Array, B: number, bos: number, eos: number,
+  o: { teacherForcing: number; feedback: 'sample' | 'argmax'; rng: Rng | undefined },
+  step: (prev: Int32Array) => Tensor,
+): { logits: Tensor[]; inputs: Int32Array } {
+  const T = targets.length / B;
+  const inputs = new Int32Array(T * B); // (T, B)
+  const logits: Tensor[] = [];
+  const prev = new Int32Array(B).fill(bos);
+  for (let t = 0; t < T; t++) {
+    if (t > 0) {
+      const last = logits[t - 1].data; // (B, V)
+      const V = last.length / B;
+      for (let b = 0; b < B; b++) {
+        const gold = targets[(t - 1) * B + b];
+        const goldId = gold === IGNORE_INDEX ? eos : gold; // past a target's end nothing is scored
+        // NOTE: at p = 1 no random number is drawn, so teacher forcing leaves the generator untouched.
+        const useGold = o.teacherForcing >= 1 || (o.teacherForcing > 0 && o.rng!.uniform() < o.teacherForcing);
+        prev[b] = useGold ? goldId : noGrad(() => sampleLogits(last.subarray(b * V, (b + 1) * V), { argmax: o.feedback === 'argmax' }, o.rng!));
+      }
+    }
+    inputs.set(prev, t * B);
+    logits.push(step(prev));
+  }
+  return { logits, inputs };
 }
