@@ -53,3 +53,21 @@ export function str(values: Record<string, unknown>, name: string): string | und
   const raw = values[name];
   return raw === undefined ? undefined : String(raw);
 }
+
+/**
+ * `recurrent GROUP COMMAND ...`: runs `commands[COMMAND]` on the rest of argv; `help` (or -h, --help)
+ * prints `help` and exits 0, no command prints it and exits 2, an unknown one is a usage error.
+ */
+export async function runSubcommand(
+  group: string, help: string, commands: Readonly<Record<string, (argv: string[]) => number | Promise<number>>>, argv: string[],
+): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === 'help' || cmd === '--help' || cmd === '-h' || cmd === undefined) {
+    process.stdout.write(help + '\n');
+    return cmd === undefined ? 2 : 0;
+  }
+  if (!Object.prototype.hasOwnProperty.call(commands, cmd)) {
+    throw new UsageError(`unknown ${group} command "${cmd}" (commands: ${[...Object.keys(commands), 'help'].join(', ')})`);
+  }
+  return commands[cmd](rest);
+}

@@ -29,7 +29,7 @@ import {
 import { Rng, type RngState } from '../src/random/rng.js';
 import { noGrad, tidy, type Tensor } from '../src/tensor/tensor.js';
 import { dataFingerprint } from '../src/train/checkpoint.js';
-import { UsageError, int, num, oneOf, parse, str } from './args.js';
+import { UsageError, int, num, oneOf, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { ProgressBar, formatDuration } from './progress.js';
 
@@ -639,24 +639,6 @@ function predict(argv: string[]): number {
   return 0;
 }
 
-export async function classify(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'train':
-      return train(rest);
-    case 'eval':
-      return evaluate(rest);
-    case 'predict':
-      return predict(rest);
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(CLASSIFY_HELP + '\n');
-      return 0;
-    case undefined:
-      process.stdout.write(CLASSIFY_HELP + '\n');
-      return 2;
-    default:
-      throw new UsageError(`unknown classify command "${cmd}" (commands: train, eval, predict, help)`);
-  }
+export function classify(argv: string[]): Promise<number> {
+  return runSubcommand('classify', CLASSIFY_HELP, { train, eval: evaluate, predict }, argv);
 }

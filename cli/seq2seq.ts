@@ -26,7 +26,7 @@ import { dataFingerprint } from '../src/train/checkpoint.js';
 import {
   loadTaskTraining, loadTaskWeights, readTaskConfig, saveTaskCheckpoint, taskCheckpointExists, type TaskTrainingState,
 } from '../src/train/task-checkpoint.js';
-import { UsageError, int, num, oneOf, parse, str } from './args.js';
+import { UsageError, int, num, oneOf, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { LR_SCHEDULE_OPTIONS, lrScheduleHelp, parseLrSchedule } from './schedule-flags.js';
 import { ProgressBar, formatDuration } from './progress.js';
@@ -608,25 +608,7 @@ function decode(argv: string[]): number {
   return 0;
 }
 
-export async function seq2seq(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'train':
-      return train(rest);
-    case 'eval':
-      return evaluate(rest);
-    case 'decode':
-      return decode(rest);
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(SEQ2SEQ_HELP + '\n');
-      return 0;
-    case undefined:
-      process.stdout.write(SEQ2SEQ_HELP + '\n');
-      return 2;
-    default:
-      throw new UsageError(`unknown seq2seq command "${cmd}" (commands: train, eval, decode, help)`);
-  }
+export function seq2seq(argv: string[]): Promise<number> {
+  return runSubcommand('seq2seq', SEQ2SEQ_HELP, { train, eval: evaluate, decode }, argv);
 }
 
