@@ -269,6 +269,7 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape): Ten
     }
     o.set(w.subarray(id * H, id * H + H), i * H);
   }
+  if (!(isGradEnabled() && weight.requiresGrad)) return out;
   // The caller may reuse its ids buffer (a decoder feeding step after step): backward reads a copy.
   const saved = ids.slice();
   return record(out, [weight], () => {
