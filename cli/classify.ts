@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { crossEntropy } from '../src/autograd/ops.js';
 import { backward } from '../src/autograd/tape.js';
 import { backend } from '../src/backend/registry.js';
-import { readTextFile } from '../src/data/text-file.js';
+import { readTextFile, splitLines } from '../src/data/text-file.js';
 import { Vocabulary } from '../src/data/vocabulary.js';
 import { WordVocabulary } from '../src/data/word-vocabulary.js';
 import { readSafetensorsFileSync, writeFileAtomicSync } from '../src/io/checkpoint-file.js';
@@ -133,13 +133,6 @@ interface Example {
   text: string;
   /** 1-based line number in its file. */
   line: number;
-}
-
-/** The lines of a file; a final newline does not make an extra (empty) line. */
-function splitLines(text: string): string[] {
-  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines;
 }
 
 /** Parses `label<TAB>text` lines (the text may itself contain tabs); any malformed line is an error naming it. */

@@ -2,6 +2,8 @@
 // tokens by character or by spaces, and the token vocabularies built from the training pairs. Every
 // malformed line is an error naming its number. Not here: batching (length-buckets.ts).
 
+import { splitLines } from './text-file.js';
+
 export type TokenSplit = 'char' | 'space';
 export const tokenSplits: readonly TokenSplit[] = ['char', 'space'];
 
@@ -10,13 +12,6 @@ export interface ParallelPair {
   tgt: string[];
   /** 1-based line number in its file. */
   line: number;
-}
-
-/** The lines of a file; a final newline does not make an extra (empty) line, and \r\n ends are accepted. */
-export function splitLines(text: string): string[] {
-  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines;
 }
 
 /** The tokens of one side: its characters (code points), or its space-separated words. */
