@@ -6,14 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as ops from '../src/autograd/ops.js';
 import { backward } from '../src/autograd/tape.js';
-import { decodeSafetensors, type NamedArray } from '../src/io/safetensors.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
 import { createRecurrent, type CellKind } from '../src/nn/recurrent/index.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, tidy } from '../src/tensor/tensor.js';
+import { compareToFixture, f32, fixturesDir, type F32Array } from './util/fixtures.js';
 
 /** Relative tolerance: |got - expected| <= TOL * max|expected| over each whole tensor. */
 const TOL = 1e-4;
@@ -37,19 +37,6 @@ interface FixtureConfig {
   initialState: boolean;
 }
 
-/** test/fixtures of this checkout, found from the compiled file (dist/test/) or the source (test/). */
-function fixturesDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'recurrent') {
-      return join(dir, 'test', 'fixtures');
-    }
-    dir = dirname(dir);
-  }
-  throw new Error(`cannot find the recurrent package root above ${dirname(fileURLToPath(import.meta.url))}`);
-}
-
 const dir = fixturesDir();
 const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort() : [];
 
@@ -60,44 +47,9 @@ function readConfig(file: string, metadata: Record<string, string>): FixtureConf
   return c;
 }
 
-function f32(file: string, tensors: Map<string, NamedArray>, name: string): NamedArray & { data: Float32Array } {
-  const t = tensors.get(name);
-  assert.ok(t !== undefined, `${file}: fixture has no tensor "${name}"`);
-  assert.equal(t.dtype, 'F32', `${file}: "${name}" should be F32`);
-  return t as NamedArray & { data: Float32Array };
-}
-
 /** The worst element of `got` against `want`, or null when within tolerance. */
-function compare(label: string, got: Tensor | null, want: NamedArray & { data: Float32Array }): string | null {
-  if (got !== null && (got.shape.length !== want.shape.length || got.shape.some((d, i) => d !== want.shape[i]))) {
-    return `${label}: shape [${got.shape.join(', ')}], expected [${want.shape.join(', ')}]`;
-  }
-  const g = got?.data ?? new Float32Array(want.data.length); // no gradient reached it: zeros
-  let scale = 0;
-  for (let i = 0; i < want.data.length; i++) scale = Math.max(scale, Math.abs(want.data[i]));
-  scale = Math.max(scale, FLOOR);
-  let worst = 0;
-  let at = 0;
-  for (let i = 0; i < g.length; i++) {
-    const e = Math.abs(g[i] - want.data[i]);
-    if (!(e <= worst)) {
-      worst = e;
-      at = i;
-      if (Number.isNaN(e)) break;
-    }
-  }
-  if (worst <= TOL * scale) return null;
-  return `${label}${got === null ? ' (no gradient)' : ''}: max |err| ${worst.toExponential(2)} = ${(worst / scale).toExponential(2)} × scale ${scale.toExponential(2)}, at [${unravel(at, want.shape).join(', ')}] got ${g[at]} expected ${want.data[at]}`;
-}
-
-/** A flat index as a multi-index of `shape` (row-major). */
-function unravel(i: number, shape: readonly number[]): number[] {
-  const idx = shape.map(() => 0);
-  for (let k = shape.length - 1; k >= 0; k--) {
-    idx[k] = i % shape[k];
-    i = Math.floor(i / shape[k]);
-  }
-  return idx;
+function compare(label: string, got: Tensor | null, want: F32Array): string | null {
+  return compareToFixture(label, got, want, TOL, FLOOR);
 }
 
 /** Runs `fn`, prefixing any error with the fixture's name (a layer or state-dict error alone would not say which). */
