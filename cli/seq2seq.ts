@@ -36,7 +36,7 @@ export const SEQ2SEQ_HELP = `recurrent seq2seq: encoder–decoders (with attenti
 Usage:
   recurrent seq2seq train  --data FILE [--val FILE] [--src-split char|space] [--tgt-split char|space]
                            [--model lstm|gru|rnn|...] [--embedding N] [--hidden N] [--layers N] [--bidirectional]
-                           [--attention none|bahdanau|luong-dot|luong-general] [--input-feeding] [--attention-size N]
+                           [--attention none|bahdanau|luong-dot|luong-general] [--input-feeding] [--attention-size N] [--dropout X]
                            [--teacher-forcing SCHEDULE] [--feedback sample|argmax] [--batch-size B]
                            [--steps N | --time SECONDS] [--lr X] [--lr-schedule NAME ...] [--optimizer NAME] [--clip X] [--eval-every N]
                            [--seed S] [--out DIR] [--resume] [--backend NAME]
@@ -59,6 +59,7 @@ Usage:
   --attention NAME       ${seq2seqAttentionKinds.join(', ')} (default luong-general)
   --input-feeding        Luong attention: feed the previous attentional state into the decoder
   --attention-size N     bahdanau attention: width of the score's hidden layer (default --hidden)
+  --dropout X            dropout on the embeddings, between layers and before the output layer, in [0, 1) (default 0)
   --teacher-forcing S    probability of feeding the gold previous token, per training step i (Bengio et al. 2015):
                            P                    constant, e.g. 1 (teacher forcing, the default) or 0.75
                            linear:K,C,MIN       max(MIN, K - C·i)
@@ -178,7 +179,8 @@ function parseSchedule(raw: string | undefined): SamplingSchedule {
 
 // ---- checkpoints ----
 
-function loadSeq2Seq(dir: string): Loaded {
+/** `rng` becomes the model's dropout generator: training resumes with the run's own (its state restored after). */
+function loadSeq2Seq(dir: string, rng = new Rng(0)): Loaded {
   const config = readTaskConfig<Seq2SeqCheckpointConfig>(dir, FORMAT, 'recurrent seq2seq');
   const path = join(dir, 'config.json');
   if (!Array.isArray(config.srcVocab) || !Array.isArray(config.tgtVocab) || config.model === null || typeof config.model !== 'object') {
@@ -189,7 +191,7 @@ function loadSeq2Seq(dir: string): Loaded {
   if (config.model.srcVocabSize !== src.size || config.model.tgtVocabSize !== tgt.size) {
     throw new Error(`${path} is inconsistent: the model's vocabulary sizes do not match its vocabularies`);
   }
-  const model = new Seq2Seq(config.model, new Rng(0));
+  const model = new Seq2Seq(config.model, rng);
   const step = loadTaskWeights(dir, model);
   return { dir, config, src, tgt, model, step };
 }
@@ -198,7 +200,8 @@ function loadSeq2Seq(dir: string): Loaded {
 function loadEnsemble(dirs: string): Loaded[] {
   const list = dirs.split(',').map((d) => d.trim()).filter((d) => d !== '');
   if (list.length === 0) throw new UsageError('--checkpoint needs a directory');
-  const members = list.map(loadSeq2Seq);
+  const members = list.map((d) => loadSeq2Seq(d));
+  for (const m of members) m.model.eval(); // eval and decode are inference: no dropout
   const [m0] = members;
   for (const m of members.slice(1)) {
     const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -281,7 +284,7 @@ async function train(argv: string[]): Promise<number> {
     data: { type: 'string' }, val: { type: 'string' }, 'src-split': { type: 'string' }, 'tgt-split': { type: 'string' },
     model: { type: 'string' }, embedding: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' },
     bidirectional: { type: 'boolean' }, attention: { type: 'string' }, 'input-feeding': { type: 'boolean' }, 'attention-size': { type: 'string' },
-    'teacher-forcing': { type: 'string' }, feedback: { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' },
+    dropout: { type: 'string' }, 'teacher-forcing': { type: 'string' }, feedback: { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' },
     time: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
     'eval-every': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
     ...LR_SCHEDULE_OPTIONS,
@@ -293,6 +296,7 @@ async function train(argv: string[]): Promise<number> {
   const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
   const hidden = int(v, 'hidden', 128);
   const attention = oneOf(v, 'attention', 'luong-general', seq2seqAttentionKinds) as Seq2SeqAttention;
+  const dropout = num(v, 'dropout', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
   const opts: Seq2SeqTrainOptions = {
     srcSplit: oneOf(v, 'src-split', 'char', tokenSplits),
     tgtSplit: oneOf(v, 'tgt-split', 'char', tokenSplits),
@@ -350,7 +354,7 @@ async function train(argv: string[]): Promise<number> {
   let state: TaskTrainingState;
   const rng = new Rng(opts.seed);
   if (resume && taskCheckpointExists(out)) {
-    const ck = loadSeq2Seq(out);
+    const ck = loadSeq2Seq(out, rng); // the model draws its dropout masks from the run's generator
     ({ config, src, tgt, model } = ck);
     const s = config.train;
     for (const k of ['srcSplit', 'tgtSplit', 'batchSize', 'optimizer', 'seed'] as const) {
@@ -362,9 +366,12 @@ async function train(argv: string[]): Promise<number> {
       ['model', 'cell', modelName === 'rnn' ? 'rnn_tanh' : modelName], ['hidden', 'hiddenSize', hidden], ['embedding', 'embeddingSize', int(v, 'embedding', hidden)],
       ['layers', 'numLayers', int(v, 'layers', 1)], ['bidirectional', 'bidirectional', true], ['attention', 'attention', attention],
       ['input-feeding', 'inputFeeding', true], ['attention-size', 'attentionSize', int(v, 'attention-size', hidden)],
+      ['dropout', 'dropout', dropout],
     ];
+    // What a key absent from an older config means (Seq2Seq's defaults).
+    const defaults: Partial<Record<keyof Seq2SeqConfig, unknown>> = { numLayers: 1, bidirectional: false, inputFeeding: false, dropout: 0 };
     for (const [flag, key, want] of asked) {
-      const had = config.model[key] ?? (key === 'numLayers' ? 1 : key === 'bidirectional' || key === 'inputFeeding' ? false : undefined);
+      const had = config.model[key] ?? defaults[key];
       if (v[flag] !== undefined && had !== want) throw new Error(`cannot resume ${out}: its model has ${key} ${String(had)}, this run asks for --${flag} ${String(v[flag] === true ? '' : v[flag]).trim() || '(set)'}`);
     }
     state = loadTaskTraining(out, model, rng, ck.step);
@@ -379,7 +386,7 @@ async function train(argv: string[]): Promise<number> {
       embeddingSize: int(v, 'embedding', hidden), hiddenSize: hidden, numLayers: int(v, 'layers', 1),
       bidirectional: v.bidirectional === true, attention, inputFeeding: v['input-feeding'] === true,
       ...(v['attention-size'] === undefined ? {} : { attentionSize: int(v, 'attention-size', hidden) }),
-      bos: tgt.id(BOS)!, eos: tgt.id(EOS)!,
+      dropout, bos: tgt.id(BOS)!, eos: tgt.id(EOS)!,
     };
     model = new Seq2Seq(modelConfig, rng);
     config = { format: FORMAT, model: modelConfig, srcVocab: [...src.tokens], tgtVocab: [...tgt.tokens], train: opts, data: { name: dataPath, ...fingerprint } };
@@ -411,9 +418,17 @@ async function train(argv: string[]): Promise<number> {
   const bar = new ProgressBar();
   let lastEval = -1;
   const evaluate = (): void => {
-    const tf = teacherForcedScores(model, valSet, opts.batchSize);
-    if (!Number.isFinite(tf.loss)) throw new DivergedRun(`validation loss became ${tf.loss} at step ${state.step}; stopped, the last good checkpoint in ${out} is kept`);
-    const dec = decodedScores([model], valGroups, src, tgt, { beam: 1, lengthPenalty: 1, maxLength: null }, valPath ?? dataPath);
+    // Validation is inference: no dropout (and no draws from the run's generator), then back to training.
+    model.eval();
+    let tf: ReturnType<typeof teacherForcedScores>;
+    let dec: ReturnType<typeof decodedScores>;
+    try {
+      tf = teacherForcedScores(model, valSet, opts.batchSize);
+      if (!Number.isFinite(tf.loss)) throw new DivergedRun(`validation loss became ${tf.loss} at step ${state.step}; stopped, the last good checkpoint in ${out} is kept`);
+      dec = decodedScores([model], valGroups, src, tgt, { beam: 1, lengthPenalty: 1, maxLength: null }, valPath ?? dataPath);
+    } finally {
+      model.train();
+    }
     const m = {
       step: state.step, epoch: epoch + batchIndex / batches.length, tokens, trainLoss: lossCount > 0 ? lossSum / lossCount : null,
       valLoss: tf.loss, valTokenAccuracy: tf.tokenAccuracy, valSequenceAccuracy: dec.sequenceAccuracy, valTokenErrorRate: dec.tokenErrorRate,
@@ -442,6 +457,7 @@ async function train(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   process.stdout.write(
     `training seq2seq ${config.model.cell} ${config.model.numLayers}×${config.model.hiddenSize}${config.model.bidirectional ? ' (bidirectional encoder)' : ''}, attention ${config.model.attention}, ` +
+      `${(config.model.dropout ?? 0) > 0 ? `dropout ${config.model.dropout}, ` : ''}` +
       `on ${trainPairs.length} pairs of ${dataPath} (${valPairs.length} validate), checkpoints in ${out}\n`,
   );
   const runStart = performance.now();

@@ -1,6 +1,6 @@
 // End-to-end tests of `recurrent seq2seq`: train → eval → decode on a small generated task (reverse a
-// string of letters into space-separated capitals), exact resume, ensembles and attention output, and a
-// one-line error for each kind of bad input. Also the pieces the command is made of: parallel text,
+// string of letters into space-separated capitals), exact resume, dropout, ensembles and attention output,
+// and a one-line error for each kind of bad input. Also the pieces the command is made of: parallel text,
 // length-bucketed batches and the sequence metrics.
 
 import assert from 'node:assert/strict';
@@ -46,6 +46,7 @@ test('seq2seq train → eval → decode learns to reverse, with beam search, an 
   const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
   assert.deepEqual(config.tgtVocab, ['<s>', '</s>', 'A', 'B', 'C', 'D', 'E', 'F']);
   assert.equal(config.model.attention, 'luong-general');
+  assert.equal(config.model.dropout, 0, 'no --dropout: 0, stored');
 
   for (const beam of ['1', '4']) {
     const e = runCli(['seq2seq', 'eval', '--checkpoint', out, '--data', held, '--beam', beam]);
@@ -107,6 +108,57 @@ test('seq2seq train --resume ends exactly as an uninterrupted run, scheduled sam
   assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--batch-size', '8']), /cannot resume .*batchSize 16, this run asks for 8/);
   assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--hidden', '32']), /cannot resume .*its model has hiddenSize 24, this run asks for --hidden 32/);
   assertOneLineError(runCli([...common.map((x) => (x === 'bahdanau' ? 'luong-dot' : x)), '--steps', '40', '--out', a, '--resume']), /its model has attention bahdanau, this run asks for --attention luong-dot/);
+});
+
+test('seq2seq train --dropout: stored in the checkpoint, validation and eval without dropout, exact --resume, checked on resume', () => {
+  const dir = tempDir();
+  const data = join(dir, 'train.tsv');
+  const val = join(dir, 'val.tsv');
+  writeFileSync(data, reverseLines(120, 6));
+  writeFileSync(val, reverseLines(30, 7));
+  const common = ['seq2seq', 'train', '--data', data, '--val', val, ...tiny, '--layers', '2', '--dropout', '0.3', '--eval-every', '10'];
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const r = runCli([...common, '--steps', '20', '--out', a]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /attention luong-general, dropout 0\.3, on 120 pairs/);
+  const configPath = join(a, 'config.json');
+  assert.equal(JSON.parse(readFileSync(configPath, 'utf8')).model.dropout, 0.3);
+
+  // Validation during training runs in eval mode: at the last step it is exactly what `eval` reports on the same file.
+  const metrics = (d: string): Array<Record<string, number>> => readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const last = metrics(a).at(-1)!;
+  const e = runCli(['seq2seq', 'eval', '--checkpoint', a, '--data', val]);
+  assert.equal(e.code, 0, e.stderr);
+  const ev = JSON.parse(e.stdout);
+  assert.ok(Math.abs(ev.loss - last.valLoss) < 1e-5 * last.valLoss, `eval loss ${ev.loss} vs validation loss ${last.valLoss}`);
+  assert.equal(ev.tokenAccuracy, last.valTokenAccuracy);
+  assert.equal(ev.sequenceAccuracy, last.valSequenceAccuracy);
+  assert.equal(ev.tokenErrorRate, last.valTokenErrorRate);
+
+  // The masks come from the run's generator, whose state the checkpoint keeps: resuming changes nothing.
+  assert.equal(runCli([...common, '--steps', '10', '--out', b]).code, 0);
+  const rb = runCli([...common, '--steps', '20', '--out', b, '--resume']);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.deepEqual(readFileSync(join(b, 'model.safetensors')), readFileSync(join(a, 'model.safetensors')), 'same weights');
+  assert.deepEqual(metrics(b).map((m) => m.valLoss), metrics(a).map((m) => m.valLoss));
+  assertOneLineError(runCli([...common, '--steps', '30', '--out', a, '--resume', '--dropout', '0.1']), /cannot resume .*its model has dropout 0.3, this run asks for --dropout 0.1/);
+  assertOneLineError(runCli([...common.filter((x) => x !== '--dropout' && x !== '0.3'), '--steps', '30', '--out', a, '--resume', '--dropout', '0']), /its model has dropout 0.3, this run asks for --dropout 0$/m);
+
+  // A checkpoint from before --dropout (no key in its config) loads as dropout 0.
+  const old = join(dir, 'old');
+  const plain = ['seq2seq', 'train', '--data', data, '--val', val, ...tiny, '--eval-every', '10'];
+  assert.equal(runCli([...plain, '--steps', '10', '--out', old]).code, 0);
+  const oldConfig = JSON.parse(readFileSync(join(old, 'config.json'), 'utf8'));
+  delete oldConfig.model.dropout;
+  writeFileSync(join(old, 'config.json'), JSON.stringify(oldConfig));
+  assert.equal(runCli(['seq2seq', 'eval', '--checkpoint', old, '--data', val]).code, 0);
+  assert.equal(runCli([...plain, '--steps', '12', '--out', old, '--resume', '--dropout', '0']).code, 0);
+  assertOneLineError(runCli([...plain, '--steps', '14', '--out', old, '--resume', '--dropout', '0.2']), /its model has dropout 0, this run asks for --dropout 0.2/);
+
+  for (const bad of ['1', '-0.1', 'x', '']) {
+    assertOneLineError(runCli([...plain, '--steps', '2', '--out', join(dir, 'bad'), `--dropout=${bad}`]), new RegExp(`--dropout must be a number in \\[0, 1\\), got "${bad}"`), 2);
+  }
 });
 
 test('seq2seq train: Ctrl-C saves a checkpoint at the current step; --resume then ends exactly as an uninterrupted run', async () => {

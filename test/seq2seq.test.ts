@@ -1,11 +1,13 @@
 // Seq2Seq: gradients through the whole encoder–decoder for each attention kind, scheduled sampling
 // (ε = 1 is teacher forcing, bit for bit; ε = 0 with argmax feeds what greedy decoding picks), the
-// schedules, bad input, and a tiny model that learns to reverse digit strings.
+// schedules, dropout (gradients with fixed masks, where it applies, train vs eval mode), bad input, and a
+// tiny model that learns to reverse digit strings.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crossEntropy, stack } from '../src/autograd/ops.js';
 import { backward } from '../src/autograd/tape.js';
+import { beamSearch } from '../src/decode/beam-search.js';
 import { greedyDecode } from '../src/decode/greedy.js';
 import { Seq2Seq, seq2seqAttentionKinds, type Seq2SeqConfig } from '../src/nn/seq2seq.js';
 import { teacherForcingProbability } from '../src/nn/scheduled-sampling.js';
@@ -13,7 +15,7 @@ import { clipGradNorm } from '../src/optim/clip.js';
 import { createOptimizer, optimizerStep } from '../src/optim/optimizer.js';
 import { Rng } from '../src/random/rng.js';
 import { heap } from '../src/tensor/heap.js';
-import { tidy } from '../src/tensor/tensor.js';
+import { tidy, type Tensor } from '../src/tensor/tensor.js';
 import { gradcheck } from './util/gradcheck.js';
 
 const BOS = 10;
@@ -64,9 +66,13 @@ test('teacher forcing without input feeding runs the decoder over all steps at o
     { cell: 'lstm', attention: 'luong-general', bidirectional: true, numLayers: 2 },
     { cell: 'lstm', attention: 'luong-dot' },
     { cell: 'rnn_tanh', attention: 'luong-general' },
+    // Dropout in eval mode changes nothing: the two paths still agree.
+    { attention: 'none', numLayers: 2, dropout: 0.4 },
+    { cell: 'lstm', attention: 'luong-general', bidirectional: true, numLayers: 2, dropout: 0.4 },
   ];
   for (const v of variants) {
     const model = new Seq2Seq({ ...base, ...v }, new Rng(12));
+    if (v.dropout !== undefined) model.eval();
     const grads = (): number[][] => model.parameters().map((p) => p.grad!.toArray());
     const fused = tidy(() => {
       model.zeroGrad();
@@ -143,6 +149,107 @@ test('teacher-forcing schedules as in Bengio et al. 2015', () => {
   assert.throws(() => teacherForcingProbability({ kind: 'constant', p: 1 }, -1), /step must be a non-negative integer/);
 });
 
+/** Counts the uniforms drawn (dropout masks draw one per element), passing them through unchanged. */
+class CountingRng extends Rng {
+  draws = 0;
+  override uniform(): number {
+    this.draws++;
+    return super.uniform();
+  }
+}
+
+test('dropout: gradients with the masks held fixed (the same generator state before every forward), fused and stepped paths', () => {
+  const variants: Array<Partial<Seq2SeqConfig>> = [
+    { attention: 'none', numLayers: 2 }, // fused
+    { cell: 'lstm', attention: 'luong-general', bidirectional: true, numLayers: 2 }, // fused, Luong
+    { cell: 'lstm', attention: 'luong-dot', inputFeeding: true }, // stepped, dropped h̃ fed back
+    { cell: 'gru', attention: 'bahdanau', bidirectional: true, numLayers: 2 }, // stepped, [h; c] dropped
+  ];
+  for (const v of variants) {
+    const rng = new Rng(7);
+    const model = new Seq2Seq({ ...base, ...v, dropout: 0.3 }, rng);
+    const masks = rng.getState();
+    const loss = (): Tensor => {
+      rng.setState(masks);
+      return model.forward(batch).loss;
+    };
+    const what = `seq2seq dropout ${JSON.stringify(v)}`;
+    // The check is of a dropped model: its training loss is not the eval-mode one.
+    const train = tidy(() => loss().item());
+    const evalLoss = tidy(() => model.eval().forward(batch).loss.item());
+    model.train();
+    assert.notEqual(train, evalLoss, `${what}: dropout changes the training loss`);
+    gradcheck(what, loss, model.parameters(), { maxPerInput: 6 });
+  }
+});
+
+test('dropout: one mask element per dropped value, in both paths (embeddings, between layers, the output layer\'s input)', () => {
+  const B = 3;
+  const S = 4; // longest source
+  const T = 5; // longest target + eos
+  const E = base.embeddingSize;
+  const H = base.hiddenSize;
+  const cases: Array<{ v: Partial<Seq2SeqConfig>; head: number }> = [
+    { v: { attention: 'none' }, head: H },
+    { v: { attention: 'luong-general', bidirectional: true }, head: H }, // h̃_t
+    { v: { attention: 'luong-general', inputFeeding: true }, head: H },
+    { v: { attention: 'bahdanau', bidirectional: true }, head: H + 2 * H }, // [h_t; c_t]
+  ];
+  for (const { v, head } of cases) {
+    for (const L of [1, 3]) {
+      const dirs = v.bidirectional === true ? 2 : 1;
+      const rng = new CountingRng(2);
+      const model = new Seq2Seq({ ...base, ...v, numLayers: L, dropout: 0.5 }, rng);
+      const want = B * S * E + (L - 1) * B * S * dirs * H // source embeddings; between encoder layers (padding included)
+        + T * B * E + (L - 1) * T * B * H + T * B * head; // target embeddings; between decoder layers; the head's input
+      const what = `${JSON.stringify(v)}, ${L} layers`;
+      rng.draws = 0;
+      tidy(() => model.forward(batch));
+      assert.equal(rng.draws, want, `${what}: teacher forcing`);
+      rng.draws = 0;
+      // ε = 0 with argmax feedback steps one token at a time (and draws nothing for the feedback itself).
+      tidy(() => model.forward(batch, { teacherForcing: 0, feedback: 'argmax', rng: new Rng(1) }));
+      assert.equal(rng.draws, want, `${what}: stepped`);
+      rng.draws = 0;
+      tidy(() => model.eval().forward(batch));
+      assert.equal(rng.draws, 0, `${what}: eval mode draws nothing`);
+    }
+  }
+});
+
+test('dropout: train and eval mode differ with p > 0 and agree with p = 0; eval mode is deterministic; decoding runs in eval mode', () => {
+  const logits = (model: Seq2Seq, opts: object = {}): number[] => tidy(() => model.forward(batch, opts).logits.toArray());
+  for (const attention of seq2seqAttentionKinds) {
+    const v: Partial<Seq2SeqConfig> = { cell: 'lstm', attention, numLayers: 2, ...(attention === 'luong-general' ? { inputFeeding: true } : {}) };
+    const plain = new Seq2Seq({ ...base, ...v }, new Rng(5));
+    assert.equal(plain.config.dropout, 0, 'the default');
+    assert.deepEqual(logits(plain), logits(plain.eval()), `${attention}: p = 0, train = eval`);
+
+    const model = new Seq2Seq({ ...base, ...v, dropout: 0.3 }, new Rng(5));
+    assert.equal(model.training, true);
+    const t1 = logits(model);
+    const t2 = logits(model);
+    assert.notDeepEqual(t1, t2, `${attention}: fresh masks at each training forward`);
+    model.eval();
+    const e1 = logits(model);
+    assert.notDeepEqual(t1, e1, `${attention}: train ≠ eval`);
+    assert.deepEqual(logits(model), e1, `${attention}: eval mode is deterministic`);
+    assert.deepEqual(logits(model, { teacherForcing: 0.5, rng: new Rng(4) }), logits(model, { teacherForcing: 0.5, rng: new Rng(4) }));
+    // Same weights as the p = 0 model (same seed): in eval mode the same function.
+    assert.deepEqual(e1, logits(plain), `${attention}: eval mode ignores dropout`);
+
+    // Decoding a model left in training mode: eval mode for the search, training mode again after.
+    const greedyEval = greedyDecode(model, batch.src, { maxLength: 6 });
+    const beamEval = beamSearch(model, batch.src[0], { beamWidth: 3, maxLength: 6 });
+    model.train();
+    assert.deepEqual(greedyDecode(model, batch.src, { maxLength: 6 }), greedyEval, `${attention}: greedy`);
+    assert.deepEqual(beamSearch(model, batch.src[0], { beamWidth: 3, maxLength: 6 }), beamEval, `${attention}: beam search`);
+    beamSearch([model, model], batch.src[0], { beamWidth: 3, maxLength: 6 }); // a model twice in an ensemble
+    assert.equal(model.training, true, 'the mode is restored');
+    assert.equal(model.decoder.training, true, 'children too');
+  }
+});
+
 test('bad input gets an error naming the problem', () => {
   const rng = new Rng(1);
   const model = new Seq2Seq({ ...base, attention: 'luong-general' }, rng);
@@ -156,7 +263,10 @@ test('bad input gets an error naming the problem', () => {
   assert.throws(() => model.forward(batch, { teacherForcing: 1.5 }), /teacherForcing must be a probability in \[0, 1\], got 1.5/);
   assert.throws(() => model.forward(batch, { teacherFocring: 0.5 } as never), /Seq2Seq.forward options: unknown option "teacherFocring"/);
   assert.throws(() => model.forward(batch, { feedback: 'topk' } as never), /feedback must be 'sample' or 'argmax'/);
-  assert.throws(() => new Seq2Seq({ ...base, dropout: 0.1 } as never, rng), /Seq2Seq config: unknown option "dropout"/);
+  assert.throws(() => new Seq2Seq({ ...base, dropuot: 0.1 } as never, rng), /Seq2Seq config: unknown option "dropuot"/);
+  for (const p of [-0.1, 1, 1.5, NaN, '0.2', null]) {
+    assert.throws(() => new Seq2Seq({ ...base, dropout: p } as never, rng), new RegExp(`Seq2Seq dropout must be a number in \\[0, 1\\), got ${String(p)}`));
+  }
   assert.throws(() => new Seq2Seq({ ...base, attention: 'cosine' } as never, rng), /attention must be one of none, bahdanau, luong-dot, luong-general/);
   assert.throws(() => new Seq2Seq({ ...base, inputFeeding: true }, rng), /inputFeeding applies to Luong attention only/);
   assert.throws(() => new Seq2Seq({ ...base, attention: 'luong-dot', bidirectional: true }, rng), /'luong-dot' needs keySize = querySize/);

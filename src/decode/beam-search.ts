@@ -1,10 +1,10 @@
 // Beam search over a seq2seq model, a vector-conditioned generator or an ensemble of either, for one
 // source (ids or a vector): K live hypotheses expanded in one batch per step, an n-best list ranked by
-// length-normalised log-probability. Runs without the tape; each step's temporaries are freed at its
-// end. Not here: the scorer (ensemble.ts).
+// length-normalised log-probability. Runs without the tape and in eval mode (no dropout); each step's
+// temporaries are freed at its end. Not here: the scorer (ensemble.ts).
 
 import { noGrad, tidy } from '../tensor/tensor.js';
-import { createScorer, disposeScorerState, type ScorerState, type ScorerModels } from './ensemble.js';
+import { createScorer, disposeScorerState, inEvalMode, type ScorerState, type ScorerModels } from './ensemble.js';
 import { checkOptions, type Hypothesis } from './greedy.js';
 
 export interface BeamSearchOptions {
@@ -48,7 +48,7 @@ export function beamSearch(models: ScorerModels, src: ArrayLike<number>, opts: B
   const V = scorer.vocabSize;
   const score = (logProb: number, len: number): number => logProb / Math.pow(len, alpha);
 
-  return noGrad(() => tidy(() => {
+  return inEvalMode(scorer.models, () => noGrad(() => tidy(() => {
     let state: ScorerState = scorer.start([src]);
     let live: Beam[] = [{ tokens: [], logProb: 0, weights: null }];
     const finished: Hypothesis[] = [];
@@ -94,5 +94,5 @@ export function beamSearch(models: ScorerModels, src: ArrayLike<number>, opts: B
       out.push(...ranked(unfinished).slice(0, nBest - out.length));
     }
     return out;
-  }));
+  })));
 }

@@ -172,6 +172,20 @@ export function createScorer(models: ScorerModels): Scorer {
   };
 }
 
+/**
+ * Runs `f` with every model in eval mode (searching is inference: no dropout, whatever mode the caller left
+ * the models in), then puts each model back in the mode it had.
+ */
+export function inEvalMode<R>(models: readonly ScorerModel[], f: () => R): R {
+  const was = models.map((m) => m.training); // read before any switch: a model may appear twice
+  for (const m of models) m.eval();
+  try {
+    return f();
+  } finally {
+    models.forEach((m, i) => m.train(was[i]));
+  }
+}
+
 /** Frees the tensors of `old` that `keep` does not hold (a step's new state shares the encodings). */
 export function disposeScorerState(old: ScorerState, keep: ScorerState | null): void {
   const kept = new Set<Tensor>();

@@ -1,13 +1,13 @@
 // Greedy and sampled decoding of seq2seq models or vector-conditioned generators (one model or an
 // ensemble), a batch of sources (id sequences or vectors) at once: at each step every unfinished row
 // picks its next symbol from log p(· | source, prefix) — the argmax, or a sample through sampleLogits
-// (temperature, top-k, top-p) — until eos or maxLength. Runs without the tape; every step's temporaries
-// are freed at the end of the step. Not here: beam search.
+// (temperature, top-k, top-p) — until eos or maxLength. Runs without the tape and in eval mode (no
+// dropout); every step's temporaries are freed at the end of the step. Not here: beam search.
 
 import type { Rng } from '../random/rng.js';
 import { noGrad, tidy } from '../tensor/tensor.js';
 import { rejectUnknownKeys } from '../nn/recurrent/recurrent.js';
-import { createScorer, disposeScorerState, type Scorer, type ScorerState, type ScorerModels } from './ensemble.js';
+import { createScorer, disposeScorerState, inEvalMode, type Scorer, type ScorerState, type ScorerModels } from './ensemble.js';
 import { sampleLogits, validateSampleOptions, type SampleOptions } from './sample.js';
 
 /** One decoded sequence. */
@@ -52,7 +52,7 @@ function decodeRows(
   scorer: Scorer, src: ReadonlyArray<ArrayLike<number>>, maxLength: number, pick: (logProbs: Float64Array) => number,
 ): Hypothesis[] {
   const V = scorer.vocabSize;
-  return noGrad(() => tidy(() => {
+  return inEvalMode(scorer.models, () => noGrad(() => tidy(() => {
     let state: ScorerState = scorer.start(src);
     const B = src.length;
     const hyps: Hypothesis[] = Array.from({ length: B }, () => ({ tokens: [], logProb: 0, score: 0, finished: false, weights: null }));
@@ -75,7 +75,7 @@ function decodeRows(
     }
     for (const h of hyps) h.score = h.logProb;
     return hyps;
-  }));
+  })));
 }
 
 function argmax(row: Float64Array): number {

@@ -1,10 +1,11 @@
 // Seq2Seq: an encoder–decoder (Sutskever et al. 2014) with optional attention (Bahdanau et al. 2015,
 // Luong et al. 2015): source Embedding → recurrent encoder (any cell, optionally bidirectional) → a
 // decoder cell stepped one token at a time with output feedback → Linear to the target vocabulary.
-// Training runs with teacher forcing or scheduled sampling (Bengio et al. 2015). Not here: search
-// (decode/), the schedules of the teacher-forcing probability (scheduled-sampling.ts).
+// Training runs with teacher forcing or scheduled sampling (Bengio et al. 2015), with optional dropout
+// (Luong et al. 2015, OpenNMT). Not here: search (decode/), the schedules of the teacher-forcing
+// probability (scheduled-sampling.ts).
 
-import { concat, crossEntropy, indexSelect, reshape, select, stack, swapAxes01, tanh } from '../autograd/ops.js';
+import { concat, crossEntropy, dropout as dropoutOp, indexSelect, reshape, select, stack, swapAxes01, tanh } from '../autograd/ops.js';
 import type { Rng } from '../random/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Attention, attentionKinds, selectMemoryRows, type AttentionKind, type AttentionMemory } from './attention.js';
@@ -38,6 +39,8 @@ export interface Seq2SeqConfig {
   inputFeeding?: boolean;
   /** Bahdanau attention only: width of the score's hidden layer. Default hiddenSize. */
   attentionSize?: number;
+  /** Inverted dropout probability in [0, 1), in training mode only (see Seq2Seq for where). Default 0. */
+  dropout?: number;
   /** Target id of the start symbol, fed at the first decoder step. */
   bos: number;
   /** Target id of the end symbol: appended to every training target, and what stops decoding. */
@@ -46,7 +49,7 @@ export interface Seq2SeqConfig {
 
 const CONFIG_KEYS = [
   'cell', 'srcVocabSize', 'tgtVocabSize', 'embeddingSize', 'hiddenSize', 'numLayers', 'bidirectional',
-  'attention', 'inputFeeding', 'attentionSize', 'bos', 'eos',
+  'attention', 'inputFeeding', 'attentionSize', 'dropout', 'bos', 'eos',
 ] as const;
 
 /** What the encoder leaves for the decoder: fixed for the whole decode of a batch of sources. */
@@ -105,6 +108,16 @@ export { IGNORE_INDEX };
  * bidirectional, h0_l = tanh(W_bh [h_l^→; h_l^←] + b_bh) and, for LSTM, c0_l = W_bc [c_l^→; c_l^←] + b_bc
  * (one Linear(2H, H) each, shared by the layers; c is not squashed, as it is unbounded in an LSTM).
  *
+ * Dropout p (training mode only; Module.train()/eval()), as in Luong et al. 2015 and OpenNMT: on the
+ * output of both embeddings (E_x[x_s] and E_y[y_{t-1}]), between the recurrent layers of encoder and
+ * decoder (the layers' own dropout; none with one layer), and on the vector the output layer reads:
+ * h_t^{top} (none), h̃_t (Luong; as in OpenNMT the dropped h̃_t is also what input feeding feeds back), or
+ * the whole [h_t; c_t] (Bahdanau). Attention queries, the bridge and the attention memory are not dropped.
+ * Masks come from the generator given at construction (shared with the recurrent layers, so a training
+ * loop that checkpoints that generator's state resumes with the same masks). The fused teacher-forced
+ * path draws the same number of uniforms as stepping but in another order, so for one generator state the
+ * two paths use different masks (each a valid dropout of the same function); in eval mode they agree.
+ *
  * Parameters: `src_embedding.weight`, `encoder.*` (PyTorch names), `bridge_h.*`, `bridge_c.*`,
  * `tgt_embedding.weight`, `decoder.*`, `attention.*`, `combine.weight` (Luong W_c, no bias), `head.*`.
  */
@@ -120,13 +133,13 @@ export class Seq2Seq extends Module {
   readonly combine: Linear | null;
   readonly head: Linear;
 
-  constructor(config: Seq2SeqConfig, rng: Rng) {
+  constructor(config: Seq2SeqConfig, private readonly rng: Rng) {
     super();
     if (config === null || typeof config !== 'object') throw new Error(`Seq2Seq: config must be an object, got ${String(config)}`);
     rejectUnknownKeys('Seq2Seq config', config, CONFIG_KEYS);
     const {
       cell, srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, numLayers: L = 1, bidirectional = false,
-      attention = 'none', inputFeeding = false, attentionSize, bos, eos,
+      attention = 'none', inputFeeding = false, attentionSize, dropout = 0, bos, eos,
     } = config;
     if (!(cellKinds as readonly string[]).includes(cell)) throw new Error(`Seq2Seq cell must be one of ${cellKinds.join(', ')}, got ${JSON.stringify(cell)}`);
     for (const [k, v] of Object.entries({ srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, numLayers: L })) {
@@ -134,6 +147,7 @@ export class Seq2Seq extends Module {
     }
     if (typeof bidirectional !== 'boolean') throw new Error(`Seq2Seq bidirectional must be true or false, got ${String(bidirectional)}`);
     if (typeof inputFeeding !== 'boolean') throw new Error(`Seq2Seq inputFeeding must be true or false, got ${String(inputFeeding)}`);
+    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new Error(`Seq2Seq dropout must be a number in [0, 1), got ${String(dropout)}`);
     if (!seq2seqAttentionKinds.includes(attention)) {
       throw new Error(`Seq2Seq attention must be one of ${seq2seqAttentionKinds.join(', ')}, got ${JSON.stringify(attention)}`);
     }
@@ -143,22 +157,28 @@ export class Seq2Seq extends Module {
     for (const [k, v] of Object.entries({ bos, eos })) {
       if (!Number.isInteger(v) || v < 0 || v >= tgtVocabSize) throw new Error(`Seq2Seq ${k} must be a target id in [0, ${tgtVocabSize}), got ${String(v)}`);
     }
-    this.config = { cell, srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, numLayers: L, bidirectional, attention, inputFeeding, attentionSize, bos, eos };
+    this.config = { cell, srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, numLayers: L, bidirectional, attention, inputFeeding, attentionSize, dropout, bos, eos };
     const dirs = bidirectional ? 2 : 1;
     const Ek = dirs * H; // width of an encoder state
+    const between = L > 1 ? dropout : 0; // the recurrent layers reject dropout with one layer (nothing is between)
 
     this.srcEmbedding = this.child('src_embedding', new Embedding({ numEmbeddings: srcVocabSize, embeddingDim: embeddingSize }, rng));
-    this.encoder = this.child('encoder', createRecurrent(cell, { inputSize: embeddingSize, hiddenSize: H, numLayers: L, bidirectional, batchFirst: true }, rng));
+    this.encoder = this.child('encoder', createRecurrent(cell, { inputSize: embeddingSize, hiddenSize: H, numLayers: L, bidirectional, batchFirst: true, dropout: between }, rng));
     this.bridgeH = bidirectional ? this.child('bridge_h', new Linear({ inFeatures: 2 * H, outFeatures: H }, rng)) : null;
     this.bridgeC = bidirectional && cell === 'lstm' ? this.child('bridge_c', new Linear({ inFeatures: 2 * H, outFeatures: H }, rng)) : null;
     this.tgtEmbedding = this.child('tgt_embedding', new Embedding({ numEmbeddings: tgtVocabSize, embeddingDim: embeddingSize }, rng));
     const decoderIn = embeddingSize + (attention === 'bahdanau' ? Ek : inputFeeding ? H : 0);
-    this.decoder = this.child('decoder', createRecurrent(cell, { inputSize: decoderIn, hiddenSize: H, numLayers: L }, rng));
+    this.decoder = this.child('decoder', createRecurrent(cell, { inputSize: decoderIn, hiddenSize: H, numLayers: L, dropout: between }, rng));
     this.attention = attention === 'none'
       ? null
       : this.child('attention', new Attention({ kind: attention, querySize: H, keySize: Ek, ...(attentionSize === undefined ? {} : { attentionSize }) }, rng));
     this.combine = luong ? this.child('combine', new Linear({ inFeatures: Ek + H, outFeatures: H, bias: false }, rng)) : null;
     this.head = this.child('head', new Linear({ inFeatures: attention === 'bahdanau' ? H + Ek : H, outFeatures: tgtVocabSize }, rng));
+  }
+
+  /** Inverted dropout of the config's p in training mode; the identity (no random draw) in eval mode or at p = 0. */
+  private drop(x: Tensor): Tensor {
+    return dropoutOp(x, this.config.dropout, this.rng, this.training);
   }
 
   /** Runs the encoder over B sources; returns what every decoder step reads and the decoder's initial state. */
@@ -169,7 +189,7 @@ export class Seq2Seq extends Module {
     const S = Math.max(...lengths);
     const ids = new Int32Array(B * S); // (B, S); padding is id 0, masked by lengths
     src.forEach((seq, b) => ids.set(Array.from(seq), b * S));
-    const x = this.srcEmbedding.forward(ids, [B, S]); // (B, S, E)
+    const x = this.drop(this.srcEmbedding.forward(ids, [B, S])); // (B, S, E)
     const r = this.encoder.forward(x, { lengths }); // output (B, S, dirs·H); h, c (L·dirs, B, H)
     const memory = this.attention === null ? null : this.attention.prepare(r.output, lengths);
     let h = r.h; // (L, B, H) after the bridge
@@ -193,7 +213,7 @@ export class Seq2Seq extends Module {
     for (let b = 0; b < B; b++) {
       if (!(prev[b] >= 0 && prev[b] < tgtVocabSize)) throw new Error(`Seq2Seq.step: previous token ${prev[b]} of row ${b} is outside the target vocabulary [0, ${tgtVocabSize})`);
     }
-    let x = this.tgtEmbedding.forward(prev, [1, B]); // (1, B, E)
+    let x = this.drop(this.tgtEmbedding.forward(prev, [1, B])); // (1, B, E)
     let weights: Tensor | null = null;
     let context: Tensor | null = null; // (B, Ek)
     if (attention === 'bahdanau') {
@@ -206,11 +226,11 @@ export class Seq2Seq extends Module {
     const top = reshape(r.output, [B, H]); // (B, H)
     let logits: Tensor; // (B, V)
     let feed: Tensor | null = null;
-    if (attention === 'none') logits = this.head.forward(top);
-    else if (attention === 'bahdanau') logits = this.head.forward(concat([top, context!])); // (B, V) from (B, H + Ek)
+    if (attention === 'none') logits = this.head.forward(this.drop(top));
+    else if (attention === 'bahdanau') logits = this.head.forward(this.drop(concat([top, context!]))); // (B, V) from (B, H + Ek)
     else {
       ({ context, weights } = this.attention!.forward(top, memory!)); // (B, Ek), (B, S)
-      const ht = tanh(this.combine!.forward(concat([context, top]))); // (B, H) h̃_t
+      const ht = this.drop(tanh(this.combine!.forward(concat([context, top])))); // (B, H) h̃_t, dropped
       logits = this.head.forward(ht);
       if (this.config.inputFeeding) feed = ht;
     }
@@ -255,20 +275,21 @@ export class Seq2Seq extends Module {
    * input feeding): the fed tokens are known in advance, so the decoder runs over all T steps as one fused
    * recurrent layer, and attention, W_c and the output layer each run once over all steps. The same
    * function as stepping T times (test/seq2seq.test.ts checks loss and gradients), with large products
-   * instead of T small ones.
+   * instead of T small ones. Dropout sits where stepping puts it, but its masks are drawn per tensor over
+   * all steps rather than step by step, so with p > 0 in training mode the masks differ from stepping's.
    */
   private forwardTeacherForced(encoded: EncodedSource, state: DecoderState, targets: Int32Array, T: number, B: number): Seq2SeqOutput {
     const { bos, eos, attention } = this.config;
     const inputs = teacherForcedInputs(targets, B, bos, eos); // (T, B)
-    const x = this.tgtEmbedding.forward(inputs, [T, B]); // (T, B, E)
+    const x = this.drop(this.tgtEmbedding.forward(inputs, [T, B])); // (T, B, E)
     const r = this.decoder.forward(x, { h0: state.h, c0: state.c ?? undefined }); // output (T, B, H)
     let logits: Tensor; // (T, B, V)
     let weights: Tensor | null = null;
-    if (attention === 'none') logits = this.head.forward(r.output);
+    if (attention === 'none') logits = this.head.forward(this.drop(r.output));
     else {
       const top = swapAxes01(r.output); // (B, T, H)
       const att = this.attention!.forward(top, encoded.memory!); // context (B, T, Ek), weights (B, T, S)
-      const ht = tanh(this.combine!.forward(concat([att.context, top]))); // (B, T, H) h̃_t
+      const ht = this.drop(tanh(this.combine!.forward(concat([att.context, top])))); // (B, T, H) h̃_t, dropped
       logits = swapAxes01(this.head.forward(ht)); // (T, B, V)
       weights = swapAxes01(att.weights); // (T, B, S)
     }
