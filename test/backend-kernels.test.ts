@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { CELL_LAYOUTS, type Backend, type CellKind, type UnaryOp } from '../src/backend/backend.js';
 import { referenceBackend as ref } from '../src/backend/reference.js';
 import { availableBackends, backend, setBackend } from '../src/backend/registry.js';
-import { MIN_THREADED_WORK } from '../src/backend/wasm/gemm-pool.js';
+import { MIN_THREADED_WORK } from '../src/backend/wasm/thread-pool.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, tidy } from '../src/tensor/tensor.js';
 

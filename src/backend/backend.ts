@@ -128,6 +128,66 @@ export interface Backend {
 
   /** The backward of the same stage: stage 1 first, then stage 0 (see CELL_LAYOUTS and CellBackwardStep). */
   cellBackward(kind: CellKind, stage: CellStage, s: CellBackwardStep): void;
+
+  /**
+   * Optional, for the one-stage cells that read no x (rnn_tanh, rnn_relu, lstm, gru): a layer-direction's
+   * whole forward time loop in one call — per step hg = b_hh + hPrev W_hhᵀ, cellForward(stage 1), and y
+   * = h (0 on masked rows) — exactly what recurrent-stack.ts does step by step without it, with the
+   * same results. A backend offers it to run the loop without a call per step, or on several threads.
+   */
+  recurrentForward?(kind: CellKind, s: RecurrentForwardLoop): void;
+
+  /** Optional, with recurrentForward: the loop of the layer-direction's backward (see RecurrentBackwardLoop). */
+  recurrentBackward?(kind: CellKind, s: RecurrentBackwardLoop): void;
+}
+
+/**
+ * The forward time loop of one layer-direction (Backend.recurrentForward). States are in processing
+ * order (reversed for the reverse direction); S = T + 1 state slots when `recording` (slot s is the
+ * state before step s; slot 0 holds h0/c0 on entry), else 2 alternating slots and a one-step cache.
+ */
+export interface RecurrentForwardLoop {
+  T: number;
+  B: number;
+  H: number;
+  /** Processing step s reads and writes time step T-1-s. */
+  reverse: boolean;
+  recording: boolean;
+  xg: Float32Array; // (T, B, G·H) input pre-activations (with b_ih), time order
+  hg: Float32Array; // (B, G·H) scratch
+  bhh: Float32Array | null; // (G·H)
+  whh: PackedMatrix; // W_hhᵀ packed by packB: K = H, N = G·H
+  hs: Float32Array; // (S, B, H)
+  cs: Float32Array | null; // (S, B, H), cells with a cell state
+  gates: Float32Array; // (T or 1, B, C·H) the cell cache
+  mask: Float32Array | null; // (T, B) 1 inside each sequence
+  y: Float32Array; // (T, B, ldy): h goes to columns [yOffset, yOffset + H)
+  ldy: number;
+  yOffset: number;
+}
+
+/**
+ * The backward time loop of one layer-direction (Backend.recurrentBackward), after a recording
+ * forward: steps s = T-1 … 0, each dh += dy (unmasked rows), cellBackward(stage 1), dhPrev += dhg W_hh.
+ * dh and dc (2, B, H): slot 0 holds dL/d(final state) on entry; slot T & 1 holds dL/d(initial state) on return.
+ */
+export interface RecurrentBackwardLoop {
+  T: number;
+  B: number;
+  H: number;
+  reverse: boolean;
+  hs: Float32Array; // (T+1, B, H) the forward's states
+  cs: Float32Array | null; // (T+1, B, H)
+  gates: Float32Array; // (T, B, C·H)
+  mask: Float32Array | null; // (T, B)
+  dy: Float32Array | null; // (T, B, ldy) the output's gradient at columns [yOffset, yOffset + H), or null (zero)
+  ldy: number;
+  yOffset: number;
+  dh: Float32Array; // (2, B, H)
+  dc: Float32Array | null; // (2, B, H)
+  dxg: Float32Array; // (T, B, G·H) out: dL/dxg, time order
+  dhg: Float32Array; // (T, B, G·H) out: dL/dhg, processing order
+  whh: PackedMatrix; // W_hh packed by packB: K = G·H, N = H
 }
 
 /** A right gemm operand op(B) (K×N) in a backend's own layout (Backend.packB); usable only by that backend. */

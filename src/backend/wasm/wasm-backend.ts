@@ -2,17 +2,22 @@
 // to kernels.wasm by the package build, importing the tensor heap's WebAssembly.Memory so that every
 // kernel runs in place on tensor storage — a Float32Array view's byteOffset is the kernel's pointer and
 // nothing is copied per call (but softmaxCrossEntropy's Int32 targets when they are not on the heap).
-// Large GEMMs are split across worker threads when the heap is shared (gemm-pool.ts).
+// Large GEMMs and the time loops of recurrent layers are split across worker threads when the heap is
+// shared (thread-pool.ts).
 // This file is the thin typed wrapper: pointer and bounds checks, op codes, scratch. Not here: loading
 // the bytes (load-kernels.ts) or choosing a backend (registry.ts).
 
 import type {
-  AdamScalars, Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, PackedMatrix, RmspropScalars, SgdScalars, UnaryOp,
+  AdamScalars, Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, PackedMatrix, RecurrentBackwardLoop,
+  RecurrentForwardLoop, RmspropScalars, SgdScalars, UnaryOp,
 } from '../backend.js';
 import { CELL_LAYOUTS } from '../backend.js';
 import { HEAP_BASE, heap } from '../../tensor/heap.js';
-import { createGemmPool, MIN_THREADED_WORK } from './gemm-pool.js';
-import { JOB_GEMM, JOB_PACKED } from './gemm-job.js';
+import { createThreadPool, MIN_THREADED_WORK, splitRange } from './thread-pool.js';
+import { FN_GEMM, FN_GEMM_PACKED, FN_RECURRENT_BACKWARD, FN_RECURRENT_FORWARD } from './job-slot.js';
+
+/** A kernel's arguments but its last (the scratch): what a thread pool part carries. */
+type WithoutScratch<F extends (...args: number[]) => unknown> = Parameters<F> extends [...infer A, number] ? A : never;
 
 /** The exports of assembly/index.ts (pointers are byte offsets into the heap; 0 is null). */
 interface Kernels {
@@ -62,6 +67,16 @@ interface Kernels {
     kind: number, stage: number, B: number, H: number, hPrev: number, cPrev: number, mask: number, cache: number,
     dh: number, dc: number, du: number, dxg: number, dhg: number, dhPrev: number, dcPrev: number, dx: number,
   ): void;
+  recurrentForward(
+    kind: number, T: number, B: number, b0: number, b1: number, H: number, G: number, C: number, reverse: number, recording: number,
+    xg: number, hg: number, bhh: number, whhP: number, hs: number, cs: number, gates: number, mask: number,
+    y: number, ldy: number, yOff: number, scratch: number,
+  ): void;
+  recurrentBackward(
+    kind: number, T: number, B: number, b0: number, b1: number, H: number, G: number, C: number, reverse: number,
+    hs: number, cs: number, gates: number, mask: number, dy: number, ldy: number, yOff: number,
+    dh: number, dc: number, dxg: number, dhg: number, whhP: number, scratch: number,
+  ): void;
 }
 
 // Op codes: the constants at the top of assembly/elementwise.ts and assembly/cells.ts.
@@ -95,7 +110,7 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
   }
   const gemmScratch = heap.reserve(k.gemmScratchBytes());
   const targetScratch = heap.reserve(TARGET_ROWS * 4);
-  const pool = createGemmPool(module, k.gemmScratchBytes());
+  const pool = createThreadPool(module, k.gemmScratchBytes());
 
   let buffer = memory.buffer;
   /** The pointer of a view over the heap; a clear error for anything else (a copy, a detached view). */
@@ -126,6 +141,25 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
     return (rows - 1) * ld + cols;
   };
 
+  /** A wasm-packed operand of shape K×N, not disposed. */
+  const packedShape = (p: PackedMatrix, K: number, N: number, name: string, what: string): WasmPacked => {
+    if (!(p instanceof WasmPacked)) throw new Error(`wasm backend: ${what}: ${name} was packed by the ${p.backend} backend`);
+    if (p.disposed) throw new Error(`wasm backend: ${what}: ${name} was disposed`);
+    if (p.K !== K || p.N !== N) throw new Error(`wasm backend: ${what}: ${name} is packed ${p.K}×${p.N}, needs ${K}×${N}`);
+    return p;
+  };
+  /**
+   * Runs a recurrent time loop whose arguments 3 and 4 are its batch rows [b0, b1): on blocks of rows
+   * across the threads when there are enough rows and work (`macs` multiply-adds), else on all rows here.
+   */
+  const runRows = (args: number[], B: number, macs: number, fn: number, run: (p: number[]) => void): void => {
+    if (pool.threads > 1 && B >= 8 && macs >= MIN_THREADED_WORK) {
+      const parts = splitRange(B, pool.threads, 4).map(([lo, hi]) => args.map((v, i) => (i === 3 ? lo : i === 4 ? hi : v)));
+      if (parts.length > 1) return pool.run(fn, parts, run);
+    }
+    run(args);
+  };
+
   return {
     name: 'wasm',
 
@@ -150,9 +184,12 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
       const b = ptr(B, 'B');
       const c = ptr(C, 'C');
       if (pool.threads > 1 && M * N * K >= MIN_THREADED_WORK) {
-        const self = (m: number, n: number, a0: number, b0: number, c0: number): void =>
-          k.gemm(tA, tB, m, n, K, alpha, a0, lda, b0, ldb, beta, c0, ldc, gemmScratch);
-        if (pool.run(JOB_GEMM, tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, self)) return;
+        // Blocks of rows of C (and A) or of columns of C (and B), whichever is longer; each block is
+        // aligned to the micro-kernel's MR = 4 rows or NR = 8 columns, so only the last has edge tiles.
+        const parts = M > N
+          ? splitRange(M, pool.threads, 4).map(([lo, hi]) => [tA, tB, hi - lo, N, K, alpha, a + (tA ? lo : lo * lda) * 4, lda, b, ldb, beta, c + lo * ldc * 4, ldc])
+          : splitRange(N, pool.threads, 8).map(([lo, hi]) => [tA, tB, M, hi - lo, K, alpha, a, lda, b + (tB ? lo * ldb : lo) * 4, ldb, beta, c + lo * 4, ldc]);
+        if (parts.length > 1) return pool.run(FN_GEMM, parts, (p) => k.gemm(...(p as WithoutScratch<Kernels['gemm']>), gemmScratch));
       }
       k.gemm(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, gemmScratch);
     },
@@ -178,9 +215,9 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
       const c = ptr(C, 'C');
       const bp = packed.offset;
       if (pool.threads > 1 && M * N * K >= MIN_THREADED_WORK) {
-        const self = (m: number, _n: number, a0: number, _b: number, c0: number): void =>
-          k.gemmPacked(tA, m, N, K, alpha, a0, lda, bp, beta, c0, ldc, gemmScratch);
-        if (pool.run(JOB_PACKED, tA, 0, M, N, K, alpha, a, lda, bp, 0, beta, c, ldc, self)) return;
+        // Blocks of rows (B is packed whole).
+        const parts = splitRange(M, pool.threads, 4).map(([lo, hi]) => [tA, hi - lo, N, K, alpha, a + (tA ? lo : lo * lda) * 4, lda, bp, beta, c + lo * ldc * 4, ldc]);
+        if (parts.length > 1) return pool.run(FN_GEMM_PACKED, parts, (p) => k.gemmPacked(...(p as WithoutScratch<Kernels['gemmPacked']>), gemmScratch));
       }
       k.gemmPacked(tA, M, N, K, alpha, a, lda, bp, beta, c, ldc, gemmScratch);
     },
@@ -339,6 +376,56 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
         ptr(s.dxg, 'dxg'), ptr(s.dhg, 'dhg'), ptr(s.dhPrev, 'dhPrev'), opt(L.hasCell ? s.dcPrev : null, 'dcPrev'),
         opt(L.readsX ? s.dx : null, 'dx'),
       );
+    },
+
+    recurrentForward(kind, s: RecurrentForwardLoop) {
+      const L = CELL_LAYOUTS[kind];
+      const { T, B, H } = s;
+      const GH = L.gates * H;
+      const what = `recurrentForward(${kind})`;
+      const S = s.recording ? T + 1 : 2;
+      const whh = packedShape(s.whh, H, GH, 'whh', what);
+      need(s.xg, T * B * GH, 'xg', what);
+      need(s.hg, B * GH, 'hg', what);
+      need(s.bhh, GH, 'bhh', what);
+      need(s.hs, S * B * H, 'hs', what);
+      if (L.hasCell) need(nonNull(s.cs, 'cs', what), S * B * H, 'cs', what);
+      need(s.gates, (s.recording ? T : 1) * B * L.cache * H, 'gates', what);
+      need(s.mask, T * B, 'mask', what);
+      need(s.y, T > 0 && B > 0 ? ((T * B - 1) * s.ldy + s.yOffset + H) : 0, 'y', what);
+      const args = [
+        CELL[kind], T, B, 0, B, H, L.gates, L.cache, s.reverse ? 1 : 0, s.recording ? 1 : 0, ptr(s.xg, 'xg'), ptr(s.hg, 'hg'),
+        opt(s.bhh, 'bhh'), whh.offset, ptr(s.hs, 'hs'), opt(L.hasCell ? s.cs : null, 'cs'), ptr(s.gates, 'gates'),
+        opt(s.mask, 'mask'), ptr(s.y, 'y'), s.ldy, s.yOffset,
+      ];
+      const run = (p: number[]): void => k.recurrentForward(...(p as WithoutScratch<Kernels['recurrentForward']>), gemmScratch);
+      runRows(args, B, T * B * GH * H, FN_RECURRENT_FORWARD, run);
+    },
+
+    recurrentBackward(kind, s: RecurrentBackwardLoop) {
+      const L = CELL_LAYOUTS[kind];
+      const { T, B, H } = s;
+      const GH = L.gates * H;
+      const what = `recurrentBackward(${kind})`;
+      const whh = packedShape(s.whh, GH, H, 'whh', what);
+      need(s.hs, (T + 1) * B * H, 'hs', what);
+      if (L.hasCell) {
+        need(nonNull(s.cs, 'cs', what), (T + 1) * B * H, 'cs', what);
+        need(nonNull(s.dc, 'dc', what), 2 * B * H, 'dc', what);
+      }
+      need(s.gates, T * B * L.cache * H, 'gates', what);
+      need(s.mask, T * B, 'mask', what);
+      need(s.dy, T > 0 && B > 0 ? ((T * B - 1) * s.ldy + s.yOffset + H) : 0, 'dy', what);
+      need(s.dh, 2 * B * H, 'dh', what);
+      need(s.dxg, T * B * GH, 'dxg', what);
+      need(s.dhg, T * B * GH, 'dhg', what);
+      const args = [
+        CELL[kind], T, B, 0, B, H, L.gates, L.cache, s.reverse ? 1 : 0, ptr(s.hs, 'hs'), opt(L.hasCell ? s.cs : null, 'cs'),
+        ptr(s.gates, 'gates'), opt(s.mask, 'mask'), opt(s.dy, 'dy'), s.ldy, s.yOffset, ptr(s.dh, 'dh'),
+        opt(L.hasCell ? s.dc : null, 'dc'), ptr(s.dxg, 'dxg'), ptr(s.dhg, 'dhg'), whh.offset,
+      ];
+      const run = (p: number[]): void => k.recurrentBackward(...(p as WithoutScratch<Kernels['recurrentBackward']>), gemmScratch);
+      runRows(args, B, T * B * GH * H, FN_RECURRENT_BACKWARD, run);
     },
   };
 }

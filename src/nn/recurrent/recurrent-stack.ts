@@ -67,6 +67,8 @@ interface Ctx {
   stage2: { row: number; gate: number } | null; // the product with u = r ⊙ hPrev
   mask: Tensor | null; // (T, B) 1 while t < lengths[b]
   recording: boolean;
+  /** The backend runs each layer-direction's time loop in one call (Backend.recurrentForward/Backward). */
+  wholeLoop: boolean;
 }
 
 /**
@@ -83,11 +85,16 @@ export function recurrentStack(
   const params = spec.weights.flatMap((w) => [w.wih, w.whh, ...(w.bih === null ? [] : [w.bih]), ...(w.bhh === null ? [] : [w.bhh])]);
   const parents = [x, ...(h0 === null ? [] : [h0]), ...(c0 === null ? [] : [c0]), ...params];
   const u = plan.hh.findIndex((b) => b.operand === 'u');
+  const hhRuns = blockRuns(plan.hh.filter((b) => b.operand !== 'u'));
+  const be = backend();
   const ctx: Ctx = {
     spec, T, B, G: plan.gates, C: plan.cache,
     ihRuns: blockRuns(plan.ih.map((gate) => ({ gate, operand: 'h' }))),
-    hhRuns: blockRuns(plan.hh.filter((b) => b.operand !== 'u')),
+    hhRuns,
     stage2: u < 0 ? null : { row: u, gate: plan.hh[u].gate },
+    // The one-loop kernels take the one-stage cells with a single product hPrev W_hhᵀ over all gates.
+    wholeLoop: be.recurrentForward !== undefined && be.recurrentBackward !== undefined && u < 0 && !plan.readsX &&
+      hhRuns.length === 1 && hhRuns[0].operand === 'h' && hhRuns[0].row === 0 && hhRuns[0].gate === 0 && hhRuns[0].n === plan.gates,
     mask: lengths === null ? null : lengthMask(lengths, T, B), // (T, B)
     // NOTE: without the tape nothing is cached: per-step buffers are reused and freed on return.
     recording: isGradEnabled() && parents.some((p) => p.requiresGrad),
@@ -183,47 +190,54 @@ function directionForward(
   if (h0 !== null) hsv.set(h0.data.subarray(slot * BH, (slot + 1) * BH), 0);
   if (csv !== null && c0 !== null) csv.set(c0.data.subarray(slot * BH, (slot + 1) * BH), 0);
 
-  const step: CellForwardStep = {
-    B, H, xg: xgv, hg: hgv, x: null, hPrev: hsv, cPrev: null, mask: null, cache: gatesv, u: null, h: hsv, c: null,
-  };
-  for (let s = 0; s < T; s++) {
-    const t = d === 0 ? s : T - 1 - s; // the time step this processing step reads and writes
-    const prev = recording ? s : s & 1;
-    const next = recording ? s + 1 : (s + 1) & 1;
-    const k = recording ? s : 0;
-    const hPrev = hsv.subarray(prev * BH, prev * BH + BH); // (B, H)
-    const thS = thv?.subarray(k * BH, k * BH + BH) ?? null; // (B, H)
+  if (ctx.wholeLoop) {
+    be.recurrentForward!(cell, {
+      T, B, H, reverse: d === 1, recording, xg: xgv, hg: hgv, bhh, whh: hhPacked[0], hs: hsv, cs: csv, gates: gatesv,
+      mask: maskv, y: Yv, ldy: dirs * H, yOffset: d * H,
+    });
+  } else {
+    const step: CellForwardStep = {
+      B, H, xg: xgv, hg: hgv, x: null, hPrev: hsv, cPrev: null, mask: null, cache: gatesv, u: null, h: hsv, c: null,
+    };
+    for (let s = 0; s < T; s++) {
+      const t = d === 0 ? s : T - 1 - s; // the time step this processing step reads and writes
+      const prev = recording ? s : s & 1;
+      const next = recording ? s + 1 : (s + 1) & 1;
+      const k = recording ? s : 0;
+      const hPrev = hsv.subarray(prev * BH, prev * BH + BH); // (B, H)
+      const thS = thv?.subarray(k * BH, k * BH + BH) ?? null; // (B, H)
 
-    // hg = b_hh + (hPrev or tanh(hPrev)) W_hhᵀ for the stage-1 blocks.
-    if (bhh !== null) for (let b = 0; b < B; b++) hgv.set(bhh, b * GH);
-    else hgv.fill(0);
-    if (thS !== null) be.unary('tanh', hPrev, thS);
-    for (let r = 0; r < ctx.hhRuns.length; r++) {
-      const run = ctx.hhRuns[r];
-      be.gemmPacked(false, B, 1, run.operand === 'tanh_h' ? thS! : hPrev, H, hhPacked[r], 1, hgv.subarray(run.gate * H), GH);
-    }
+      // hg = b_hh + (hPrev or tanh(hPrev)) W_hhᵀ for the stage-1 blocks.
+      if (bhh !== null) for (let b = 0; b < B; b++) hgv.set(bhh, b * GH);
+      else hgv.fill(0);
+      if (thS !== null) be.unary('tanh', hPrev, thS);
+      for (let r = 0; r < ctx.hhRuns.length; r++) {
+        const run = ctx.hhRuns[r];
+        be.gemmPacked(false, B, 1, run.operand === 'tanh_h' ? thS! : hPrev, H, hhPacked[r], 1, hgv.subarray(run.gate * H), GH);
+      }
 
-    step.xg = xgv.subarray(t * B * GH, (t + 1) * B * GH);
-    step.x = plan.readsX ? Xv.subarray(t * B * D, (t + 1) * B * D) : null;
-    step.hPrev = hPrev;
-    step.cPrev = csv?.subarray(prev * BH, prev * BH + BH) ?? null;
-    step.mask = maskv?.subarray(t * B, t * B + B) ?? null;
-    step.cache = gatesv.subarray(k * B * C * H, (k + 1) * B * C * H);
-    step.h = hsv.subarray(next * BH, next * BH + BH);
-    step.c = csv?.subarray(next * BH, next * BH + BH) ?? null;
-    if (ctx.stage2 !== null) {
-      step.u = uv!.subarray(k * BH, k * BH + BH);
-      be.cellForward(cell, 0, step);
-      be.gemmPacked(false, B, 1, step.u, H, s2Packed!, 1, hgv.subarray(ctx.stage2.gate * H), GH);
-    }
-    be.cellForward(cell, 1, step);
+      step.xg = xgv.subarray(t * B * GH, (t + 1) * B * GH);
+      step.x = plan.readsX ? Xv.subarray(t * B * D, (t + 1) * B * D) : null;
+      step.hPrev = hPrev;
+      step.cPrev = csv?.subarray(prev * BH, prev * BH + BH) ?? null;
+      step.mask = maskv?.subarray(t * B, t * B + B) ?? null;
+      step.cache = gatesv.subarray(k * B * C * H, (k + 1) * B * C * H);
+      step.h = hsv.subarray(next * BH, next * BH + BH);
+      step.c = csv?.subarray(next * BH, next * BH + BH) ?? null;
+      if (ctx.stage2 !== null) {
+        step.u = uv!.subarray(k * BH, k * BH + BH);
+        be.cellForward(cell, 0, step);
+        be.gemmPacked(false, B, 1, step.u, H, s2Packed!, 1, hgv.subarray(ctx.stage2.gate * H), GH);
+      }
+      be.cellForward(cell, 1, step);
 
-    // y[t, b, d·H : (d+1)·H] = h, or 0 past the sequence's length.
-    const h = step.h;
-    for (let b = 0; b < B; b++) {
-      const o = (t * B + b) * dirs * H + d * H;
-      if (step.mask !== null && step.mask[b] === 0) Yv.fill(0, o, o + H);
-      else for (let j = 0; j < H; j++) Yv[o + j] = h[b * H + j];
+      // y[t, b, d·H : (d+1)·H] = h, or 0 past the sequence's length.
+      const h = step.h;
+      for (let b = 0; b < B; b++) {
+        const o = (t * B + b) * dirs * H + d * H;
+        if (step.mask !== null && step.mask[b] === 0) Yv.fill(0, o, o + H);
+        else for (let j = 0; j < H; j++) Yv[o + j] = h[b * H + j];
+      }
     }
   }
   const last = recording ? T : T & 1;
@@ -326,53 +340,61 @@ function directionBackward(
   if (dcv !== null && dcN !== null) dcv.set(dcN.data.subarray(slot * BH, (slot + 1) * BH), 0);
 
   let cur = 0; // which half of dh/dc holds dL/d(state after the step being undone)
-  const step: CellBackwardStep = {
-    B, H, hPrev: hsv, cPrev: null, mask: null, cache: gatesv, dh: dhv, dc: null, du: duv,
-    dxg: dXGv, dhg: dHGv, dhPrev: dhv, dcPrev: null, dx: null,
-  };
-  for (let s = T - 1; s >= 0; s--) {
-    const t = d === 0 ? s : T - 1 - s;
-    const prev = 1 - cur;
-    const dhCur = dhv.subarray(cur * BH, cur * BH + BH); // (B, H)
-    const dhPrev = dhv.subarray(prev * BH, prev * BH + BH); // (B, H)
-    dhPrev.fill(0);
-    const mask = maskv?.subarray(t * B, t * B + B) ?? null;
-    // dh += dL/dy_t on rows inside their sequence (outside, y is a constant 0).
-    if (dYv !== null) {
-      for (let b = 0; b < B; b++) {
-        if (mask !== null && mask[b] === 0) continue;
-        const o = (t * B + b) * dirs * H + d * H;
-        for (let j = 0; j < H; j++) dhCur[b * H + j] += dYv[o + j];
+  if (ctx.wholeLoop) {
+    be.recurrentBackward!(cell, {
+      T, B, H, reverse: d === 1, hs: hsv, cs: csv, gates: gatesv, mask: maskv, dy: dYv, ldy: dirs * H, yOffset: d * H,
+      dh: dhv, dc: dcv, dxg: dXGv, dhg: dHGv, whh: hhPacked[0],
+    });
+    cur = T & 1;
+  } else {
+    const step: CellBackwardStep = {
+      B, H, hPrev: hsv, cPrev: null, mask: null, cache: gatesv, dh: dhv, dc: null, du: duv,
+      dxg: dXGv, dhg: dHGv, dhPrev: dhv, dcPrev: null, dx: null,
+    };
+    for (let s = T - 1; s >= 0; s--) {
+      const t = d === 0 ? s : T - 1 - s;
+      const prev = 1 - cur;
+      const dhCur = dhv.subarray(cur * BH, cur * BH + BH); // (B, H)
+      const dhPrev = dhv.subarray(prev * BH, prev * BH + BH); // (B, H)
+      dhPrev.fill(0);
+      const mask = maskv?.subarray(t * B, t * B + B) ?? null;
+      // dh += dL/dy_t on rows inside their sequence (outside, y is a constant 0).
+      if (dYv !== null) {
+        for (let b = 0; b < B; b++) {
+          if (mask !== null && mask[b] === 0) continue;
+          const o = (t * B + b) * dirs * H + d * H;
+          for (let j = 0; j < H; j++) dhCur[b * H + j] += dYv[o + j];
+        }
       }
-    }
-    const dhg = dHGv.subarray(s * B * GH, (s + 1) * B * GH); // (B, G·H)
-    step.hPrev = hsv.subarray(s * BH, s * BH + BH);
-    step.cPrev = csv?.subarray(s * BH, s * BH + BH) ?? null;
-    step.mask = mask;
-    step.cache = gatesv.subarray(s * B * ctx.C * H, (s + 1) * B * ctx.C * H);
-    step.dh = dhCur;
-    step.dc = dcv?.subarray(cur * BH, cur * BH + BH) ?? null;
-    step.dcPrev = dcv?.subarray(prev * BH, prev * BH + BH) ?? null;
-    step.dxg = dXGv.subarray(t * B * GH, (t + 1) * B * GH);
-    step.dhg = dhg;
-    step.dhPrev = dhPrev;
-    step.dx = plan.readsX ? dXv.subarray(t * B * D, (t + 1) * B * D) : null;
-    be.cellBackward(cell, 1, step);
-    if (ctx.stage2 !== null) {
-      // du = dhg[stage-2 block] W2: the gradient of u = r ⊙ hPrev.
-      be.gemmPacked(false, B, 1, dhg.subarray(ctx.stage2.gate * H), GH, s2Packed!, 0, duv!, H);
-      be.cellBackward(cell, 0, step);
-    }
-    // dhPrev += dhg W_hh through the stage-1 products (MUT3's z through tanh(hPrev)).
-    for (let r = 0; r < ctx.hhRuns.length; r++) {
-      const run = ctx.hhRuns[r];
-      if (run.operand === 'h') be.gemmPacked(false, B, 1, dhg.subarray(run.gate * H), GH, hhPacked[r], 1, dhPrev, H);
-      else {
-        be.gemmPacked(false, B, 1, dhg.subarray(run.gate * H), GH, hhPacked[r], 0, dthv!, H);
-        be.unaryBackwardAcc('tanh', thv!.subarray(s * BH, s * BH + BH), dthv!, dhPrev);
+      const dhg = dHGv.subarray(s * B * GH, (s + 1) * B * GH); // (B, G·H)
+      step.hPrev = hsv.subarray(s * BH, s * BH + BH);
+      step.cPrev = csv?.subarray(s * BH, s * BH + BH) ?? null;
+      step.mask = mask;
+      step.cache = gatesv.subarray(s * B * ctx.C * H, (s + 1) * B * ctx.C * H);
+      step.dh = dhCur;
+      step.dc = dcv?.subarray(cur * BH, cur * BH + BH) ?? null;
+      step.dcPrev = dcv?.subarray(prev * BH, prev * BH + BH) ?? null;
+      step.dxg = dXGv.subarray(t * B * GH, (t + 1) * B * GH);
+      step.dhg = dhg;
+      step.dhPrev = dhPrev;
+      step.dx = plan.readsX ? dXv.subarray(t * B * D, (t + 1) * B * D) : null;
+      be.cellBackward(cell, 1, step);
+      if (ctx.stage2 !== null) {
+        // du = dhg[stage-2 block] W2: the gradient of u = r ⊙ hPrev.
+        be.gemmPacked(false, B, 1, dhg.subarray(ctx.stage2.gate * H), GH, s2Packed!, 0, duv!, H);
+        be.cellBackward(cell, 0, step);
       }
+      // dhPrev += dhg W_hh through the stage-1 products (MUT3's z through tanh(hPrev)).
+      for (let r = 0; r < ctx.hhRuns.length; r++) {
+        const run = ctx.hhRuns[r];
+        if (run.operand === 'h') be.gemmPacked(false, B, 1, dhg.subarray(run.gate * H), GH, hhPacked[r], 1, dhPrev, H);
+        else {
+          be.gemmPacked(false, B, 1, dhg.subarray(run.gate * H), GH, hhPacked[r], 0, dthv!, H);
+          be.unaryBackwardAcc('tanh', thv!.subarray(s * BH, s * BH + BH), dthv!, dhPrev);
+        }
+      }
+      cur = prev;
     }
-    cur = prev;
   }
   if (gh0 !== null) be.axpy(1, dhv.subarray(cur * BH, cur * BH + BH), gh0.data.subarray(slot * BH, (slot + 1) * BH));
   if (gc0 !== null && dcv !== null) be.axpy(1, dcv.subarray(cur * BH, cur * BH + BH), gc0.data.subarray(slot * BH, (slot + 1) * BH));

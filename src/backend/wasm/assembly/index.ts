@@ -8,6 +8,7 @@ export {
   sumSquares, maxAbs, scal, clamp, sgdUpdate, adagradUpdate, rmspropUpdate, adamUpdate,
 } from './elementwise';
 export { cellForward, cellBackward } from './cells';
+export { recurrentForward, recurrentBackward } from './recurrence';
 
 /** End of the module's static data: the tensor heap must start above it. */
 export function dataEnd(): usize {

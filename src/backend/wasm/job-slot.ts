@@ -1,0 +1,58 @@
+// The job slot a kernel worker thread reads: one small SharedArrayBuffer per worker, written by the
+// main thread, run by kernel-worker.ts. Posting a message per call is far too slow, so the main thread
+// writes the kernel's number and arguments, bumps SEQ and notifies; the worker calls the kernel with
+// its own scratch appended and stores SEQ into DONE. Both sides spin a little before they sleep
+// (spinUntilChanged). Not here: the pool and the splits (thread-pool.ts, wasm-backend.ts).
+
+// Int32 words of the header.
+export const SEQ = 0; // job number, bumped by the main thread per job
+export const DONE = 1; // the last job number finished, stored by the worker
+export const READY = 2; // 1 once the worker has instantiated the kernels
+export const FAILED = 3; // set by a worker whose kernel threw (the main thread then throws)
+export const FN = 4; // which kernel (FN_*)
+export const NARGS = 5; // how many arguments, before the worker's scratch
+
+/** The arguments: float64 from this byte on (pointers, sizes and float32 scalars are all exact in it). */
+const ARGS_BYTE = 64;
+export const MAX_ARGS = 32;
+export const SLOT_BYTES = ARGS_BYTE + MAX_ARGS * 8; // 320: also keeps different workers' slots apart
+
+/** The kernels a worker runs, by FN number; each takes its arguments then the worker's gemm scratch. */
+export const FN_GEMM = 0;
+export const FN_GEMM_PACKED = 1;
+export const FN_RECURRENT_FORWARD = 2;
+export const FN_RECURRENT_BACKWARD = 3;
+export const WORKER_KERNELS = ['gemm', 'gemmPacked', 'recurrentForward', 'recurrentBackward'] as const;
+export type WorkerKernels = { [K in (typeof WORKER_KERNELS)[number]]: (...args: number[]) => void };
+
+export class JobSlot {
+  readonly ints: Int32Array;
+  readonly args: Float64Array;
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.ints = new Int32Array(buffer, 0, ARGS_BYTE / 4);
+    this.args = new Float64Array(buffer, ARGS_BYTE, MAX_ARGS);
+  }
+}
+
+/**
+ * How long a thread spins on a slot word before it sleeps in Atomics.wait. Spinning costs a core for
+ * that long after the last job; sleeping costs ~50–100 µs to wake, longer than a recurrent step takes.
+ */
+export const SPIN_MS = 2;
+
+/** Spins while s[i] === value, for at most SPIN_MS; true if it changed. */
+export function spinUntilChanged(s: Int32Array, i: number, value: number): boolean {
+  const end = performance.now() + SPIN_MS;
+  for (;;) {
+    for (let n = 0; n < 256; n++) if (Atomics.load(s, i) !== value) return true;
+    if (performance.now() > end) return false;
+  }
+}
+
+/** What a worker is started with (Node workerData, or a browser Worker's first message). */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  slot: SharedArrayBuffer;
+  scratch: number;
+}

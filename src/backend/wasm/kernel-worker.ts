@@ -1,0 +1,43 @@
+// A kernel worker thread: instantiates the same compiled kernels against the shared heap, with its own
+// gemm scratch, then loops forever: wait for a job on its slot (job-slot.ts: spin, then sleep), call
+// the kernel, report DONE. Started by thread-pool.ts (Node: node:worker_threads with workerData; a
+// browser Web Worker would get the same WorkerInit as its first message). Not here: choosing or
+// splitting jobs.
+
+import * as J from './job-slot.js';
+
+function run(init: J.WorkerInit): void {
+  const k = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports as unknown as J.WorkerKernels;
+  const kernels = J.WORKER_KERNELS.map((name) => k[name]);
+  const slot = new J.JobSlot(init.slot);
+  const s = slot.ints;
+  let seen = Atomics.load(s, J.SEQ); // before READY: the main thread posts the first job once it sees READY
+  Atomics.store(s, J.READY, 1);
+  Atomics.notify(s, J.READY);
+  for (;;) {
+    if (!J.spinUntilChanged(s, J.SEQ, seen)) Atomics.wait(s, J.SEQ, seen);
+    seen = Atomics.load(s, J.SEQ);
+    try {
+      const args = Array.from(slot.args.subarray(0, s[J.NARGS]));
+      args.push(init.scratch);
+      kernels[s[J.FN]](...args);
+    } catch {
+      s[J.FAILED] = 1;
+    }
+    Atomics.store(s, J.DONE, seen);
+    Atomics.notify(s, J.DONE);
+  }
+}
+
+const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== undefined;
+if (node) {
+  const { workerData } = await import('node:worker_threads');
+  run(workerData as J.WorkerInit);
+} else {
+  // A browser Web Worker: the init arrives as the first message.
+  const scope = globalThis as unknown as { onmessage: ((e: { data: J.WorkerInit }) => void) | null };
+  scope.onmessage = (e) => {
+    scope.onmessage = null;
+    run(e.data);
+  };
+}

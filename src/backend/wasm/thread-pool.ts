@@ -1,0 +1,141 @@
+// Worker threads for the wasm backend's big kernels: large GEMMs (split into blocks of rows or columns
+// of C) and the time loops of recurrent layers (split into blocks of batch rows). The caller splits the
+// work (wasm-backend.ts); the pool hands one part to each worker through its job slot (job-slot.ts:
+// shared memory and Atomics, no message per call), runs the first part itself, then waits until every
+// worker reports DONE. Each part is an ordinary kernel call on disjoint rows or columns, so results
+// equal the one-thread results bit for bit. Workers start on first use, are unref'ed (they never keep a
+// process alive) and need a shared heap (tensor/heap.ts). Only Node starts workers here; a browser
+// would start kernel-worker.js as a module Web Worker and could not block its main thread in Atomics.wait.
+
+import { heap } from '../../tensor/heap.js';
+import * as J from './job-slot.js';
+
+type NodeWorker = { unref(): void; terminate(): Promise<number> };
+type WorkerCtor = new (url: URL, options: { workerData: J.WorkerInit }) => NodeWorker;
+
+const nodeProcess = (globalThis as { process?: { versions?: { node?: string }; env?: Record<string, string | undefined> } }).process;
+const isNode = nodeProcess?.versions?.node !== undefined;
+const WorkerClass: WorkerCtor | null = isNode ? ((await import('node:worker_threads')).Worker as unknown as WorkerCtor) : null;
+const cores = isNode ? (await import('node:os')).availableParallelism() : 1;
+
+/**
+ * Multiply-adds (M·N·K for a GEMM, T·B·G·H² for a recurrent loop) from which work is split. Measured on
+ * 2 cores when workers slept between jobs (scripts/bench-gemm.ts, 2 threads vs 1): 64³ dropped from 28 to
+ * 4 GFLOP/s, 50×512×128 (3.3M) was even, 100×512×128 (6.6M) went 23 → 41. With the spinning hand-off,
+ * training at 1M and at 4M measured the same (npm run bench, S/CR/M, within noise), so it stays at 4M.
+ */
+export const MIN_THREADED_WORK = 1 << 22;
+/** How long the first threaded call waits for a worker to start before giving up. */
+const START_TIMEOUT_MS = 10_000;
+
+interface PoolWorker {
+  readonly slot: J.JobSlot;
+  readonly handle: NodeWorker;
+}
+
+export interface ThreadPool {
+  /** Threads work is split across, the calling thread included. */
+  readonly threads: number;
+  setThreads(n: number): void;
+  /**
+   * Calls kernel `fn` (J.FN_*) once per part, parts[0] on this thread through `self`, parts[p] on worker
+   * p - 1 with that worker's scratch appended; returns when all are done. At most `threads` parts.
+   */
+  run(fn: number, parts: number[][], self: (args: number[]) => void): void;
+}
+
+/** Splits [0, n) into at most `threads` blocks whose sizes are multiples of `align` (but the last). */
+export function splitRange(n: number, threads: number, align: number): [number, number][] {
+  const step = Math.ceil(n / threads / align) * align;
+  const blocks: [number, number][] = [];
+  for (let lo = 0; lo < n; lo += step) blocks.push([lo, Math.min(n, lo + step)]);
+  return blocks;
+}
+
+/** The default thread count: RECURRENT_THREADS if set, else the available cores; 1 without a shared heap. */
+function defaultThreads(): number {
+  if (!heap.shared || WorkerClass === null) return 1;
+  const env = nodeProcess?.env?.RECURRENT_THREADS;
+  if (env !== undefined && env !== '') return checkThreads(Number(env), 'RECURRENT_THREADS');
+  return Math.max(1, cores);
+}
+
+function checkThreads(n: number, name: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: expected a whole number of threads >= 1, got ${n}`);
+  if (n > 1 && (!heap.shared || WorkerClass === null)) {
+    throw new Error(`${name}: ${n} threads need a shared heap (SharedArrayBuffer) and node:worker_threads, which this environment lacks`);
+  }
+  return n;
+}
+
+export function createThreadPool(module: WebAssembly.Module, scratchBytes: number): ThreadPool {
+  const workers: PoolWorker[] = [];
+  // NOTE: each worker's scratch is reserved when the thread count is set, never inside a kernel call:
+  // growing the heap there would leave the caller holding views of the old buffer for its next call.
+  const scratch: number[] = [];
+  const reserveScratch = (n: number): void => {
+    while (scratch.length < n - 1) scratch.push(heap.reserve(scratchBytes));
+  };
+  let threads = defaultThreads();
+  reserveScratch(threads);
+
+  const spawn = (): PoolWorker => {
+    const buf = new SharedArrayBuffer(J.SLOT_BYTES);
+    const init: J.WorkerInit = { module, memory: heap.memory, slot: buf, scratch: scratch[workers.length] };
+    const handle = new WorkerClass!(new URL('./kernel-worker.js', import.meta.url), { workerData: init });
+    handle.unref();
+    return { slot: new J.JobSlot(buf), handle };
+  };
+  const ready = (w: PoolWorker): void => {
+    const s = w.slot.ints;
+    if (Atomics.load(s, J.READY) === 1) return;
+    if (Atomics.wait(s, J.READY, 0, START_TIMEOUT_MS) === 'timed-out' && Atomics.load(s, J.READY) !== 1) {
+      throw new Error(`wasm backend: a kernel worker thread did not start within ${START_TIMEOUT_MS} ms`);
+    }
+  };
+
+  return {
+    get threads() {
+      return threads;
+    },
+
+    setThreads(n) {
+      threads = checkThreads(n, 'setThreads');
+      reserveScratch(threads);
+    },
+
+    run(fn, parts, self) {
+      if (parts.length > threads) throw new Error(`thread pool: ${parts.length} parts for ${threads} threads`);
+      while (workers.length < parts.length - 1) workers.push(spawn());
+      for (let p = 1; p < parts.length; p++) ready(workers[p - 1]);
+      for (let p = 1; p < parts.length; p++) {
+        const { ints: s, args } = workers[p - 1].slot;
+        const a = parts[p];
+        if (a.length > J.MAX_ARGS) throw new Error(`thread pool: ${a.length} arguments, at most ${J.MAX_ARGS}`);
+        args.set(a);
+        s[J.FN] = fn;
+        s[J.NARGS] = a.length;
+        Atomics.add(s, J.SEQ, 1);
+        Atomics.notify(s, J.SEQ);
+      }
+      let failed = false;
+      try {
+        self(parts[0]);
+      } finally {
+        // Every worker finishes before this returns or throws: they write the caller's buffers.
+        for (let p = 1; p < parts.length; p++) {
+          const s = workers[p - 1].slot.ints;
+          const seq = Atomics.load(s, J.SEQ);
+          for (let done = Atomics.load(s, J.DONE); done !== seq; done = Atomics.load(s, J.DONE)) {
+            if (!J.spinUntilChanged(s, J.DONE, done)) Atomics.wait(s, J.DONE, done);
+          }
+          if (s[J.FAILED] !== 0) {
+            s[J.FAILED] = 0;
+            failed = true;
+          }
+        }
+      }
+      if (failed) throw new Error('wasm backend: a kernel worker thread failed (a kernel trapped)');
+    },
+  };
+}

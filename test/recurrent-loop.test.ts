@@ -1,0 +1,96 @@
+// A backend's whole-loop kernels (Backend.recurrentForward/Backward) against the per-step loop of
+// recurrent-stack.ts on the same backend: outputs and every gradient must be equal bit for bit, on one
+// thread and with the batch rows split across two (sizes chosen above the threading threshold, odd
+// batch and hidden sizes so that row blocks and SIMD lanes have edges), for every cell the kernels take.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ops from '../src/autograd/ops.js';
+import { backward } from '../src/autograd/tape.js';
+import type { Backend } from '../src/backend/backend.js';
+import { availableBackends, backend, registerBackend, setBackend } from '../src/backend/registry.js';
+import { MIN_THREADED_WORK } from '../src/backend/wasm/thread-pool.js';
+import { createRecurrent, type CellKind } from '../src/nn/recurrent/index.js';
+import { Rng } from '../src/random/rng.js';
+import { noGrad, tidy } from '../src/tensor/tensor.js';
+import { randomTensor } from './util/gradcheck.js';
+
+type Threaded = Backend & { readonly threads?: number; setThreads?(n: number): void };
+
+/** Every result of one forward and backward: output, h, c, the input's and every parameter's gradient. */
+function runLayer(cell: CellKind, H: number, T: number, B: number, lengths: number[], recording: boolean): Map<string, Float32Array> {
+  const layer = createRecurrent(cell, { inputSize: 11, hiddenSize: H, numLayers: 2, bidirectional: true }, new Rng(5));
+  const rng = new Rng(6);
+  const x = randomTensor(rng, [T, B, 11]);
+  const h0 = randomTensor(rng, [4, B, H]);
+  const c0 = cell === 'lstm' ? randomTensor(rng, [4, B, H]) : null;
+  const upOut = randomTensor(rng, [T, B, 2 * H], 1, false);
+  const upH = randomTensor(rng, [4, B, H], 1, false);
+  const values = new Map<string, Float32Array>();
+  tidy(() => {
+    const forward = () => layer.forward(x, { h0, c0: c0 ?? undefined, lengths });
+    const r = recording ? forward() : noGrad(forward);
+    values.set('output', r.output.data.slice());
+    values.set('h', r.h.data.slice());
+    if (r.c !== null) values.set('c', r.c.data.slice());
+    if (!recording) return;
+    backward(ops.add(ops.sum(ops.mul(r.output, upOut)), ops.sum(ops.mul(r.h, upH))));
+    for (const [k, t] of Object.entries({ x, h0, c0 })) if (t !== null) values.set(`grad ${k}`, t.grad!.data.slice());
+    for (const [k, p] of layer.namedParameters()) values.set(`grad ${k}`, p.grad!.data.slice());
+  });
+  return values;
+}
+
+const active = backend().name;
+const loopBackends = availableBackends().filter((n) => {
+  setBackend(n);
+  return backend().recurrentForward !== undefined;
+});
+setBackend(active);
+
+for (const name of loopBackends) {
+  setBackend(name);
+  const be = backend() as Threaded;
+  setBackend(active);
+  // The same backend without the whole-loop kernels: recurrent-stack.ts then steps in JS.
+  const stepped: Backend = { ...be, name: `${name}-stepped`, recurrentForward: undefined, recurrentBackward: undefined };
+  registerBackend(stepped);
+
+  // H per cell so that T·B·G·H² (the loop's multiply-adds) is above the threading threshold.
+  const cells: Array<[CellKind, number]> = [['rnn_tanh', 131], ['rnn_relu', 131], ['lstm', 67], ['gru', 75]];
+  for (const [cell, H] of cells) {
+    test(`${name}: ${cell} whole loop equals the per-step loop, 1 and 2 threads, recording and not`, () => {
+      const T = 9;
+      const B = 37;
+      const G = { rnn_tanh: 1, rnn_relu: 1, lstm: 4, gru: 3 }[cell as 'lstm'];
+      assert.ok(T * B * G * H * H >= MIN_THREADED_WORK, 'the loop is large enough to be split');
+      const lengths = Array.from({ length: B }, (_, b) => 1 + ((b * 5) % T));
+      const saved = be.threads ?? 1;
+      try {
+        for (const recording of [true, false]) {
+          setBackend(`${name}-stepped`);
+          be.setThreads?.(1);
+          const want = runLayer(cell, H, T, B, lengths, recording);
+          for (const threads of be.setThreads === undefined ? [1] : [1, 2]) {
+            setBackend(name);
+            be.setThreads?.(threads);
+            const got = runLayer(cell, H, T, B, lengths, recording);
+            assert.deepEqual([...got.keys()], [...want.keys()]);
+            for (const [k, w] of want) {
+              const g = got.get(k)!;
+              const i = w.findIndex((v, j) => !Object.is(v, g[j]));
+              assert.equal(i, -1, `${k} (threads ${threads}, recording ${recording}): element ${i} is ${g[i]}, the per-step loop gives ${w[i]}`);
+            }
+          }
+        }
+      } finally {
+        be.setThreads?.(saved);
+        setBackend(active);
+      }
+    });
+  }
+}
+
+test('some backend offers the whole-loop kernels (wasm)', () => {
+  assert.ok(loopBackends.length > 0 || !availableBackends().includes('wasm'), `loop backends: ${loopBackends.join(', ')}`);
+});
