@@ -1,12 +1,12 @@
 // `recurrent classify train|eval|predict`: sequence classification from `label<TAB>text` lines, with a
 // recurrent model over characters or the bag-of-words logistic-regression baseline (`--model bow`). The
 // vocabulary (characters, or words) and the label set come from the training file; a seeded 90/10 split
-// of its lines validates. Checkpoints: config.json + model.safetensors (+ training.safetensors for
-// --resume), each written atomically. A character outside the vocabulary is an error naming the line and
+// of its lines validates. Checkpoints follow src/train/task-checkpoint.ts (config.json, model.safetensors,
+// training.safetensors for --resume). A character outside the vocabulary is an error naming the line and
 // the character (the character models have no <unk> id: a model never saw one, so its prediction would be
 // a guess presented as an answer); the bag of words leaves unknown words out, as bag-of-words models do.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crossEntropy } from '../src/autograd/ops.js';
 import { backward } from '../src/autograd/tape.js';
@@ -14,21 +14,18 @@ import { backend } from '../src/backend/registry.js';
 import { readTextFile, splitLines } from '../src/data/text-file.js';
 import { Vocabulary } from '../src/data/vocabulary.js';
 import { WordVocabulary } from '../src/data/word-vocabulary.js';
-import { readSafetensorsFileSync, writeFileAtomicSync } from '../src/io/checkpoint-file.js';
-import { loadModelWeights } from '../src/train/model-weights.js';
-import { encodeSafetensors, type NamedArray } from '../src/io/safetensors.js';
 import { BagOfWordsClassifier, bowFeatureKinds, type BagOfWordsClassifierConfig, type BowFeatureKind } from '../src/nn/bag-of-words-classifier.js';
 import type { Module } from '../src/nn/module.js';
 import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { SequenceClassifier, poolKinds, resolveEncoderConfig, type SequenceClassifierConfig } from '../src/nn/sequence-classifier.js';
 import { clipGradNorm } from '../src/optim/clip.js';
-import {
-  checkOptimizerName, createOptimizer, optimizerNames, optimizerStateFromRecord, optimizerStateToRecord, optimizerStep,
-  resolveOptimizerOptions, type OptimizerState,
-} from '../src/optim/optimizer.js';
-import { Rng, type RngState } from '../src/random/rng.js';
+import { checkOptimizerName, createOptimizer, optimizerNames, optimizerStep, resolveOptimizerOptions } from '../src/optim/optimizer.js';
+import { Rng } from '../src/random/rng.js';
 import { noGrad, tidy, type Tensor } from '../src/tensor/tensor.js';
 import { dataFingerprint } from '../src/train/checkpoint.js';
+import {
+  loadTaskTraining, loadTaskWeights, readTaskConfig, saveTaskCheckpoint, taskCheckpointExists, type TaskTrainingState,
+} from '../src/train/task-checkpoint.js';
 import { UsageError, int, num, oneOf, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { ProgressBar, formatDuration } from './progress.js';
@@ -254,46 +251,16 @@ function argmax(p: ArrayLike<number>): number {
 
 // ---- checkpoints ----
 
-function checkpointExists(dir: string): boolean {
-  return existsSync(join(dir, 'config.json'));
-}
-
-interface ClassifyTrainingState {
-  step: number;
-  rng: Rng;
-  optimizer: OptimizerState;
-  lossSum: number;
-  lossCount: number;
-  elapsedSec: number;
-}
-
-function saveClassifier(dir: string, config: ClassifierCheckpointConfig, model: Module, t: ClassifyTrainingState): void {
-  mkdirSync(dir, { recursive: true });
-  const weights = new Map<string, NamedArray>();
-  for (const [name, p] of model.namedParameters()) weights.set(name, { dtype: 'F32', shape: [...p.shape], data: p.data.slice() });
-  const opt = optimizerStateToRecord(t.optimizer);
-  const slots = new Map<string, NamedArray>();
-  for (const [name, v] of opt.tensors) slots.set(`optimizer.${name}`, { dtype: 'F32', shape: [...v.shape], data: v.data.slice() });
-  const meta = { step: t.step, rng: t.rng.getState(), optimizer: opt.json, lossSum: t.lossSum, lossCount: t.lossCount, elapsedSec: t.elapsedSec };
-  const step = String(t.step);
-  writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  writeFileAtomicSync(join(dir, 'training.safetensors'), encodeSafetensors(slots, { format: config.format, step, training: JSON.stringify(meta) }));
-  writeFileAtomicSync(join(dir, 'model.safetensors'), encodeSafetensors(weights, { format: config.format, step }));
-}
+/** The training loop's counters, saved in the checkpoint: everything besides the step, generator and optimizer. */
+const COUNTERS = ['lossSum', 'lossCount', 'elapsedSec'] as const;
+type ClassifyTrainingState = TaskTrainingState & { counters: Record<(typeof COUNTERS)[number], number> };
 
 function loadClassifier(dir: string, rng: Rng): { clf: Classifier; step: number } {
+  const config = readTaskConfig<ClassifierCheckpointConfig>(dir, [CHAR_FORMAT, BOW_FORMAT], 'recurrent classifier');
   const configPath = join(dir, 'config.json');
-  if (!existsSync(dir)) throw new Error(`checkpoint directory ${dir} does not exist`);
-  if (!existsSync(configPath)) throw new Error(`${dir} is not a checkpoint (no config.json)`);
-  let config: ClassifierCheckpointConfig;
-  try {
-    config = JSON.parse(readFileSync(configPath, 'utf8'));
-  } catch (e) {
-    throw new Error(`${configPath} is corrupt: ${(e as Error).message}`);
-  }
-  const table = config?.format === CHAR_FORMAT ? config.vocab : config?.format === BOW_FORMAT ? config.words : undefined;
+  const table = config.format === CHAR_FORMAT ? config.vocab : config.words;
   if (!Array.isArray(table) || !Array.isArray(config.labels) || typeof config.model !== 'object' || config.model === null || typeof config.train !== 'object' || config.train === null) {
-    throw new Error(`${configPath} is not a recurrent classifier checkpoint (format ${JSON.stringify(config?.format)})`);
+    throw new Error(`${configPath} is not a recurrent classifier checkpoint (format ${JSON.stringify(config.format)}): it lacks the model, its tables or its training options`);
   }
   if (config.model.vocabSize !== table.length || config.model.numClasses !== config.labels.length) {
     throw new Error(`${configPath} is inconsistent: the model's vocabulary or class count does not match its tables`);
@@ -304,32 +271,7 @@ function loadClassifier(dir: string, rng: Rng): { clf: Classifier; step: number 
   config.train.maxLength = train.maxLength ?? 0;
   config.train.weightDecay = train.weightDecay ?? resolveOptimizerOptions(checkOptimizerName(train.optimizer)).weightDecay;
   const clf = makeClassifier(config, rng);
-  const step = loadModelWeights(clf.module, join(dir, 'model.safetensors'), configPath);
-  return { clf, step };
-}
-
-function loadTrainingState(dir: string, model: Module, rng: Rng, step: number): ClassifyTrainingState {
-  const path = join(dir, 'training.safetensors');
-  if (!existsSync(path)) throw new Error(`${dir} has no training.safetensors: it cannot be resumed`);
-  const tr = readSafetensorsFileSync(path);
-  let meta: { step: number; rng: RngState; optimizer: unknown; lossSum: number; lossCount: number; elapsedSec: number };
-  try {
-    meta = JSON.parse(tr.metadata.training ?? '');
-  } catch {
-    throw new Error(`${path} is corrupt: its training metadata is not JSON`);
-  }
-  for (const k of ['step', 'lossSum', 'lossCount', 'elapsedSec'] as const) {
-    if (typeof meta[k] !== 'number' || !Number.isFinite(meta[k])) throw new Error(`${path} is corrupt: training.${k} is ${JSON.stringify(meta[k])}`);
-  }
-  if (!Array.isArray(meta.rng) || meta.rng.length !== 4 || !meta.rng.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)) {
-    throw new Error(`${path} is corrupt: the generator state is not four 32-bit integers`);
-  }
-  if (meta.step !== step) throw new Error(`${dir} is inconsistent: model.safetensors is at step ${step}, training.safetensors at step ${meta.step} (interrupted while saving?)`);
-  rng.setState(meta.rng);
-  const slots = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [k, v] of tr.tensors) if (k.startsWith('optimizer.')) slots.set(k.slice('optimizer.'.length), { shape: v.shape, data: v.data as Float32Array });
-  const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, model.namedParameters());
-  return { step, rng, optimizer, lossSum: meta.lossSum, lossCount: meta.lossCount, elapsedSec: meta.elapsedSec };
+  return { clf, step: loadTaskWeights(dir, clf.module) };
 }
 
 // ---- the subcommands ----
@@ -421,12 +363,12 @@ async function train(argv: string[]): Promise<number> {
   const examples = parseLabeledLines(text, dataPath);
   if (examples.length < 2) throw new Error(`${dataPath} has ${examples.length} example; training needs at least 2 (one to validate)`);
   const fingerprint = dataFingerprint(text);
-  if (!resume && checkpointExists(out)) throw new Error(`${out} already holds a checkpoint; pass --resume to continue it, or choose another --out`);
+  if (!resume && taskCheckpointExists(out)) throw new Error(`${out} already holds a checkpoint; pass --resume to continue it, or choose another --out`);
 
   let clf: Classifier;
   let state: ClassifyTrainingState;
   const rng = new Rng(opts.seed);
-  if (resume && checkpointExists(out)) {
+  if (resume && taskCheckpointExists(out)) {
     const ck = loadClassifier(out, rng);
     clf = ck.clf;
     const was = clf.config.train;
@@ -440,7 +382,9 @@ async function train(argv: string[]): Promise<number> {
     if (clf.config.data.hash !== fingerprint.hash || clf.config.data.chars !== fingerprint.chars) {
       throw new Error(`cannot resume ${out}: it was trained on different data (${clf.config.data.name}, ${clf.config.data.chars} characters)`);
     }
-    state = loadTrainingState(out, clf.module, rng, ck.step);
+    // Every one of COUNTERS is checked present (a checkpoint from before classify kept them under `counters`
+    // has them at the top level of its metadata; loadTaskTraining reads that layout too).
+    state = loadTaskTraining(out, clf.module, rng, ck.step, COUNTERS) as ClassifyTrainingState;
     clf.config.train = opts;
   } else {
     const labels = [...new Set(examples.map((e) => e.label))].sort();
@@ -448,7 +392,7 @@ async function train(argv: string[]): Promise<number> {
     const texts = examples.map((e) => ('model' in opts ? cut(e.text, opts.maxLength) : e.text));
     clf = newClassifier(opts, texts, labels, { name: dataPath, ...fingerprint }, rng);
     state = {
-      step: 0, rng, lossSum: 0, lossCount: 0, elapsedSec: 0,
+      step: 0, rng, counters: { lossSum: 0, lossCount: 0, elapsedSec: 0 },
       optimizer: createOptimizer(opts.optimizer, clf.module.namedParameters(), { lr: opts.lr, weightDecay: opts.weightDecay }),
     };
   }
@@ -474,7 +418,13 @@ async function train(argv: string[]): Promise<number> {
   const metricsPath = join(out, 'metrics.jsonl');
   const bar = new ProgressBar();
   const start = performance.now();
-  const elapsed = (): number => state.elapsedSec + (performance.now() - start) / 1000;
+  const c = state.counters; // lossSum and lossCount since the last validation; elapsedSec as of the last save
+  const elapsedBefore = c.elapsedSec;
+  const elapsed = (): number => elapsedBefore + (performance.now() - start) / 1000;
+  const save = (): void => {
+    c.elapsedSec = elapsed();
+    saveTaskCheckpoint(out, config.format, config, model, state);
+  };
   let tokens = 0;
   let lastEval = -1;
   const evaluate = (): void => {
@@ -488,7 +438,7 @@ async function train(argv: string[]): Promise<number> {
     });
     const m = {
       step: state.step,
-      trainLoss: state.lossCount > 0 ? state.lossSum / state.lossCount : NaN,
+      trainLoss: c.lossCount > 0 ? c.lossSum / c.lossCount : NaN,
       valLoss: nll / probs.length,
       valAccuracy: correct / probs.length,
       elapsedSec: elapsed(),
@@ -496,9 +446,9 @@ async function train(argv: string[]): Promise<number> {
     if (!Number.isFinite(m.valLoss)) throw new Error(`validation loss became ${m.valLoss} at step ${state.step}; stopped, the last good checkpoint in ${out} is kept`);
     bar.clear();
     process.stdout.write(`step ${m.step}: train loss ${m.trainLoss.toFixed(4)}, val loss ${m.valLoss.toFixed(4)}, val accuracy ${m.valAccuracy.toFixed(4)}, ${formatDuration(m.elapsedSec)}\n`);
-    state.lossSum = 0;
-    state.lossCount = 0;
-    saveClassifier(out, config, model, { ...state, elapsedSec: elapsed() });
+    c.lossSum = 0;
+    c.lossCount = 0;
+    save();
     appendFileSync(metricsPath, JSON.stringify(m) + '\n');
     lastEval = state.step;
   };
@@ -538,8 +488,8 @@ async function train(argv: string[]): Promise<number> {
       noGrad(() => optimizerStep(state.optimizer, params));
       model.zeroGrad();
       state.step++;
-      state.lossSum += loss;
-      state.lossCount++;
+      c.lossSum += loss;
+      c.lossCount++;
       for (const i of idx) tokens += seqs[i].length;
       const sec = (performance.now() - runStart) / 1000;
       const etaSec = opts.steps !== null ? ((opts.steps - state.step) * sec) / (state.step - firstStep) : opts.timeSec! - sec;
@@ -549,7 +499,7 @@ async function train(argv: string[]): Promise<number> {
     }
     if (interrupted) {
       bar.clear();
-      saveClassifier(out, config, model, { ...state, elapsedSec: elapsed() });
+      save();
       process.stderr.write(`interrupted at step ${state.step}: checkpoint saved in ${out}; continue with --resume\n`);
       return 130;
     }

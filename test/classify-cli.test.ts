@@ -4,11 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { decodeSafetensors } from '../src/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import { Rng } from '../src/random/rng.js';
 import { assertOneLineError, runCli, runUntilInterrupted, tempDir } from './util/cli.js';
 
@@ -287,4 +287,80 @@ test('classify: each bad new option is a one-line error; checkpoints from before
   const resumed = runCli(['classify', 'train', '--data', digits, ...tiny, '--steps', '6', '--eval-every', '2', '--out', old, '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(modelStep(old), 6);
+});
+
+/** Rewrites the training metadata of checkpoint `dir` with `edit` (the tensors are kept as they are). */
+function editTraining(dir: string, edit: (meta: Record<string, unknown>) => Record<string, unknown>): void {
+  const path = join(dir, 'training.safetensors');
+  const { tensors, metadata } = decodeSafetensors(readFileSync(path));
+  writeFileSync(path, encodeSafetensors(tensors, { ...metadata, training: JSON.stringify(edit(JSON.parse(metadata.training))) }));
+}
+
+test('a checkpoint in the old layout (counters at the top level of the training metadata) still resumes exactly', () => {
+  const dir = tempDir();
+  const data = writeTemp(dir, 'train.tsv', wordLines(60, 12));
+  const common = ['classify', 'train', '--data', data, ...bow, '--eval-every', '3'];
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  assert.equal(runCli([...common, '--steps', '6', '--out', a]).code, 0);
+  assert.equal(runCli([...common, '--steps', '3', '--out', b]).code, 0);
+  // New checkpoints keep the loop's counters under `counters`; the old layout had them beside step, rng, optimizer.
+  let meta: Record<string, unknown> = {};
+  editTraining(b, (m) => {
+    meta = m;
+    const { counters, ...rest } = m as { counters: Record<string, number> };
+    return { ...rest, ...counters };
+  });
+  assert.deepEqual(Object.keys(meta).sort(), ['counters', 'optimizer', 'rng', 'step']);
+  assert.deepEqual(Object.keys(meta.counters as object).sort(), ['elapsedSec', 'lossCount', 'lossSum']);
+  const old = JSON.parse(decodeSafetensors(readFileSync(join(b, 'training.safetensors'))).metadata.training);
+  assert.deepEqual(Object.keys(old).sort(), ['elapsedSec', 'lossCount', 'lossSum', 'optimizer', 'rng', 'step']);
+  assert.equal(runCli(['classify', 'eval', '--checkpoint', b, '--data', data]).code, 0);
+  const r = runCli([...common, '--steps', '6', '--out', b, '--resume']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readFileSync(join(b, 'model.safetensors')), readFileSync(join(a, 'model.safetensors')));
+  const last = (d: string): Record<string, number> => JSON.parse(readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!);
+  assert.equal(last(b).trainLoss, last(a).trainLoss);
+  // Saved again, it is in the new layout.
+  assert.ok('counters' in JSON.parse(decodeSafetensors(readFileSync(join(b, 'training.safetensors'))).metadata.training));
+});
+
+test('classify: a damaged checkpoint is a one-line error naming what is wrong', () => {
+  const dir = tempDir();
+  const data = writeTemp(dir, 'train.tsv', wordLines(40, 13));
+  const common = ['classify', 'train', '--data', data, ...bow, '--eval-every', '3'];
+  const out = join(dir, 'run');
+  assert.equal(runCli([...common, '--steps', '3', '--out', out]).code, 0);
+  const resume = (): ReturnType<typeof runCli> => runCli([...common, '--steps', '4', '--out', out, '--resume']);
+  const original = readFileSync(join(out, 'training.safetensors'));
+  const restore = (): void => writeFileSync(join(out, 'training.safetensors'), original);
+
+  editTraining(out, (m) => ({ ...m, step: 2 }));
+  assertOneLineError(resume(), /run is inconsistent: model\.safetensors is at step 3, training\.safetensors at step 2/);
+  restore();
+  editTraining(out, (m) => ({ ...m, counters: { lossSum: 0, elapsedSec: 1 } }));
+  assertOneLineError(resume(), /training\.safetensors is corrupt: training\.counters\.lossCount is missing/);
+  restore();
+  editTraining(out, (m) => {
+    const { counters, ...rest } = m as { counters: Record<string, number> };
+    return { ...rest, ...counters, lossSum: null };
+  });
+  assertOneLineError(resume(), /training\.safetensors is corrupt: training\.lossSum is null/);
+  rmSync(join(out, 'training.safetensors'));
+  assertOneLineError(resume(), /run has no training\.safetensors: it cannot be resumed/);
+  restore();
+
+  const configPath = join(out, 'config.json');
+  const config = readFileSync(configPath, 'utf8');
+  writeFileSync(configPath, config.replace('recurrent-bow-classifier/1', 'recurrent-seq2seq/1'));
+  assertOneLineError(
+    runCli(['classify', 'eval', '--checkpoint', out, '--data', data]),
+    /config\.json is not a recurrent classifier checkpoint \(format "recurrent-seq2seq\/1", expected "recurrent-sequence-classifier\/1" or "recurrent-bow-classifier\/1"\)/,
+  );
+  writeFileSync(configPath, config.replace('"words"', '"wordz"'));
+  assertOneLineError(runCli(['classify', 'eval', '--checkpoint', out, '--data', data]), /config\.json is not a recurrent classifier checkpoint \(format "recurrent-bow-classifier\/1"\): it lacks/);
+  writeFileSync(configPath, '{"format": ');
+  assertOneLineError(runCli(['classify', 'eval', '--checkpoint', out, '--data', data]), /config\.json is corrupt/);
+  writeFileSync(configPath, config);
+  assert.equal(resume().code, 0, 'restored, it resumes');
 });

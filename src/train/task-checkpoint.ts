@@ -1,11 +1,13 @@
-// Checkpoints of the task models trained from the command line (seq2seq; any model trained by a plain
-// step loop), in a directory:
+// Checkpoints of the task models trained from the command line (seq2seq, classify; any model trained by a
+// plain step loop), in a directory:
 //   config.json          { format, ...config }: the model config, vocabularies, options, data fingerprint
 //   model.safetensors    the weights under their parameter names, with the step in the metadata
 //   training.safetensors optimizer slots, and in the metadata the step, the generator state and the
 //                        loop's own counters: everything `--resume` needs to continue exactly
 // Each file is written atomically (temporary name, flush, rename); model and training files carry their
 // step and must agree on load, so a crash between the writes is detected, never silently resumed.
+// Legacy: classify checkpoints written before classify used this module keep the counters at the top level
+// of the training metadata (beside step, rng, optimizer); loadTaskTraining still reads them.
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,8 +45,12 @@ export function saveTaskCheckpoint(dir: string, format: string, config: object, 
   writeFileAtomicSync(join(dir, 'model.safetensors'), encodeSafetensors(weights, { format, step }));
 }
 
-/** config.json of a checkpoint of `format` (what `what` names in errors), parsed; the caller checks its fields. */
-export function readTaskConfig<C>(dir: string, format: string, what: string): C {
+/**
+ * config.json of a checkpoint of `format` (or of one of several formats; `what` names the kind in errors),
+ * parsed; the caller checks its fields.
+ */
+export function readTaskConfig<C>(dir: string, format: string | readonly string[], what: string): C {
+  const formats: readonly string[] = typeof format === 'string' ? [format] : format;
   const path = join(dir, 'config.json');
   if (!existsSync(dir)) throw new Error(`checkpoint directory ${dir} does not exist`);
   if (!existsSync(path)) throw new Error(`${dir} is not a checkpoint (no config.json)`);
@@ -54,8 +60,9 @@ export function readTaskConfig<C>(dir: string, format: string, what: string): C 
   } catch (e) {
     throw new Error(`${path} is corrupt: ${(e as Error).message}`);
   }
-  if (config === null || typeof config !== 'object' || config.format !== format) {
-    throw new Error(`${path} is not a ${what} checkpoint (format ${JSON.stringify(config?.format)}, expected ${JSON.stringify(format)})`);
+  if (config === null || typeof config !== 'object' || !formats.includes(config.format as string)) {
+    const expected = formats.map((f) => JSON.stringify(f)).join(' or ');
+    throw new Error(`${path} is not a ${what} checkpoint (format ${JSON.stringify(config?.format)}, expected ${expected})`);
   }
   return config as C;
 }
@@ -65,29 +72,39 @@ export function loadTaskWeights(dir: string, model: Module): number {
   return loadModelWeights(model, join(dir, 'model.safetensors'), join(dir, 'config.json'));
 }
 
-/** The training state saved with weights of step `step`; sets `rng` to the saved generator state. */
-export function loadTaskTraining(dir: string, model: Module, rng: Rng, step: number): TaskTrainingState {
+/**
+ * The training state saved with weights of step `step`; sets `rng` to the saved generator state. `needs`
+ * names the counters the loop cannot do without: a file that lacks one is corrupt.
+ */
+export function loadTaskTraining(dir: string, model: Module, rng: Rng, step: number, needs: readonly string[] = []): TaskTrainingState {
   const path = join(dir, 'training.safetensors');
   if (!existsSync(path)) throw new Error(`${dir} has no training.safetensors: it cannot be resumed`);
   const tr = readSafetensorsFileSync(path);
-  let meta: { step: unknown; rng: RngState; optimizer: unknown; counters: Record<string, unknown> };
+  let meta: { step: unknown; rng: RngState; optimizer: unknown; counters?: Record<string, unknown> };
   try {
     meta = JSON.parse(tr.metadata.training ?? '');
   } catch {
     throw new Error(`${path} is corrupt: its training metadata is not JSON`);
   }
+  if (meta === null || typeof meta !== 'object') throw new Error(`${path} is corrupt: its training metadata is not a JSON object`);
   if (typeof meta.step !== 'number') throw new Error(`${path} is corrupt: training.step is ${JSON.stringify(meta.step)}`);
   if (!Array.isArray(meta.rng) || meta.rng.length !== 4 || !meta.rng.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)) {
     throw new Error(`${path} is corrupt: the generator state is not four 32-bit integers`);
   }
-  if (meta.counters === null || typeof meta.counters !== 'object') throw new Error(`${path} is corrupt: training.counters is missing`);
-  for (const [k, v] of Object.entries(meta.counters)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${path} is corrupt: training.counters.${k} is ${JSON.stringify(v)}`);
+  // The legacy layout (see the top of this file): no `counters`, and every other top-level key is a counter.
+  const topLevel = Object.fromEntries(Object.entries(meta).filter(([k]) => !['step', 'rng', 'optimizer', 'counters'].includes(k)));
+  const legacy = meta.counters === undefined && Object.keys(topLevel).length > 0;
+  const counters = legacy ? topLevel : meta.counters;
+  const where = legacy ? 'training' : 'training.counters';
+  if (counters === null || typeof counters !== 'object') throw new Error(`${path} is corrupt: training.counters is missing`);
+  for (const [k, v] of Object.entries(counters)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${path} is corrupt: ${where}.${k} is ${JSON.stringify(v)}`);
   }
+  for (const k of needs) if (!(k in counters)) throw new Error(`${path} is corrupt: ${where}.${k} is missing`);
   if (meta.step !== step) throw new Error(`${dir} is inconsistent: model.safetensors is at step ${step}, training.safetensors at step ${meta.step} (interrupted while saving?)`);
   rng.setState(meta.rng);
   const slots = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [k, v] of tr.tensors) if (k.startsWith('optimizer.')) slots.set(k.slice('optimizer.'.length), { shape: v.shape, data: v.data as Float32Array });
   const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, model.namedParameters());
-  return { step, rng, optimizer, counters: meta.counters as Record<string, number> };
+  return { step, rng, optimizer, counters: counters as Record<string, number> };
 }
