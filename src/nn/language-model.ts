@@ -54,8 +54,8 @@ export class LanguageModel extends Module {
 
   /** ids (T, B) time-major → logits (T*B, V) and the final state. */
   forward(ids: Int32Array, T: number, B: number, state: CarriedState | null): { logits: Tensor; state: CarriedState } {
-    const x = this.embedding.forward(ids, [T, B]); // (T, B, H)
-    const r = this.rnn.forward(x, state === null ? {} : { h0: state.h, c0: state.c ?? undefined });
+    // rnn(embedding(ids)), with the first layer's input projection taken per vocabulary row (forwardTokens).
+    const r = this.rnn.forwardTokens(this.embedding.weight, ids, [T, B], state === null ? {} : { h0: state.h, c0: state.c ?? undefined });
     const y = dropoutOp(r.output, this.config.dropout, this.rng, this.training); // (T, B, H)
     const logits = this.head.forward(reshape(y, [T * B, this.config.hiddenSize])); // (T*B, V)
     return { logits, state: { h: r.h, c: r.c } };

@@ -12,7 +12,9 @@ import { Attention, attentionKinds, selectMemoryRows, type AttentionKind, type A
 import { Embedding } from './embedding.js';
 import { Linear } from './linear.js';
 import { Module } from './module.js';
-import { cellKinds, createRecurrent, type CellKind, type Recurrent } from './recurrent/index.js';
+import {
+  cellKinds, createRecurrent, type CellKind, type Recurrent, type RecurrentForwardOptions, type RecurrentState,
+} from './recurrent/index.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
 import {
   IGNORE_INDEX, checkFeedbackOptions, checkSequences, stepWithFeedback, teacherForcedInputs, timeMajorTargets, type FeedbackOptions, type FeedbackOutput,
@@ -181,6 +183,15 @@ export class Seq2Seq extends Module {
     return dropoutOp(x, this.config.dropout, this.rng, this.training);
   }
 
+  /**
+   * rnn over the dropped-out embeddings of ids; without dropout, as tokens (Recurrent.forwardTokens: the
+   * input projection per vocabulary row), the same function.
+   */
+  private embedAndRun(emb: Embedding, rnn: Recurrent, ids: Int32Array, shape: [number, number], opts: RecurrentForwardOptions): RecurrentState {
+    if (this.training && this.config.dropout > 0) return rnn.forward(this.drop(emb.forward(ids, shape)), opts);
+    return rnn.forwardTokens(emb.weight, ids, shape, opts);
+  }
+
   /** Runs the encoder over B sources; returns what every decoder step reads and the decoder's initial state. */
   encode(src: ReadonlyArray<ArrayLike<number>>): { encoded: EncodedSource; state: DecoderState } {
     const { srcVocabSize, hiddenSize: H, numLayers: L, bidirectional } = this.config;
@@ -189,8 +200,7 @@ export class Seq2Seq extends Module {
     const S = Math.max(...lengths);
     const ids = new Int32Array(B * S); // (B, S); padding is id 0, masked by lengths
     src.forEach((seq, b) => ids.set(Array.from(seq), b * S));
-    const x = this.drop(this.srcEmbedding.forward(ids, [B, S])); // (B, S, E)
-    const r = this.encoder.forward(x, { lengths }); // output (B, S, dirs·H); h, c (L·dirs, B, H)
+    const r = this.embedAndRun(this.srcEmbedding, this.encoder, ids, [B, S], { lengths }); // output (B, S, dirs·H); h, c (L·dirs, B, H)
     const memory = this.attention === null ? null : this.attention.prepare(r.output, lengths);
     let h = r.h; // (L, B, H) after the bridge
     let c = r.c;
@@ -281,8 +291,7 @@ export class Seq2Seq extends Module {
   private forwardTeacherForced(encoded: EncodedSource, state: DecoderState, targets: Int32Array, T: number, B: number): Seq2SeqOutput {
     const { bos, eos, attention } = this.config;
     const inputs = teacherForcedInputs(targets, B, bos, eos); // (T, B)
-    const x = this.drop(this.tgtEmbedding.forward(inputs, [T, B])); // (T, B, E)
-    const r = this.decoder.forward(x, { h0: state.h, c0: state.c ?? undefined }); // output (T, B, H)
+    const r = this.embedAndRun(this.tgtEmbedding, this.decoder, inputs, [T, B], { h0: state.h, c0: state.c ?? undefined }); // output (T, B, H)
     let logits: Tensor; // (T, B, V)
     let weights: Tensor | null = null;
     if (attention === 'none') logits = this.head.forward(this.drop(r.output));

@@ -101,8 +101,7 @@ export class SequenceClassifier extends Module {
   /** ids (T, B) time-major, lengths (B) (all T when absent; ids past a length are never read) → logits (B, C). */
   forward(ids: Int32Array, T: number, B: number, lengths?: ArrayLike<number>): Tensor {
     const n = checkSequenceBatch('SequenceClassifier.forward', ids, T, B, lengths);
-    const x = this.embedding.forward(ids, [T, B]); // (T, B, E)
-    const r = this.rnn.forward(x, { lengths: n });
+    const r = this.rnn.forwardTokens(this.embedding.weight, ids, [T, B], { lengths: n }); // rnn(embedding(ids))
     const pooled = this.pool(r.output, r.h, n); // (B, dirs·H)
     const y = dropoutOp(pooled, this.config.dropout, this.rng, this.training); // (B, dirs·H)
     return this.head.forward(y); // (B, C)

@@ -42,8 +42,7 @@ export class SequenceTagger extends Module {
    */
   forward(ids: Int32Array, T: number, B: number, lengths?: ArrayLike<number>): Tensor {
     const n = checkSequenceBatch('SequenceTagger.forward', ids, T, B, lengths);
-    const x = this.embedding.forward(ids, [T, B]); // (T, B, E)
-    const { output } = this.rnn.forward(x, { lengths: n }); // (T, B, dirs·H)
+    const { output } = this.rnn.forwardTokens(this.embedding.weight, ids, [T, B], { lengths: n }); // (T, B, dirs·H) rnn(embedding(ids))
     const y = dropoutOp(output, this.config.dropout, this.rng, this.training); // (T, B, dirs·H)
     return this.head.forward(y); // (T, B, C)
   }

@@ -33,6 +33,18 @@ export interface StackSpec {
   weights: DirectionWeights[];
 }
 
+/**
+ * The first layer's input given as token ids into an embedding table: x = table[ids], (T, B, D) (or
+ * (B, T, D) batch-first), which the stack never materialises. Its input projection is computed once per
+ * table row, P = b_ih + table W_ihᵀ (V, G·H), and gathered, xg = P[ids]; backward scatters dL/dxg into
+ * dP (V, G·H) and takes d table = dP W_ih and dW_ih = dPᵀ table: products over V rows instead of T·B.
+ * The same function as running the stack on embedding(table, ids); only the rounding of sums differs.
+ */
+export interface TokenInput {
+  table: Tensor; // (V, D)
+  ids: Int32Array; // T·B ids in [0, V), in the layout of x's first two dimensions
+}
+
 export interface StackOutput {
   output: Tensor; // (T, B, dirs·H), or (B, T, dirs·H) batch-first
   h: Tensor; // (L·dirs, B, H)
@@ -49,7 +61,7 @@ interface DirectionCache {
 }
 
 interface LayerCache {
-  x: Tensor; // (T, B, D_k) the layer's input, time-major (after the previous layer's dropout)
+  x: Tensor | null; // (T, B, D_k) the layer's input, time-major (after the previous layer's dropout); null: ctx.tokens
   dirs: DirectionCache[];
   /** The dropout mask applied to this layer's output (0 or 1/(1-p)), or null. */
   drop: Tensor | null; // (T, B, dirs·H)
@@ -66,6 +78,8 @@ interface Ctx {
   hhRuns: BlockRun[]; // the stage-1 products (operands h and tanh_h)
   stage2: { row: number; gate: number } | null; // the product with u = r ⊙ hPrev
   mask: Tensor | null; // (T, B) 1 while t < lengths[b]
+  /** The first layer's input as tokens, ids time-major; null when x is a tensor. */
+  tokens: { table: Tensor; ids: Int32Array } | null;
   recording: boolean;
   /** The backend runs each layer-direction's time loop in one call (Backend.recurrentForward/Backward). */
   wholeLoop: boolean;
@@ -77,13 +91,19 @@ interface Ctx {
  * Arguments are assumed validated (recurrent.ts).
  */
 export function recurrentStack(
-  spec: StackSpec, x: Tensor, h0: Tensor | null, c0: Tensor | null, lengths: ArrayLike<number> | null,
+  spec: StackSpec, x: Tensor | TokenInput, h0: Tensor | null, c0: Tensor | null, lengths: ArrayLike<number> | null,
+  /** With token input: its first two dimensions, (T, B) or (B, T) batch-first. */
+  tokenShape?: readonly [number, number],
 ): StackOutput {
   const { H, L, dirs, plan } = spec;
-  const T = spec.batchFirst ? x.shape[1] : x.shape[0];
-  const B = spec.batchFirst ? x.shape[0] : x.shape[1];
+  const xt = x instanceof Tensor ? x : null;
+  const dims = xt?.shape ?? tokenShape!;
+  const T = spec.batchFirst ? dims[1] : dims[0];
+  const B = spec.batchFirst ? dims[0] : dims[1];
+  const tokens = x instanceof Tensor ? null : { table: x.table, ids: spec.batchFirst ? transposeIds(x.ids, B, T) : x.ids };
+  if (tokens !== null && plan.readsX) throw new Error(`recurrentStack: ${plan.title} reads its input directly; give it a tensor, not tokens`);
   const params = spec.weights.flatMap((w) => [w.wih, w.whh, ...(w.bih === null ? [] : [w.bih]), ...(w.bhh === null ? [] : [w.bhh])]);
-  const parents = [x, ...(h0 === null ? [] : [h0]), ...(c0 === null ? [] : [c0]), ...params];
+  const parents = [xt ?? tokens!.table, ...(h0 === null ? [] : [h0]), ...(c0 === null ? [] : [c0]), ...params];
   const u = plan.hh.findIndex((b) => b.operand === 'u');
   const hhRuns = blockRuns(plan.hh.filter((b) => b.operand !== 'u'));
   const be = backend();
@@ -96,13 +116,14 @@ export function recurrentStack(
     wholeLoop: be.recurrentForward !== undefined && be.recurrentBackward !== undefined && u < 0 && !plan.readsX &&
       hhRuns.length === 1 && hhRuns[0].operand === 'h' && hhRuns[0].row === 0 && hhRuns[0].gate === 0 && hhRuns[0].n === plan.gates,
     mask: lengths === null ? null : lengthMask(lengths, T, B), // (T, B)
+    tokens,
     // NOTE: without the tape nothing is cached: per-step buffers are reused and freed on return.
     recording: isGradEnabled() && parents.some((p) => p.requiresGrad),
   };
 
   const hN = new Tensor([L * dirs, B, H]); // (L·dirs, B, H)
   const cN = plan.hasCell ? new Tensor([L * dirs, B, H]) : null; // (L·dirs, B, H)
-  let input = spec.batchFirst ? swapLeadingDims(x) : x; // (T, B, D) time-major
+  let input = xt === null ? null : spec.batchFirst ? swapLeadingDims(xt) : xt; // (T, B, D) time-major; null: tokens
   const layers: LayerCache[] = [];
   for (let l = 0; l < L; l++) {
     const y = new Tensor([T, B, dirs * H]); // (T, B, dirs·H)
@@ -121,16 +142,17 @@ export function recurrentStack(
     if (ctx.recording) layers.push({ x: input, dirs: caches, drop });
     else {
       drop?.dispose();
-      if (input !== x) input.dispose();
+      if (input !== x) input?.dispose();
     }
     input = y;
   }
-  const output = spec.batchFirst ? swapLeadingDims(input) : input; // (T, B, dirs·H) or (B, T, dirs·H)
-  if (output !== input) input.dispose();
+  const last = input!;
+  const output = spec.batchFirst ? swapLeadingDims(last) : last; // (T, B, dirs·H) or (B, T, dirs·H)
+  if (output !== last) last.dispose();
 
   if (ctx.recording) {
     recordMulti(cN === null ? [output, hN] : [output, hN, cN], parents, () =>
-      stackBackward(ctx, layers, x, h0, c0, output.grad, hN.grad, cN?.grad ?? null),
+      stackBackward(ctx, layers, xt, h0, c0, output.grad, hN.grad, cN?.grad ?? null),
     );
   } else ctx.mask?.dispose();
   return { output, h: hN, c: cN };
@@ -142,15 +164,17 @@ export function recurrentStack(
  * hN/cN. Returns the cache (null when not recording).
  */
 function directionForward(
-  ctx: Ctx, l: number, d: number, X: Tensor, Y: Tensor, h0: Tensor | null, c0: Tensor | null, hN: Tensor, cN: Tensor | null,
+  ctx: Ctx, l: number, d: number, X: Tensor | null, Y: Tensor, h0: Tensor | null, c0: Tensor | null, hN: Tensor, cN: Tensor | null,
 ): DirectionCache | null {
   const { spec, T, B, G, C, recording } = ctx;
   const { H, dirs, plan, cell } = spec;
   const w = spec.weights[l * dirs + d];
-  const D = X.shape[2];
+  const tokens = X === null ? ctx.tokens! : null;
+  const D = X?.shape[2] ?? tokens!.table.shape[1];
   const slot = l * dirs + d;
   const steps = recording ? T : 1;
   const xg = new Tensor([T, B, G * H]); // (T, B, G·H) input pre-activations
+  const P = tokens === null ? null : new Tensor([tokens.table.shape[0], G * H]); // (V, G·H) per-token pre-activations
   const hg = new Tensor([B, G * H]); // (B, G·H) recurrent pre-activations of the current step
   const gates = new Tensor([steps, B, C * H]); // (T, B, C·H), or one reused step
   const hs = new Tensor([recording ? T + 1 : 2, B, H]); // (T+1, B, H), or two alternating slots
@@ -163,7 +187,7 @@ function directionForward(
   const s2Packed = ctx.stage2 === null ? null : be.packB(true, H, H, w.whh.data.subarray(ctx.stage2.row * H * H), H); // (H, H)
 
   // Views: nothing is allocated from here to the end, so they stay valid.
-  const Xv = X.data;
+  const Xv = X?.data ?? null;
   const xgv = xg.data;
   const hgv = hg.data;
   const gatesv = gates.data;
@@ -178,13 +202,23 @@ function directionForward(
   const BH = B * H;
   const GH = G * H;
 
-  // xg = X W_ihᵀ + b_ih over all T·B rows.
-  if (w.bih !== null) {
-    const bih = w.bih.data;
-    for (let r = 0; r < T * B; r++) xgv.set(bih, r * GH);
-  }
-  for (const run of ctx.ihRuns) {
-    be.gemm(false, true, T * B, run.n * H, D, 1, Xv, D, wih.subarray(run.row * H * D), D, 1, xgv.subarray(run.gate * H), GH);
+  // xg = X W_ihᵀ + b_ih over all T·B rows; with tokens, P = table W_ihᵀ + b_ih over the V rows, xg = P[ids].
+  const project = (rows: number, src: Float32Array, dst: Float32Array): void => {
+    if (w.bih !== null) {
+      const bih = w.bih.data;
+      for (let r = 0; r < rows; r++) dst.set(bih, r * GH);
+    }
+    for (const run of ctx.ihRuns) {
+      be.gemm(false, true, rows, run.n * H, D, 1, src, D, wih.subarray(run.row * H * D), D, 1, dst.subarray(run.gate * H), GH);
+    }
+  };
+  if (tokens === null) project(T * B, Xv!, xgv);
+  else {
+    const Pv = P!.data;
+    project(P!.shape[0], tokens.table.data, Pv);
+    const ids = tokens.ids;
+    for (let r = 0; r < T * B; r++) xgv.set(Pv.subarray(ids[r] * GH, ids[r] * GH + GH), r * GH);
+    P!.dispose();
   }
 
   if (h0 !== null) hsv.set(h0.data.subarray(slot * BH, (slot + 1) * BH), 0);
@@ -217,7 +251,7 @@ function directionForward(
       }
 
       step.xg = xgv.subarray(t * B * GH, (t + 1) * B * GH);
-      step.x = plan.readsX ? Xv.subarray(t * B * D, (t + 1) * B * D) : null;
+      step.x = plan.readsX ? Xv!.subarray(t * B * D, (t + 1) * B * D) : null;
       step.hPrev = hPrev;
       step.cPrev = csv?.subarray(prev * BH, prev * BH + BH) ?? null;
       step.mask = maskv?.subarray(t * B, t * B + B) ?? null;
@@ -255,13 +289,14 @@ function directionForward(
 
 /** The backward of the whole stack: layers from the last down, dropout masks between them. */
 function stackBackward(
-  ctx: Ctx, layers: LayerCache[], x: Tensor, h0: Tensor | null, c0: Tensor | null,
+  ctx: Ctx, layers: LayerCache[], x: Tensor | null, h0: Tensor | null, c0: Tensor | null,
   dOut: Tensor | null, dhN: Tensor | null, dcN: Tensor | null,
 ): void {
   const { spec, T, B } = ctx;
   // Every gradient buffer first: allocation can grow the heap, which detaches views taken earlier.
   for (const w of spec.weights) for (const p of [w.wih, w.whh, w.bih, w.bhh]) if (p?.requiresGrad) p.ensureGrad();
-  const gx = x.requiresGrad ? x.ensureGrad() : null;
+  const gx = x?.requiresGrad ? x.ensureGrad() : null;
+  if (ctx.tokens?.table.requiresGrad) ctx.tokens.table.ensureGrad();
   const gh0 = h0?.requiresGrad ? h0.ensureGrad() : null;
   const gc0 = c0?.requiresGrad ? c0.ensureGrad() : null;
 
@@ -269,25 +304,26 @@ function stackBackward(
   let dY: Tensor | null = dOut === null ? null : spec.batchFirst ? swapLeadingDims(dOut) : dOut; // (T, B, dirs·H)
   for (let l = spec.L - 1; l >= 0; l--) {
     const layer = layers[l];
-    const dX = new Tensor(layer.x.shape); // (T, B, D_l)
+    // dL/d(this layer's input); none for the first layer when x needs no gradient or came as tokens.
+    const dX = l > 0 || gx !== null || spec.plan.readsX ? new Tensor(layer.x!.shape) : null; // (T, B, D_l)
     for (let d = 0; d < spec.dirs; d++) directionBackward(ctx, l, d, layer, dY, dX, dhN, dcN, gh0, gc0);
     if (dY !== null && dY !== dOut) dY.dispose();
     if (l > 0) {
       const drop = layers[l - 1].drop;
       if (drop !== null) {
-        const g = dX.data;
+        const g = dX!.data;
         const m = drop.data;
         for (let i = 0; i < g.length; i++) g[i] *= m[i];
       }
     }
     dY = dX;
   }
-  // dY is now dL/dx, time-major.
+  // dY is now dL/dx, time-major (null when x needs no gradient).
   if (gx !== null) {
-    if (spec.batchFirst) swapLeadingDimsAcc(dY!.data, gx.data, T, B, x.shape[2]);
+    if (spec.batchFirst) swapLeadingDimsAcc(dY!.data, gx.data, T, B, x!.shape[2]);
     else backend().axpy(1, dY!.data, gx.data);
   }
-  dY!.dispose();
+  dY?.dispose();
 }
 
 /**
@@ -296,15 +332,17 @@ function stackBackward(
  * all T·B rows of dXG (time order) and dHG (processing order, like the cached states).
  */
 function directionBackward(
-  ctx: Ctx, l: number, d: number, layer: LayerCache, dY: Tensor | null, dX: Tensor,
+  ctx: Ctx, l: number, d: number, layer: LayerCache, dY: Tensor | null, dX: Tensor | null,
   dhN: Tensor | null, dcN: Tensor | null, gh0: Tensor | null, gc0: Tensor | null,
 ): void {
   const { spec, T, B, G } = ctx;
   const { H, dirs, plan, cell } = spec;
   const w = spec.weights[l * dirs + d];
   const cache = layer.dirs[d];
-  const D = layer.x.shape[2];
+  const tokens = layer.x === null ? ctx.tokens! : null;
+  const D = layer.x?.shape[2] ?? tokens!.table.shape[1];
   const slot = l * dirs + d;
+  const dP = tokens === null ? null : new Tensor([tokens.table.shape[0], G * H]); // (V, G·H) dL/dP, see TokenInput
   const dXG = new Tensor([T, B, G * H]); // (T, B, G·H) dL/dxg, time order
   const dHG = new Tensor([T, B, G * H]); // (T, B, G·H) dL/dhg, processing order
   const dh = new Tensor([2, B, H]); // (2, B, H) dL/dh of the current and the previous state
@@ -326,8 +364,8 @@ function directionBackward(
   const duv = du?.data ?? null;
   const dthv = dth?.data ?? null;
   const dYv = dY?.data ?? null;
-  const dXv = dX.data;
-  const Xv = layer.x.data;
+  const dXv = dX?.data ?? null;
+  const Xv = layer.x?.data ?? null;
   const gatesv = cache.gates.data;
   const hsv = cache.hs.data;
   const csv = cache.cs?.data ?? null;
@@ -377,7 +415,7 @@ function directionBackward(
       step.dxg = dXGv.subarray(t * B * GH, (t + 1) * B * GH);
       step.dhg = dhg;
       step.dhPrev = dhPrev;
-      step.dx = plan.readsX ? dXv.subarray(t * B * D, (t + 1) * B * D) : null;
+      step.dx = plan.readsX ? dXv!.subarray(t * B * D, (t + 1) * B * D) : null;
       be.cellBackward(cell, 1, step);
       if (ctx.stage2 !== null) {
         // du = dhg[stage-2 block] W2: the gradient of u = r ⊙ hPrev.
@@ -399,16 +437,33 @@ function directionBackward(
   if (gh0 !== null) be.axpy(1, dhv.subarray(cur * BH, cur * BH + BH), gh0.data.subarray(slot * BH, (slot + 1) * BH));
   if (gc0 !== null && dcv !== null) be.axpy(1, dcv.subarray(cur * BH, cur * BH + BH), gc0.data.subarray(slot * BH, (slot + 1) * BH));
 
-  // The big products over all T·B rows.
+  // The big products over all T·B rows (with tokens: over the V rows of dP = dXG summed by token id).
   const TB = T * B;
+  let rows = TB;
+  let dIn = dXv; // dL/d(the layer's input, or the token table)
+  let inV = Xv;
+  let dPre = dXGv; // dL/d(the input pre-activations)
+  if (tokens !== null) {
+    const dPv = dP!.data;
+    const ids = tokens.ids;
+    for (let r = 0; r < TB; r++) {
+      const o = ids[r] * GH;
+      const i = r * GH;
+      for (let j = 0; j < GH; j++) dPv[o + j] += dXGv[i + j];
+    }
+    rows = tokens.table.shape[0];
+    dIn = tokens.table.grad?.data ?? null;
+    inV = tokens.table.data;
+    dPre = dPv;
+  }
   for (const run of ctx.ihRuns) {
-    const dxgRun = dXGv.subarray(run.gate * H); // (T·B, n·H) with row stride G·H
-    be.gemm(false, false, TB, D, run.n * H, 1, dxgRun, GH, wih.subarray(run.row * H * D), D, 1, dXv, D); // dX += dXG W_ih
+    const dpRun = dPre.subarray(run.gate * H); // (rows, n·H) with row stride G·H
+    if (dIn !== null) be.gemm(false, false, rows, D, run.n * H, 1, dpRun, GH, wih.subarray(run.row * H * D), D, 1, dIn, D); // dX += dXG W_ih
     if (w.wih.requiresGrad) {
-      be.gemm(true, false, run.n * H, D, TB, 1, dxgRun, GH, Xv, D, 1, w.wih.grad!.data.subarray(run.row * H * D), D); // dW_ih += dXGᵀ X
+      be.gemm(true, false, run.n * H, D, rows, 1, dpRun, GH, inV!, D, 1, w.wih.grad!.data.subarray(run.row * H * D), D); // dW_ih += dXGᵀ X
     }
   }
-  if (w.bih?.requiresGrad) be.sumRowsAcc(dXGv, GH, w.bih.grad!.data);
+  if (w.bih?.requiresGrad) be.sumRowsAcc(dPre.subarray(0, rows * GH), GH, w.bih.grad!.data);
   if (w.whh.requiresGrad) {
     const gwhh = w.whh.grad!.data;
     const operands = { h: hsv.subarray(0, TB * H), tanh_h: thv, u: uv }; // (T·B, H) each, processing order
@@ -420,9 +475,16 @@ function directionBackward(
   }
   if (w.bhh?.requiresGrad) be.sumRowsAcc(dHGv, GH, w.bhh.grad!.data);
 
-  for (const t of [dXG, dHG, dh, dc, du, dth]) t?.dispose();
+  for (const t of [dP, dXG, dHG, dh, dc, du, dth]) t?.dispose();
   for (const p of hhPacked) p.dispose();
   s2Packed?.dispose();
+}
+
+/** (B, T) ids → (T, B). */
+function transposeIds(ids: Int32Array, B: number, T: number): Int32Array {
+  const out = new Int32Array(T * B);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out[t * B + b] = ids[b * T + t];
+  return out;
 }
 
 /** (T, B) mask: 1 where t < lengths[b], else 0. */

@@ -4,11 +4,12 @@
 // and the backend's cell kernels. The named classes (RNN, LSTM, GRU, MUT1-3) are thin wrappers.
 
 import type { Rng } from '../../random/rng.js';
+import { embedding } from '../../autograd/ops.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { uniformInit } from '../init.js';
 import { Module } from '../module.js';
 import { cellKinds, cellPlan, isCellKind, type CellKind, type CellPlan } from './cells.js';
-import { recurrentStack, type DirectionWeights } from './recurrent-stack.js';
+import { recurrentStack, type DirectionWeights, type TokenInput } from './recurrent-stack.js';
 
 export interface RecurrentOptions {
   /** D: features of each input step. */
@@ -166,19 +167,52 @@ export class Recurrent extends Module {
   /** Runs the whole sequence; see RecurrentForwardOptions for h0, c0 and lengths. */
   forward(x: Tensor, opts: RecurrentForwardOptions = {}): RecurrentState {
     const name = `${this.plan.title}.forward`;
-    if (opts === null || typeof opts !== 'object') throw new Error(`${name}: options must be an object, got ${String(opts)}`);
-    rejectUnknownKeys(`${name} options`, opts, FORWARD_KEYS);
-    const { h0, c0, lengths } = opts;
-    const H = this.hiddenSize;
-    const dirs = this.bidirectional ? 2 : 1;
     const layout = this.batchFirst ? '(B, T, inputSize)' : '(T, B, inputSize)';
     if (!(x instanceof Tensor) || x.shape.length !== 3 || x.shape[2] !== this.inputSize) {
       const got = x instanceof Tensor ? `[${x.shape.join(', ')}]` : String(x);
       throw new Error(`${name}: x must have shape ${layout} with inputSize ${this.inputSize}, got ${got}`);
     }
-    const T = this.batchFirst ? x.shape[1] : x.shape[0];
-    const B = this.batchFirst ? x.shape[0] : x.shape[1];
-    if (T === 0 || B === 0) throw new Error(`${name}: x must have at least one step and one sequence, got shape [${x.shape.join(', ')}]`);
+    if (x.shape[0] === 0 || x.shape[1] === 0) throw new Error(`${name}: x must have at least one step and one sequence, got shape [${x.shape.join(', ')}]`);
+    return this.run(name, x, [x.shape[0], x.shape[1]], opts);
+  }
+
+  /**
+   * The same as forward(embedding(table, ids, shape)) — the input is rows of an embedding table (V,
+   * inputSize) picked by `ids` of `shape` (T, B), or (B, T) batch-first — but the first layer's input
+   * projection is computed once per table row and gathered, and its gradient scattered back, so the
+   * products over T·B input rows become products over V (TokenInput in recurrent-stack.ts). Results equal
+   * forward's up to the rounding of sums. Cells that read their input directly (MUT1, MUT2), and tables
+   * with as many rows as there are ids, take the embedded tensor as usual.
+   */
+  forwardTokens(table: Tensor, ids: Int32Array, shape: readonly [number, number], opts: RecurrentForwardOptions = {}): RecurrentState {
+    const name = `${this.plan.title}.forwardTokens`;
+    if (!(table instanceof Tensor) || table.shape.length !== 2 || table.shape[1] !== this.inputSize) {
+      const got = table instanceof Tensor ? `[${table.shape.join(', ')}]` : String(table);
+      throw new Error(`${name}: table must have shape (V, inputSize) with inputSize ${this.inputSize}, got ${got}`);
+    }
+    if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
+      throw new Error(`${name}: shape must be two positive integers ${this.batchFirst ? '(B, T)' : '(T, B)'}, got ${JSON.stringify(shape)}`);
+    }
+    if (!(ids instanceof Int32Array) || ids.length !== shape[0] * shape[1]) {
+      throw new Error(`${name}: ids must be an Int32Array of ${shape[0]}·${shape[1]} = ${shape[0] * shape[1]} ids, got ${ids instanceof Int32Array ? ids.length : String(ids)}`);
+    }
+    const V = table.shape[0];
+    for (let i = 0; i < ids.length; i++) {
+      if (!(ids[i] >= 0 && ids[i] < V)) throw new Error(`${name}: id ${ids[i]} at position ${i} is outside the table [0, ${V})`);
+    }
+    // Per-row projections pay only when there are fewer table rows than input rows.
+    if (this.plan.readsX || V >= ids.length) return this.forward(embedding(table, ids, shape), opts);
+    return this.run(name, { table, ids: ids.slice() }, shape, opts);
+  }
+
+  private run(name: string, x: Tensor | TokenInput, dims: readonly [number, number], opts: RecurrentForwardOptions): RecurrentState {
+    if (opts === null || typeof opts !== 'object') throw new Error(`${name}: options must be an object, got ${String(opts)}`);
+    rejectUnknownKeys(`${name} options`, opts, FORWARD_KEYS);
+    const { h0, c0, lengths } = opts;
+    const H = this.hiddenSize;
+    const dirs = this.bidirectional ? 2 : 1;
+    const T = this.batchFirst ? dims[1] : dims[0];
+    const B = this.batchFirst ? dims[0] : dims[1];
     const stateShape = [this.numLayers * dirs, B, H];
     if (h0 !== undefined) checkState(name, 'h0', h0, stateShape);
     if (c0 !== undefined) {
@@ -191,7 +225,7 @@ export class Recurrent extends Module {
         cell: this.cell, plan: this.plan, H, L: this.numLayers, dirs, batchFirst: this.batchFirst,
         dropout: this.dropout, training: this.training, rng: this.rng, weights: this.weights,
       },
-      x, h0 ?? null, c0 ?? null, lengths ?? null,
+      x, h0 ?? null, c0 ?? null, lengths ?? null, dims,
     );
   }
 }
