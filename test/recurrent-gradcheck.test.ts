@@ -2,27 +2,20 @@
 // and every parameter, on stacked, bidirectional, variable-length and batch-first configurations.
 
 import { test } from 'node:test';
-import { cellKinds, createRecurrent, type CellKind, type RecurrentOptions } from '../src/nn/recurrent/index.js';
+import { cellKinds, createRecurrent, type CellKind } from '../src/nn/recurrent/index.js';
 import { Rng } from '../src/random/rng.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { gradcheck, randomTensor } from './util/gradcheck.js';
+import type { LayerCase } from './util/layer-case.js';
 
 /** Output, h and c: gradcheck seeds each with its own random upstream gradient. */
 function results(r: { output: Tensor; h: Tensor; c: Tensor | null }): Tensor[] {
   return r.c === null ? [r.output, r.h] : [r.output, r.h, r.c];
 }
 
-interface Case {
-  name: string;
-  opts: Omit<RecurrentOptions, 'inputSize' | 'hiddenSize'>;
-  T: number;
-  B: number;
-  lengths?: number[];
-}
-
 const square = (cell: CellKind): boolean => cell === 'mut1' || cell === 'mut2';
 
-function cases(cell: CellKind): Case[] {
+function cases(cell: CellKind): LayerCase[] {
   return [
     // MUT1/MUT2 cannot stack bidirectional layers (their x term needs an H-wide input).
     { name: 'L2 bidi lengths', opts: { numLayers: 2, bidirectional: !square(cell) }, T: 4, B: 3, lengths: [4, 1, 3] },

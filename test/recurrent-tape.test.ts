@@ -6,18 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ops from '../src/autograd/ops.js';
 import { backward } from '../src/autograd/tape.js';
-import { cellKinds, createRecurrent, type CellKind, type Recurrent, type RecurrentOptions } from '../src/nn/recurrent/index.js';
+import { cellKinds, createRecurrent, type CellKind, type Recurrent } from '../src/nn/recurrent/index.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, tidy } from '../src/tensor/tensor.js';
 import { randomTensor } from './util/gradcheck.js';
 import { replayDropoutMasks, tapeRecurrent } from './util/tape-recurrent.js';
+import type { LayerCase } from './util/layer-case.js';
 
-interface Case {
-  name: string;
-  opts: Omit<RecurrentOptions, 'inputSize' | 'hiddenSize'>;
-  T: number;
-  B: number;
-  lengths?: number[];
+interface Case extends LayerCase {
   initialState: boolean;
   /** Which results the loss reads (the others' gradients are null). */
   uses: 'all' | 'output' | 'h';

@@ -7,20 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ops from '../src/autograd/ops.js';
 import { backward } from '../src/autograd/tape.js';
-import { cellKinds, createRecurrent, type CellKind, type RecurrentOptions } from '../src/nn/recurrent/index.js';
+import { cellKinds, createRecurrent, type CellKind } from '../src/nn/recurrent/index.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, tidy } from '../src/tensor/tensor.js';
 import { gradcheck, randomTensor } from './util/gradcheck.js';
+import type { LayerCase } from './util/layer-case.js';
 
-interface Case {
-  name: string;
-  opts: Omit<RecurrentOptions, 'inputSize' | 'hiddenSize'>;
-  T: number;
-  B: number;
-  lengths?: number[];
-}
-
-const cases: Case[] = [
+const cases: LayerCase[] = [
   { name: 'L1', opts: {}, T: 7, B: 3 },
   { name: 'L2 bidi lengths', opts: { numLayers: 2, bidirectional: true }, T: 6, B: 4, lengths: [6, 2, 5, 1] },
   { name: 'L2 batchFirst no-bias', opts: { numLayers: 2, batchFirst: true, bias: false }, T: 5, B: 3 },
@@ -30,7 +23,7 @@ const cases: Case[] = [
 const readsX = (cell: CellKind): boolean => cell === 'mut1' || cell === 'mut2';
 const D = (cell: CellKind, H: number): number => (readsX(cell) ? H : 3);
 
-function results(cell: CellKind, c: Case, viaTokens: boolean): Map<string, Float32Array> {
+function results(cell: CellKind, c: LayerCase, viaTokens: boolean): Map<string, Float32Array> {
   const H = 4;
   const V = 5; // fewer rows than T·B ids, so forwardTokens takes the per-row path
   const layer = createRecurrent(cell, { inputSize: D(cell, H), hiddenSize: H, ...c.opts }, new Rng(1));
