@@ -12,13 +12,16 @@ import { availableBackends, backend, registerBackend, setBackend } from '../src/
 import { MIN_THREADED_WORK } from '../src/backend/wasm/thread-pool.js';
 import { createRecurrent, type CellKind } from '../src/nn/recurrent/index.js';
 import { Rng } from '../src/random/rng.js';
+import { heap } from '../src/tensor/heap.js';
 import { noGrad, tidy } from '../src/tensor/tensor.js';
 import { randomTensor } from './util/gradcheck.js';
 
 type Threaded = Backend & { readonly threads?: number; setThreads?(n: number): void };
 
 /** Every result of one forward and backward: output, h, c, the input's and every parameter's gradient. */
-function runLayer(cell: CellKind, H: number, T: number, B: number, lengths: number[], recording: boolean): Map<string, Float32Array> {
+function runLayer(
+  cell: CellKind, H: number, T: number, B: number, lengths: number[], recording: boolean, initialState = true,
+): Map<string, Float32Array> {
   const layer = createRecurrent(cell, { inputSize: 11, hiddenSize: H, numLayers: 2, bidirectional: true }, new Rng(5));
   const rng = new Rng(6);
   const x = randomTensor(rng, [T, B, 11]);
@@ -28,14 +31,14 @@ function runLayer(cell: CellKind, H: number, T: number, B: number, lengths: numb
   const upH = randomTensor(rng, [4, B, H], 1, false);
   const values = new Map<string, Float32Array>();
   tidy(() => {
-    const forward = () => layer.forward(x, { h0, c0: c0 ?? undefined, lengths });
+    const forward = () => layer.forward(x, initialState ? { h0, c0: c0 ?? undefined, lengths } : { lengths });
     const r = recording ? forward() : noGrad(forward);
     values.set('output', r.output.data.slice());
     values.set('h', r.h.data.slice());
     if (r.c !== null) values.set('c', r.c.data.slice());
     if (!recording) return;
     backward(ops.add(ops.sum(ops.mul(r.output, upOut)), ops.sum(ops.mul(r.h, upH))));
-    for (const [k, t] of Object.entries({ x, h0, c0 })) if (t !== null) values.set(`grad ${k}`, t.grad!.data.slice());
+    for (const [k, t] of Object.entries(initialState ? { x, h0, c0 } : { x })) if (t !== null) values.set(`grad ${k}`, t.grad!.data.slice());
     for (const [k, p] of layer.namedParameters()) values.set(`grad ${k}`, p.grad!.data.slice());
   });
   return values;
@@ -90,6 +93,39 @@ for (const name of loopBackends) {
     });
   }
 }
+
+// The stack leaves large buffers unzeroed (Tensor.empty) where kernels write every element: with freed
+// memory poisoned with NaN, every cell on every backend must still give the same results, bit for bit.
+test('unzeroed buffers: results do not depend on what freed memory held', () => {
+  const saved = backend().name;
+  try {
+    for (const name of availableBackends()) {
+      setBackend(name);
+      for (const cell of ['rnn_tanh', 'lstm', 'gru', 'gru_cho', 'mut3'] as const) { // runLayer's stack is too deep and wide for MUT1/2
+        const H = 5;
+        const T = 6;
+        const B = 9;
+        const lengths = Array.from({ length: B }, (_, b) => 1 + ((b * 4) % T));
+        for (const state of [true, false]) {
+          const clean = runLayer(cell, H, T, B, lengths, true, state);
+          heap.poisonFreed = true;
+          const poisoned = [runLayer(cell, H, T, B, lengths, true, state), runLayer(cell, H, T, B, lengths, false, state)];
+          heap.poisonFreed = false;
+          for (const got of poisoned) {
+            for (const [k, g] of got) {
+              const w = clean.get(k)!;
+              const i = g.findIndex((v, j) => !Object.is(v, w[j]));
+              assert.equal(i, -1, `${name} ${cell} ${k}: element ${i} is ${g[i]} with poisoned memory, ${w[i]} without`);
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    heap.poisonFreed = false;
+    setBackend(saved);
+  }
+});
 
 test('some backend offers the whole-loop kernels (wasm)', () => {
   assert.ok(loopBackends.length > 0 || !availableBackends().includes('wasm'), `loop backends: ${loopBackends.join(', ')}`);

@@ -264,6 +264,11 @@ export interface CellLayout {
   readonly hasCell: boolean;
   /** Reads the step's input x (B, H) directly (so the layer input must be H wide) and accumulates dx. */
   readonly readsX: boolean;
+  /**
+   * Every gate's pre-activation is xg + hg, so the backward writes the same values to dxg and dhg, and
+   * writes every element of both (0 on masked rows): a layer may pass one buffer for the two.
+   */
+  readonly sharedGateGrads: boolean;
 }
 
 /**
@@ -293,14 +298,14 @@ export interface CellLayout {
  * Cache entries are written by the stage that computes them (r at stage 0, the rest at stage 1).
  */
 export const CELL_LAYOUTS: { readonly [K in CellKind]: CellLayout } = {
-  rnn_tanh: { gates: 1, cache: 1, stage0Gate: null, hasCell: false, readsX: false },
-  rnn_relu: { gates: 1, cache: 1, stage0Gate: null, hasCell: false, readsX: false },
-  lstm: { gates: 4, cache: 5, stage0Gate: null, hasCell: true, readsX: false },
-  gru: { gates: 3, cache: 4, stage0Gate: null, hasCell: false, readsX: false },
-  gru_cho: { gates: 3, cache: 3, stage0Gate: 0, hasCell: false, readsX: false },
-  mut1: { gates: 3, cache: 4, stage0Gate: 1, hasCell: false, readsX: true },
-  mut2: { gates: 3, cache: 3, stage0Gate: 1, hasCell: false, readsX: true },
-  mut3: { gates: 3, cache: 3, stage0Gate: 1, hasCell: false, readsX: false },
+  rnn_tanh: { gates: 1, cache: 1, stage0Gate: null, hasCell: false, readsX: false, sharedGateGrads: true },
+  rnn_relu: { gates: 1, cache: 1, stage0Gate: null, hasCell: false, readsX: false, sharedGateGrads: true },
+  lstm: { gates: 4, cache: 5, stage0Gate: null, hasCell: true, readsX: false, sharedGateGrads: true },
+  gru: { gates: 3, cache: 4, stage0Gate: null, hasCell: false, readsX: false, sharedGateGrads: false },
+  gru_cho: { gates: 3, cache: 3, stage0Gate: 0, hasCell: false, readsX: false, sharedGateGrads: false },
+  mut1: { gates: 3, cache: 4, stage0Gate: 1, hasCell: false, readsX: true, sharedGateGrads: false },
+  mut2: { gates: 3, cache: 3, stage0Gate: 1, hasCell: false, readsX: true, sharedGateGrads: false },
+  mut3: { gates: 3, cache: 3, stage0Gate: 1, hasCell: false, readsX: false, sharedGateGrads: false },
 };
 
 /** The buffers of one forward stage of one time step (B rows, hidden size H). */

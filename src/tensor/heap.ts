@@ -42,14 +42,14 @@ export class Heap {
     return this.view;
   }
 
-  /** Returns the byte offset of a zero-filled block of `floats` floats. */
-  alloc(floats: number): number {
+  /** Returns the byte offset of a block of `floats` floats, zero-filled unless `zero` is false. */
+  alloc(floats: number, zero = true): number {
     const bytes = blockBytes(floats);
     const list = this.freeBySize.get(bytes);
     let offset: number;
     if (list !== undefined && list.length > 0) {
       offset = list.pop()!;
-      this.f32.fill(0, offset >> 2, (offset + bytes) >> 2);
+      if (zero) this.f32.fill(0, offset >> 2, (offset + bytes) >> 2);
     } else {
       offset = this.top;
       this.top += bytes;
@@ -72,8 +72,15 @@ export class Heap {
     return offset;
   }
 
+  /**
+   * A debugging aid: while true, every released block is filled with NaN, so a reader of a Tensor.empty
+   * buffer that was not fully written sees NaN instead of a plausible stale value (the tests use it).
+   */
+  poisonFreed = false;
+
   release(offset: number, floats: number): void {
     const bytes = blockBytes(floats);
+    if (this.poisonFreed) this.f32.fill(NaN, offset >> 2, (offset + bytes) >> 2);
     let list = this.freeBySize.get(bytes);
     if (list === undefined) this.freeBySize.set(bytes, (list = []));
     list.push(offset);

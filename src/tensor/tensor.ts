@@ -32,15 +32,24 @@ export class Tensor {
   private view: Float32Array | null = null;
   private disposed = false;
 
-  constructor(shape: Shape, requiresGrad = false) {
+  /** A tensor of zeros (`zero` false: see Tensor.empty). */
+  constructor(shape: Shape, requiresGrad = false, zero = true) {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new Error(`tensor shape must be non-negative integers, got [${shape.join(', ')}]`);
     }
     this.shape = [...shape];
     this.size = shape.reduce((a, b) => a * b, 1);
-    this.offset = heap.alloc(this.size);
+    this.offset = heap.alloc(this.size, zero);
     this.requiresGrad = requiresGrad;
     if (scopes.length > 0) scopes[scopes.length - 1].add(this);
+  }
+
+  /**
+   * A tensor whose storage is not zeroed: it may hold a freed tensor's values. Only for buffers that a
+   * kernel overwrites entirely before anything reads them (it saves the fill of large activations).
+   */
+  static empty(shape: Shape): Tensor {
+    return new Tensor(shape, false, false);
   }
 
   /** A Float32Array over this tensor's storage (valid until the heap grows: take it once per kernel call). */

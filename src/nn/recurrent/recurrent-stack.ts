@@ -126,7 +126,7 @@ export function recurrentStack(
   let input = xt === null ? null : spec.batchFirst ? swapLeadingDims(xt) : xt; // (T, B, D) time-major; null: tokens
   const layers: LayerCache[] = [];
   for (let l = 0; l < L; l++) {
-    const y = new Tensor([T, B, dirs * H]); // (T, B, dirs·H)
+    const y = Tensor.empty([T, B, dirs * H]); // (T, B, dirs·H), every element written by the directions
     const caches: DirectionCache[] = [];
     for (let d = 0; d < dirs; d++) {
       const cache = directionForward(ctx, l, d, input, y, h0, c0, hN, cN);
@@ -173,12 +173,15 @@ function directionForward(
   const D = X?.shape[2] ?? tokens!.table.shape[1];
   const slot = l * dirs + d;
   const steps = recording ? T : 1;
-  const xg = new Tensor([T, B, G * H]); // (T, B, G·H) input pre-activations
+  // Storage left unzeroed where every element is written before it is read (Tensor.empty): xg when rows
+  // start as b_ih or are gathered from P; the cache and states of the whole-loop kernels (masked rows'
+  // cache entries are never read); the states past slot 0.
+  const xg = tokens !== null || w.bih !== null ? Tensor.empty([T, B, G * H]) : new Tensor([T, B, G * H]); // (T, B, G·H) input pre-activations
   const P = tokens === null ? null : new Tensor([tokens.table.shape[0], G * H]); // (V, G·H) per-token pre-activations
   const hg = new Tensor([B, G * H]); // (B, G·H) recurrent pre-activations of the current step
-  const gates = new Tensor([steps, B, C * H]); // (T, B, C·H), or one reused step
-  const hs = new Tensor([recording ? T + 1 : 2, B, H]); // (T+1, B, H), or two alternating slots
-  const cs = plan.hasCell ? new Tensor([recording ? T + 1 : 2, B, H]) : null; // like hs
+  const gates = ctx.wholeLoop ? Tensor.empty([steps, B, C * H]) : new Tensor([steps, B, C * H]); // (T, B, C·H), or one reused step
+  const hs = Tensor.empty([recording ? T + 1 : 2, B, H]); // (T+1, B, H), or two alternating slots; slot 0 set below
+  const cs = plan.hasCell ? Tensor.empty([recording ? T + 1 : 2, B, H]) : null; // like hs
   const u = ctx.stage2 !== null ? new Tensor([steps, B, H]) : null; // (T, B, H) r ⊙ hPrev
   const th = ctx.hhRuns.some((r) => r.operand === 'tanh_h') ? new Tensor([steps, B, H]) : null; // (T, B, H)
   // W_hh's blocks packed once for the T per-step products (packing allocates: before the views).
@@ -222,7 +225,11 @@ function directionForward(
   }
 
   if (h0 !== null) hsv.set(h0.data.subarray(slot * BH, (slot + 1) * BH), 0);
-  if (csv !== null && c0 !== null) csv.set(c0.data.subarray(slot * BH, (slot + 1) * BH), 0);
+  else hsv.fill(0, 0, BH);
+  if (csv !== null) {
+    if (c0 !== null) csv.set(c0.data.subarray(slot * BH, (slot + 1) * BH), 0);
+    else csv.fill(0, 0, BH);
+  }
 
   if (ctx.wholeLoop) {
     be.recurrentForward!(cell, {
@@ -343,8 +350,11 @@ function directionBackward(
   const D = layer.x?.shape[2] ?? tokens!.table.shape[1];
   const slot = l * dirs + d;
   const dP = tokens === null ? null : new Tensor([tokens.table.shape[0], G * H]); // (V, G·H) dL/dP, see TokenInput
-  const dXG = new Tensor([T, B, G * H]); // (T, B, G·H) dL/dxg, time order
-  const dHG = new Tensor([T, B, G * H]); // (T, B, G·H) dL/dhg, processing order
+  // RNN and LSTM: dL/dhg = dL/dxg, every element written by the cell's backward (sharedGateGrads), and in
+  // the forward direction processing order is time order, so one unzeroed buffer serves both.
+  const shared = ctx.wholeLoop && plan.sharedGateGrads;
+  const dXG = shared ? Tensor.empty([T, B, G * H]) : new Tensor([T, B, G * H]); // (T, B, G·H) dL/dxg, time order
+  const dHG = !shared ? new Tensor([T, B, G * H]) : d === 0 ? dXG : Tensor.empty([T, B, G * H]); // (T, B, G·H) dL/dhg, processing order
   const dh = new Tensor([2, B, H]); // (2, B, H) dL/dh of the current and the previous state
   const dc = plan.hasCell ? new Tensor([2, B, H]) : null; // (2, B, H)
   const du = ctx.stage2 !== null ? new Tensor([B, H]) : null; // (B, H)
