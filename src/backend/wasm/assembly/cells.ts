@@ -2,22 +2,13 @@
 // on f32x4: every gate's activation, the state update and the cache in one pass. Pointers are byte
 // offsets into the heap; 0 means "null". The reference backend's kernels are the definition.
 
-import { add, ld, mul, sigmoidv, splat, st, sub, tanhv } from './simd';
+import { accRow, add, ld, mul, sigmoidv, splat, st, sub, tanhv } from './simd';
 
 // Cell codes shared with wasm-backend.ts (the order of CellKind there).
 const RNN_TANH = 0, RNN_RELU = 1, LSTM = 2, GRU = 3, GRU_CHO = 4, MUT1 = 5, MUT2 = 6, MUT3 = 7;
 
 @inline function masked(mask: usize, b: i32): bool {
   return mask != 0 && load<f32>(mask + <usize>b * 4) == 0;
-}
-
-/** dst[0:H] += src[0:H]. */
-@inline function accRow(dst: usize, src: usize, H: i32): void {
-  for (let j = 0; j < H; j += 4) {
-    const w = min(4, H - j);
-    const o = <usize>j * 4;
-    st(dst + o, add(ld(dst + o, w), ld(src + o, w)), w);
-  }
 }
 
 export function cellForward(

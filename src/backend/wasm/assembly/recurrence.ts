@@ -8,6 +8,7 @@
 
 import { gemmPacked } from './gemm';
 import { cellBackward, cellForward } from './cells';
+import { accRow } from './simd';
 
 /**
  * xg (T, B, G·H) input pre-activations, time order; hg (B, G·H) per-step scratch; bhh (G·H) or 0;
@@ -88,9 +89,7 @@ export function recurrentBackward(
     if (dy != 0) {
       for (let b = 0; b < rows; b++) {
         if (maskT != 0 && load<f32>(maskT + <usize>b * 4) == 0) continue;
-        const src = dy + (<usize>(t * B + b0 + b) * ldy + yOff) * 4;
-        const dst = dhCur + <usize>b * H4;
-        for (let j = 0; j < H; j++) store<f32>(dst + <usize>j * 4, load<f32>(dst + <usize>j * 4) + load<f32>(src + <usize>j * 4));
+        accRow(dhCur + <usize>b * H4, dy + (<usize>(t * B + b0 + b) * ldy + yOff) * 4, H);
       }
     }
     const dhgS = dhg + <usize>(s * B + b0) * GH * 4;

@@ -24,6 +24,15 @@
   if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
+/** dst[0:n] += src[0:n]. */
+@inline export function accRow(dst: usize, src: usize, n: i32): void {
+  for (let j = 0; j < n; j += 4) {
+    const w = min(4, n - j);
+    const o = <usize>j * 4;
+    st(dst + o, f32x4.add(ld(dst + o, w), ld(src + o, w)), w);
+  }
+}
+
 @inline export function splat(x: f32): v128 {
   return f32x4.splat(x);
 }
