@@ -274,6 +274,34 @@ for (const be of fast) {
     }
   });
 
+  test(`${be.name}: indexAddRows (repeated ids, odd widths, ids on and off the heap) and its id check`, () => {
+    for (const [rows, n, outRows] of [[0, 3, 2], [1, 1, 1], [7, 5, 3], [2500, 13, 65], [40, 512, 9], [20000, 4, 7]]) {
+      tidy(() => {
+        const x = rand(rows * n);
+        const ids = Int32Array.from({ length: rows }, () => rng.int(outRows));
+        const or = rand(outRows * n);
+        const ow = copy(or);
+        ref.indexAddRows(x.data, ids, n, or.data);
+        be.indexAddRows(x.data, ids, n, ow.data);
+        close(`indexAddRows ${rows}×${n} into ${outRows} rows`, ow.data, or.data, 0, 0); // row order: the same sums
+      });
+    }
+    tidy(() => {
+      // ids that live on the heap (a tensor's storage read as int32) take the no-copy path
+      const idsT = Tensor.from(new Float32Array(Int32Array.from([2, 0, 2, 1]).buffer)); // (4) int32 bits
+      const ids = new Int32Array(idsT.data.buffer, idsT.data.byteOffset, 4);
+      const x = rand(4 * 6);
+      const or = rand(3 * 6);
+      const ow = copy(or);
+      ref.indexAddRows(x.data, ids, 6, or.data);
+      be.indexAddRows(x.data, ids, 6, ow.data);
+      close('indexAddRows with ids on the heap', ow.data, or.data, 0, 0);
+      assert.throws(() => be.indexAddRows(x.data, Int32Array.from([0, 1, 3, 0]), 6, ow.data), /indexAddRows: id 3 at row 2 is outside the 3 rows of out/);
+      assert.throws(() => be.indexAddRows(x.data, Int32Array.from([0, -1, 0, 0]), 6, ow.data), /id -1 at row 1/);
+      assert.throws(() => be.indexAddRows(x.data, Int32Array.from([0, 1, 0]), 6, ow.data), /x holds 24 floats, not 3 rows of 6/);
+    });
+  });
+
   test(`${be.name}: softmax cross-entropy with an ignore index, with and without dLogits`, () => {
     for (const [rows, V] of [[1, 1], [3, 5], [17, 65], [40, 4], [7, 1000]]) {
       tidy(() => {

@@ -273,12 +273,8 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape): Ten
   // The caller may reuse its ids buffer (a decoder feeding step after step): backward reads a copy.
   const saved = ids.slice();
   return record(out, [weight], () => {
-    const dOut = out.grad!.data;
     const dw = weight.ensureGrad().data;
-    for (let i = 0; i < saved.length; i++) {
-      const r = saved[i] * H;
-      for (let j = 0; j < H; j++) dw[r + j] += dOut[i * H + j];
-    }
+    backend().indexAddRows(out.grad!.data, saved, H, dw); // dW[id] += dOut[i]
   });
 }
 
@@ -437,11 +433,7 @@ export function indexSelect(x: Tensor, dim: number, indicesIn: ArrayLike<number>
     const dx = x.ensureGrad().data;
     const dOut = out.grad!.data;
     for (let a = 0; a < outer; a++) {
-      for (let k = 0; k < m; k++) {
-        const dst = (a * n + indices[k]) * inner;
-        const src = (a * m + k) * inner;
-        for (let j = 0; j < inner; j++) dx[dst + j] += dOut[src + j];
-      }
+      backend().indexAddRows(dOut.subarray(a * m * inner, (a + 1) * m * inner), indices, inner, dx.subarray(a * n * inner, (a + 1) * n * inner));
     }
   });
 }

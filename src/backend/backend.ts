@@ -51,6 +51,13 @@ export interface Backend {
   sumRowsAcc(x: Float32Array, n: number, out: Float32Array): void;
 
   /**
+   * Scatter-add of rows: out[ids[r]·n + j] += x[r·n + j] for the ids.length rows of n of x, in row
+   * order (the gradient of a row gather: embeddings, per-token projections). Every id must index a
+   * row of out; the kernel checks and throws naming the first that does not.
+   */
+  indexAddRows(x: Float32Array, ids: Int32Array, n: number, out: Float32Array): void;
+
+  /**
    * Softmax cross-entropy over rows of `logits` (N×V) against integer `targets` (N); rows whose target
    * equals `ignoreIndex` count for nothing. Writes dLogits = (softmax - onehot) * scale for counted rows,
    * 0 for ignored ones, and returns the summed loss (in float64) and the number of counted rows.
@@ -139,6 +146,21 @@ export interface Backend {
 
   /** Optional, with recurrentForward: the loop of the layer-direction's backward (see RecurrentBackwardLoop). */
   recurrentBackward?(kind: CellKind, s: RecurrentBackwardLoop): void;
+}
+
+/**
+ * indexAddRows' checks, shared by the backends: x holds ids.length rows of n, and every id names a row
+ * of out (which holds out.length / n rows).
+ */
+export function checkRowIds(ids: Int32Array, n: number, xLength: number, outLength: number, who: string): void {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${who} backend: indexAddRows: row width must be a non-negative integer, got ${n}`);
+  if (xLength !== ids.length * n) throw new Error(`${who} backend: indexAddRows: x holds ${xLength} floats, not ${ids.length} rows of ${n}`);
+  if (n === 0) return; // no rows to add
+  const rows = Math.floor(outLength / n);
+  for (let r = 0; r < ids.length; r++) {
+    const id = ids[r];
+    if (!(id >= 0 && id < rows)) throw new Error(`${who} backend: indexAddRows: id ${id} at row ${r} is outside the ${rows} rows of out`);
+  }
 }
 
 /**

@@ -2,6 +2,7 @@
 // tested against it and it is never deleted. Loops are ordered for the cache (i-k-j GEMM), nothing more.
 
 import type { Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, CellStage, PackedMatrix, UnaryOp } from './backend.js';
+import { checkRowIds } from './backend.js';
 
 function gemm(
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
@@ -115,6 +116,15 @@ export const referenceBackend: Backend = {
 
   sumRowsAcc(x, n, out) {
     for (let r = 0; r < x.length; r += n) for (let j = 0; j < n; j++) out[j] += x[r + j];
+  },
+
+  indexAddRows(x, ids, n, out) {
+    checkRowIds(ids, n, x.length, out.length, 'reference');
+    for (let r = 0; r < ids.length; r++) {
+      const o = ids[r] * n;
+      const i = r * n;
+      for (let j = 0; j < n; j++) out[o + j] += x[i + j];
+    }
   },
 
   softmaxCrossEntropy(logits, targets, V, ignoreIndex, scale, dLogits) {

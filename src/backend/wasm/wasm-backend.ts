@@ -1,7 +1,7 @@
 // The WebAssembly backend: kernels written in AssemblyScript with 128-bit SIMD (./assembly/), compiled
 // to kernels.wasm by the package build, importing the tensor heap's WebAssembly.Memory so that every
 // kernel runs in place on tensor storage — a Float32Array view's byteOffset is the kernel's pointer and
-// nothing is copied per call (but softmaxCrossEntropy's Int32 targets when they are not on the heap).
+// nothing is copied per call (but Int32 targets and ids when they are not on the heap).
 // Large GEMMs and the time loops of recurrent layers are split across worker threads when the heap is
 // shared (thread-pool.ts).
 // This file is the thin typed wrapper: pointer and bounds checks, op codes, scratch. Not here: loading
@@ -11,7 +11,7 @@ import type {
   AdamScalars, Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, PackedMatrix, RecurrentBackwardLoop,
   RecurrentForwardLoop, RmspropScalars, SgdScalars, UnaryOp,
 } from '../backend.js';
-import { CELL_LAYOUTS } from '../backend.js';
+import { CELL_LAYOUTS, checkRowIds } from '../backend.js';
 import { HEAP_BASE, heap } from '../../tensor/heap.js';
 import { createThreadPool, MIN_THREADED_WORK, splitRange } from './thread-pool.js';
 import { FN_GEMM, FN_GEMM_PACKED, FN_RECURRENT_BACKWARD, FN_RECURRENT_FORWARD } from './job-slot.js';
@@ -38,6 +38,7 @@ interface Kernels {
   binary(op: number, a: number, b: number, out: number, n: number, m: number): void;
   axpy(alpha: number, x: number, out: number, n: number): void;
   sumRowsAcc(x: number, rows: number, n: number, out: number): void;
+  indexAddRows(x: number, ids: number, rows: number, n: number, out: number): void;
   softmaxCrossEntropy(logits: number, targets: number, rows: number, V: number, ignoreIndex: number, scale: number, dLogits: number): number;
   crossEntropyCount(): number;
   crossEntropyBadRow(): number;
@@ -86,8 +87,8 @@ const CELL: { readonly [K in CellKind]: number } = {
   rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3, gru_cho: 4, mut1: 5, mut2: 6, mut3: 7,
 };
 
-/** Rows of Int32 targets copied per softmaxCrossEntropy call into the scratch block. */
-const TARGET_ROWS = 16384;
+/** Int32 ids (softmaxCrossEntropy's targets, indexAddRows' ids) copied into the scratch block per call, when not on the heap. */
+const ID_ROWS = 16384;
 
 /** The wasm backend: a Backend with a thread count for large GEMMs. */
 export type WasmBackend = Backend & {
@@ -109,7 +110,7 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
     throw new Error(`wasm backend: the module's static data ends at byte ${k.dataEnd()}, above HEAP_BASE (${HEAP_BASE})`);
   }
   const gemmScratch = heap.reserve(k.gemmScratchBytes());
-  const targetScratch = heap.reserve(TARGET_ROWS * 4);
+  const idScratch = heap.reserve(ID_ROWS * 4);
   const pool = createThreadPool(module, k.gemmScratchBytes());
 
   let buffer = memory.buffer;
@@ -247,6 +248,22 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
       k.sumRowsAcc(ptr(x, 'x'), n === 0 ? 0 : Math.floor(x.length / n), n, ptr(out, 'out'));
     },
 
+    indexAddRows(x, ids, n, out) {
+      checkRowIds(ids, n, x.length, out.length, 'wasm');
+      const xp = ptr(x, 'x');
+      const op = ptr(out, 'out');
+      const onHeap = ids.buffer === memory.buffer;
+      for (let r0 = 0; r0 < ids.length; r0 += ID_ROWS) {
+        const m = Math.min(ID_ROWS, ids.length - r0);
+        let ip = ids.byteOffset + r0 * 4;
+        if (!onHeap) {
+          new Int32Array(memory.buffer, idScratch, m).set(ids.subarray(r0, r0 + m));
+          ip = idScratch;
+        }
+        k.indexAddRows(xp + r0 * n * 4, ip, m, n, op);
+      }
+    },
+
     softmaxCrossEntropy(logits, targets, V, ignoreIndex, scale, dLogits) {
       const rows = targets.length;
       need(logits, rows * V, 'logits', 'softmaxCrossEntropy');
@@ -256,13 +273,13 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
       const onHeap = targets.buffer === memory.buffer;
       let lossSum = 0;
       let count = 0;
-      for (let r0 = 0; r0 < rows; r0 += TARGET_ROWS) {
-        const n = Math.min(TARGET_ROWS, rows - r0);
+      for (let r0 = 0; r0 < rows; r0 += ID_ROWS) {
+        const n = Math.min(ID_ROWS, rows - r0);
         let tp: number;
         if (onHeap) tp = targets.byteOffset + r0 * 4;
         else {
-          new Int32Array(memory.buffer, targetScratch, n).set(targets.subarray(r0, r0 + n));
-          tp = targetScratch;
+          new Int32Array(memory.buffer, idScratch, n).set(targets.subarray(r0, r0 + n));
+          tp = idScratch;
         }
         lossSum += k.softmaxCrossEntropy(lp + r0 * V * 4, tp, n, V, ignoreIndex, scale, dp === 0 ? 0 : dp + r0 * V * 4);
         const bad = k.crossEntropyBadRow();

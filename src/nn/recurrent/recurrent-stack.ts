@@ -359,6 +359,8 @@ function directionBackward(
   const dc = plan.hasCell ? new Tensor([2, B, H]) : null; // (2, B, H)
   const du = ctx.stage2 !== null ? new Tensor([B, H]) : null; // (B, H)
   const dth = cache.th !== null ? new Tensor([B, H]) : null; // (B, H) dL/d tanh(hPrev)
+  // RNN and LSTM: the pre-activation is xg + hg, so db_ih and db_hh get the same gradient; sum it once.
+  const db = plan.sharedGateGrads && w.bih?.requiresGrad && w.bhh?.requiresGrad ? new Tensor([G * H]) : null; // (G·H)
   // W_hh's blocks packed once for the T per-step products dhg W_hh (before the views: packing allocates).
   const be = backend();
   const hhPacked = ctx.hhRuns.map((run) => be.packB(false, run.n * H, H, w.whh.data.subarray(run.row * H * H), H)); // (n·H, H) each
@@ -455,12 +457,7 @@ function directionBackward(
   let dPre = dXGv; // dL/d(the input pre-activations)
   if (tokens !== null) {
     const dPv = dP!.data;
-    const ids = tokens.ids;
-    for (let r = 0; r < TB; r++) {
-      const o = ids[r] * GH;
-      const i = r * GH;
-      for (let j = 0; j < GH; j++) dPv[o + j] += dXGv[i + j];
-    }
+    be.indexAddRows(dXGv.subarray(0, TB * GH), tokens.ids, GH, dPv); // dP[id] += dXG[r]
     rows = tokens.table.shape[0];
     dIn = tokens.table.grad?.data ?? null;
     inV = tokens.table.data;
@@ -473,7 +470,11 @@ function directionBackward(
       be.gemm(true, false, run.n * H, D, rows, 1, dpRun, GH, inV!, D, 1, w.wih.grad!.data.subarray(run.row * H * D), D); // dW_ih += dXGᵀ X
     }
   }
-  if (w.bih?.requiresGrad) be.sumRowsAcc(dPre.subarray(0, rows * GH), GH, w.bih.grad!.data);
+  if (db !== null) {
+    be.sumRowsAcc(dPre.subarray(0, rows * GH), GH, db.data);
+    be.axpy(1, db.data, w.bih!.grad!.data);
+    be.axpy(1, db.data, w.bhh!.grad!.data);
+  } else if (w.bih?.requiresGrad) be.sumRowsAcc(dPre.subarray(0, rows * GH), GH, w.bih.grad!.data);
   if (w.whh.requiresGrad) {
     const gwhh = w.whh.grad!.data;
     const operands = { h: hsv.subarray(0, TB * H), tanh_h: thv, u: uv }; // (T·B, H) each, processing order
@@ -483,9 +484,9 @@ function directionBackward(
       be.gemm(true, false, run.n * H, H, TB, 1, dHGv.subarray(run.gate * H), GH, operands[run.operand]!, H, 1, gwhh.subarray(run.row * H * H), H);
     }
   }
-  if (w.bhh?.requiresGrad) be.sumRowsAcc(dHGv, GH, w.bhh.grad!.data);
+  if (db === null && w.bhh?.requiresGrad) be.sumRowsAcc(dHGv, GH, w.bhh.grad!.data);
 
-  for (const t of [dP, dXG, dHG, dh, dc, du, dth]) t?.dispose();
+  for (const t of [dP, dXG, dHG, dh, dc, du, dth, db]) t?.dispose();
   for (const p of hhPacked) p.dispose();
   s2Packed?.dispose();
 }

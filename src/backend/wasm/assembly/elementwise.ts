@@ -2,7 +2,7 @@
 // f32x4 with partial vectors for the tails. Each is the reference backend's kernel of the same name
 // (src/backend/reference.ts), in float32 arithmetic except where the contract asks for float64 sums.
 
-import { add, expv, hsum, ld, mul, sigmoidv, splat, st, sub, tanhv } from './simd';
+import { accRow, add, expv, hsum, ld, mul, sigmoidv, splat, st, sub, tanhv } from './simd';
 
 // Op codes shared with wasm-backend.ts.
 const TANH = 0, SIGMOID = 1, RELU = 2, EXP = 3, NEG = 4;
@@ -77,6 +77,12 @@ export function sumRowsAcc(x: usize, rows: i32, n: i32, out: usize): void {
     }
     p += <usize>n * 4;
   }
+}
+
+/** out[ids[r]·n : +n] += x[r·n : +n] for r in [0, rows), in row order; ids: `rows` int32 (checked by the caller). */
+export function indexAddRows(x: usize, ids: usize, rows: i32, n: i32, out: usize): void {
+  const n4 = <usize>n * 4;
+  for (let r = 0; r < rows; r++) accRow(out + <usize>load<i32>(ids + <usize>r * 4) * n4, x + <usize>r * n4, n);
 }
 
 let ceCount: i32 = 0;
