@@ -2,13 +2,13 @@
 // training step exactly as src/train/train-language-model.ts takes it (forward, cross-entropy, backward,
 // clip 5, Adam) minus evaluation and checkpoints. Spawned by run.ts; prints one @@RESULT line.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   LanguageModel, Rng, StreamBatcher, Tensor, Vocabulary, availableBackends, backend, backward, clipGradNorm,
   createOptimizer, crossEntropy, detachState, disposeState, generateText, noGrad, optimizerStep, setBackend, tidy, untracked,
   type Backend, type CarriedState,
 } from '../src/index.js';
-import { RESULT_PREFIX, type ChildResult, type GemmFigure, type GemmSpec, type OkResult, type SampleSpec, type TaskSpec, type TrainSpec } from './protocol.js';
+import { RESULT_PREFIX, type ChildResult, type FmaFigure, type GemmFigure, type GemmSpec, type OkResult, type SampleSpec, type TaskSpec, type TrainSpec } from './protocol.js';
 import { timeboxed } from './timebox.js';
 
 /**
@@ -113,11 +113,33 @@ function gemm(spec: GemmSpec): OkResult {
     b.dispose();
     c.dispose();
   }
+  const fma = be.name === 'wasm' ? fmaRates(spec.budgetSec) : null;
   return {
-    ok: true, gemm: out, maxRssKB: maxRssKB(),
+    ok: true, gemm: out, ...(fma === null ? {} : { fma }), maxRssKB: maxRssKB(),
     info: { backend: be.name, threadOption: threads !== null },
-    notes: threads === null ? [`backend ${be.name} offers no thread option: one thread only`] : [],
+    notes: [
+      ...(threads === null ? [`backend ${be.name} offers no thread option: one thread only`] : []),
+      ...(be.name === 'wasm' && fma === null ? ['no FMA rate: this engine lacks relaxed SIMD, or dist/bench/fma-chains.wasm is not built'] : []),
+    ],
   };
+}
+
+/** The core's f32x4 FMA rate with 8 and with 12 independent chains (bench/assembly/fma-chains.ts), or null where it cannot run. */
+function fmaRates(budgetSec: number): FmaFigure[] | null {
+  const url = new URL('./fma-chains.wasm', import.meta.url);
+  if (!existsSync(url)) return null;
+  let chains: Record<string, (k: number, x: number) => number>;
+  try {
+    chains = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(url)), {}).exports as typeof chains;
+  } catch {
+    return null; // no relaxed SIMD in this engine
+  }
+  const K = 1 << 22; // iterations per call: tens of milliseconds
+  return [8, 12].map((n) => {
+    const f = chains[`chains${n}`];
+    const t = timeboxed(() => f(K, 1), budgetSec);
+    return { chains: n, gflops: (n * 8 * K * t.count) / t.seconds / 1e9 };
+  });
 }
 
 function run(spec: TaskSpec): ChildResult {

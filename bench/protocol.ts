@@ -63,6 +63,12 @@ export interface GemmFigure {
   gflops: number;
 }
 
+/** One core's f32x4 multiply-add rate with `chains` independent dependency chains and no memory traffic (bench/assembly/fma-chains.ts). */
+export interface FmaFigure {
+  chains: number;
+  gflops: number;
+}
+
 export interface OkResult {
   ok: true;
   /** tokens/s (train) or characters/s (sample); absent for gemm and idle. */
@@ -74,6 +80,8 @@ export interface OkResult {
   /** True when the step was too slow for the full rule (2 warm-up steps, ≥ 2 timed): fewer were run. */
   timeBoxed?: boolean;
   gemm?: GemmFigure[];
+  /** With gemm, where the engine has relaxed SIMD: the core's FMA rate (ours only). */
+  fma?: FmaFigure[];
   /** ru_maxrss of the measuring process, in KiB. */
   maxRssKB: number;
   /** CPU seconds (user + system, all threads) the measuring process used in all. */
