@@ -1,4 +1,6 @@
-// The public API of `recurrent`: everything a user imports comes from here.
+// The public API of `recurrent`: everything a user imports comes from here, and all of it loads in Node and
+// in browsers alike. What reads or writes files (the training loop with its checkpoints) is `recurrent/node`
+// (node.ts), which re-exports all of this too.
 
 export { Tensor, tidy, keep, untracked, noGrad, type Shape } from './tensor/tensor.js';
 export { heap, Heap } from './tensor/heap.js';
@@ -26,13 +28,10 @@ export { StreamBatcher, splitTrainVal } from './data/streams.js';
 export { longRangeBatch, longRangeAccuracy, longRangeVocabSize, resolveLongRangeTask, type LongRangeTaskOptions, type LongRangeBatch } from './data/long-range-task.js';
 export { sampleLogits, type SampleOptions } from './decode/sample.js';
 export { generateText, type GenerateOptions } from './decode/generate.js';
-export { trainLanguageModel, validationLoss, defaultTrainOptions, type TrainOptions, type Metrics } from './train/train-language-model.js';
-export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
 export { TokenVocabulary, parseParallelText, parseSourceLines, splitTokens, tokenSplits, type TokenSplit, type ParallelPair } from './data/parallel-text.js';
 export { lengthBucketedBatches } from './data/length-buckets.js';
 export { editDistance, scoreSequences, type SequenceScores } from './metrics/sequence-metrics.js';
-export { saveTaskCheckpoint, readTaskConfig, loadTaskWeights, loadTaskTraining, taskCheckpointExists, type TaskTrainingState } from './train/task-checkpoint.js';
 
 export { Attention, attentionKinds, type AttentionKind, type AttentionOptions, type AttentionMemory, type AttentionOutput } from './nn/attention.js';
 export {

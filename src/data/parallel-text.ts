@@ -2,7 +2,7 @@
 // tokens by character or by spaces, and the token vocabularies built from the training pairs. Every
 // malformed line is an error naming its number. Not here: batching (length-buckets.ts).
 
-import { splitLines } from './text-file.js';
+import { splitLines } from './lines.js';
 
 export type TokenSplit = 'char' | 'space';
 export const tokenSplits: readonly TokenSplit[] = ['char', 'space'];

@@ -1,5 +1,5 @@
-// Reading a training text (a missing, empty or binary file is refused with a message naming it) and
-// splitting it into lines.
+// Reading a training text from a file (Node): a missing, empty or binary file is refused with a message
+// naming it. Not here: splitting text into lines (lines.ts, which browsers load too).
 
 import { readFileSync, statSync } from 'node:fs';
 
@@ -22,11 +22,4 @@ export function readTextFile(path: string): string {
     throw new Error(`data file ${path} is not UTF-8 text (${bad} undecodable bytes)`);
   }
   return text;
-}
-
-/** The lines of a file; a final newline does not make an extra (empty) line, and \r\n ends are accepted. */
-export function splitLines(text: string): string[] {
-  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines;
 }
