@@ -15,6 +15,10 @@ export interface Backend {
    */
   setThreads?(n: number): void;
 
+  /** Optional, with setThreads: the thread count, and how many of those can take work now (see WasmBackend). */
+  readonly threads?: number;
+  readonly readyThreads?: number;
+
   /**
    * C = alpha * op(A) @ op(B) + beta * C, row-major; op(A) is M×K, op(B) is K×N.
    * lda/ldb/ldc are row strides of A, B, C as stored (before the transpose).

@@ -3,20 +3,39 @@
 // work (wasm-backend.ts); the pool hands one part to each worker through its job slot (job-slot.ts:
 // shared memory and Atomics, no message per call), runs the first part itself, then waits until every
 // worker reports DONE. Each part is an ordinary kernel call on disjoint rows or columns, so results
-// equal the one-thread results bit for bit. Workers start on first use, are unref'ed (they never keep a
-// process alive) and need a shared heap (tensor/heap.ts). Only Node starts workers here; a browser
-// would start kernel-worker.js as a module Web Worker and could not block its main thread in Atomics.wait.
+// equal the one-thread results bit for bit. Workers need a shared heap (tensor/heap.ts).
+// - Node: node:worker_threads, started on first use (the first call waits for them), unref'ed so they
+//   never keep a process alive.
+// - Browsers: module Web Workers, only where the page is cross-origin isolated (SharedArrayBuffer) and
+//   the library itself runs in a Web Worker — a page's main thread may not block in Atomics.wait, so
+//   there it stays on one thread. A Web Worker starts only once its creator yields to the event loop, so
+//   they are started when the thread count is set and a part whose worker has not started yet runs on
+//   the calling thread (`readyThreads` tells how many can take work now).
 
 import { heap } from '../../tensor/heap.js';
 import * as J from './job-slot.js';
 
-type NodeWorker = { unref(): void; terminate(): Promise<number> };
-type WorkerCtor = new (url: URL, options: { workerData: J.WorkerInit }) => NodeWorker;
+interface WorkerHandle {
+  terminate(): unknown;
+}
+type NodeWorkerCtor = new (url: URL, options: { workerData: J.WorkerInit }) => WorkerHandle & { unref(): void };
+type WebWorkerCtor = new (url: URL, options: { type: 'module' }) => WorkerHandle & { postMessage(m: J.WorkerInit): void };
 
-const nodeProcess = (globalThis as { process?: { versions?: { node?: string }; env?: Record<string, string | undefined> } }).process;
+const g = globalThis as {
+  process?: { versions?: { node?: string }; env?: Record<string, string | undefined> };
+  Worker?: WebWorkerCtor;
+  WorkerGlobalScope?: abstract new () => unknown;
+  crossOriginIsolated?: boolean;
+  navigator?: { hardwareConcurrency?: number };
+};
+const nodeProcess = g.process;
 const isNode = nodeProcess?.versions?.node !== undefined;
-const WorkerClass: WorkerCtor | null = isNode ? ((await import('node:worker_threads')).Worker as unknown as WorkerCtor) : null;
-const cores = isNode ? (await import('node:os')).availableParallelism() : 1;
+const NodeWorker: NodeWorkerCtor | null = isNode ? ((await import('node:worker_threads')).Worker as unknown as NodeWorkerCtor) : null;
+/** A browser Web Worker that may block (Atomics.wait) and start workers of its own, on an isolated page. */
+const inWebWorker = !isNode && g.WorkerGlobalScope !== undefined && globalThis instanceof g.WorkerGlobalScope;
+const WebWorker: WebWorkerCtor | null = inWebWorker && g.crossOriginIsolated === true && g.Worker !== undefined ? g.Worker : null;
+const canThread = NodeWorker !== null || WebWorker !== null;
+const cores = isNode ? (await import('node:os')).availableParallelism() : Math.max(1, g.navigator?.hardwareConcurrency ?? 1);
 
 /**
  * Multiply-adds (M·N·K for a GEMM, T·B·G·H² for a recurrent loop) from which work is split. Measured on
@@ -30,12 +49,14 @@ const START_TIMEOUT_MS = 10_000;
 
 interface PoolWorker {
   readonly slot: J.JobSlot;
-  readonly handle: NodeWorker;
+  readonly handle: WorkerHandle;
 }
 
 export interface ThreadPool {
   /** Threads work is split across, the calling thread included. */
   readonly threads: number;
+  /** Of those, how many can take work now: the calling thread and the workers that have started. */
+  readonly readyThreads: number;
   setThreads(n: number): void;
   /**
    * Calls kernel `fn` (J.FN_*) once per part, parts[0] on this thread through `self`, parts[p] on worker
@@ -52,9 +73,9 @@ export function splitRange(n: number, threads: number, align: number): [number, 
   return blocks;
 }
 
-/** The default thread count: RECURRENT_THREADS if set, else the available cores; 1 without a shared heap. */
+/** The default thread count: RECURRENT_THREADS if set, else the available cores; 1 where workers cannot run. */
 function defaultThreads(): number {
-  if (!heap.shared || WorkerClass === null) return 1;
+  if (!heap.shared || !canThread) return 1;
   const env = nodeProcess?.env?.RECURRENT_THREADS;
   if (env !== undefined && env !== '') return checkThreads(Number(env), 'RECURRENT_THREADS');
   return Math.max(1, cores);
@@ -62,8 +83,11 @@ function defaultThreads(): number {
 
 function checkThreads(n: number, name: string): number {
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: expected a whole number of threads >= 1, got ${n}`);
-  if (n > 1 && (!heap.shared || WorkerClass === null)) {
-    throw new Error(`${name}: ${n} threads need a shared heap (SharedArrayBuffer) and node:worker_threads, which this environment lacks`);
+  if (n > 1 && (!heap.shared || !canThread)) {
+    const where = isNode
+      ? 'node:worker_threads'
+      : 'a Web Worker to run in (a page\'s main thread may not wait on other threads) on a cross-origin isolated page';
+    throw new Error(`${name}: ${n} threads need a shared heap (SharedArrayBuffer) and ${where}, which this environment lacks`);
   }
   return n;
 }
@@ -82,33 +106,59 @@ export function createThreadPool(module: WebAssembly.Module, scratchBytes: numbe
   const spawn = (): PoolWorker => {
     const buf = new SharedArrayBuffer(J.SLOT_BYTES);
     const init: J.WorkerInit = { module, memory: heap.memory, slot: buf, scratch: scratch[workers.length] };
-    const handle = new WorkerClass!(new URL('./kernel-worker.js', import.meta.url), { workerData: init });
-    handle.unref();
+    const url = new URL('./kernel-worker.js', import.meta.url);
+    if (NodeWorker !== null) {
+      const handle = new NodeWorker(url, { workerData: init });
+      handle.unref();
+      return { slot: new J.JobSlot(buf), handle };
+    }
+    const handle = new WebWorker!(url, { type: 'module' });
+    handle.postMessage(init);
     return { slot: new J.JobSlot(buf), handle };
   };
-  const ready = (w: PoolWorker): void => {
+  const isReady = (w: PoolWorker): boolean => Atomics.load(w.slot.ints, J.READY) === 1;
+  /** Node: blocks until the worker has started. (A Web Worker cannot start while its creator blocks.) */
+  const awaitReady = (w: PoolWorker): void => {
     const s = w.slot.ints;
-    if (Atomics.load(s, J.READY) === 1) return;
-    if (Atomics.wait(s, J.READY, 0, START_TIMEOUT_MS) === 'timed-out' && Atomics.load(s, J.READY) !== 1) {
+    if (isReady(w)) return;
+    if (Atomics.wait(s, J.READY, 0, START_TIMEOUT_MS) === 'timed-out' && !isReady(w)) {
       throw new Error(`wasm backend: a kernel worker thread did not start within ${START_TIMEOUT_MS} ms`);
     }
   };
+  // Browsers: start the workers now, so that they are up by the time the caller has yielded once.
+  const spawnUpTo = (n: number): void => {
+    while (workers.length < n - 1) workers.push(spawn());
+  };
+  if (WebWorker !== null) spawnUpTo(threads);
 
   return {
     get threads() {
       return threads;
     },
 
+    get readyThreads() {
+      return 1 + workers.slice(0, threads - 1).filter(isReady).length;
+    },
+
     setThreads(n) {
       threads = checkThreads(n, 'setThreads');
       reserveScratch(threads);
+      if (WebWorker !== null) spawnUpTo(threads);
     },
 
     run(fn, parts, self) {
       if (parts.length > threads) throw new Error(`thread pool: ${parts.length} parts for ${threads} threads`);
-      while (workers.length < parts.length - 1) workers.push(spawn());
-      for (let p = 1; p < parts.length; p++) ready(workers[p - 1]);
+      spawnUpTo(parts.length);
+      if (NodeWorker !== null) for (let p = 1; p < parts.length; p++) awaitReady(workers[p - 1]);
+      // Parts whose worker has not started (a browser's, before the caller yields) run here after parts[0].
+      const mine = [parts[0]];
+      const posted: number[] = [];
       for (let p = 1; p < parts.length; p++) {
+        if (!isReady(workers[p - 1])) {
+          mine.push(parts[p]);
+          continue;
+        }
+        posted.push(p);
         const { ints: s, args } = workers[p - 1].slot;
         const a = parts[p];
         if (a.length > J.MAX_ARGS) throw new Error(`thread pool: ${a.length} arguments, at most ${J.MAX_ARGS}`);
@@ -120,10 +170,10 @@ export function createThreadPool(module: WebAssembly.Module, scratchBytes: numbe
       }
       let failed = false;
       try {
-        self(parts[0]);
+        for (const part of mine) self(part);
       } finally {
         // Every worker finishes before this returns or throws: they write the caller's buffers.
-        for (let p = 1; p < parts.length; p++) {
+        for (const p of posted) {
           const s = workers[p - 1].slot.ints;
           const seq = Atomics.load(s, J.SEQ);
           for (let done = Atomics.load(s, J.DONE); done !== seq; done = Atomics.load(s, J.DONE)) {

@@ -94,6 +94,11 @@ const ID_ROWS = 16384;
 export type WasmBackend = Backend & {
   /** Threads a large GEMM is split across, the calling thread included. */
   readonly threads: number;
+  /**
+   * Of those, how many can take work now. In a browser the workers start once the calling code has
+   * yielded to the event loop; until then their parts run on the calling thread (same results).
+   */
+  readonly readyThreads: number;
   /** Sets `threads` (>= 1; more than 1 needs a shared heap and worker threads). */
   setThreads(n: number): void;
 };
@@ -166,6 +171,10 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
 
     get threads() {
       return pool.threads;
+    },
+
+    get readyThreads() {
+      return pool.readyThreads;
     },
 
     setThreads(n) {
