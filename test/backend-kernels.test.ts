@@ -133,6 +133,9 @@ for (const be of fast) {
       const saved = (be as { threads?: number }).threads ?? 1;
       assert.throws(() => setThreads(0), /whole number of threads >= 1, got 0/);
       assert.throws(() => setThreads(1.5), /whole number of threads >= 1, got 1.5/);
+      setThreads(2);
+      assert.equal(be.readyThreads, 2, 'in Node the first threaded call waits for its workers: all count as ready');
+      setThreads(saved);
       // M·N·K at, just below and above MIN_THREADED_WORK; split by columns (N >= M) or rows, M = 1, N = 3.
       const shapes: Array<[number, number, number]> = [
         [64, 256, 256], [63, 256, 256], [257, 129, 127], [1, 4099, 1031], [4099, 3, 345], [131, 523, 67],

@@ -55,7 +55,7 @@ interface PoolWorker {
 export interface ThreadPool {
   /** Threads work is split across, the calling thread included. */
   readonly threads: number;
-  /** Of those, how many can take work now: the calling thread and the workers that have started. */
+  /** Of those, how many can take work now: in a browser the calling thread and the workers that have started; in Node all. */
   readonly readyThreads: number;
   setThreads(n: number): void;
   /**
@@ -137,6 +137,7 @@ export function createThreadPool(module: WebAssembly.Module, scratchBytes: numbe
     },
 
     get readyThreads() {
+      if (NodeWorker !== null) return threads; // Node's first threaded call waits for its workers
       return 1 + workers.slice(0, threads - 1).filter(isReady).length;
     },
 
