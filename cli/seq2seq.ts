@@ -35,11 +35,11 @@ export const SEQ2SEQ_HELP = `recurrent seq2seq: encoder–decoders (with attenti
 
 Usage:
   recurrent seq2seq train  --data FILE [--val FILE] [--src-split char|space] [--tgt-split char|space]
-                           [--model lstm|gru|rnn|...] [--embedding N] [--hidden N] [--layers N] [--bidirectional]
-                           [--attention none|bahdanau|luong-dot|luong-general] [--input-feeding] [--attention-size N] [--dropout X]
-                           [--teacher-forcing SCHEDULE] [--feedback sample|argmax] [--batch-size B]
-                           [--steps N | --time SECONDS] [--lr X] [--lr-schedule NAME ...] [--optimizer NAME] [--clip X] [--eval-every N]
-                           [--seed S] [--out DIR] [--resume] [--backend NAME]
+                           [--model lstm|gru|rnn|...] [--embedding N] [--hidden N] [--encoder-hidden N] [--layers N]
+                           [--bidirectional] [--attention none|bahdanau|luong-dot|luong-general] [--input-feeding]
+                           [--attention-size N] [--dropout X] [--teacher-forcing SCHEDULE] [--feedback sample|argmax] [--batch-size B]
+                           [--steps N | --time SECONDS] [--lr X] [--lr-schedule NAME ...] [--optimizer NAME] [--clip X]
+                           [--label-smoothing E] [--eval-every N] [--seed S] [--out DIR] [--resume] [--backend NAME]
   recurrent seq2seq eval   --checkpoint DIR[,DIR...] --data FILE [--beam K] [--length-penalty A] [--max-length N]
                            [--backend NAME]
   recurrent seq2seq decode --checkpoint DIR[,DIR...] [--data FILE] [--beam K] [--nbest N] [--length-penalty A]
@@ -53,7 +53,8 @@ Usage:
   --src-split, --tgt-split  tokens of each side: char (every character) or space (space-separated), default char
   --model NAME           ${['lstm', 'gru', 'rnn', ...cellKinds.filter((k) => !['lstm', 'gru'].includes(k))].join(', ')} (default lstm)
   --embedding N          width of both embeddings (default: --hidden)
-  --hidden N             hidden size of encoder (per direction) and decoder (default 128)
+  --hidden N             hidden size of the decoder, and of the encoder unless --encoder-hidden (default 128)
+  --encoder-hidden N     hidden size of the encoder, per direction (default --hidden)
   --layers N             layers of encoder and decoder (default 1)
   --bidirectional        a bidirectional encoder (its final states are bridged to the decoder)
   --attention NAME       ${seq2seqAttentionKinds.join(', ')} (default luong-general)
@@ -72,6 +73,7 @@ Usage:
   --lr X                 learning rate (default 2e-3)
   --optimizer NAME       ${optimizerNames.join(', ')} (default adam)
   --clip X               clip the global gradient norm to X, 0 = off (default 5)
+  --label-smoothing E    train on (1 - E)·onehot + E/V targets, in [0, 1) (default 0; validation loss is unsmoothed)
 ${lrScheduleHelp(25)}
   --eval-every N         validate, log to DIR/metrics.jsonl and checkpoint every N steps (default 500)
   --seed S               seed of the split, the initialisation, the batches and scheduled sampling (default 1)
@@ -106,6 +108,8 @@ interface Seq2SeqTrainOptions {
   schedule: ScheduleSpec;
   optimizer: string;
   clip: number;
+  /** Absent in checkpoints from before the option: 0. */
+  labelSmoothing: number;
   evalEvery: number;
   seed: number;
 }
@@ -282,10 +286,10 @@ function decodedScores(models: Seq2Seq[], groups: ReturnType<typeof groupBySourc
 async function train(argv: string[]): Promise<number> {
   const v = parse(argv, {
     data: { type: 'string' }, val: { type: 'string' }, 'src-split': { type: 'string' }, 'tgt-split': { type: 'string' },
-    model: { type: 'string' }, embedding: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' },
+    model: { type: 'string' }, embedding: { type: 'string' }, hidden: { type: 'string' }, 'encoder-hidden': { type: 'string' }, layers: { type: 'string' },
     bidirectional: { type: 'boolean' }, attention: { type: 'string' }, 'input-feeding': { type: 'boolean' }, 'attention-size': { type: 'string' },
     dropout: { type: 'string' }, 'teacher-forcing': { type: 'string' }, feedback: { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' },
-    time: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
+    time: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' }, 'label-smoothing': { type: 'string' },
     'eval-every': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
     ...LR_SCHEDULE_OPTIONS,
   });
@@ -309,6 +313,7 @@ async function train(argv: string[]): Promise<number> {
     schedule: parseLrSchedule(v, v.time === undefined ? int(v, 'steps', 2000) : null),
     optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
     clip: num(v, 'clip', 5, (x) => x >= 0, 'a non-negative number'),
+    labelSmoothing: num(v, 'label-smoothing', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
     evalEvery: int(v, 'eval-every', 500),
     seed: int(v, 'seed', 1, 0),
   };
@@ -357,19 +362,21 @@ async function train(argv: string[]): Promise<number> {
     const ck = loadSeq2Seq(out, rng); // the model draws its dropout masks from the run's generator
     ({ config, src, tgt, model } = ck);
     const s = config.train;
-    for (const k of ['srcSplit', 'tgtSplit', 'batchSize', 'optimizer', 'seed'] as const) {
-      if (s[k] !== opts[k]) throw new Error(`cannot resume ${out}: it was trained with ${k} ${String(s[k])}, this run asks for ${String(opts[k])}`);
+    for (const k of ['srcSplit', 'tgtSplit', 'batchSize', 'optimizer', 'seed', 'labelSmoothing'] as const) {
+      if ((s[k] ?? 0) !== opts[k]) throw new Error(`cannot resume ${out}: it was trained with ${k} ${String(s[k])}, this run asks for ${String(opts[k])}`);
     }
     if (config.data.hash !== fingerprint.hash) throw new Error(`cannot resume ${out}: it was trained on different data (${config.data.name})`);
     // The model is the checkpoint's: a model flag given on resume must agree with it, never be ignored.
     const asked: Array<[string, keyof Seq2SeqConfig, unknown]> = [
       ['model', 'cell', modelName === 'rnn' ? 'rnn_tanh' : modelName], ['hidden', 'hiddenSize', hidden], ['embedding', 'embeddingSize', int(v, 'embedding', hidden)],
-      ['layers', 'numLayers', int(v, 'layers', 1)], ['bidirectional', 'bidirectional', true], ['attention', 'attention', attention],
+      ['encoder-hidden', 'encoderHiddenSize', int(v, 'encoder-hidden', hidden)], ['layers', 'numLayers', int(v, 'layers', 1)], ['bidirectional', 'bidirectional', true], ['attention', 'attention', attention],
       ['input-feeding', 'inputFeeding', true], ['attention-size', 'attentionSize', int(v, 'attention-size', hidden)],
       ['dropout', 'dropout', dropout],
     ];
     // What a key absent from an older config means (Seq2Seq's defaults).
-    const defaults: Partial<Record<keyof Seq2SeqConfig, unknown>> = { numLayers: 1, bidirectional: false, inputFeeding: false, dropout: 0 };
+    const defaults: Partial<Record<keyof Seq2SeqConfig, unknown>> = {
+      numLayers: 1, bidirectional: false, inputFeeding: false, dropout: 0, encoderHiddenSize: config.model.hiddenSize,
+    };
     for (const [flag, key, want] of asked) {
       const had = config.model[key] ?? defaults[key];
       if (v[flag] !== undefined && had !== want) throw new Error(`cannot resume ${out}: its model has ${key} ${String(had)}, this run asks for --${flag} ${String(v[flag] === true ? '' : v[flag]).trim() || '(set)'}`);
@@ -384,6 +391,7 @@ async function train(argv: string[]): Promise<number> {
       cell: modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind),
       srcVocabSize: src.size, tgtVocabSize: tgt.size,
       embeddingSize: int(v, 'embedding', hidden), hiddenSize: hidden, numLayers: int(v, 'layers', 1),
+      ...(v['encoder-hidden'] === undefined ? {} : { encoderHiddenSize: int(v, 'encoder-hidden', hidden) }),
       bidirectional: v.bidirectional === true, attention, inputFeeding: v['input-feeding'] === true,
       ...(v['attention-size'] === undefined ? {} : { attentionSize: int(v, 'attention-size', hidden) }),
       dropout, bos: tgt.id(BOS)!, eos: tgt.id(EOS)!,
@@ -455,8 +463,11 @@ async function train(argv: string[]): Promise<number> {
     interrupted = true;
   };
   process.on('SIGINT', onSigint);
+  const He = config.model.encoderHiddenSize;
+  const encoderNote = He === undefined || He === config.model.hiddenSize ? '' : ` ${config.model.numLayers}×${He}`;
   process.stdout.write(
-    `training seq2seq ${config.model.cell} ${config.model.numLayers}×${config.model.hiddenSize}${config.model.bidirectional ? ' (bidirectional encoder)' : ''}, attention ${config.model.attention}, ` +
+    `training seq2seq ${config.model.cell} ${config.model.numLayers}×${config.model.hiddenSize}` +
+      `${config.model.bidirectional ? ` (bidirectional encoder${encoderNote})` : encoderNote === '' ? '' : ` (encoder${encoderNote})`}, attention ${config.model.attention}, ` +
       `${(config.model.dropout ?? 0) > 0 ? `dropout ${config.model.dropout}, ` : ''}` +
       `on ${trainPairs.length} pairs of ${dataPath} (${valPairs.length} validate), checkpoints in ${out}\n`,
   );
@@ -477,7 +488,7 @@ async function train(argv: string[]): Promise<number> {
       const batch = { src: idx.map((i) => trainSet.src[i]), tgt: idx.map((i) => trainSet.tgt[i]) };
       const p = teacherForcingProbability(opts.teacherForcing, state.step);
       const loss = tidy(() => {
-        const o = model.forward(batch, { teacherForcing: p, feedback: opts.feedback, rng });
+        const o = model.forward(batch, { teacherForcing: p, feedback: opts.feedback, rng, labelSmoothing: opts.labelSmoothing });
         const value = o.loss.item();
         if (Number.isFinite(value)) backward(o.loss);
         return value;

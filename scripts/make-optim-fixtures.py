@@ -150,18 +150,22 @@ write('clip.json', {'generator': 'scripts/make-optim-fixtures.py', 'torch': torc
 
 loss_cases = []
 F = torch.nn.functional
-for case, logits, targets, ignore_index in [
-    ('ce-default-ignore', rand([6, 5], 2.0), [1, -100, 4, 0, -100, 2], -100),
-    ('ce-ignore-2', rand([6, 5], 2.0), [2, 0, 1, 2, 4, 3], 2),
-    ('ce-large-logits', rand([3, 4], 200.0, 1), [3, 0, 1], -100),
-]:
+
+
+def cross_entropy_case(case, logits, targets, ignore_index, label_smoothing=0.0):
     x = torch.tensor(logits, requires_grad=True)
-    loss = F.cross_entropy(x, torch.tensor(targets), ignore_index=ignore_index)
+    loss = F.cross_entropy(x, torch.tensor(targets), ignore_index=ignore_index, label_smoothing=label_smoothing)
     loss.backward()
     loss_cases.append({
         'case': case, 'kind': 'crossEntropy', 'shape': list(logits.shape), 'logits': f32(logits),
-        'targets': targets, 'ignoreIndex': ignore_index, 'loss': f32([loss.item()])[0], 'dLogits': f32(x.grad.numpy()),
+        'targets': targets, 'ignoreIndex': ignore_index, 'labelSmoothing': label_smoothing,
+        'loss': f32([loss.item()])[0], 'dLogits': f32(x.grad.numpy()),
     })
+
+
+cross_entropy_case('ce-default-ignore', rand([6, 5], 2.0), [1, -100, 4, 0, -100, 2], -100)
+cross_entropy_case('ce-ignore-2', rand([6, 5], 2.0), [2, 0, 1, 2, 4, 3], 2)
+cross_entropy_case('ce-large-logits', rand([3, 4], 200.0, 1), [3, 0, 1], -100)
 
 a = torch.tensor(rand([3, 4]), requires_grad=True)
 b = torch.tensor(rand([3, 4]), requires_grad=True)
@@ -171,5 +175,10 @@ loss_cases.append({
     'case': 'mse', 'kind': 'mse', 'shape': [3, 4], 'a': f32(a.detach().numpy()), 'b': f32(b.detach().numpy()),
     'loss': f32([loss.item()])[0], 'dA': f32(a.grad.numpy()), 'dB': f32(b.grad.numpy()),
 })
+
+# Label smoothing (after mse, so the cases above keep their random draws).
+cross_entropy_case('ce-smoothing-0.1', rand([6, 5], 2.0), [1, -100, 4, 0, -100, 2], -100, 0.1)
+cross_entropy_case('ce-smoothing-0.3-large-logits', rand([3, 7], 50.0), [6, 0, 2], -100, 0.3)
+cross_entropy_case('ce-smoothing-1', rand([2, 3], 2.0), [1, 2], -100, 1.0)
 
 write('losses.json', {'generator': 'scripts/make-optim-fixtures.py', 'torch': torch.__version__, 'cases': loss_cases})

@@ -305,26 +305,26 @@ for (const be of fast) {
     });
   });
 
-  test(`${be.name}: softmax cross-entropy with an ignore index, with and without dLogits`, () => {
-    for (const [rows, V] of [[1, 1], [3, 5], [17, 65], [40, 4], [7, 1000]]) {
+  test(`${be.name}: softmax cross-entropy with an ignore index and label smoothing, with and without dLogits`, () => {
+    for (const [rows, V, smoothing] of [[1, 1, 0], [3, 5, 0], [17, 65, 0], [40, 4, 0], [7, 1000, 0], [3, 5, 0.1], [17, 65, 0.25], [5, 3, 1]]) {
       tidy(() => {
         const logits = rand(rows * V, -8, 8);
         const targets = Int32Array.from({ length: rows }, (_, r) => (r % 4 === 1 ? -100 : rng.int(V)));
         const scale = 1 / rows;
         const dr = rand(rows * V);
         const dw = copy(dr);
-        const r = ref.softmaxCrossEntropy(logits.data, targets, V, -100, scale, dr.data);
-        const w = be.softmaxCrossEntropy(logits.data, targets, V, -100, scale, dw.data);
+        const r = ref.softmaxCrossEntropy(logits.data, targets, V, -100, smoothing, scale, dr.data);
+        const w = be.softmaxCrossEntropy(logits.data, targets, V, -100, smoothing, scale, dw.data);
         assert.equal(w.count, r.count);
-        close(`CE loss ${rows}x${V}`, [w.lossSum], [r.lossSum], 1e-5, 1e-5);
-        close(`CE dLogits ${rows}x${V}`, dw.data, dr.data, 1e-5, 1e-7);
-        const n = be.softmaxCrossEntropy(logits.data, targets, V, -100, scale, null);
-        close(`CE loss without dLogits ${rows}x${V}`, [n.lossSum, n.count], [r.lossSum, r.count], 1e-5, 1e-5);
+        close(`CE loss ${rows}x${V} ε ${smoothing}`, [w.lossSum], [r.lossSum], 1e-5, 1e-5);
+        close(`CE dLogits ${rows}x${V} ε ${smoothing}`, dw.data, dr.data, 1e-5, 1e-7);
+        const n = be.softmaxCrossEntropy(logits.data, targets, V, -100, smoothing, scale, null);
+        close(`CE loss without dLogits ${rows}x${V} ε ${smoothing}`, [n.lossSum, n.count], [r.lossSum, r.count], 1e-5, 1e-5);
       });
     }
     tidy(() => {
       const logits = rand(12);
-      assert.throws(() => be.softmaxCrossEntropy(logits.data, Int32Array.from([0, 4, 1]), 4, -100, 1, null), /target 4 at row 1 is outside \[0, 4\)/);
+      assert.throws(() => be.softmaxCrossEntropy(logits.data, Int32Array.from([0, 4, 1]), 4, -100, 0, 1, null), /target 4 at row 1 is outside \[0, 4\)/);
     });
   });
 

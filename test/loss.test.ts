@@ -1,4 +1,4 @@
-// crossEntropy (with ignore_index) and mse against torch.nn.functional.cross_entropy / mse_loss:
+// crossEntropy (with ignore_index and label_smoothing) and mse against torch.nn.functional.cross_entropy / mse_loss:
 // values and gradients from test/fixtures/optim/losses.json (scripts/make-optim-fixtures.py).
 
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { backward } from '../src/autograd/tape.js';
 import { Tensor, noGrad, tidy } from '../src/tensor/tensor.js';
 
 type LossCase =
-  | { case: string; kind: 'crossEntropy'; shape: number[]; logits: number[]; targets: number[]; ignoreIndex: number; loss: number; dLogits: number[] }
+  | { case: string; kind: 'crossEntropy'; shape: number[]; logits: number[]; targets: number[]; ignoreIndex: number; labelSmoothing: number; loss: number; dLogits: number[] }
   | { case: string; kind: 'mse'; shape: number[]; a: number[]; b: number[]; loss: number; dA: number[]; dB: number[] };
 
 const cases = (JSON.parse(readFileSync(new URL('../../test/fixtures/optim/losses.json', import.meta.url), 'utf8')) as { cases: LossCase[] }).cases;
@@ -27,7 +27,7 @@ for (const c of cases) {
     tidy(() => {
       if (c.kind === 'crossEntropy') {
         const logits = Tensor.from(c.logits, c.shape, true);
-        const loss = crossEntropy(logits, Int32Array.from(c.targets), c.ignoreIndex);
+        const loss = crossEntropy(logits, Int32Array.from(c.targets), c.ignoreIndex, c.labelSmoothing);
         assertClose(`${c.case} loss`, loss.data, [c.loss]);
         backward(loss);
         assertClose(`${c.case} dLogits`, logits.grad!.data, c.dLogits);
@@ -68,5 +68,15 @@ test('crossEntropy rejects targets outside the vocabulary and a wrong target cou
     const logits = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3], true);
     assert.throws(() => crossEntropy(logits, Int32Array.from([0, 3])), /target 3 at row 1 is outside \[0, 3\)/);
     assert.throws(() => crossEntropy(logits, Int32Array.from([0])), /1 targets for 2 rows/);
+  });
+});
+
+test('crossEntropy: label smoothing is a number in [0, 1], and the fixtures cover it', () => {
+  assert.ok(cases.some((c) => c.kind === 'crossEntropy' && c.labelSmoothing > 0 && c.labelSmoothing < 1));
+  tidy(() => {
+    const logits = Tensor.from([1, 2, 3, 4], [2, 2]);
+    for (const e of [-0.1, 1.5, NaN, '0.1']) {
+      assert.throws(() => crossEntropy(logits, Int32Array.from([0, 1]), -100, e as never), new RegExp(`labelSmoothing must be a number in \\[0, 1\\], got ${String(e)}`));
+    }
   });
 });

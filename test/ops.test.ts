@@ -108,6 +108,7 @@ test('crossEntropy, including ignored rows', () => {
   const logits = randomTensor(rng, [6, 5], 2);
   gradcheck('crossEntropy', () => ops.crossEntropy(logits, Int32Array.from([1, -100, 4, 0, -100, 3])), [logits]);
   gradcheck('crossEntropy ignoreIndex 2', () => ops.crossEntropy(logits, Int32Array.from([2, 0, 2, 1, 4, 2]), 2), [logits]);
+  gradcheck('crossEntropy label smoothing 0.2', () => ops.crossEntropy(logits, Int32Array.from([1, -100, 4, 0, -100, 3]), -100, 0.2), [logits]);
   const seq = randomTensor(rng, [2, 3, 4], 2); // (B, T, V)
   gradcheck('crossEntropy (B, T, V)', () => ops.crossEntropy(seq, Int32Array.from([0, 3, -100, 1, 2, 2])), [seq]);
 });

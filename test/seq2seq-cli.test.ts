@@ -107,6 +107,16 @@ test('seq2seq train --resume ends exactly as an uninterrupted run, scheduled sam
   assertOneLineError(runCli([...common, '--steps', '30', '--out', a]), /already holds a checkpoint; pass --resume/);
   assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--batch-size', '8']), /cannot resume .*batchSize 16, this run asks for 8/);
   assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--hidden', '32']), /cannot resume .*its model has hiddenSize 24, this run asks for --hidden 32/);
+  assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--label-smoothing', '0.1']), /cannot resume .*labelSmoothing 0, this run asks for 0.1/);
+  assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--encoder-hidden', '12']), /cannot resume .*its model has encoderHiddenSize 24, this run asks for --encoder-hidden 12/);
+  // --encoder-hidden and --label-smoothing reach the model and the checkpoint: a narrower encoder than decoder.
+  const c = join(dir, 'c');
+  const narrow = runCli([...common, '--steps', '2', '--encoder-hidden', '12', '--label-smoothing', '0.1', '--out', c]);
+  assert.equal(narrow.code, 0, narrow.stderr);
+  assert.match(narrow.stdout, /gru 1×24 \(encoder 1×12\)/);
+  const saved = JSON.parse(readFileSync(join(c, 'config.json'), 'utf8'));
+  assert.equal(saved.model.encoderHiddenSize, 12);
+  assert.equal(saved.train.labelSmoothing, 0.1);
   assertOneLineError(runCli([...common.map((x) => (x === 'bahdanau' ? 'luong-dot' : x)), '--steps', '40', '--out', a, '--resume']), /its model has attention bahdanau, this run asks for --attention luong-dot/);
 });
 

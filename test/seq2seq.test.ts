@@ -29,11 +29,27 @@ test('gradients of the loss for every attention kind, cell, bidirectional encode
     { cell: 'lstm', bidirectional: true, attention: 'luong-general', inputFeeding: true },
     { cell: 'lstm', bidirectional: true, attention: 'bahdanau', numLayers: 2 },
     { cell: 'rnn_tanh', attention: 'luong-dot', inputFeeding: true },
+    // An encoder narrower or wider than the decoder: bridged, unidirectional too.
+    { cell: 'lstm', bidirectional: true, attention: 'luong-general', encoderHiddenSize: 3 },
+    { cell: 'gru', attention: 'bahdanau', encoderHiddenSize: 7 },
+    { cell: 'lstm', attention: 'none', encoderHiddenSize: 4, numLayers: 2 },
   ];
   for (const v of variants) {
     const model = new Seq2Seq({ ...base, ...v }, new Rng(3));
     gradcheck(`seq2seq ${JSON.stringify(v)}`, () => model.forward(batch).loss, model.parameters(), { maxPerInput: 6 });
   }
+});
+
+test('label smoothing: gradients on both the fused and the stepped path; 0 is the plain loss', () => {
+  for (const v of [{ cell: 'lstm', attention: 'luong-general', bidirectional: true }, { attention: 'bahdanau' }] as Array<Partial<Seq2SeqConfig>>) {
+    const model = new Seq2Seq({ ...base, ...v }, new Rng(5));
+    gradcheck(`seq2seq label smoothing ${JSON.stringify(v)}`, () => model.forward(batch, { labelSmoothing: 0.1 }).loss, model.parameters(), { maxPerInput: 4 });
+    const loss = (opts: object): number => tidy(() => model.forward(batch, opts).loss.item());
+    assert.equal(loss({ labelSmoothing: 0 }), loss({}));
+    assert.notEqual(loss({ labelSmoothing: 0.1 }), loss({}));
+  }
+  const model = new Seq2Seq(base, new Rng(5));
+  assert.throws(() => model.forward(batch, { labelSmoothing: 1.2 }), /Seq2Seq.forward: labelSmoothing must be a number in \[0, 1\], got 1.2/);
 });
 
 test('scheduled sampling with ε = 1 is teacher forcing: same outputs, same gradients, no random draws', () => {
@@ -66,6 +82,7 @@ test('teacher forcing without input feeding runs the decoder over all steps at o
     { cell: 'lstm', attention: 'luong-general', bidirectional: true, numLayers: 2 },
     { cell: 'lstm', attention: 'luong-dot' },
     { cell: 'rnn_tanh', attention: 'luong-general' },
+    { cell: 'lstm', attention: 'luong-general', bidirectional: true, encoderHiddenSize: 3 },
     // Dropout in eval mode changes nothing: the two paths still agree.
     { attention: 'none', numLayers: 2, dropout: 0.4 },
     { cell: 'lstm', attention: 'luong-general', bidirectional: true, numLayers: 2, dropout: 0.4 },
@@ -271,7 +288,25 @@ test('bad input gets an error naming the problem', () => {
   assert.throws(() => new Seq2Seq({ ...base, inputFeeding: true }, rng), /inputFeeding applies to Luong attention only/);
   assert.throws(() => new Seq2Seq({ ...base, attention: 'luong-dot', bidirectional: true }, rng), /'luong-dot' needs keySize = querySize/);
   assert.throws(() => new Seq2Seq({ ...base, eos: 12 }, rng), /eos must be a target id in \[0, 12\), got 12/);
+  assert.throws(() => new Seq2Seq({ ...base, encoderHiddenSize: 0 }, rng), /encoderHiddenSize must be a positive integer, got 0/);
+  assert.throws(() => new Seq2Seq({ ...base, attention: 'luong-dot', encoderHiddenSize: 4 }, rng), /'luong-dot' needs keySize = querySize/);
   assert.throws(() => new Seq2Seq({ ...base, cell: 'tree' } as never, rng), /cell must be one of/);
+});
+
+test('an encoder of its own width: bridged to the decoder, attention keys of dirs·H_e; the same width needs no bridge', () => {
+  const shapes = (v: Partial<Seq2SeqConfig>): Record<string, number[]> =>
+    Object.fromEntries(new Seq2Seq({ ...base, cell: 'lstm', attention: 'luong-general', ...v }, new Rng(1)).namedParameters().map(([n, p]) => [n, p.shape.slice()]));
+  const narrow = shapes({ bidirectional: true, encoderHiddenSize: 3 });
+  assert.deepEqual(narrow['encoder.weight_hh_l0'], [12, 3]);
+  assert.deepEqual(narrow['bridge_h.weight'], [5, 6]);
+  assert.deepEqual(narrow['bridge_c.weight'], [5, 6]);
+  assert.deepEqual(narrow['attention.weight'], [5, 6]);
+  assert.deepEqual(narrow['combine.weight'], [5, 11]);
+  const uni = shapes({ encoderHiddenSize: 7 });
+  assert.deepEqual(uni['bridge_h.weight'], [5, 7]);
+  const same = shapes({ encoderHiddenSize: 5 });
+  assert.equal(same['bridge_h.weight'], undefined);
+  assert.deepEqual(same, shapes({}));
 });
 
 /** Reverse a string of 2–5 digits: src d_1..d_n, tgt d_n..d_1. */

@@ -189,12 +189,13 @@ export function concat(xs: Tensor[]): Tensor {
     col += w;
   });
   return record(out, xs, () => {
+    const grads = xs.map((x) => (x.requiresGrad ? x.ensureGrad() : null)); // every allocation before the views
     const dOut = out.grad!.data;
     let c = 0;
-    xs.forEach((x, k) => {
+    grads.forEach((g, k) => {
       const w = widths[k];
-      if (x.requiresGrad) {
-        const dx = x.ensureGrad().data;
+      if (g !== null) {
+        const dx = g.data;
         for (let r = 0; r < rows; r++) for (let j = 0; j < w; j++) dx[r * w + j] += dOut[r * n + c + j];
       }
       c += w;
@@ -280,9 +281,14 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape): Ten
 
 /**
  * Mean softmax cross-entropy of `logits` (N, V) against `targets` (N), skipping rows whose target is
- * `ignoreIndex` (PyTorch's default: -100). Shape [1]. The softmax and its gradient are one fused kernel.
+ * `ignoreIndex` (PyTorch's default: -100). Shape [1]. `labelSmoothing` ε in [0, 1] mixes the one-hot
+ * target with the uniform distribution, (1 - ε) onehot + ε/V, as PyTorch's label_smoothing does. The
+ * softmax and its gradient are one fused kernel.
  */
-export function crossEntropy(logits: Tensor, targets: Int32Array, ignoreIndex = -100): Tensor {
+export function crossEntropy(logits: Tensor, targets: Int32Array, ignoreIndex = -100, labelSmoothing = 0): Tensor {
+  if (typeof labelSmoothing !== 'number' || !(labelSmoothing >= 0 && labelSmoothing <= 1)) {
+    throw new Error(`crossEntropy: labelSmoothing must be a number in [0, 1], got ${String(labelSmoothing)}`);
+  }
   const V = logits.shape[logits.shape.length - 1];
   const N = logits.size / V;
   if (targets.length !== N) throw new Error(`crossEntropy: ${targets.length} targets for ${N} rows of logits ${fmt(logits.shape)}`);
@@ -290,7 +296,7 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, ignoreIndex = 
   for (let i = 0; i < N; i++) if (targets[i] !== ignoreIndex) count++;
   const wantGrad = isGradEnabled() && logits.requiresGrad;
   const dLogits = wantGrad ? new Tensor(logits.shape) : null;
-  const res = backend().softmaxCrossEntropy(logits.data, targets, V, ignoreIndex, count > 0 ? 1 / count : 0, dLogits?.data ?? null);
+  const res = backend().softmaxCrossEntropy(logits.data, targets, V, ignoreIndex, labelSmoothing, count > 0 ? 1 / count : 0, dLogits?.data ?? null);
   const out = new Tensor([1]);
   out.data[0] = count > 0 ? res.lossSum / count : 0;
   if (dLogits === null) return out;

@@ -63,11 +63,13 @@ export interface Backend {
 
   /**
    * Softmax cross-entropy over rows of `logits` (N×V) against integer `targets` (N); rows whose target
-   * equals `ignoreIndex` count for nothing. Writes dLogits = (softmax - onehot) * scale for counted rows,
-   * 0 for ignored ones, and returns the summed loss (in float64) and the number of counted rows.
+   * equals `ignoreIndex` count for nothing. With label smoothing ε the target distribution is
+   * q = (1 - ε) onehot + ε/V, so a row's loss is lse(x) - (1 - ε) x_t - (ε/V) Σ_j x_j (PyTorch's
+   * label_smoothing). Writes dLogits = (softmax - q) * scale for counted rows, 0 for ignored ones, and
+   * returns the summed loss (in float64) and the number of counted rows.
    */
   softmaxCrossEntropy(
-    logits: Float32Array, targets: Int32Array, V: number, ignoreIndex: number, scale: number, dLogits: Float32Array | null,
+    logits: Float32Array, targets: Int32Array, V: number, ignoreIndex: number, smoothing: number, scale: number, dLogits: Float32Array | null,
   ): { lossSum: number; count: number };
 
   /** Sum of squares, in float64 (gradient norms for clipping). */

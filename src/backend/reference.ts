@@ -127,7 +127,7 @@ export const referenceBackend: Backend = {
     }
   },
 
-  softmaxCrossEntropy(logits, targets, V, ignoreIndex, scale, dLogits) {
+  softmaxCrossEntropy(logits, targets, V, ignoreIndex, smoothing, scale, dLogits) {
     let lossSum = 0;
     let count = 0;
     for (let r = 0; r < targets.length; r++) {
@@ -144,10 +144,16 @@ export const referenceBackend: Backend = {
       let sum = 0;
       for (let j = 0; j < V; j++) sum += Math.exp(logits[o + j] - max);
       lossSum += Math.log(sum) + max - logits[o + t];
+      if (smoothing > 0) {
+        let xs = 0;
+        for (let j = 0; j < V; j++) xs += logits[o + j];
+        lossSum += smoothing * (logits[o + t] - xs / V);
+      }
       count++;
       if (dLogits !== null) {
-        for (let j = 0; j < V; j++) dLogits[o + j] = (Math.exp(logits[o + j] - max) / sum) * scale;
-        dLogits[o + t] -= scale;
+        const uniform = (smoothing / V) * scale;
+        for (let j = 0; j < V; j++) dLogits[o + j] = (Math.exp(logits[o + j] - max) / sum) * scale - uniform;
+        dLogits[o + t] -= (1 - smoothing) * scale;
       }
     }
     return { lossSum, count };

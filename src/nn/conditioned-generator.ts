@@ -176,7 +176,7 @@ export class ConditionedGenerator extends Module {
    * lengths + 1); otherwise one step at a time through `step`, as decoding does.
    */
   forward(batch: ConditionedGeneratorBatch, opts: ConditionedGeneratorForwardOptions = {}): ConditionedGeneratorOutput {
-    const { teacherForcing, feedback, rng } = checkFeedbackOptions('ConditionedGenerator.forward', opts);
+    const { teacherForcing, feedback, rng, labelSmoothing } = checkFeedbackOptions('ConditionedGenerator.forward', opts);
     if (batch === null || typeof batch !== 'object') throw new Error(`ConditionedGenerator.forward: batch must be { vectors, tgt }, got ${String(batch)}`);
     rejectUnknownKeys('ConditionedGenerator.forward batch', batch, ['vectors', 'tgt']);
     const { bos, eos, vocabSize: V } = this.config;
@@ -205,7 +205,7 @@ export class ConditionedGenerator extends Module {
       inputs = fed.inputs;
       logits = stack(fed.logits); // (T, B, V)
     }
-    const loss = crossEntropy(logits, targets, IGNORE_INDEX); // [1]
+    const loss = crossEntropy(logits, targets, IGNORE_INDEX, labelSmoothing); // [1]
     return { loss, logits, targets, inputs };
   }
 

@@ -29,8 +29,10 @@ export interface Seq2SeqConfig {
   tgtVocabSize: number;
   /** Width of both embeddings (source and target). */
   embeddingSize: number;
-  /** H of the encoder (per direction) and of the decoder. */
+  /** H of the decoder, and of the encoder (per direction) unless encoderHiddenSize says otherwise. */
   hiddenSize: number;
+  /** H_e of the encoder, per direction. Default hiddenSize. When it differs, a bridge maps the encoder's final states to the decoder's. */
+  encoderHiddenSize?: number;
   /** L of the encoder and of the decoder. Default 1. */
   numLayers?: number;
   /** A bidirectional encoder; its final states are bridged to the decoder (see Seq2Seq). Default false. */
@@ -50,7 +52,7 @@ export interface Seq2SeqConfig {
 }
 
 const CONFIG_KEYS = [
-  'cell', 'srcVocabSize', 'tgtVocabSize', 'embeddingSize', 'hiddenSize', 'numLayers', 'bidirectional',
+  'cell', 'srcVocabSize', 'tgtVocabSize', 'embeddingSize', 'hiddenSize', 'encoderHiddenSize', 'numLayers', 'bidirectional',
   'attention', 'inputFeeding', 'attentionSize', 'dropout', 'bos', 'eos',
 ] as const;
 
@@ -106,9 +108,10 @@ export { IGNORE_INDEX };
  *   luong-*        s_t = cell([E_y[y_{t-1}]; h̃_{t-1} if inputFeeding], s_{t-1});  c_t, α_t = attend(h_t^{top}, enc)
  *                  h̃_t = tanh(W_c [c_t; h_t^{top}]);                       logits = W_o h̃_t + b_o
  *
- * Bridge (encoder final state → decoder initial state, layer by layer): unidirectional, the identity;
- * bidirectional, h0_l = tanh(W_bh [h_l^→; h_l^←] + b_bh) and, for LSTM, c0_l = W_bc [c_l^→; c_l^←] + b_bc
- * (one Linear(2H, H) each, shared by the layers; c is not squashed, as it is unbounded in an LSTM).
+ * Bridge (encoder final state → decoder initial state, layer by layer): the identity when the encoder is
+ * unidirectional and as wide as the decoder; otherwise h0_l = tanh(W_bh [h_l^→; h_l^←] + b_bh) and, for
+ * LSTM, c0_l = W_bc [c_l^→; c_l^←] + b_bc (h_l^→ alone when unidirectional; one Linear(dirs·H_e, H) each,
+ * shared by the layers; c is not squashed, as it is unbounded in an LSTM).
  *
  * Dropout p (training mode only; Module.train()/eval()), as in Luong et al. 2015 and OpenNMT: on the
  * output of both embeddings (E_x[x_s] and E_y[y_{t-1}]), between the recurrent layers of encoder and
@@ -140,11 +143,11 @@ export class Seq2Seq extends Module {
     if (config === null || typeof config !== 'object') throw new Error(`Seq2Seq: config must be an object, got ${String(config)}`);
     rejectUnknownKeys('Seq2Seq config', config, CONFIG_KEYS);
     const {
-      cell, srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, numLayers: L = 1, bidirectional = false,
+      cell, srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, encoderHiddenSize: He = H, numLayers: L = 1, bidirectional = false,
       attention = 'none', inputFeeding = false, attentionSize, dropout = 0, bos, eos,
     } = config;
     if (!(cellKinds as readonly string[]).includes(cell)) throw new Error(`Seq2Seq cell must be one of ${cellKinds.join(', ')}, got ${JSON.stringify(cell)}`);
-    for (const [k, v] of Object.entries({ srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, numLayers: L })) {
+    for (const [k, v] of Object.entries({ srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, encoderHiddenSize: He, numLayers: L })) {
       if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`Seq2Seq ${k} must be a positive integer, got ${String(v)}`);
     }
     if (typeof bidirectional !== 'boolean') throw new Error(`Seq2Seq bidirectional must be true or false, got ${String(bidirectional)}`);
@@ -159,15 +162,16 @@ export class Seq2Seq extends Module {
     for (const [k, v] of Object.entries({ bos, eos })) {
       if (!Number.isInteger(v) || v < 0 || v >= tgtVocabSize) throw new Error(`Seq2Seq ${k} must be a target id in [0, ${tgtVocabSize}), got ${String(v)}`);
     }
-    this.config = { cell, srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, numLayers: L, bidirectional, attention, inputFeeding, attentionSize, dropout, bos, eos };
+    this.config = { cell, srcVocabSize, tgtVocabSize, embeddingSize, hiddenSize: H, encoderHiddenSize: He, numLayers: L, bidirectional, attention, inputFeeding, attentionSize, dropout, bos, eos };
     const dirs = bidirectional ? 2 : 1;
-    const Ek = dirs * H; // width of an encoder state
+    const Ek = dirs * He; // width of an encoder state
+    const bridged = bidirectional || He !== H;
     const between = L > 1 ? dropout : 0; // the recurrent layers reject dropout with one layer (nothing is between)
 
     this.srcEmbedding = this.child('src_embedding', new Embedding({ numEmbeddings: srcVocabSize, embeddingDim: embeddingSize }, rng));
-    this.encoder = this.child('encoder', createRecurrent(cell, { inputSize: embeddingSize, hiddenSize: H, numLayers: L, bidirectional, batchFirst: true, dropout: between }, rng));
-    this.bridgeH = bidirectional ? this.child('bridge_h', new Linear({ inFeatures: 2 * H, outFeatures: H }, rng)) : null;
-    this.bridgeC = bidirectional && cell === 'lstm' ? this.child('bridge_c', new Linear({ inFeatures: 2 * H, outFeatures: H }, rng)) : null;
+    this.encoder = this.child('encoder', createRecurrent(cell, { inputSize: embeddingSize, hiddenSize: He, numLayers: L, bidirectional, batchFirst: true, dropout: between }, rng));
+    this.bridgeH = bridged ? this.child('bridge_h', new Linear({ inFeatures: Ek, outFeatures: H }, rng)) : null;
+    this.bridgeC = bridged && cell === 'lstm' ? this.child('bridge_c', new Linear({ inFeatures: Ek, outFeatures: H }, rng)) : null;
     this.tgtEmbedding = this.child('tgt_embedding', new Embedding({ numEmbeddings: tgtVocabSize, embeddingDim: embeddingSize }, rng));
     const decoderIn = embeddingSize + (attention === 'bahdanau' ? Ek : inputFeeding ? H : 0);
     this.decoder = this.child('decoder', createRecurrent(cell, { inputSize: decoderIn, hiddenSize: H, numLayers: L, dropout: between }, rng));
@@ -204,11 +208,12 @@ export class Seq2Seq extends Module {
     const memory = this.attention === null ? null : this.attention.prepare(r.output, lengths);
     let h = r.h; // (L, B, H) after the bridge
     let c = r.c;
-    if (bidirectional) {
+    if (this.bridgeH !== null) {
       const fwd = Array.from({ length: L }, (_, l) => 2 * l);
       const rev = fwd.map((i) => i + 1);
-      const both = (t: Tensor): Tensor => concat([indexSelect(t, 0, fwd), indexSelect(t, 0, rev)]); // (L, B, 2H)
-      h = tanh(this.bridgeH!.forward(both(r.h))); // (L, B, H)
+      // (L, B, dirs·H_e): each layer's final states, both directions side by side
+      const both = (t: Tensor): Tensor => (bidirectional ? concat([indexSelect(t, 0, fwd), indexSelect(t, 0, rev)]) : t);
+      h = tanh(this.bridgeH.forward(both(r.h))); // (L, B, H)
       c = r.c === null ? null : this.bridgeC!.forward(both(r.c)); // (L, B, H)
     }
     const feed = this.config.inputFeeding ? new Tensor([B, H]) : null; // (B, H) h̃_0 = 0
@@ -253,7 +258,7 @@ export class Seq2Seq extends Module {
    * model's own previous prediction; loss is the mean cross-entropy over real target positions.
    */
   forward(batch: Seq2SeqBatch, opts: Seq2SeqForwardOptions = {}): Seq2SeqOutput {
-    const { teacherForcing, feedback, rng } = checkFeedbackOptions('Seq2Seq.forward', opts);
+    const { teacherForcing, feedback, rng, labelSmoothing } = checkFeedbackOptions('Seq2Seq.forward', opts);
     if (batch === null || typeof batch !== 'object') throw new Error(`Seq2Seq.forward: batch must be { src, tgt }, got ${String(batch)}`);
     rejectUnknownKeys('Seq2Seq.forward batch', batch, ['src', 'tgt']);
     const { bos, eos, tgtVocabSize: V } = this.config;
@@ -266,7 +271,7 @@ export class Seq2Seq extends Module {
 
     let { encoded, state } = this.encode(batch.src);
     if (teacherForcing >= 1 && this.config.attention !== 'bahdanau' && !this.config.inputFeeding) {
-      return this.forwardTeacherForced(encoded, state, targets, T, B);
+      return this.forwardTeacherForced(encoded, state, targets, T, B, labelSmoothing);
     }
     const weights: Tensor[] = [];
     const fed = stepWithFeedback(targets, B, bos, eos, { teacherForcing, feedback, rng }, (prev) => {
@@ -276,7 +281,7 @@ export class Seq2Seq extends Module {
       return out.logits;
     });
     const logits = stack(fed.logits); // (T, B, V)
-    const loss = crossEntropy(logits, targets, IGNORE_INDEX); // [1]
+    const loss = crossEntropy(logits, targets, IGNORE_INDEX, labelSmoothing); // [1]
     return { loss, logits, targets, inputs: fed.inputs, weights: weights.length === 0 ? null : stack(weights) };
   }
 
@@ -288,7 +293,9 @@ export class Seq2Seq extends Module {
    * instead of T small ones. Dropout sits where stepping puts it, but its masks are drawn per tensor over
    * all steps rather than step by step, so with p > 0 in training mode the masks differ from stepping's.
    */
-  private forwardTeacherForced(encoded: EncodedSource, state: DecoderState, targets: Int32Array, T: number, B: number): Seq2SeqOutput {
+  private forwardTeacherForced(
+    encoded: EncodedSource, state: DecoderState, targets: Int32Array, T: number, B: number, labelSmoothing: number,
+  ): Seq2SeqOutput {
     const { bos, eos, attention } = this.config;
     const inputs = teacherForcedInputs(targets, B, bos, eos); // (T, B)
     const r = this.embedAndRun(this.tgtEmbedding, this.decoder, inputs, [T, B], { h0: state.h, c0: state.c ?? undefined }); // output (T, B, H)
@@ -302,7 +309,7 @@ export class Seq2Seq extends Module {
       logits = swapAxes01(this.head.forward(ht)); // (T, B, V)
       weights = swapAxes01(att.weights); // (T, B, S)
     }
-    const loss = crossEntropy(logits, targets, IGNORE_INDEX); // [1]
+    const loss = crossEntropy(logits, targets, IGNORE_INDEX, labelSmoothing); // [1]
     return { loss, logits, targets, inputs, weights };
   }
 }

@@ -35,19 +35,26 @@ export interface FeedbackOptions {
   feedback?: 'sample' | 'argmax';
   /** The seeded generator for the coin flips and samples; required when teacherForcing < 1. */
   rng?: Rng;
+  /** Label smoothing ε of the loss, in [0, 1] (crossEntropy's labelSmoothing). Default 0. */
+  labelSmoothing?: number;
 }
 
 /** Validates the options of `who`'s training forward (`who`, e.g. 'Seq2Seq.forward', names it in errors) and fills the defaults. */
-export function checkFeedbackOptions(who: string, opts: FeedbackOptions): { teacherForcing: number; feedback: 'sample' | 'argmax'; rng: Rng | undefined } {
+export function checkFeedbackOptions(
+  who: string, opts: FeedbackOptions,
+): { teacherForcing: number; feedback: 'sample' | 'argmax'; rng: Rng | undefined; labelSmoothing: number } {
   if (opts === null || typeof opts !== 'object') throw new Error(`${who}: options must be an object, got ${String(opts)}`);
-  rejectUnknownKeys(`${who} options`, opts, ['teacherForcing', 'feedback', 'rng']);
-  const { teacherForcing = 1, feedback = 'sample', rng } = opts;
+  rejectUnknownKeys(`${who} options`, opts, ['teacherForcing', 'feedback', 'rng', 'labelSmoothing']);
+  const { teacherForcing = 1, feedback = 'sample', rng, labelSmoothing = 0 } = opts;
+  if (typeof labelSmoothing !== 'number' || !(labelSmoothing >= 0 && labelSmoothing <= 1)) {
+    throw new Error(`${who}: labelSmoothing must be a number in [0, 1], got ${String(labelSmoothing)}`);
+  }
   if (typeof teacherForcing !== 'number' || !(teacherForcing >= 0 && teacherForcing <= 1)) {
     throw new Error(`${who}: teacherForcing must be a probability in [0, 1], got ${String(teacherForcing)}`);
   }
   if (feedback !== 'sample' && feedback !== 'argmax') throw new Error(`${who}: feedback must be 'sample' or 'argmax', got ${JSON.stringify(feedback)}`);
   if (teacherForcing < 1 && rng === undefined) throw new Error(`${who}: teacherForcing < 1 needs a seeded rng (options.rng) for its coin flips and samples`);
-  return { teacherForcing, feedback, rng };
+  return { teacherForcing, feedback, rng, labelSmoothing };
 }
 
 /** What a training forward with output feedback returns (Seq2Seq adds its attention weights). */

@@ -39,7 +39,7 @@ interface Kernels {
   axpy(alpha: number, x: number, out: number, n: number): void;
   sumRowsAcc(x: number, rows: number, n: number, out: number): void;
   indexAddRows(x: number, ids: number, rows: number, n: number, out: number): void;
-  softmaxCrossEntropy(logits: number, targets: number, rows: number, V: number, ignoreIndex: number, scale: number, dLogits: number): number;
+  softmaxCrossEntropy(logits: number, targets: number, rows: number, V: number, ignoreIndex: number, smoothing: number, scale: number, dLogits: number): number;
   crossEntropyCount(): number;
   crossEntropyBadRow(): number;
   sumSquares(x: number, n: number): number;
@@ -273,7 +273,7 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
       }
     },
 
-    softmaxCrossEntropy(logits, targets, V, ignoreIndex, scale, dLogits) {
+    softmaxCrossEntropy(logits, targets, V, ignoreIndex, smoothing, scale, dLogits) {
       const rows = targets.length;
       need(logits, rows * V, 'logits', 'softmaxCrossEntropy');
       need(dLogits, rows * V, 'dLogits', 'softmaxCrossEntropy');
@@ -290,7 +290,7 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
           new Int32Array(memory.buffer, idScratch, n).set(targets.subarray(r0, r0 + n));
           tp = idScratch;
         }
-        lossSum += k.softmaxCrossEntropy(lp + r0 * V * 4, tp, n, V, ignoreIndex, scale, dp === 0 ? 0 : dp + r0 * V * 4);
+        lossSum += k.softmaxCrossEntropy(lp + r0 * V * 4, tp, n, V, ignoreIndex, smoothing, scale, dp === 0 ? 0 : dp + r0 * V * 4);
         const bad = k.crossEntropyBadRow();
         if (bad >= 0) {
           const r = r0 + bad;

@@ -96,12 +96,13 @@ export function crossEntropyBadRow(): i32 {
 }
 
 /**
- * Softmax cross-entropy over `rows` rows of V logits; returns the summed loss in float64 (counted rows
- * in crossEntropyCount()). NOTE: log-sum-exp with the row max subtracted; the log and the per-row
- * terms are float64, the exponentials float32.
+ * Softmax cross-entropy over `rows` rows of V logits, with label smoothing `smoothing` (backend.ts has
+ * the formulas); returns the summed loss in float64 (counted rows in crossEntropyCount()). NOTE:
+ * log-sum-exp with the row max subtracted; the log and the per-row terms are float64, the exponentials
+ * and the smoothing's row sum float32.
  */
 export function softmaxCrossEntropy(
-  logits: usize, targets: usize, rows: i32, V: i32, ignoreIndex: i32, scale: f32, dLogits: usize,
+  logits: usize, targets: usize, rows: i32, V: i32, ignoreIndex: i32, smoothing: f32, scale: f32, dLogits: usize,
 ): f64 {
   let lossSum: f64 = 0;
   ceCount = 0;
@@ -135,16 +136,35 @@ export function softmaxCrossEntropy(
       sv = add(sv, e);
     }
     const sum = hsum(sv);
-    lossSum += Math.log(<f64>sum) + <f64>mx - <f64>load<f32>(row + <usize>t * 4);
+    const xt = load<f32>(row + <usize>t * 4);
+    lossSum += Math.log(<f64>sum) + <f64>mx - <f64>xt;
+    if (smoothing > 0) {
+      let xv = splat(0);
+      for (let j = 0; j < V; j += 4) {
+        const w = min(4, V - j);
+        let v = ld(row + <usize>j * 4, w);
+        if (w < 4) v = v128.and(v, tailMask(w));
+        xv = add(xv, v);
+      }
+      lossSum += <f64>smoothing * (<f64>xt - <f64>hsum(xv) / <f64>V);
+    }
     ceCount++;
     if (dLogits != 0) {
       const drow = dLogits + <usize>r * V4;
       const k = splat(scale / sum);
-      for (let j = 0; j < V; j += 4) {
-        const w = min(4, V - j);
-        st(drow + <usize>j * 4, mul(expv(sub(ld(row + <usize>j * 4, w), mxv)), k), w);
+      if (smoothing > 0) {
+        const u = splat(smoothing / <f32>V * scale);
+        for (let j = 0; j < V; j += 4) {
+          const w = min(4, V - j);
+          st(drow + <usize>j * 4, sub(mul(expv(sub(ld(row + <usize>j * 4, w), mxv)), k), u), w);
+        }
+      } else {
+        for (let j = 0; j < V; j += 4) {
+          const w = min(4, V - j);
+          st(drow + <usize>j * 4, mul(expv(sub(ld(row + <usize>j * 4, w), mxv)), k), w);
+        }
       }
-      store<f32>(drow + <usize>t * 4, load<f32>(drow + <usize>t * 4) - scale);
+      store<f32>(drow + <usize>t * 4, load<f32>(drow + <usize>t * 4) - (1 - smoothing) * scale);
     }
   }
   return lossSum;
