@@ -152,17 +152,10 @@ export function softmaxCrossEntropy(
     if (dLogits != 0) {
       const drow = dLogits + <usize>r * V4;
       const k = splat(scale / sum);
-      if (smoothing > 0) {
-        const u = splat(smoothing / <f32>V * scale);
-        for (let j = 0; j < V; j += 4) {
-          const w = min(4, V - j);
-          st(drow + <usize>j * 4, sub(mul(expv(sub(ld(row + <usize>j * 4, w), mxv)), k), u), w);
-        }
-      } else {
-        for (let j = 0; j < V; j += 4) {
-          const w = min(4, V - j);
-          st(drow + <usize>j * 4, mul(expv(sub(ld(row + <usize>j * 4, w), mxv)), k), w);
-        }
+      const u = splat(smoothing / <f32>V * scale); // 0 without smoothing: p - 0 is p, bit for bit
+      for (let j = 0; j < V; j += 4) {
+        const w = min(4, V - j);
+        st(drow + <usize>j * 4, sub(mul(expv(sub(ld(row + <usize>j * 4, w), mxv)), k), u), w);
       }
       store<f32>(drow + <usize>t * 4, load<f32>(drow + <usize>t * 4) - (1 - smoothing) * scale);
     }
