@@ -20,6 +20,7 @@ import { IGNORE_INDEX, Seq2Seq, seq2seqAttentionKinds, type Seq2SeqAttention, ty
 import { clipGradNorm, gradNorm } from '../src/optim/clip.js';
 import { createOptimizer, optimizerNames, optimizerStep } from '../src/optim/optimizer.js';
 import { createSchedule, type ScheduleSpec } from '../src/optim/schedule.js';
+import { createWeightAverage, disposeWeightAverage, updateWeightAverage, withAveragedWeights } from '../src/optim/weight-average.js';
 import { Rng } from '../src/random/rng.js';
 import { noGrad, tidy } from '../src/tensor/tensor.js';
 import { dataFingerprint } from '../src/train/checkpoint.js';
@@ -39,7 +40,7 @@ Usage:
                            [--bidirectional] [--attention none|bahdanau|luong-dot|luong-general] [--input-feeding]
                            [--attention-size N] [--dropout X] [--teacher-forcing SCHEDULE] [--feedback sample|argmax] [--batch-size B]
                            [--steps N | --time SECONDS] [--lr X] [--lr-schedule NAME ...] [--optimizer NAME] [--clip X]
-                           [--label-smoothing E] [--eval-every N] [--seed S] [--out DIR] [--resume] [--backend NAME]
+                           [--label-smoothing E] [--ema D] [--eval-every N] [--seed S] [--out DIR] [--resume] [--backend NAME]
   recurrent seq2seq eval   --checkpoint DIR[,DIR...] --data FILE [--beam K] [--length-penalty A] [--max-length N]
                            [--backend NAME]
   recurrent seq2seq decode --checkpoint DIR[,DIR...] [--data FILE] [--beam K] [--nbest N] [--length-penalty A]
@@ -74,6 +75,9 @@ Usage:
   --optimizer NAME       ${optimizerNames.join(', ')} (default adam)
   --clip X               clip the global gradient norm to X, 0 = off (default 5)
   --label-smoothing E    train on (1 - E)·onehot + E/V targets, in [0, 1) (default 0; validation loss is unsmoothed)
+  --ema D                keep a moving average of the weights, a <- d·a + (1 - d)·w after every step with
+                         d = min(D, (1 + n)/(10 + n)) (e.g. 0.999; default 0: off). Validation scores it (and the raw
+                         weights beside it), and the checkpoint's model is the average: what eval and decode use
 ${lrScheduleHelp(25)}
   --eval-every N         validate, log to DIR/metrics.jsonl and checkpoint every N steps (default 500)
   --seed S               seed of the split, the initialisation, the batches and scheduled sampling (default 1)
@@ -110,6 +114,8 @@ interface Seq2SeqTrainOptions {
   clip: number;
   /** Absent in checkpoints from before the option: 0. */
   labelSmoothing: number;
+  /** Decay of the weights' moving average, 0 = none. Absent in checkpoints from before the option: 0. */
+  ema: number;
   evalEvery: number;
   seed: number;
 }
@@ -289,7 +295,7 @@ async function train(argv: string[]): Promise<number> {
     model: { type: 'string' }, embedding: { type: 'string' }, hidden: { type: 'string' }, 'encoder-hidden': { type: 'string' }, layers: { type: 'string' },
     bidirectional: { type: 'boolean' }, attention: { type: 'string' }, 'input-feeding': { type: 'boolean' }, 'attention-size': { type: 'string' },
     dropout: { type: 'string' }, 'teacher-forcing': { type: 'string' }, feedback: { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' },
-    time: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' }, 'label-smoothing': { type: 'string' },
+    time: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' }, 'label-smoothing': { type: 'string' }, ema: { type: 'string' },
     'eval-every': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
     ...LR_SCHEDULE_OPTIONS,
   });
@@ -314,6 +320,7 @@ async function train(argv: string[]): Promise<number> {
     optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
     clip: num(v, 'clip', 5, (x) => x >= 0, 'a non-negative number'),
     labelSmoothing: num(v, 'label-smoothing', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
+    ema: num(v, 'ema', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1) (0: off)'),
     evalEvery: int(v, 'eval-every', 500),
     seed: int(v, 'seed', 1, 0),
   };
@@ -362,7 +369,7 @@ async function train(argv: string[]): Promise<number> {
     const ck = loadSeq2Seq(out, rng); // the model draws its dropout masks from the run's generator
     ({ config, src, tgt, model } = ck);
     const s = config.train;
-    for (const k of ['srcSplit', 'tgtSplit', 'batchSize', 'optimizer', 'seed', 'labelSmoothing'] as const) {
+    for (const k of ['srcSplit', 'tgtSplit', 'batchSize', 'optimizer', 'seed', 'labelSmoothing', 'ema'] as const) {
       if ((s[k] ?? 0) !== opts[k]) throw new Error(`cannot resume ${out}: it was trained with ${k} ${String(s[k])}, this run asks for ${String(opts[k])}`);
     }
     if (config.data.hash !== fingerprint.hash) throw new Error(`cannot resume ${out}: it was trained on different data (${config.data.name})`);
@@ -398,7 +405,10 @@ async function train(argv: string[]): Promise<number> {
     };
     model = new Seq2Seq(modelConfig, rng);
     config = { format: FORMAT, model: modelConfig, srcVocab: [...src.tokens], tgtVocab: [...tgt.tokens], train: opts, data: { name: dataPath, ...fingerprint } };
-    state = { step: 0, rng, optimizer: createOptimizer(opts.optimizer, model.namedParameters(), { lr: opts.lr }), counters: {} };
+    state = {
+      step: 0, rng, optimizer: createOptimizer(opts.optimizer, model.namedParameters(), { lr: opts.lr }), counters: {},
+      average: opts.ema > 0 ? createWeightAverage(model.namedParameters(), opts.ema) : null,
+    };
   }
   const trainSet = encodePairs(trainPairs, src, tgt, dataPath);
   const valSet = encodePairs(valPairs, src, tgt, valPath ?? `${dataPath} (validation)`);
@@ -415,6 +425,7 @@ async function train(argv: string[]): Promise<number> {
   let trainSec = 0;
   let batches = lengthBucketedBatches(lengths, opts.batchSize, opts.seed, epoch);
   const params = model.namedParameters();
+  const average = state.average ?? null;
   const lrAt = createSchedule(opts.schedule, opts.lr);
   const metricsPath = join(out, 'metrics.jsonl');
   const start = performance.now();
@@ -427,13 +438,19 @@ async function train(argv: string[]): Promise<number> {
   let lastEval = -1;
   const evaluate = (): void => {
     // Validation is inference: no dropout (and no draws from the run's generator), then back to training.
+    // With a weight average, the average is scored (it is what the checkpoint saves), and the raw weights beside it.
     model.eval();
+    const score = (): { tf: ReturnType<typeof teacherForcedScores>; dec: ReturnType<typeof decodedScores> } => {
+      const tf = teacherForcedScores(model, valSet, opts.batchSize);
+      if (!Number.isFinite(tf.loss)) throw new DivergedRun(`validation loss became ${tf.loss} at step ${state.step}; stopped, the last good checkpoint in ${out} is kept`);
+      return { tf, dec: decodedScores([model], valGroups, src, tgt, { beam: 1, lengthPenalty: 1, maxLength: null }, valPath ?? dataPath) };
+    };
     let tf: ReturnType<typeof teacherForcedScores>;
     let dec: ReturnType<typeof decodedScores>;
+    let raw: ReturnType<typeof score> | null = null;
     try {
-      tf = teacherForcedScores(model, valSet, opts.batchSize);
-      if (!Number.isFinite(tf.loss)) throw new DivergedRun(`validation loss became ${tf.loss} at step ${state.step}; stopped, the last good checkpoint in ${out} is kept`);
-      dec = decodedScores([model], valGroups, src, tgt, { beam: 1, lengthPenalty: 1, maxLength: null }, valPath ?? dataPath);
+      ({ tf, dec } = average === null ? score() : withAveragedWeights(average, params, score));
+      if (average !== null) raw = score();
     } finally {
       model.train();
     }
@@ -442,6 +459,7 @@ async function train(argv: string[]): Promise<number> {
       valLoss: tf.loss, valTokenAccuracy: tf.tokenAccuracy, valSequenceAccuracy: dec.sequenceAccuracy, valTokenErrorRate: dec.tokenErrorRate,
       teacherForcing: teacherForcingProbability(opts.teacherForcing, state.step),
       tokensPerSec: tokens / Math.max(1e-9, trainSecBefore + trainSec), elapsedSec: elapsed(),
+      ...(raw === null ? {} : { raw: { valLoss: raw.tf.loss, valSequenceAccuracy: raw.dec.sequenceAccuracy, valTokenErrorRate: raw.dec.tokenErrorRate } }),
     };
     bar.clear();
     mkdirSync(out, { recursive: true });
@@ -449,6 +467,7 @@ async function train(argv: string[]): Promise<number> {
     process.stdout.write(
       `step ${m.step} (epoch ${m.epoch.toFixed(2)}): train loss ${m.trainLoss?.toFixed(4) ?? '--'}, val loss ${m.valLoss.toFixed(4)}, ` +
         `val greedy: ${(100 * (1 - dec.sequenceAccuracy)).toFixed(1)}% sequence errors, ${(100 * dec.tokenErrorRate).toFixed(1)}% token errors, ` +
+        (raw === null ? '' : `(raw weights: val loss ${raw.tf.loss.toFixed(4)}, ${(100 * (1 - raw.dec.sequenceAccuracy)).toFixed(1)}% sequence errors), `) +
         `${Math.round(m.tokensPerSec)} tokens/s, ${formatDuration(m.elapsedSec)}\n`,
     );
     lossSum = 0;
@@ -498,6 +517,7 @@ async function train(argv: string[]): Promise<number> {
       const norm = opts.clip > 0 ? clipGradNorm(params, opts.clip) : gradNorm(params);
       if (!Number.isFinite(norm)) throw new DivergedRun(`gradient norm became ${norm} at step ${state.step + 1}; stopped, the last good checkpoint in ${out} is kept`);
       noGrad(() => optimizerStep(state.optimizer, params, lrAt(state.step)));
+      if (average !== null) updateWeightAverage(average, params);
       model.zeroGrad();
       state.step++;
       tokens += batch.tgt.reduce((a, t) => a + t.length + 1, 0);
@@ -530,6 +550,7 @@ async function train(argv: string[]): Promise<number> {
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
+    if (average !== null) disposeWeightAverage(average);
     model.dispose();
   }
 }

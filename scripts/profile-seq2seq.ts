@@ -1,29 +1,31 @@
 // Times seq2seq training steps on source<TAB>target pairs (default: the G2P training split that
 // experiments/g2p-data.ts writes), as `recurrent seq2seq train` takes them: length-bucketed batches,
 // teacher forcing, Adam, clip 5. Prints ms per step and target tokens/s, split into forward, backward and
-// optimizer. For comparing model shapes on one machine in one sitting, not a benchmark against peers.
+// optimizer, and with --kernels the time per kernel (kernel-timers.ts). For comparing model shapes on one machine in one sitting, not a benchmark against peers.
 //
 //   node --experimental-wasm-relaxed-simd dist/scripts/profile-seq2seq.js [--data FILE] [--steps 30]
-//        [--hidden 256] [--encoder-hidden N] [--embedding 128] [--batch 128] [--dropout 0] [--threads N]
+//        [--cell lstm] [--hidden 256] [--encoder-hidden N] [--embedding 128] [--batch 128] [--dropout 0] [--threads N] [--kernels]
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { timeKernels } from './kernel-timers.js';
 import {
-  Rng, Seq2Seq, TokenVocabulary, backend, backward, clipGradNorm, createOptimizer, lengthBucketedBatches, noGrad,
+  Rng, Seq2Seq, type CellKind, TokenVocabulary, backend, backward, clipGradNorm, createOptimizer, lengthBucketedBatches, noGrad,
   optimizerStep, parseParallelText, tidy,
 } from '../src/index.js';
 
 const { values: v } = parseArgs({
   options: {
-    data: { type: 'string', default: 'runs/g2p/data/train.tsv' }, steps: { type: 'string', default: '30' },
+    data: { type: 'string', default: 'runs/g2p/data/train.tsv' }, cell: { type: 'string', default: 'lstm' }, steps: { type: 'string', default: '30' },
     hidden: { type: 'string', default: '256' }, 'encoder-hidden': { type: 'string' }, embedding: { type: 'string', default: '128' },
-    batch: { type: 'string', default: '128' }, dropout: { type: 'string', default: '0' }, threads: { type: 'string' },
+    batch: { type: 'string', default: '128' }, dropout: { type: 'string', default: '0' }, threads: { type: 'string' }, kernels: { type: 'boolean', default: false },
   },
 });
 const STEPS = Number(v.steps);
 const H = Number(v.hidden);
 const be = backend() as ReturnType<typeof backend> & { setThreads?(n: number): void };
 if (v.threads !== undefined) be.setThreads!(Number(v.threads));
+const timers = v.kernels ? timeKernels(be) : null;
 
 const pairs = parseParallelText(readFileSync(v.data!, 'utf8'), v.data!, { src: 'char', tgt: 'space' });
 const src = TokenVocabulary.fromSequences(pairs.map((p) => p.src));
@@ -31,7 +33,7 @@ const tgt = TokenVocabulary.fromSequences(pairs.map((p) => p.tgt), ['<s>', '</s>
 const S = pairs.map((p) => src.encode(p.src, v.data!));
 const T = pairs.map((p) => tgt.encode(p.tgt, v.data!));
 const model = new Seq2Seq({
-  cell: 'lstm', srcVocabSize: src.size, tgtVocabSize: tgt.size, embeddingSize: Number(v.embedding), hiddenSize: H,
+  cell: v.cell as CellKind, srcVocabSize: src.size, tgtVocabSize: tgt.size, embeddingSize: Number(v.embedding), hiddenSize: H,
   encoderHiddenSize: Number(v['encoder-hidden'] ?? H), bidirectional: true, attention: 'luong-general',
   dropout: Number(v.dropout), bos: tgt.id('<s>')!, eos: tgt.id('</s>')!,
 }, new Rng(1));
@@ -63,12 +65,14 @@ const step = (i: number): void => {
 for (let i = 0; i < 5; i++) step(i); // warm-up (heap growth, JIT)
 ms = { forward: 0, backward: 0, optimizer: 0 };
 tokens = 0;
+timers?.reset();
 const t0 = performance.now();
 for (let i = 5; i < 5 + STEPS; i++) step(i);
 const total = performance.now() - t0;
 const per = (x: number): string => (x / STEPS).toFixed(1);
 console.log(
-  `backend ${be.name}; hidden ${H}, encoder ${v['encoder-hidden'] ?? H}, embeddings ${v.embedding}, batch ${v.batch}, dropout ${v.dropout}: ` +
+  `backend ${be.name}; ${v.cell}, hidden ${H}, encoder ${v['encoder-hidden'] ?? H}, embeddings ${v.embedding}, batch ${v.batch}, dropout ${v.dropout}: ` +
     `${per(total)} ms/step, ${((tokens / total) * 1000).toFixed(0)} target tokens/s ` +
     `(forward ${per(ms.forward)}, backward ${per(ms.backward)}, optimizer ${per(ms.optimizer)})`,
 );
+if (timers !== null) console.log(`\n${timers.table(STEPS, total)}`);

@@ -9,6 +9,7 @@
 // Not a benchmark against peers (bench/ does that): the timers themselves cost ~0.1 µs per call.
 
 import { readFileSync } from 'node:fs';
+import { timeKernels } from './kernel-timers.js';
 import {
   LanguageModel, Rng, StreamBatcher, Vocabulary, backend, backward, clipGradNorm, createOptimizer,
   crossEntropy, detachState, disposeState, generateText, noGrad, optimizerStep, setBackend, tidy, type CarriedState,
@@ -38,37 +39,8 @@ if (args.has('threads')) {
 }
 
 // --- kernel timers: every method of the active backend object, wrapped in place ---
-const kernelMs = new Map<string, { ms: number; calls: number }>();
-let inKernel = 0; // ms spent in kernels so far (for phase JS overhead)
 const profileKernels = !args.has('no-kernels');
-if (profileKernels) {
-  const obj = be as unknown as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    const f = obj[key];
-    if (typeof f !== 'function' || key === 'setThreads') continue;
-    const orig = f as (...a: unknown[]) => unknown;
-    obj[key] = function (this: unknown, ...a: unknown[]): unknown {
-      let name = key;
-      if (key === 'gemm') {
-        const [tA, tB, M, N, K] = a as [boolean, boolean, number, number, number];
-        name = `gemm ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}×${N}×${K}`;
-      } else if (key === 'cellForward' || key === 'cellBackward' || key === 'unary' || key === 'binary') {
-        name = `${key}(${String(a[0])}${key.startsWith('cell') ? `, ${String(a[1])}` : ''})`;
-      }
-      const t0 = performance.now();
-      const r = orig.apply(this, a);
-      const dt = performance.now() - t0;
-      inKernel += dt;
-      const e = kernelMs.get(name);
-      if (e === undefined) kernelMs.set(name, { ms: dt, calls: 1 });
-      else {
-        e.ms += dt;
-        e.calls++;
-      }
-      return r;
-    };
-  }
-}
+const timers = profileKernels ? timeKernels(be) : null;
 
 // --- data and model, as bench/ours.ts and the training loop take them ---
 const text = readFileSync(args.get('data') ?? new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8');
@@ -92,16 +64,16 @@ let kclock = 0;
 const mark = (p: Phase): void => {
   const now = performance.now();
   phaseMs[p].wall += now - clock;
-  phaseMs[p].kernel += inKernel - kclock;
+  phaseMs[p].kernel += (timers?.inKernel ?? 0) - kclock;
   clock = now;
-  kclock = inKernel;
+  kclock = timers?.inKernel ?? 0;
 };
 
 let step = 0;
 let lastLoss = NaN;
 const trainStep = (): void => {
   clock = performance.now();
-  kclock = inKernel;
+  kclock = timers?.inKernel ?? 0;
   const batch = batches.batch(step);
   if (batch.resetState) {
     disposeState(carried);
@@ -130,7 +102,7 @@ const trainStep = (): void => {
 };
 
 const reset = (): void => {
-  kernelMs.clear();
+  timers?.reset();
   for (const p of phases) phaseMs[p] = { wall: 0, kernel: 0 };
 };
 
@@ -151,16 +123,7 @@ for (const p of phases) {
   const { wall, kernel } = phaseMs[p];
   console.log(`${p.padEnd(34)} ${(wall / STEPS).toFixed(2).padStart(9)} ${(kernel / STEPS).toFixed(2).padStart(11)} ${((wall - kernel) / STEPS).toFixed(2).padStart(9)}`);
 }
-if (profileKernels) {
-  console.log('\nkernel                               ms/step  calls/st  of total');
-  const rows = [...kernelMs.entries()].sort((a, b) => b[1].ms - a[1].ms);
-  for (const [name, { ms, calls }] of rows) {
-    if (ms / totalMs < 0.002) continue;
-    console.log(line(name, ms, calls / STEPS, (100 * ms) / totalMs));
-  }
-  const k = [...kernelMs.values()].reduce((s, e) => s + e.ms, 0);
-  console.log(line('all kernels', k, [...kernelMs.values()].reduce((s, e) => s + e.calls, 0) / STEPS, (100 * k) / totalMs));
-}
+if (timers !== null) console.log(`\n${timers.table(STEPS, totalMs)}`);
 
 // --- batch-1 sampling through the public path ---
 if (SAMPLE > 0) {
@@ -172,11 +135,9 @@ if (SAMPLE > 0) {
   generateText(model, vocab, { length: SAMPLE }, sRng);
   const sMs = performance.now() - s0;
   console.log(`\nsampling (generateText, batch 1): ${((SAMPLE / sMs) * 1000).toFixed(0)} chars/s`);
-  if (profileKernels) {
-    const rows = [...kernelMs.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 6);
-    for (const [name, { ms, calls }] of rows) console.log(`  ${name.padEnd(32)} ${((1000 * ms) / SAMPLE).toFixed(1).padStart(7)} µs/char  ${(calls / SAMPLE).toFixed(1)} calls/char`);
-    const k = [...kernelMs.values()].reduce((s, e) => s + e.ms, 0);
-    console.log(`  all kernels ${((1000 * k) / SAMPLE).toFixed(1)} µs/char of ${((1000 * sMs) / SAMPLE).toFixed(1)}`);
+  if (timers !== null) {
+    console.log(timers.top(6, SAMPLE, 'char'));
+    console.log(`  all kernels ${((1000 * timers.inKernel) / SAMPLE).toFixed(1)} µs/char of ${((1000 * sMs) / SAMPLE).toFixed(1)}`);
   }
 }
 

@@ -1,9 +1,11 @@
 // Checkpoints of the task models trained from the command line (seq2seq, classify; any model trained by a
 // plain step loop), in a directory:
 //   config.json          { format, ...config }: the model config, vocabularies, options, data fingerprint
-//   model.safetensors    the weights under their parameter names, with the step in the metadata
-//   training.safetensors optimizer slots, and in the metadata the step, the generator state and the
-//                        loop's own counters: everything `--resume` needs to continue exactly
+//   model.safetensors    the weights under their parameter names, with the step in the metadata; with a
+//                        weight average (optim/weight-average.ts), the average: what eval and decode use
+//   training.safetensors optimizer slots (and with an average, the raw weights the run trains as `raw.*`),
+//                        and in the metadata the step, the generator state, the average's decay and count
+//                        and the loop's own counters: everything `--resume` needs to continue exactly
 // Each file is written atomically (temporary name, flush, rename); model and training files carry their
 // step and must agree on load, so a crash between the writes is detected, never silently resumed.
 // Legacy: classify checkpoints written before classify used this module keep the counters at the top level
@@ -15,6 +17,7 @@ import { readSafetensorsFileSync, writeFileAtomicSync } from '../io/checkpoint-f
 import { encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { optimizerStateFromRecord, optimizerStateToRecord, type OptimizerState } from '../optim/optimizer.js';
+import { restoreWeightAverage, type WeightAverage } from '../optim/weight-average.js';
 import type { Rng, RngState } from '../random/rng.js';
 import { loadModelWeights } from './model-weights.js';
 
@@ -24,6 +27,8 @@ export interface TaskTrainingState {
   rng: Rng;
   optimizer: OptimizerState;
   counters: Record<string, number>;
+  /** An average of the weights, saved as the model (the raw weights go to the training file); null or absent: none. */
+  average?: WeightAverage | null;
 }
 
 export function taskCheckpointExists(dir: string): boolean {
@@ -34,11 +39,20 @@ export function taskCheckpointExists(dir: string): boolean {
 export function saveTaskCheckpoint(dir: string, format: string, config: object, model: Module, t: TaskTrainingState): void {
   mkdirSync(dir, { recursive: true });
   const weights = new Map<string, NamedArray>();
-  for (const [name, p] of model.namedParameters()) weights.set(name, { dtype: 'F32', shape: [...p.shape], data: p.data.slice() });
+  const avg = t.average ?? null;
   const opt = optimizerStateToRecord(t.optimizer);
   const slots = new Map<string, NamedArray>();
   for (const [name, v] of opt.tensors) slots.set(`optimizer.${name}`, { dtype: 'F32', shape: [...v.shape], data: v.data.slice() });
-  const meta = { step: t.step, rng: t.rng.getState(), optimizer: opt.json, counters: t.counters };
+  for (const [name, p] of model.namedParameters()) {
+    const shipped = avg === null ? p : avg.weights.get(name);
+    if (shipped === undefined) throw new Error(`saveTaskCheckpoint: parameter ${name} has no average`);
+    weights.set(name, { dtype: 'F32', shape: [...p.shape], data: shipped.data.slice() });
+    if (avg !== null) slots.set(`raw.${name}`, { dtype: 'F32', shape: [...p.shape], data: p.data.slice() });
+  }
+  const meta = {
+    step: t.step, rng: t.rng.getState(), optimizer: opt.json, counters: t.counters,
+    ...(avg === null ? {} : { average: { decay: avg.decay, count: avg.count } }),
+  };
   const step = String(t.step);
   writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify({ format, ...config }, null, 2) + '\n');
   writeFileAtomicSync(join(dir, 'training.safetensors'), encodeSafetensors(slots, { format, step, training: JSON.stringify(meta) }));
@@ -80,7 +94,7 @@ export function loadTaskTraining(dir: string, model: Module, rng: Rng, step: num
   const path = join(dir, 'training.safetensors');
   if (!existsSync(path)) throw new Error(`${dir} has no training.safetensors: it cannot be resumed`);
   const tr = readSafetensorsFileSync(path);
-  let meta: { step: unknown; rng: RngState; optimizer: unknown; counters?: Record<string, unknown> };
+  let meta: { step: unknown; rng: RngState; optimizer: unknown; counters?: Record<string, unknown>; average?: { decay: unknown; count: unknown } };
   try {
     meta = JSON.parse(tr.metadata.training ?? '');
   } catch {
@@ -92,7 +106,7 @@ export function loadTaskTraining(dir: string, model: Module, rng: Rng, step: num
     throw new Error(`${path} is corrupt: the generator state is not four 32-bit integers`);
   }
   // The legacy layout (see the top of this file): no `counters`, and every other top-level key is a counter.
-  const topLevel = Object.fromEntries(Object.entries(meta).filter(([k]) => !['step', 'rng', 'optimizer', 'counters'].includes(k)));
+  const topLevel = Object.fromEntries(Object.entries(meta).filter(([k]) => !['step', 'rng', 'optimizer', 'counters', 'average'].includes(k)));
   const legacy = meta.counters === undefined && Object.keys(topLevel).length > 0;
   const counters = legacy ? topLevel : meta.counters;
   const where = legacy ? 'training' : 'training.counters';
@@ -105,6 +119,24 @@ export function loadTaskTraining(dir: string, model: Module, rng: Rng, step: num
   rng.setState(meta.rng);
   const slots = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [k, v] of tr.tensors) if (k.startsWith('optimizer.')) slots.set(k.slice('optimizer.'.length), { shape: v.shape, data: v.data as Float32Array });
-  const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, model.namedParameters());
-  return { step, rng, optimizer, counters: counters as Record<string, number> };
+  const params = model.namedParameters();
+  const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, params);
+  let average: WeightAverage | null = null;
+  if (meta.average !== undefined) {
+    // The model file holds the average; the raw weights the run trains are in the training file.
+    const { decay, count } = meta.average ?? {};
+    if (typeof decay !== 'number' || typeof count !== 'number') throw new Error(`${path} is corrupt: training.average is ${JSON.stringify(meta.average)}`);
+    const shipped = new Map(params.map(([name, p]) => [name, { shape: p.shape, data: p.data.slice() }]));
+    try {
+      average = restoreWeightAverage(params, decay, count, shipped);
+    } catch (e) {
+      throw new Error(`${path} is corrupt: ${(e as Error).message}`);
+    }
+    for (const [name, p] of params) {
+      const raw = tr.tensors.get(`raw.${name}`);
+      if (raw === undefined || raw.data.length !== p.size) throw new Error(`${path} is corrupt: the raw weights of ${name} are missing or of the wrong size`);
+      p.data.set(raw.data as Float32Array);
+    }
+  }
+  return { step, rng, optimizer, counters: counters as Record<string, number>, average };
 }
