@@ -46,7 +46,8 @@ const TRAIN_HELP = `recurrent train: train a character-level language model (cha
   --seq-length T       characters per stream per step (default 50)
   --batch-size B       parallel streams (default 50)
   --steps N            training steps in all, counting those before --resume (default 2000)
-  --time SECONDS       train for this long instead of a number of steps
+  --time SECONDS       train for this long instead of a number of steps (with --lr-schedule cosine: the whole
+                       run, through --resume, and the rate decays over it)
   --lr X               learning rate (default 2e-3)
   --optimizer NAME     ${optimizerNames.join(', ')} (default adam)
   --clip X             clip the global gradient norm to X, 0 = off (default 5)
@@ -74,6 +75,7 @@ async function train(argv: string[]): Promise<number> {
   const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
   if (v.steps !== undefined && v.time !== undefined) throw new UsageError('give --steps or --time, not both');
   const steps = v.time === undefined ? int(v, 'steps', 2000) : undefined;
+  const timeSec = v.time === undefined ? undefined : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds');
   const opts: TrainOptions = {
     cell: modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind),
     hiddenSize: int(v, 'hidden', d.hiddenSize),
@@ -81,13 +83,13 @@ async function train(argv: string[]): Promise<number> {
     seqLength: int(v, 'seq-length', d.seqLength),
     batchSize: int(v, 'batch-size', d.batchSize),
     steps,
-    timeSec: v.time === undefined ? undefined : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds'),
+    timeSec,
     lr: num(v, 'lr', d.lr, (x) => x > 0, 'a positive number'),
     optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
     clip: num(v, 'clip', d.clip, (x) => x >= 0, 'a non-negative number'),
     clipValue: num(v, 'clip-value', d.clipValue, (x) => x >= 0, 'a non-negative number'),
     dropout: num(v, 'dropout', d.dropout, (x) => x >= 0 && x < 1, 'in [0, 1)'),
-    schedule: parseLrSchedule(v, steps ?? null),
+    schedule: parseLrSchedule(v, steps ?? null, timeSec ?? null),
     evalEvery: int(v, 'eval-every', d.evalEvery),
     sampleLength: int(v, 'sample-length', d.sampleLength, 0),
     seed: int(v, 'seed', d.seed, 0),

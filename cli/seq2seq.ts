@@ -19,7 +19,7 @@ import { teacherForcingProbability, validateSamplingSchedule, type SamplingSched
 import { IGNORE_INDEX, Seq2Seq, seq2seqAttentionKinds, type Seq2SeqAttention, type Seq2SeqConfig } from '../src/nn/seq2seq.js';
 import { clipGradNorm, gradNorm } from '../src/optim/clip.js';
 import { createOptimizer, optimizerNames, optimizerStep } from '../src/optim/optimizer.js';
-import { createSchedule, type ScheduleSpec } from '../src/optim/schedule.js';
+import { createSchedule, scheduleSeconds, type ScheduleSpec } from '../src/optim/schedule.js';
 import { createWeightAverage, disposeWeightAverage, updateWeightAverage, withAveragedWeights } from '../src/optim/weight-average.js';
 import { Rng } from '../src/random/rng.js';
 import { noGrad, tidy } from '../src/tensor/tensor.js';
@@ -70,7 +70,8 @@ Usage:
   --feedback NAME        the model's own token when not teacher forcing: sample or argmax (default sample)
   --batch-size B         pairs per step, grouped by length (default 64)
   --steps N              training steps in all, counting those before --resume (default 2000)
-  --time SECONDS         train for this long instead of a number of steps
+  --time SECONDS         train for this long instead of a number of steps (with --lr-schedule cosine: the whole
+                         run, through --resume, and the rate decays over it)
   --lr X                 learning rate (default 2e-3)
   --optimizer NAME       ${optimizerNames.join(', ')} (default adam)
   --clip X               clip the global gradient norm to X, 0 = off (default 5)
@@ -307,16 +308,18 @@ async function train(argv: string[]): Promise<number> {
   const hidden = int(v, 'hidden', 128);
   const attention = oneOf(v, 'attention', 'luong-general', seq2seqAttentionKinds) as Seq2SeqAttention;
   const dropout = num(v, 'dropout', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+  const steps = v.time === undefined ? int(v, 'steps', 2000) : null;
+  const timeSec = v.time === undefined ? null : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds');
   const opts: Seq2SeqTrainOptions = {
     srcSplit: oneOf(v, 'src-split', 'char', tokenSplits),
     tgtSplit: oneOf(v, 'tgt-split', 'char', tokenSplits),
     teacherForcing: parseSchedule(str(v, 'teacher-forcing')),
     feedback: oneOf(v, 'feedback', 'sample', ['sample', 'argmax'] as const),
     batchSize: int(v, 'batch-size', 64),
-    steps: v.time === undefined ? int(v, 'steps', 2000) : null,
-    timeSec: v.time === undefined ? null : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds'),
+    steps,
+    timeSec,
     lr: num(v, 'lr', 2e-3, (x) => x > 0, 'a positive number'),
-    schedule: parseLrSchedule(v, v.time === undefined ? int(v, 'steps', 2000) : null),
+    schedule: parseLrSchedule(v, steps, timeSec),
     optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
     clip: num(v, 'clip', 5, (x) => x >= 0, 'a non-negative number'),
     labelSmoothing: num(v, 'label-smoothing', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
@@ -427,6 +430,7 @@ async function train(argv: string[]): Promise<number> {
   const params = model.namedParameters();
   const average = state.average ?? null;
   const lrAt = createSchedule(opts.schedule, opts.lr);
+  let lr = lrAt(state.step, elapsedBefore); // the rate of the last update
   const metricsPath = join(out, 'metrics.jsonl');
   const start = performance.now();
   const elapsed = (): number => elapsedBefore + (performance.now() - start) / 1000;
@@ -457,7 +461,7 @@ async function train(argv: string[]): Promise<number> {
     const m = {
       step: state.step, epoch: epoch + batchIndex / batches.length, tokens, trainLoss: lossCount > 0 ? lossSum / lossCount : null,
       valLoss: tf.loss, valTokenAccuracy: tf.tokenAccuracy, valSequenceAccuracy: dec.sequenceAccuracy, valTokenErrorRate: dec.tokenErrorRate,
-      teacherForcing: teacherForcingProbability(opts.teacherForcing, state.step),
+      teacherForcing: teacherForcingProbability(opts.teacherForcing, state.step), lr,
       tokensPerSec: tokens / Math.max(1e-9, trainSecBefore + trainSec), elapsedSec: elapsed(),
       ...(raw === null ? {} : { raw: { valLoss: raw.tf.loss, valSequenceAccuracy: raw.dec.sequenceAccuracy, valTokenErrorRate: raw.dec.tokenErrorRate } }),
     };
@@ -492,8 +496,11 @@ async function train(argv: string[]): Promise<number> {
   );
   const runStart = performance.now();
   const firstStep = state.step;
-  const done = (): boolean =>
-    (opts.steps !== null && state.step >= opts.steps) || (opts.timeSec !== null && (performance.now() - runStart) / 1000 >= opts.timeSec);
+  // A time budget: this invocation's --time, or with a time-based schedule the run's whole length.
+  const runSeconds = scheduleSeconds(opts.schedule);
+  const secondsLeft = (): number =>
+    runSeconds !== null ? runSeconds - elapsed() : opts.timeSec !== null ? opts.timeSec - (performance.now() - runStart) / 1000 : Infinity;
+  const done = (): boolean => (opts.steps !== null && state.step >= opts.steps) || secondsLeft() <= 0;
   try {
     while (!done()) {
       if (interrupted) break;
@@ -516,7 +523,8 @@ async function train(argv: string[]): Promise<number> {
       // The norm is computed even without clipping: a non-finite gradient must never reach the weights.
       const norm = opts.clip > 0 ? clipGradNorm(params, opts.clip) : gradNorm(params);
       if (!Number.isFinite(norm)) throw new DivergedRun(`gradient norm became ${norm} at step ${state.step + 1}; stopped, the last good checkpoint in ${out} is kept`);
-      noGrad(() => optimizerStep(state.optimizer, params, lrAt(state.step)));
+      lr = lrAt(state.step, elapsed());
+      noGrad(() => optimizerStep(state.optimizer, params, lr));
       if (average !== null) updateWeightAverage(average, params);
       model.zeroGrad();
       state.step++;
@@ -527,7 +535,7 @@ async function train(argv: string[]): Promise<number> {
       const secPerStep = (performance.now() - runStart) / 1000 / (state.step - firstStep);
       bar.update({
         step: state.step, totalSteps: opts.steps, loss, tokensPerSec: tokens / Math.max(1e-9, trainSecBefore + trainSec),
-        etaSec: opts.steps !== null ? (opts.steps - state.step) * secPerStep : opts.timeSec! - (performance.now() - runStart) / 1000,
+        etaSec: opts.steps !== null ? (opts.steps - state.step) * secPerStep : secondsLeft(),
       });
       if (state.step % opts.evalEvery === 0) evaluate();
       await new Promise<void>((r) => setImmediate(r)); // let Ctrl-C be delivered

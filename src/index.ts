@@ -22,6 +22,10 @@ export { LanguageModel, detachState, disposeState, type LanguageModelConfig, typ
 export * from './optim/optimizer.js';
 export { clipGradNorm, clipGradValue, gradNorm } from './optim/clip.js';
 export { createSchedule, type ScheduleSpec } from './optim/schedule.js';
+export {
+  createWeightAverage, restoreWeightAverage, updateWeightAverage, swapWeights, withAveragedWeights, disposeWeightAverage, effectiveDecay,
+  type WeightAverage,
+} from './optim/weight-average.js';
 
 export { Vocabulary } from './data/vocabulary.js';
 export { StreamBatcher, splitTrainVal } from './data/streams.js';

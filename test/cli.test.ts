@@ -62,6 +62,13 @@ test('--time trains for a wall-clock budget and ends with a last evaluation', ()
   assert.equal(m.length, 1);
   assert.ok(m[0].step >= 1, `trained ${m[0].step} steps`);
   assert.ok(Date.now() - started < 60_000);
+  // With a cosine schedule the budget is the run's: it decays over it and stops when it is up.
+  const cos = join(dir, 'cosine');
+  const c = runCli(['train', '--data', data, ...tiny, '--time', '1.5', '--lr-schedule', 'cosine', '--min-lr', '1e-4', '--eval-every', '100000', '--out', cos]);
+  assert.equal(c.code, 0, c.stderr);
+  const mc = metrics(cos);
+  assert.equal(mc.length, 1);
+  assert.ok(mc[0].elapsedSec >= 1.5 && mc[0].step >= 1, `${mc[0].step} steps in ${mc[0].elapsedSec} s`);
 });
 
 test('an interrupted run resumed to N steps ends exactly as an uninterrupted one', () => {

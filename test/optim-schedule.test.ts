@@ -62,8 +62,21 @@ test('cosine with linear warmup', () => {
   assert.equal(noWarmup(10), 0);
 });
 
+test('cosine over a time budget: the cosine curve at progress elapsed / totalSeconds, warm-up in steps', () => {
+  const lr = createSchedule({ kind: 'cosine-time', warmupSteps: 2, totalSeconds: 100, minLr: 0.1 }, 1);
+  assert.deepEqual([lr(0, 0), lr(1, 0.5)], [0.5, 1], 'warm-up by step');
+  assert.equal(lr(2, 0), 1);
+  assert.ok(Math.abs(lr(50, 50) - 0.55) < 1e-12, 'half the time: the midpoint');
+  assert.ok(Math.abs(lr(7, 20) - (0.1 + 0.45 * (1 + Math.cos(Math.PI * 0.2)))) < 1e-12, 'the step does not matter after warm-up');
+  assert.equal(lr(9, 100), 0.1);
+  assert.equal(lr(9, 1e6), 0.1, 'past the budget: minLr');
+  assert.throws(() => lr(3), /cosine-time": needs the seconds elapsed, a number >= 0, got undefined/);
+  assert.throws(() => createSchedule({ kind: 'cosine-time', totalSeconds: 0 }, 1), /totalSeconds must be a positive number, got 0/);
+  assert.throws(() => createSchedule({ kind: 'cosine-time', totalSteps: 10 }, 1), /schedule "cosine-time": unknown field "totalSteps"/);
+});
+
 test('bad schedules fail naming the field', () => {
-  assert.throws(() => createSchedule({ kind: 'linear' }, 1), /unknown kind "linear" \(valid kinds: constant, step, cosine\)/);
+  assert.throws(() => createSchedule({ kind: 'linear' }, 1), /unknown kind "linear" \(valid kinds: constant, step, cosine, cosine-time\)/);
   assert.throws(() => createSchedule({ kind: 'constant', lr: 1 }, 1), /schedule "constant": unknown field "lr"/);
   assert.throws(() => createSchedule({ kind: 'step', decayRate: 0.9 }, 1), /schedule "step": field "every" is required/);
   assert.throws(() => createSchedule({ kind: 'step', decayRate: 0.9, every: 2.5 }, 1), /every must be a positive integer, got 2.5/);

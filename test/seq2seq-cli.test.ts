@@ -40,7 +40,7 @@ test('seq2seq train → eval → decode learns to reverse, with beam search, an 
   assert.deepEqual(m.map((x) => x.step), [120, 240, 360]);
   assert.deepEqual(Object.keys(m[0]), [
     'step', 'epoch', 'tokens', 'trainLoss', 'valLoss', 'valTokenAccuracy', 'valSequenceAccuracy', 'valTokenErrorRate',
-    'teacherForcing', 'tokensPerSec', 'elapsedSec',
+    'teacherForcing', 'lr', 'tokensPerSec', 'elapsedSec',
   ]);
   assert.ok(m[2].valLoss < m[0].valLoss, `val loss ${m[0].valLoss} → ${m[2].valLoss}`);
   const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
@@ -146,6 +146,22 @@ test('seq2seq train --ema: validation scores the average and the raw weights, th
   const ema = (d: string): string[] => common.map((x) => (x === '0.9' ? d : x));
   assertOneLineError(runCli([...ema('0.99'), '--steps', '30', '--out', a, '--resume']), /cannot resume .*ema 0.9, this run asks for 0.99/);
   assertOneLineError(runCli([...ema('1'), '--steps', '30', '--out', join(dir, 'c')]), /--ema must be a number in \[0, 1\)/);
+});
+
+test('seq2seq train --time with --lr-schedule cosine decays over the time budget and stops at its end', () => {
+  const dir = tempDir();
+  const data = join(dir, 'train.tsv');
+  writeFileSync(data, reverseLines(120, 6));
+  const out = join(dir, 'a');
+  const r = runCli(['seq2seq', 'train', '--data', data, ...tiny, '--time', '2', '--lr-schedule', 'cosine', '--min-lr', '1e-4', '--eval-every', '1000000', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const last = m[m.length - 1];
+  assert.ok(last.elapsedSec >= 2 && last.elapsedSec < 10, `elapsed ${last.elapsedSec}`);
+  assert.ok(last.step > 5, `${last.step} steps`);
+  assert.ok(last.lr >= 1e-4 && last.lr < 1e-4 + 1e-5, `the last update's rate ${last.lr} is about --min-lr`);
+  const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  assert.deepEqual(saved.train.schedule, { kind: 'cosine-time', warmupSteps: 0, totalSeconds: 2, minLr: 1e-4 });
 });
 
 test('seq2seq train --dropout: stored in the checkpoint, validation and eval without dropout, exact --resume, checked on resume', () => {

@@ -1,6 +1,7 @@
 // Learning-rate schedules as plain data (a JSON-safe spec) and a pure function of (base lr, step), so a
-// resumed run needs nothing but the spec, the base rate and OptimizerState.step. Not here: applying the
-// rate (pass it to optimizerStep as its `lr`).
+// resumed run needs nothing but the spec, the base rate and OptimizerState.step; the one exception,
+// 'cosine-time', decays over a time budget and also reads the seconds the run has taken. Not here:
+// applying the rate (pass it to optimizerStep as its `lr`).
 //
 // `step` is always the number of optimizer steps already taken (0 for the first update); `lr` is the base
 // rate (the optimizer's lr).
@@ -20,7 +21,14 @@ export type ScheduleSpec =
    * first step does not have rate 0); minLr + ½(lr − minLr)(1 + cos(π·(step − warmupSteps)/(totalSteps −
    * warmupSteps))) up to totalSteps; minLr from then on.
    */
-  | { kind: 'cosine'; warmupSteps: number; totalSteps: number; minLr: number };
+  | { kind: 'cosine'; warmupSteps: number; totalSteps: number; minLr: number }
+  /**
+   * The cosine decay over a time budget: the same curve with progress = elapsedSec / totalSeconds (the
+   * wall-clock seconds the run has taken, clamped to [0, 1]) in place of the step's; the warm-up is still
+   * lr·(step + 1)/warmupSteps for step < warmupSteps. It depends on the machine's speed, so a rerun does
+   * not repeat it bit for bit.
+   */
+  | { kind: 'cosine-time'; warmupSteps: number; totalSeconds: number; minLr: number };
 
 export type ScheduleKind = ScheduleSpec['kind'];
 
@@ -31,13 +39,15 @@ const fields: { readonly [K in ScheduleKind]: { readonly [F in keyof Fields<K>]-
   constant: {},
   step: { decayRate: undefined, every: undefined, decayAfter: 0 },
   cosine: { warmupSteps: 0, totalSteps: undefined, minLr: 0 },
+  'cosine-time': { warmupSteps: 0, totalSeconds: undefined, minLr: 0 },
 };
 
 /** A spec as a user writes it: fields that have defaults may be left out. */
 export type ScheduleInput =
   | { kind: 'constant' }
   | { kind: 'step'; decayRate: number; every: number; decayAfter?: number }
-  | { kind: 'cosine'; warmupSteps?: number; totalSteps: number; minLr?: number };
+  | { kind: 'cosine'; warmupSteps?: number; totalSteps: number; minLr?: number }
+  | { kind: 'cosine-time'; warmupSteps?: number; totalSeconds: number; minLr?: number };
 
 /**
  * Checks a spec (from code or a config file) against the base rate `lr`, fills defaults, and throws naming
@@ -78,14 +88,22 @@ export function resolveSchedule(input: ScheduleInput | Readonly<Record<string, u
       if (!(Number.isSafeInteger(spec.totalSteps) && spec.totalSteps > spec.warmupSteps)) bad('totalSteps', `an integer > warmupSteps (${spec.warmupSteps})`);
       if (!(spec.minLr >= 0 && spec.minLr <= lr)) bad('minLr', `in [0, lr] = [0, ${lr}]`);
       break;
+    case 'cosine-time':
+      if (!(Number.isSafeInteger(spec.warmupSteps) && spec.warmupSteps >= 0)) bad('warmupSteps', 'a non-negative integer');
+      if (!(spec.totalSeconds > 0)) bad('totalSeconds', 'a positive number');
+      if (!(spec.minLr >= 0 && spec.minLr <= lr)) bad('minLr', `in [0, lr] = [0, ${lr}]`);
+      break;
     default:
       return spec satisfies never;
   }
   return spec;
 }
 
-/** The learning rate of the update taken when `step` updates have already been taken. `spec` must be resolved. */
-export function scheduleLr(spec: ScheduleSpec, lr: number, step: number): number {
+/**
+ * The learning rate of the update taken when `step` updates have already been taken (and, for
+ * 'cosine-time' only, `elapsedSec` seconds have passed). `spec` must be resolved.
+ */
+export function scheduleLr(spec: ScheduleSpec, lr: number, step: number, elapsedSec?: number): number {
   if (!(Number.isSafeInteger(step) && step >= 0)) throw new Error(`schedule: step must be a non-negative integer, got ${step}`);
   switch (spec.kind) {
     case 'constant':
@@ -102,13 +120,25 @@ export function scheduleLr(spec: ScheduleSpec, lr: number, step: number): number
       const progress = (step - warmupSteps) / (totalSteps - warmupSteps); // [0, 1)
       return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress));
     }
+    case 'cosine-time': {
+      if (elapsedSec === undefined || !(elapsedSec >= 0)) throw new Error(`schedule "cosine-time": needs the seconds elapsed, a number >= 0, got ${elapsedSec}`);
+      const { warmupSteps, totalSeconds, minLr } = spec;
+      if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
+      const progress = Math.min(1, elapsedSec / totalSeconds);
+      return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress));
+    }
     default:
       return spec satisfies never;
   }
 }
 
-/** Validates `input` against the base rate once and returns step -> learning rate. */
-export function createSchedule(input: ScheduleInput | Readonly<Record<string, unknown>>, lr: number): (step: number) => number {
+/** The seconds a run of this schedule lasts in all ('cosine-time': its totalSeconds), or null when the schedule sets no time. */
+export function scheduleSeconds(spec: ScheduleSpec): number | null {
+  return spec.kind === 'cosine-time' ? spec.totalSeconds : null;
+}
+
+/** Validates `input` against the base rate once and returns (step, seconds elapsed) -> learning rate. */
+export function createSchedule(input: ScheduleInput | Readonly<Record<string, unknown>>, lr: number): (step: number, elapsedSec?: number) => number {
   const spec = resolveSchedule(input, lr);
-  return (step) => scheduleLr(spec, lr, step);
+  return (step, elapsedSec) => scheduleLr(spec, lr, step, elapsedSec);
 }

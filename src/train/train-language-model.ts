@@ -13,7 +13,7 @@ import { LanguageModel, detachState, disposeState, type CarriedState } from '../
 import type { CellKind } from '../nn/recurrent/index.js';
 import { clipGradNorm, clipGradValue, gradNorm } from '../optim/clip.js';
 import { createOptimizer, optimizerStep, type OptimizerState } from '../optim/optimizer.js';
-import { createSchedule, type ScheduleSpec } from '../optim/schedule.js';
+import { createSchedule, scheduleSeconds, type ScheduleSpec } from '../optim/schedule.js';
 import { Rng } from '../random/rng.js';
 import { noGrad, tidy } from '../tensor/tensor.js';
 import {
@@ -186,9 +186,11 @@ export async function trainLanguageModel(
 
   const runStart = performance.now();
   const firstStep = step;
-  const done = (): boolean =>
-    (opts.steps !== undefined && step >= opts.steps) ||
-    (opts.timeSec !== undefined && (performance.now() - runStart) / 1000 >= opts.timeSec);
+  // A time budget: this invocation's --time, or with a time-based schedule the run's whole length.
+  const runSeconds = scheduleSeconds(opts.schedule);
+  const secondsLeft = (): number =>
+    runSeconds !== null ? runSeconds - elapsed() : opts.timeSec !== undefined ? opts.timeSec - (performance.now() - runStart) / 1000 : Infinity;
+  const done = (): boolean => (opts.steps !== undefined && step >= opts.steps) || secondsLeft() <= 0;
 
   try {
     while (!done()) {
@@ -216,7 +218,7 @@ export async function trainLanguageModel(
       const norm = opts.clip > 0 ? clipGradNorm(model.parameters(), opts.clip) : gradNorm(model.parameters());
       if (!Number.isFinite(norm)) throw new DivergedError(`gradient norm became ${norm} at step ${step + 1}; stopped, the last good checkpoint in ${opts.out} is kept`);
       if (opts.clipValue > 0) clipGradValue(model.parameters(), opts.clipValue);
-      noGrad(() => optimizerStep(optim, params, lrAt(step)));
+      noGrad(() => optimizerStep(optim, params, lrAt(step, elapsed())));
       model.zeroGrad();
       disposeState(carried);
       carried = loss.next;
@@ -230,7 +232,7 @@ export async function trainLanguageModel(
       const secPerStep = (performance.now() - runStart) / 1000 / (step - firstStep);
       hooks.onStep?.({
         step, totalSteps: opts.steps ?? null, loss: loss.value, tokensPerSec: tps,
-        etaSec: opts.steps !== undefined ? (opts.steps - step) * secPerStep : opts.timeSec! - (performance.now() - runStart) / 1000,
+        etaSec: opts.steps !== undefined ? (opts.steps - step) * secPerStep : secondsLeft(),
       });
       if (step % opts.evalEvery === 0) evaluate();
       await new Promise<void>((r) => setImmediate(r)); // let signals (Ctrl-C) be delivered
