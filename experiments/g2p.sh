@@ -5,10 +5,12 @@
 #   batch 128 (the 30-minute budget): no dropout for 9000 steps, label smoothing 0.1 for 8500, an encoder
 #   of 128 per direction for 13000, dropout 0.15 for 8000 and 0.3 for 8500; label smoothing for 13500 steps
 #   (about 45 minutes); and hidden 128 with dropout 0.2 for 48000 steps (25.8 epochs, about 35 minutes).
+# - Three runs of 30 minutes by the clock with a moving average of the weights: one on both cores, then
+#   two at once on one core each (about 1 hour).
 # - The ablations, hidden 128, batch 64, Adam 2e-3: 6000 steps (3.2 epochs) each, two at a time on one
 #   thread each; the hidden-128 main model trains 12000.
 # Needs `npm run experiments:setup && npm run experiments:build` first.
-#   bash experiments/g2p.sh [OUTDIR]      (default runs/g2p; about 7 hours on this machine)
+#   bash experiments/g2p.sh [OUTDIR]      (default runs/g2p; about 8 hours on this machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/g2p}
@@ -33,6 +35,17 @@ alone h256-e128-d15 "${h256[@]}" --dropout 0.15 --steps 8000 --eval-every 2000
 alone h256-e128 "${h256[@]}" --dropout 0.3 --steps 8500 --eval-every 2125
 alone h128-48k --hidden 128 --batch-size 64 --dropout 0.2 --steps 48000 --eval-every 12000
 
+# A 30-minute budget by the clock (the cosine decays over --time), label smoothing and a moving average of
+# the weights: alone on both cores with Adam 3e-3, then two models at once on one core each (an ensemble
+# trained in the same 30 minutes).
+timed() { name=$1; shift; [ -f "$out/$name/model.safetensors" ] || /usr/bin/time -f 'wall %e s' node dist/cli/recurrent.js seq2seq train \
+  --data "$data/train.tsv" --val "$data/val.tsv" --tgt-split space --bidirectional --attention luong-general "${h256[@]}" \
+  --lr-schedule cosine --min-lr 1e-4 --label-smoothing 0.1 --ema 0.999 --time 1800 --eval-every 2000 "$@" --out "$out/$name" > "$out/$name.log" 2>&1; }
+timed h256-ls10-lr3-ema-30m --lr 3e-3 --seed 1
+RECURRENT_THREADS=1 timed pair30m-s1 --lr 2e-3 --seed 1 &
+RECURRENT_THREADS=1 timed pair30m-s2 --lr 2e-3 --seed 2 &
+wait
+
 # The hidden-128 main model, then the ablations in two lanes.
 train luong --attention luong-general --steps 12000 --eval-every 2000
 (
@@ -49,9 +62,10 @@ wait
 
 # Test-set scores: one JSON line each.
 evaluate() { echo "$1 beam $2: $(recurrent seq2seq eval --checkpoint "$1" --data "$data/test.tsv" --beam "$2")"; }
-for m in h256-e128-d0 h256-e128-ls10 h256-he128 h256-e128-ls10-13k h256-e128-d15 h256-e128 h128-48k luong luong6k-s1 bahdanau6k luong6k-ss none6k; do
+for m in h256-ls10-lr3-ema-30m pair30m-s1 pair30m-s2 h256-e128-d0 h256-e128-ls10 h256-he128 h256-e128-ls10-13k h256-e128-d15 h256-e128 h128-48k luong luong6k-s1 bahdanau6k luong6k-ss none6k; do
   for beam in 1 5; do evaluate "$out/$m" $beam; done
 done | tee "$out/test-scores.txt"
 evaluate "$out/h256-e128,$out/h128-48k" 5 | tee -a "$out/test-scores.txt"
 evaluate "$out/h256-e128-d0,$out/h256-e128-ls10,$out/h256-e128-d15" 5 | tee -a "$out/test-scores.txt"
+evaluate "$out/pair30m-s1,$out/pair30m-s2" 5 | tee -a "$out/test-scores.txt"
 for beam in 1 5; do evaluate "$out/luong6k-s1,$out/luong6k-s2,$out/luong6k-s3" $beam; done | tee -a "$out/test-scores.txt"
