@@ -392,6 +392,7 @@ async function train(argv: string[]): Promise<number> {
       if (v[flag] !== undefined && had !== want) throw new Error(`cannot resume ${out}: its model has ${key} ${String(had)}, this run asks for --${flag} ${String(v[flag] === true ? '' : v[flag]).trim() || '(set)'}`);
     }
     state = loadTaskTraining(out, model, rng, ck.step);
+    if ((state.average ?? null) === null && opts.ema > 0) throw new Error(`${out} is corrupt: it was trained with --ema ${opts.ema}, but training.safetensors holds no weight average`);
     config = { ...config, train: opts };
   } else {
     // The vocabularies of the whole --data file (its held-out part included): tokens only a --val file has are an error.
