@@ -19,7 +19,7 @@ import { teacherForcingProbability, validateSamplingSchedule, type SamplingSched
 import { IGNORE_INDEX, Seq2Seq, seq2seqAttentionKinds, type Seq2SeqAttention, type Seq2SeqConfig } from '../src/nn/seq2seq.js';
 import { clipGradNorm, gradNorm } from '../src/optim/clip.js';
 import { createOptimizer, optimizerNames, optimizerStep } from '../src/optim/optimizer.js';
-import { createSchedule, scheduleSeconds, type ScheduleSpec } from '../src/optim/schedule.js';
+import { budgetSecondsLeft, createSchedule, type ScheduleSpec } from '../src/optim/schedule.js';
 import { createWeightAverage, disposeWeightAverage, updateWeightAverage, withAveragedWeights } from '../src/optim/weight-average.js';
 import { Rng } from '../src/random/rng.js';
 import { noGrad, tidy } from '../src/tensor/tensor.js';
@@ -497,10 +497,7 @@ async function train(argv: string[]): Promise<number> {
   );
   const runStart = performance.now();
   const firstStep = state.step;
-  // A time budget: this invocation's --time, or with a time-based schedule the run's whole length.
-  const runSeconds = scheduleSeconds(opts.schedule);
-  const secondsLeft = (): number =>
-    runSeconds !== null ? runSeconds - elapsed() : opts.timeSec !== null ? opts.timeSec - (performance.now() - runStart) / 1000 : Infinity;
+  const secondsLeft = (): number => budgetSecondsLeft(opts.schedule, opts.timeSec, elapsed(), (performance.now() - runStart) / 1000);
   const done = (): boolean => (opts.steps !== null && state.step >= opts.steps) || secondsLeft() <= 0;
   try {
     while (!done()) {

@@ -132,9 +132,14 @@ export function scheduleLr(spec: ScheduleSpec, lr: number, step: number, elapsed
   }
 }
 
-/** The seconds a run of this schedule lasts in all ('cosine-time': its totalSeconds), or null when the schedule sets no time. */
-export function scheduleSeconds(spec: ScheduleSpec): number | null {
-  return spec.kind === 'cosine-time' ? spec.totalSeconds : null;
+/**
+ * Seconds left of a training loop's time budget: with 'cosine-time', its totalSeconds less the seconds the
+ * run has taken in all (`runSec`, through resumes); otherwise `timeSec` (this invocation's budget; null or
+ * undefined: none, Infinity left) less this invocation's seconds (`invocationSec`).
+ */
+export function budgetSecondsLeft(spec: ScheduleSpec, timeSec: number | null | undefined, runSec: number, invocationSec: number): number {
+  if (spec.kind === 'cosine-time') return spec.totalSeconds - runSec;
+  return timeSec === null || timeSec === undefined ? Infinity : timeSec - invocationSec;
 }
 
 /** Validates `input` against the base rate once and returns (step, seconds elapsed) -> learning rate. */

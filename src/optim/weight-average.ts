@@ -25,19 +25,11 @@ function checkDecay(decay: number): void {
 
 /** An average that starts at the current weights (count 0). */
 export function createWeightAverage(params: NamedParams, decay: number): WeightAverage {
-  checkDecay(decay);
-  const weights = new Map<string, Tensor>();
-  untracked(() => {
-    for (const [name, p] of params) {
-      const a = new Tensor([...p.shape]);
-      a.data.set(p.data);
-      weights.set(name, a);
-    }
-  });
-  return { decay, count: 0, weights };
+  // The tensors themselves, not views of them: restore reads each one's data after allocating its copy.
+  return restoreWeightAverage(params, decay, 0, new Map(params));
 }
 
-/** An average restored from a checkpoint: `weights` must hold every parameter of `params`, each of its shape. */
+/** An average restored from a checkpoint (or tensors): `weights` must hold every parameter of `params`, each of its shape. */
 export function restoreWeightAverage(params: NamedParams, decay: number, count: number, weights: Map<string, { shape: readonly number[]; data: Float32Array }>): WeightAverage {
   checkDecay(decay);
   if (!(Number.isSafeInteger(count) && count >= 0)) throw new Error(`weight average: count must be a non-negative integer, got ${count}`);

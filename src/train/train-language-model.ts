@@ -13,7 +13,7 @@ import { LanguageModel, detachState, disposeState, type CarriedState } from '../
 import type { CellKind } from '../nn/recurrent/index.js';
 import { clipGradNorm, clipGradValue, gradNorm } from '../optim/clip.js';
 import { createOptimizer, optimizerStep, type OptimizerState } from '../optim/optimizer.js';
-import { createSchedule, scheduleSeconds, type ScheduleSpec } from '../optim/schedule.js';
+import { budgetSecondsLeft, createSchedule, type ScheduleSpec } from '../optim/schedule.js';
 import { Rng } from '../random/rng.js';
 import { noGrad, tidy } from '../tensor/tensor.js';
 import {
@@ -186,10 +186,7 @@ export async function trainLanguageModel(
 
   const runStart = performance.now();
   const firstStep = step;
-  // A time budget: this invocation's --time, or with a time-based schedule the run's whole length.
-  const runSeconds = scheduleSeconds(opts.schedule);
-  const secondsLeft = (): number =>
-    runSeconds !== null ? runSeconds - elapsed() : opts.timeSec !== undefined ? opts.timeSec - (performance.now() - runStart) / 1000 : Infinity;
+  const secondsLeft = (): number => budgetSecondsLeft(opts.schedule, opts.timeSec, elapsed(), (performance.now() - runStart) / 1000);
   const done = (): boolean => (opts.steps !== undefined && step >= opts.steps) || secondsLeft() <= 0;
 
   try {
