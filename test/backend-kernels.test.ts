@@ -10,6 +10,7 @@ import { CELL_LAYOUTS, type Backend, type CellKind, type UnaryOp } from '../src/
 import { referenceBackend as ref } from '../src/backend/reference.js';
 import { availableBackends, backend, setBackend } from '../src/backend/registry.js';
 import { MIN_THREADED_WORK } from '../src/backend/wasm/thread-pool.js';
+import { addonUrl } from '../src/backend/native/load-native.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, tidy } from '../src/tensor/tensor.js';
 
@@ -23,6 +24,17 @@ function named(name: string): Backend {
 
 test('the wasm backend is available', () => {
   assert.ok(availableBackends().includes('wasm'), `available: ${availableBackends().join(', ')}`);
+});
+
+test('the native backend loads wherever its addon was built (on a CPU with AVX2 and FMA)', async () => {
+  const { existsSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const built = existsSync(fileURLToPath(addonUrl));
+  if (!built) return; // `npm run build:native` found no compiler: the backend is absent, which is allowed
+  if (availableBackends().includes('native')) return;
+  const saved = backend().name;
+  assert.throws(() => setBackend('native'), /AVX2/, 'built, not loaded, and not for want of AVX2');
+  setBackend(saved);
 });
 
 const fast = availableBackends().filter((n) => n !== 'reference').map(named);
@@ -420,7 +432,7 @@ for (const be of fast) {
   });
 }
 
-test('the first threaded GEMM never grows the heap (callers keep valid views across kernel calls)', { skip: !availableBackends().includes('wasm') }, async () => {
+for (const name of ['wasm', 'native'].filter((n) => availableBackends().includes(n))) test(`${name}: the first threaded GEMM never grows the heap (callers keep valid views across kernel calls)`, async () => {
   // A fresh process, so the worker pool has not started yet.
   const { spawnSync } = await import('node:child_process');
   const registry = new URL('../src/backend/registry.js', import.meta.url).href;
@@ -428,7 +440,7 @@ test('the first threaded GEMM never grows the heap (callers keep valid views acr
   const script = `
     const { backend, setBackend } = await import(${JSON.stringify(registry)});
     const { heap } = await import(${JSON.stringify(heapUrl)});
-    setBackend('wasm');
+    setBackend(${JSON.stringify(name)});
     const be = backend();
     if (be.setThreads) be.setThreads(2);
     const n = 256;
@@ -445,7 +457,7 @@ test('the first threaded GEMM never grows the heap (callers keep valid views acr
   const { join } = await import('node:path');
   const file = join(mkdtempSync(join(tmpdir(), 'recurrent-grow-')), 'grow.mjs');
   writeFileSync(file, script);
-  const r = spawnSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, RECURRENT_BACKEND: 'wasm' } });
+  const r = spawnSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, RECURRENT_BACKEND: name } });
   assert.equal(r.status, 0, r.stderr);
   const { before, after } = JSON.parse(r.stdout.trim());
   assert.equal(after, before, 'heap grew inside a kernel call');

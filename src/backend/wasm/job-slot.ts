@@ -55,4 +55,6 @@ export interface WorkerInit {
   memory: WebAssembly.Memory;
   slot: SharedArrayBuffer;
   scratch: number;
+  /** The native addon's path when the backend runs native kernels (native/load-native.ts): the worker loads it too. */
+  native?: string;
 }

@@ -1,14 +1,16 @@
 // A kernel worker thread: instantiates the same compiled kernels against the shared heap, with its own
 // gemm scratch, then loops forever: wait for a job on its slot (job-slot.ts: spin, then sleep), call
-// the kernel, report DONE. Started by thread-pool.ts (Node: node:worker_threads with workerData; a
+// the kernel, report DONE. With the native backend it loads the native addon and runs its kernels
+// instead (same arguments, same heap). Started by thread-pool.ts (Node: node:worker_threads with workerData; a
 // browser Web Worker would get the same WorkerInit as its first message). Not here: choosing or
 // splitting jobs.
 
 import * as J from './job-slot.js';
 
-function run(init: J.WorkerInit): void {
+/** `native`: the native addon's versions of the kernels, which replace the wasm ones. */
+function run(init: J.WorkerInit, native: J.WorkerKernels | null): void {
   const k = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports as unknown as J.WorkerKernels;
-  const kernels = J.WORKER_KERNELS.map((name) => k[name]);
+  const kernels = J.WORKER_KERNELS.map((name) => (native ?? k)[name]);
   const slot = new J.JobSlot(init.slot);
   const s = slot.ints;
   let seen = Atomics.load(s, J.SEQ); // before READY: the main thread posts the first job once it sees READY
@@ -32,12 +34,14 @@ function run(init: J.WorkerInit): void {
 const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== undefined;
 if (node) {
   const { workerData } = await import('node:worker_threads');
-  run(workerData as J.WorkerInit);
+  const init = workerData as J.WorkerInit;
+  const native = init.native === undefined ? null : await (await import('../native/load-native.js')).bindAddon(init.native, init.memory);
+  run(init, native);
 } else {
   // A browser Web Worker: the init arrives as the first message.
   const scope = globalThis as unknown as { onmessage: ((e: { data: J.WorkerInit }) => void) | null };
   scope.onmessage = (e) => {
     scope.onmessage = null;
-    run(e.data);
+    run(e.data, null);
   };
 }

@@ -92,7 +92,8 @@ function checkThreads(n: number, name: string): number {
   return n;
 }
 
-export function createThreadPool(module: WebAssembly.Module, scratchBytes: number): ThreadPool {
+/** `native`: the native addon's path, when the workers run its kernels instead of the module's. */
+export function createThreadPool(module: WebAssembly.Module, scratchBytes: number, native?: string): ThreadPool {
   const workers: PoolWorker[] = [];
   // NOTE: each worker's scratch is reserved when the thread count is set, never inside a kernel call:
   // growing the heap there would leave the caller holding views of the old buffer for its next call.
@@ -105,7 +106,7 @@ export function createThreadPool(module: WebAssembly.Module, scratchBytes: numbe
 
   const spawn = (): PoolWorker => {
     const buf = new SharedArrayBuffer(J.SLOT_BYTES);
-    const init: J.WorkerInit = { module, memory: heap.memory, slot: buf, scratch: scratch[workers.length] };
+    const init: J.WorkerInit = { module, memory: heap.memory, slot: buf, scratch: scratch[workers.length], ...(native === undefined ? {} : { native }) };
     const url = new URL('./kernel-worker.js', import.meta.url);
     if (NodeWorker !== null) {
       const handle = new NodeWorker(url, { workerData: init });

@@ -15,6 +15,7 @@ import { CELL_LAYOUTS, checkRowIds } from '../backend.js';
 import { HEAP_BASE, heap } from '../../tensor/heap.js';
 import { createThreadPool, MIN_THREADED_WORK, splitRange } from './thread-pool.js';
 import { FN_GEMM, FN_GEMM_PACKED, FN_RECURRENT_BACKWARD, FN_RECURRENT_FORWARD } from './job-slot.js';
+import type { NativeAddon } from '../native/load-native.js';
 
 /** A kernel's arguments but its last (the scratch): what a thread pool part carries. */
 type WithoutScratch<F extends (...args: number[]) => unknown> = Parameters<F> extends [...infer A, number] ? A : never;
@@ -107,16 +108,19 @@ export type WasmBackend = Backend & {
  * Instantiates the compiled kernels against the tensor heap's memory and returns the backend.
  * Throws when the module's static data would overlap the heap (see HEAP_BASE in tensor/heap.ts).
  * Large GEMMs use `threads` threads: RECURRENT_THREADS, else the available cores (1 without a shared heap).
+ * With `native`, the backend is "native": the same, but GEMMs and the recurrent time loops run the
+ * native addon's AVX2 kernels (native/kernels.c), on this thread and in the workers.
  */
-export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
+export function createWasmBackend(module: WebAssembly.Module, native?: NativeAddon): WasmBackend {
   const memory = heap.memory;
-  const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Kernels;
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Kernels;
+  const k: Kernels = native === undefined ? exports : { ...exports, ...native.kernels };
   if (k.dataEnd() > HEAP_BASE) {
     throw new Error(`wasm backend: the module's static data ends at byte ${k.dataEnd()}, above HEAP_BASE (${HEAP_BASE})`);
   }
   const gemmScratch = heap.reserve(k.gemmScratchBytes());
   const idScratch = heap.reserve(ID_ROWS * 4);
-  const pool = createThreadPool(module, k.gemmScratchBytes());
+  const pool = createThreadPool(module, k.gemmScratchBytes(), native?.path);
 
   let buffer = memory.buffer;
   /** The pointer of a view over the heap; a clear error for anything else (a copy, a detached view). */
@@ -167,7 +171,7 @@ export function createWasmBackend(module: WebAssembly.Module): WasmBackend {
   };
 
   return {
-    name: 'wasm',
+    name: native === undefined ? 'wasm' : 'native',
 
     get threads() {
       return pool.threads;

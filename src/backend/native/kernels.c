@@ -1,0 +1,590 @@
+// The native kernels (Node only, x86-64 with AVX2 and FMA): the wasm backend's four heaviest kernels —
+// gemm, gemmPacked and the time loops of the one-stage recurrent cells (rnn_tanh, rnn_relu, lstm, gru) —
+// in C on 256-bit vectors, twice the width of wasm SIMD. They take the wasm exports' arguments (byte
+// offsets into the shared tensor heap, 0 for null), read the same packed-B layout (assembly/gemm.ts),
+// write the same cell caches (CELL_LAYOUTS in backend.ts) and compute the same float32 exp, sigmoid and
+// tanh (assembly/simd.ts) at eight lanes; assembly/ is the definition of each, and the tests hold these
+// to it. Built by node-gyp from binding.gyp; loaded by load-native.ts. Not here: choosing or splitting work.
+
+#include <node_api.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_KERNELS 1
+#include <immintrin.h>
+
+// Kernels are compiled for AVX2 + FMA per function, so that loading the addon on an older CPU only
+// reports them unavailable (cpuSupported) instead of faulting in code the compiler vectorised.
+#define K __attribute__((target("avx2,fma")))
+#define KI static inline __attribute__((always_inline, target("avx2,fma")))
+
+typedef __m256 v8;
+
+// ---- vectors: partial loads and stores for row tails, and the activations of assembly/simd.ts ----
+
+static const int32_t TAIL[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+KI __m256i tailMask(int n) { return _mm256_loadu_si256((const __m256i *)(TAIL + 8 - n)); }
+/** n (1..8) floats from p in the low lanes, 0 in the others. */
+KI v8 ld(const float *p, int n) { return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, tailMask(n)); }
+KI void st(float *p, v8 v, int n) {
+  if (n >= 8) _mm256_storeu_ps(p, v);
+  else _mm256_maskstore_ps(p, tailMask(n), v);
+}
+KI v8 splat(float x) { return _mm256_set1_ps(x); }
+KI v8 add(v8 a, v8 b) { return _mm256_add_ps(a, b); }
+KI v8 sub(v8 a, v8 b) { return _mm256_sub_ps(a, b); }
+KI v8 mul(v8 a, v8 b) { return _mm256_mul_ps(a, b); }
+KI void accRow(float *dst, const float *src, int n) {
+  for (int j = 0; j < n; j += 8) {
+    int w = n - j < 8 ? n - j : 8;
+    st(dst + j, add(ld(dst + j, w), ld(src + j, w)), w);
+  }
+}
+
+#define SHIFTER 12582912.0f
+#define SHIFTER_BITS 0x4b400000
+
+// NOTE: the same operations in the same order as assembly/simd.ts (the build turns off contraction into
+// FMAs, -ffp-contract=off), so each activation matches the wasm one bit for bit. min/max take the
+// constant first: _mm256_max_ps(c, x) is x when x is NaN, as wasm's pmax(x, c) is.
+KI v8 expm1Reduced(v8 r) {
+  v8 r2 = mul(r, r);
+  v8 p01 = add(mul(splat(1.9875691500e-4f), r), splat(1.3981999507e-3f));
+  v8 p23 = add(mul(splat(8.3334519073e-3f), r), splat(4.1665795894e-2f));
+  v8 p45 = add(mul(splat(1.6666665459e-1f), r), splat(5.0000001201e-1f));
+  v8 q = add(mul(add(mul(p01, r2), p23), r2), p45);
+  return add(mul(q, r2), r);
+}
+KI v8 reduceLn2(v8 y, v8 n) {
+  v8 r = sub(y, mul(n, splat(0.693359375f)));
+  return sub(r, mul(n, splat(-2.12194440e-4f)));
+}
+KI v8 expv(v8 x) {
+  v8 xc = _mm256_min_ps(splat(89.0f), _mm256_max_ps(splat(-104.0f), x));
+  v8 shifted = add(mul(xc, splat(1.44269504088896341f)), splat(SHIFTER));
+  v8 fx = sub(shifted, splat(SHIFTER));
+  v8 p = add(expm1Reduced(reduceLn2(xc, fx)), splat(1.0f));
+  __m256i n = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(SHIFTER_BITS));
+  __m256i n1 = _mm256_srai_epi32(n, 1);
+  __m256i n2 = _mm256_sub_epi32(n, n1);
+  __m256i bias = _mm256_set1_epi32(127);
+  v8 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  v8 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+  return mul(mul(p, s1), s2);
+}
+KI v8 neg(v8 x) { return _mm256_xor_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32((int32_t)0x80000000))); }
+KI v8 sigmoidv(v8 x) { return _mm256_div_ps(splat(1.0f), add(splat(1.0f), expv(neg(x)))); }
+KI v8 tanhv(v8 x) {
+  v8 ax = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+  v8 y = mul(_mm256_min_ps(splat(10.0f), ax), splat(-2.0f));
+  v8 shifted = add(mul(y, splat(1.44269504088896341f)), splat(SHIFTER));
+  v8 er1 = expm1Reduced(reduceLn2(y, sub(shifted, splat(SHIFTER))));
+  __m256i e = _mm256_add_epi32(_mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(SHIFTER_BITS)), _mm256_set1_epi32(127));
+  v8 s = _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  v8 em1 = add(mul(s, er1), sub(s, splat(1.0f)));
+  v8 t = _mm256_div_ps(sub(splat(0.0f), em1), add(em1, splat(2.0f)));
+  return _mm256_or_ps(t, _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32((int32_t)0x80000000))));
+}
+
+// ---- GEMM: C = alpha·op(A)·op(B) + beta·C, blocked as in assembly/gemm.ts with a 6×16 micro-kernel ----
+
+#define MR 6
+#define NR 16
+#define PW 8 /* columns per packed-B panel: assembly/gemm.ts's NR, the layout packB writes */
+#define KC 256
+#define MC 120 /* a multiple of MR; MC·KC fits the scratch's A block, which wasm sizes for 128·KC */
+#define NC 1024
+#define SCRATCH_A_FLOATS (128 * KC) /* where the wasm scratch layout puts the packed B block */
+
+static int imin(int a, int b) { return a < b ? a : b; }
+
+static void scaleC(int M, int N, float beta, float *C, int ldc) {
+  for (int i = 0; i < M; i++) {
+    float *row = C + (size_t)i * ldc;
+    // NOTE: beta == 0 overwrites (NaN or Inf in C must not survive as NaN·0).
+    if (beta == 0) {
+      memset(row, 0, (size_t)N * 4);
+      continue;
+    }
+    for (int j = 0; j < N; j++) row[j] *= beta;
+  }
+}
+
+/** op(B) = B (K×N stored) or Bᵀ (N×K stored) rows [pc, pc+kc), columns [jc, jc+nc) into PW-column panels. */
+static void packB(int transB, const float *B, int ldb, int pc, int jc, int kc, int nc, float *Bp) {
+  for (int j0 = 0; j0 < nc; j0 += PW) {
+    int nr = imin(PW, nc - j0);
+    float *dst = Bp + (size_t)j0 * kc;
+    if (!transB) {
+      const float *src = B + (size_t)pc * ldb + jc + j0;
+      for (int k = 0; k < kc; k++)
+        for (int j = 0; j < PW; j++) dst[k * PW + j] = j < nr ? src[(size_t)k * ldb + j] : 0.0f;
+    } else {
+      for (int j = 0; j < PW; j++) {
+        const float *src = B + (size_t)(jc + j0 + j) * ldb + pc;
+        for (int k = 0; k < kc; k++) dst[k * PW + j] = j < nr ? src[k] : 0.0f;
+      }
+    }
+  }
+}
+
+/** alpha·op(A) rows [ic, ic+mc), columns [pc, pc+kc) into MR-row panels: Ap[panel][k][i]. */
+static void packA(int transA, const float *A, int lda, int ic, int pc, int mc, int kc, float alpha, float *Ap) {
+  for (int i0 = 0; i0 < mc; i0 += MR) {
+    int mr = imin(MR, mc - i0);
+    float *dst = Ap + (size_t)i0 * kc;
+    if (!transA) {
+      for (int i = 0; i < MR; i++) {
+        const float *src = A + (size_t)(ic + i0 + i) * lda + pc;
+        for (int k = 0; k < kc; k++) dst[k * MR + i] = i < mr ? alpha * src[k] : 0.0f;
+      }
+    } else {
+      const float *src = A + (size_t)pc * lda + ic + i0;
+      for (int k = 0; k < kc; k++)
+        for (int i = 0; i < MR; i++) dst[k * MR + i] = i < mr ? alpha * src[(size_t)k * lda + i] : 0.0f;
+    }
+  }
+}
+
+/** C[0:mr, 0:nr] += the MR×NR tile at t (row stride NR). */
+static void addTile(float *c, int ldc, const float *t, int mr, int nr) {
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) c[(size_t)i * ldc + j] += t[i * NR + j];
+}
+
+/** The 6×16 kernel over two adjacent panels: acc = Σ_k ap[k,0:6]ᵀ bp[k,0:16]; C[0:mr, 0:nr] += acc. */
+static K void micro16(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  const float *bq = bp + (size_t)PW * kc;
+  v8 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  v8 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int k = 0; k < kc; k++) {
+    v8 b0 = _mm256_loadu_ps(bp + k * PW), b1 = _mm256_loadu_ps(bq + k * PW);
+    const float *a = ap + k * MR;
+    v8 x = _mm256_broadcast_ss(a);
+    c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
+  }
+  v8 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  if (mr == MR && nr == NR) {
+    for (int i = 0; i < MR; i++) {
+      float *p = c + (size_t)i * ldc;
+      _mm256_storeu_ps(p, add(_mm256_loadu_ps(p), acc[i][0]));
+      _mm256_storeu_ps(p + 8, add(_mm256_loadu_ps(p + 8), acc[i][1]));
+    }
+    return;
+  }
+  float t[MR * NR];
+  for (int i = 0; i < MR; i++) {
+    _mm256_storeu_ps(t + i * NR, acc[i][0]);
+    _mm256_storeu_ps(t + i * NR + 8, acc[i][1]);
+  }
+  addTile(c, ldc, t, mr, nr);
+}
+
+/** The 6×8 kernel for a last panel of at most PW columns. */
+static K void micro8(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  v8 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+  for (int k = 0; k < kc; k++) {
+    v8 b = _mm256_loadu_ps(bp + k * PW);
+    const float *a = ap + k * MR;
+    c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a), b, c0);
+    c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b, c1);
+    c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b, c2);
+    c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b, c3);
+    c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b, c4);
+    c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b, c5);
+  }
+  v8 acc[MR] = {c0, c1, c2, c3, c4, c5};
+  float t[MR * NR];
+  for (int i = 0; i < MR; i++) _mm256_storeu_ps(t + i * NR, acc[i]);
+  addTile(c, ldc, t, mr, nr);
+}
+
+/**
+ * One row (batch-1 generation): c[0:nr] += Σ_k ap[k·MR]·bp[k, 0:nr] over one or two panels, k unrolled
+ * by two into separate accumulators (a vector-matrix product is bound by the FMA's latency, not its rate).
+ */
+static K void micro1(int kc, const float *ap, const float *bp, float *c, int nr) {
+  const float *bq = bp + (size_t)PW * kc;
+  int two = nr > PW;
+  v8 e0 = _mm256_setzero_ps(), e1 = e0, o0 = e0, o1 = e0;
+  int k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    v8 a0 = _mm256_broadcast_ss(ap + k * MR), a1 = _mm256_broadcast_ss(ap + (k + 1) * MR);
+    e0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(bp + k * PW), e0);
+    o0 = _mm256_fmadd_ps(a1, _mm256_loadu_ps(bp + (k + 1) * PW), o0);
+    if (two) {
+      e1 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(bq + k * PW), e1);
+      o1 = _mm256_fmadd_ps(a1, _mm256_loadu_ps(bq + (k + 1) * PW), o1);
+    }
+  }
+  if (k < kc) {
+    v8 a0 = _mm256_broadcast_ss(ap + k * MR);
+    e0 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(bp + k * PW), e0);
+    if (two) e1 = _mm256_fmadd_ps(a0, _mm256_loadu_ps(bq + k * PW), e1);
+  }
+  e0 = add(e0, o0);
+  e1 = add(e1, o1);
+  int n0 = imin(nr, PW);
+  st(c, add(ld(c, n0), e0), n0);
+  if (two) st(c + PW, add(ld(c + PW, nr - PW), e1), nr - PW);
+}
+
+/** C[0:M, 0:nc] += alpha·op(A)[0:M, pc:pc+kc] · (the packed kc×nc block at Bp). */
+static K void macro(int transA, int M, int nc, int kc, int pc, float alpha, const float *A, int lda, const float *Bp, float *C, int ldc, float *Ap) {
+  for (int ic = 0; ic < M; ic += MC) {
+    int mc = imin(MC, M - ic);
+    packA(transA, A, lda, ic, pc, mc, kc, alpha, Ap);
+    if (mc == 1) {
+      for (int jr = 0; jr < nc; jr += NR) micro1(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)ic * ldc + jr, imin(NR, nc - jr));
+      continue;
+    }
+    for (int jr = 0; jr < nc; jr += NR) {
+      int nr = imin(NR, nc - jr);
+      const float *bp = Bp + (size_t)jr * kc;
+      for (int ir = 0; ir < mc; ir += MR) {
+        float *c = C + (size_t)(ic + ir) * ldc + jr;
+        if (nr > PW) micro16(kc, Ap + (size_t)ir * kc, bp, c, ldc, imin(MR, mc - ir), nr);
+        else micro8(kc, Ap + (size_t)ir * kc, bp, c, ldc, imin(MR, mc - ir), nr);
+      }
+    }
+  }
+}
+
+static K void gemm(int transA, int transB, int M, int N, int Kd, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc, float *scratch) {
+  if (M <= 0 || N <= 0) return;
+  if (beta != 1) scaleC(M, N, beta, C, ldc);
+  if (alpha == 0 || Kd <= 0) return;
+  float *Ap = scratch, *Bp = scratch + SCRATCH_A_FLOATS;
+  for (int jc = 0; jc < N; jc += NC) {
+    int nc = imin(NC, N - jc);
+    for (int pc = 0; pc < Kd; pc += KC) {
+      int kc = imin(KC, Kd - pc);
+      packB(transB, B, ldb, pc, jc, kc, nc, Bp);
+      macro(transA, M, nc, kc, pc, alpha, A, lda, Bp, C + jc, ldc, Ap);
+    }
+  }
+}
+
+/** gemm with op(B) packed whole by the wasm packB: the K block at row pc starts at float pc·Np. */
+static K void gemmPacked(int transA, int M, int N, int Kd, float alpha, const float *A, int lda, const float *Bp, float beta, float *C, int ldc, float *scratch) {
+  if (M <= 0 || N <= 0) return;
+  if (beta != 1) scaleC(M, N, beta, C, ldc);
+  if (alpha == 0 || Kd <= 0) return;
+  int Np = (N + PW - 1) & ~(PW - 1);
+  for (int pc = 0; pc < Kd; pc += KC) macro(transA, M, N, imin(KC, Kd - pc), pc, alpha, A, lda, Bp + (size_t)pc * Np, C, ldc, scratch);
+}
+
+// ---- the one-stage cells, one step over B rows (assembly/cells.ts, stage 1) ----
+
+enum { RNN_TANH = 0, RNN_RELU = 1, LSTM = 2, GRU = 3 };
+
+static int masked(const float *mask, int b) { return mask != NULL && mask[b] == 0; }
+
+static K void cellForward(int kind, int B, int H, const float *xg, const float *hg, const float *hPrev, const float *cPrev, const float *mask, float *cache, float *h, float *c) {
+  v8 one = splat(1.0f);
+  for (int b = 0; b < B; b++) {
+    size_t o = (size_t)b * H;
+    if (masked(mask, b)) {
+      memcpy(h + o, hPrev + o, (size_t)H * 4);
+      if (c != NULL) memcpy(c + o, cPrev + o, (size_t)H * 4);
+      continue;
+    }
+    if (kind == RNN_TANH || kind == RNN_RELU) {
+      for (int j = 0; j < H; j += 8) {
+        int w = imin(8, H - j);
+        v8 a = add(ld(xg + o + j, w), ld(hg + o + j, w));
+        v8 y = kind == RNN_RELU ? _mm256_and_ps(a, _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ)) : tanhv(a);
+        st(cache + o + j, y, w);
+        st(h + o + j, y, w);
+      }
+    } else if (kind == LSTM) {
+      const float *xr = xg + 4 * o, *hr = hg + 4 * o;
+      float *kr = cache + 5 * o;
+      for (int j = 0; j < H; j += 8) {
+        int w = imin(8, H - j);
+        st(kr + j, sigmoidv(add(ld(xr + j, w), ld(hr + j, w))), w);
+        st(kr + H + j, sigmoidv(add(ld(xr + H + j, w), ld(hr + H + j, w))), w);
+        st(kr + 2 * H + j, tanhv(add(ld(xr + 2 * H + j, w), ld(hr + 2 * H + j, w))), w);
+        st(kr + 3 * H + j, sigmoidv(add(ld(xr + 3 * H + j, w), ld(hr + 3 * H + j, w))), w);
+      }
+      for (int j = 0; j < H; j += 8) {
+        int w = imin(8, H - j);
+        v8 ct = add(mul(ld(kr + H + j, w), ld(cPrev + o + j, w)), mul(ld(kr + j, w), ld(kr + 2 * H + j, w)));
+        v8 tc = tanhv(ct);
+        st(kr + 4 * H + j, tc, w);
+        st(c + o + j, ct, w);
+        st(h + o + j, mul(ld(kr + 3 * H + j, w), tc), w);
+      }
+    } else {
+      const float *xr = xg + 3 * o, *hr = hg + 3 * o;
+      float *kr = cache + 4 * o;
+      for (int j = 0; j < H; j += 8) {
+        int w = imin(8, H - j);
+        st(kr + j, sigmoidv(add(ld(xr + j, w), ld(hr + j, w))), w);
+        st(kr + H + j, sigmoidv(add(ld(xr + H + j, w), ld(hr + H + j, w))), w);
+      }
+      for (int j = 0; j < H; j += 8) {
+        int w = imin(8, H - j);
+        v8 z = ld(kr + H + j, w);
+        v8 hn = ld(hr + 2 * H + j, w);
+        v8 n = tanhv(add(ld(xr + 2 * H + j, w), mul(ld(kr + j, w), hn)));
+        st(kr + 2 * H + j, n, w);
+        st(kr + 3 * H + j, hn, w);
+        st(h + o + j, add(mul(sub(one, z), n), mul(z, ld(hPrev + o + j, w))), w);
+      }
+    }
+  }
+}
+
+/** Backward on a masked row: dhPrev += dh, dcPrev = dc, and the row's G gate blocks of dxg and dhg are 0. */
+static K void carryGrad(int b, int G, int H, const float *dh, const float *dc, float *dhPrev, float *dcPrev, float *dxg, float *dhg) {
+  size_t o = (size_t)b * H;
+  accRow(dhPrev + o, dh + o, H);
+  if (dc != NULL && dcPrev != NULL) memcpy(dcPrev + o, dc + o, (size_t)H * 4);
+  memset(dxg + (size_t)b * G * H, 0, (size_t)G * H * 4);
+  memset(dhg + (size_t)b * G * H, 0, (size_t)G * H * 4);
+}
+
+static K void cellBackward(int kind, int B, int H, const float *hPrev, const float *cPrev, const float *mask, const float *cache, const float *dh, const float *dc, float *dxg, float *dhg, float *dhPrev, float *dcPrev) {
+  v8 one = splat(1.0f);
+  int G = kind == LSTM ? 4 : kind == GRU ? 3 : 1;
+  for (int b = 0; b < B; b++) {
+    size_t o = (size_t)b * H;
+    if (masked(mask, b)) {
+      carryGrad(b, G, H, dh, dc, dhPrev, dcPrev, dxg, dhg);
+      continue;
+    }
+    if (kind == RNN_TANH || kind == RNN_RELU) {
+      for (int j = 0; j < H; j += 8) {
+        int w = imin(8, H - j);
+        v8 y = ld(cache + o + j, w);
+        v8 g = kind == RNN_RELU ? _mm256_and_ps(one, _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ)) : sub(one, mul(y, y));
+        v8 da = mul(ld(dh + o + j, w), g);
+        st(dxg + o + j, da, w);
+        st(dhg + o + j, da, w);
+      }
+    } else if (kind == LSTM) {
+      const float *kr = cache + 5 * o;
+      float *xr = dxg + 4 * o, *hr = dhg + 4 * o;
+      for (int j = 0; j < H; j += 8) {
+        int w = imin(8, H - j);
+        v8 ig = ld(kr + j, w), fg = ld(kr + H + j, w), gg = ld(kr + 2 * H + j, w), og = ld(kr + 3 * H + j, w);
+        v8 tc = ld(kr + 4 * H + j, w);
+        v8 dht = ld(dh + o + j, w);
+        // dL/dc_t: carried + through h = o ⊙ tanh(c)
+        v8 dct = add(ld(dc + o + j, w), mul(mul(dht, og), sub(one, mul(tc, tc))));
+        v8 di = mul(mul(dct, gg), mul(ig, sub(one, ig)));
+        v8 df = mul(mul(dct, ld(cPrev + o + j, w)), mul(fg, sub(one, fg)));
+        v8 dg = mul(mul(dct, ig), sub(one, mul(gg, gg)));
+        v8 dO = mul(mul(dht, tc), mul(og, sub(one, og)));
+        st(xr + j, di, w), st(hr + j, di, w);
+        st(xr + H + j, df, w), st(hr + H + j, df, w);
+        st(xr + 2 * H + j, dg, w), st(hr + 2 * H + j, dg, w);
+        st(xr + 3 * H + j, dO, w), st(hr + 3 * H + j, dO, w);
+        st(dcPrev + o + j, mul(dct, fg), w);
+      }
+    } else {
+      const float *kr = cache + 4 * o;
+      float *xr = dxg + 3 * o, *hr = dhg + 3 * o;
+      for (int j = 0; j < H; j += 8) {
+        int w = imin(8, H - j);
+        v8 r = ld(kr + j, w), z = ld(kr + H + j, w), n = ld(kr + 2 * H + j, w), hn = ld(kr + 3 * H + j, w);
+        v8 dht = ld(dh + o + j, w);
+        v8 dnPre = mul(mul(dht, sub(one, z)), sub(one, mul(n, n))); // dL/d(xg_n + r ⊙ hg_n)
+        v8 dzPre = mul(mul(dht, sub(ld(hPrev + o + j, w), n)), mul(z, sub(one, z)));
+        v8 drPre = mul(mul(dnPre, hn), mul(r, sub(one, r)));
+        st(xr + j, drPre, w), st(hr + j, drPre, w);
+        st(xr + H + j, dzPre, w), st(hr + H + j, dzPre, w);
+        st(xr + 2 * H + j, dnPre, w), st(hr + 2 * H + j, mul(dnPre, r), w);
+        st(dhPrev + o + j, add(ld(dhPrev + o + j, w), mul(dht, z)), w);
+      }
+    }
+  }
+}
+
+// ---- the time loops (assembly/recurrence.ts): same buffers, same order ----
+
+static K void recurrentForward(int kind, int T, int B, int b0, int b1, int H, int G, int C, int reverse, int recording,
+                               const float *xg, float *hg, const float *bhh, const float *whhP, float *hs, float *cs, float *gates,
+                               const float *mask, float *y, int ldy, int yOff, float *scratch) {
+  int rows = b1 - b0;
+  if (rows <= 0) return;
+  size_t GH = (size_t)G * H, BH = (size_t)B * H;
+  float *hgRows = hg + (size_t)b0 * GH;
+  for (int s = 0; s < T; s++) {
+    int t = reverse ? T - 1 - s : s;
+    int prev = recording ? s : s & 1, next = recording ? s + 1 : (s + 1) & 1, k = recording ? s : 0;
+    const float *hPrev = hs + prev * BH + (size_t)b0 * H;
+    float *h = hs + next * BH + (size_t)b0 * H;
+    const float *cPrev = cs == NULL ? NULL : cs + prev * BH + (size_t)b0 * H;
+    float *c = cs == NULL ? NULL : cs + next * BH + (size_t)b0 * H;
+    const float *maskT = mask == NULL ? NULL : mask + (size_t)t * B + b0;
+    // hg = b_hh + hPrev W_hhᵀ
+    for (int b = 0; b < rows; b++) {
+      if (bhh != NULL) memcpy(hgRows + b * GH, bhh, GH * 4);
+      else memset(hgRows + b * GH, 0, GH * 4);
+    }
+    gemmPacked(0, rows, (int)GH, H, 1.0f, hPrev, H, whhP, 1.0f, hgRows, (int)GH, scratch);
+    cellForward(kind, rows, H, xg + ((size_t)t * B + b0) * GH, hgRows, hPrev, cPrev, maskT, gates + ((size_t)k * B + b0) * C * H, h, c);
+    // y[t, b, yOff : yOff+H] = h, or 0 past the sequence's length.
+    for (int b = 0; b < rows; b++) {
+      float *out = y + ((size_t)t * B + b0 + b) * ldy + yOff;
+      if (maskT != NULL && maskT[b] == 0) memset(out, 0, (size_t)H * 4);
+      else memcpy(out, h + (size_t)b * H, (size_t)H * 4);
+    }
+  }
+}
+
+static K void recurrentBackward(int kind, int T, int B, int b0, int b1, int H, int G, int C, int reverse,
+                                const float *hs, const float *cs, const float *gates, const float *mask, const float *dy, int ldy, int yOff,
+                                float *dh, float *dc, float *dxg, float *dhg, const float *whhP, float *scratch) {
+  int rows = b1 - b0;
+  if (rows <= 0) return;
+  size_t GH = (size_t)G * H, BH = (size_t)B * H, rowOff = (size_t)b0 * H;
+  int cur = 0;
+  for (int s = T - 1; s >= 0; s--) {
+    int t = reverse ? T - 1 - s : s;
+    int prev = 1 - cur;
+    float *dhCur = dh + cur * BH + rowOff, *dhPrev = dh + prev * BH + rowOff;
+    memset(dhPrev, 0, (size_t)rows * H * 4);
+    const float *maskT = mask == NULL ? NULL : mask + (size_t)t * B + b0;
+    // dh += dL/dy_t on rows inside their sequence (outside, y is a constant 0).
+    if (dy != NULL) {
+      for (int b = 0; b < rows; b++) {
+        if (maskT != NULL && maskT[b] == 0) continue;
+        accRow(dhCur + (size_t)b * H, dy + ((size_t)t * B + b0 + b) * ldy + yOff, H);
+      }
+    }
+    float *dhgS = dhg + ((size_t)s * B + b0) * GH;
+    cellBackward(kind, rows, H, hs + s * BH + rowOff, cs == NULL ? NULL : cs + s * BH + rowOff, maskT, gates + ((size_t)s * B + b0) * C * H,
+                 dhCur, dc == NULL ? NULL : dc + cur * BH + rowOff, dxg + ((size_t)t * B + b0) * GH, dhgS, dhPrev,
+                 dc == NULL ? NULL : dc + prev * BH + rowOff);
+    // dhPrev += dhg W_hh
+    gemmPacked(0, rows, H, (int)GH, 1.0f, dhgS, (int)GH, whhP, 1.0f, dhPrev, H, scratch);
+    cur = prev;
+  }
+}
+#endif
+
+// ---- N-API: `bind(heapView)` returns the four kernels bound to that heap's base address ----
+
+#define MAX_ARGS 24
+
+/** Reads argc numbers; throws (and returns 0) when there are fewer than n or one is not a number. */
+static int readArgs(napi_env env, napi_callback_info info, double *a, size_t n, char **base) {
+  size_t argc = MAX_ARGS;
+  napi_value argv[MAX_ARGS];
+  void *data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) return 0;
+  if (argc < n) {
+    napi_throw_type_error(env, NULL, "native kernel: too few arguments");
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (napi_get_value_double(env, argv[i], &a[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "native kernel: arguments must be numbers");
+      return 0;
+    }
+  }
+  *base = (char *)data;
+  return 1;
+}
+
+#ifdef HAVE_KERNELS
+#define I(x) ((int)(x))
+#define F(x) ((float *)(base + (size_t)(x)))
+#define FN(x) ((x) == 0 ? NULL : (float *)(base + (size_t)(x)))
+
+static napi_value jsGemm(napi_env env, napi_callback_info info) {
+  double a[14];
+  char *base;
+  if (readArgs(env, info, a, 14, &base))
+    gemm(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), (float)a[5], F(a[6]), I(a[7]), F(a[8]), I(a[9]), (float)a[10], F(a[11]), I(a[12]), F(a[13]));
+  return NULL;
+}
+
+static napi_value jsGemmPacked(napi_env env, napi_callback_info info) {
+  double a[12];
+  char *base;
+  if (readArgs(env, info, a, 12, &base))
+    gemmPacked(I(a[0]), I(a[1]), I(a[2]), I(a[3]), (float)a[4], F(a[5]), I(a[6]), F(a[7]), (float)a[8], F(a[9]), I(a[10]), F(a[11]));
+  return NULL;
+}
+
+static int oneStage(napi_env env, int kind) {
+  if (kind >= RNN_TANH && kind <= GRU) return 1;
+  napi_throw_range_error(env, NULL, "native kernel: recurrent loops take the one-stage cells (rnn_tanh, rnn_relu, lstm, gru)");
+  return 0;
+}
+
+static napi_value jsRecurrentForward(napi_env env, napi_callback_info info) {
+  double a[22];
+  char *base;
+  if (readArgs(env, info, a, 22, &base) && oneStage(env, I(a[0])))
+    recurrentForward(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), F(a[10]), F(a[11]), FN(a[12]),
+                     F(a[13]), F(a[14]), FN(a[15]), F(a[16]), FN(a[17]), F(a[18]), I(a[19]), I(a[20]), F(a[21]));
+  return NULL;
+}
+
+static napi_value jsRecurrentBackward(napi_env env, napi_callback_info info) {
+  double a[22];
+  char *base;
+  if (readArgs(env, info, a, 22, &base) && oneStage(env, I(a[0])))
+    recurrentBackward(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), F(a[9]), FN(a[10]), F(a[11]), FN(a[12]),
+                      FN(a[13]), I(a[14]), I(a[15]), F(a[16]), FN(a[17]), F(a[18]), F(a[19]), F(a[20]), F(a[21]));
+  return NULL;
+}
+
+static napi_value jsBind(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out, fn;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value buffer;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "native kernels: bind takes a Float32Array over the whole tensor heap");
+    return NULL;
+  }
+  char *base = (char *)data - offset;
+  napi_create_object(env, &out);
+  const struct { const char *name; napi_callback cb; } fns[] = {
+    {"gemm", jsGemm}, {"gemmPacked", jsGemmPacked}, {"recurrentForward", jsRecurrentForward}, {"recurrentBackward", jsRecurrentBackward},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, base, &fn);
+    napi_set_named_property(env, out, fns[i].name, fn);
+  }
+  return out;
+}
+#endif
+
+NAPI_MODULE_INIT() {
+  napi_value v;
+#ifdef HAVE_KERNELS
+  __builtin_cpu_init();
+  int ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  napi_get_boolean(env, ok, &v);
+  napi_set_named_property(env, exports, "cpuSupported", v);
+  if (ok) {
+    napi_create_function(env, "bind", NAPI_AUTO_LENGTH, jsBind, NULL, &v);
+    napi_set_named_property(env, exports, "bind", v);
+  }
+#else
+  napi_get_boolean(env, 0, &v);
+  napi_set_named_property(env, exports, "cpuSupported", v);
+#endif
+  return exports;
+}
