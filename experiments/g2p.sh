@@ -5,12 +5,13 @@
 #   batch 128 (the 30-minute budget): no dropout for 9000 steps, label smoothing 0.1 for 8500, an encoder
 #   of 128 per direction for 13000, dropout 0.15 for 8000 and 0.3 for 8500; label smoothing for 13500 steps
 #   (about 45 minutes); and hidden 128 with dropout 0.2 for 48000 steps (25.8 epochs, about 35 minutes).
-# - Four runs of 30 minutes by the clock with a moving average of the weights: one on both cores, two at
-#   once on one core each, and the best, a cosine to 5e-4 with a slower average (about 1.5 hours).
+# - Four runs of 30 minutes by the clock with a moving average of the weights on the wasm kernels: one on
+#   both cores, two at once on one core each, and a cosine to 5e-4 with a slower average; then that recipe
+#   twice on the native kernels, the best (about 2.5 hours).
 # - The ablations, hidden 128, batch 64, Adam 2e-3: 6000 steps (3.2 epochs) each, two at a time on one
 #   thread each; the hidden-128 main model trains 12000.
 # Needs `npm run experiments:setup && npm run experiments:build` first.
-#   bash experiments/g2p.sh [OUTDIR]      (default runs/g2p; about 8.5 hours on this machine)
+#   bash experiments/g2p.sh [OUTDIR]      (default runs/g2p; about 9.5 hours on this machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/g2p}
@@ -41,11 +42,15 @@ alone h128-48k --hidden 128 --batch-size 64 --dropout 0.2 --steps 48000 --eval-e
 timed() { name=$1; shift; [ -f "$out/$name/model.safetensors" ] || /usr/bin/time -f 'wall %e s' node dist/cli/recurrent.js seq2seq train \
   --data "$data/train.tsv" --val "$data/val.tsv" --tgt-split space --bidirectional --attention luong-general "${h256[@]}" \
   --lr-schedule cosine --min-lr 1e-4 --label-smoothing 0.1 --ema 0.999 --time 1800 --eval-every 2000 "$@" --out "$out/$name" > "$out/$name.log" 2>&1; }
-timed h256-ls10-lr3-ema-30m --lr 3e-3 --seed 1
-RECURRENT_THREADS=1 timed pair30m-s1 --lr 2e-3 --seed 1 &
-RECURRENT_THREADS=1 timed pair30m-s2 --lr 2e-3 --seed 2 &
+# These four ran before the native kernels existed: --backend wasm gives them the speed they had.
+timed h256-ls10-lr3-ema-30m --backend wasm --lr 3e-3 --seed 1
+RECURRENT_THREADS=1 timed pair30m-s1 --backend wasm --lr 2e-3 --seed 1 &
+RECURRENT_THREADS=1 timed pair30m-s2 --backend wasm --lr 2e-3 --seed 2 &
 wait
-timed h256-ls10-ema9995-floor5e-4-30m --lr 2e-3 --min-lr 5e-4 --ema 0.9995 --seed 1  # the best: a floor of 5e-4, a slower average
+timed h256-ls10-ema9995-floor5e-4-30m --backend wasm --lr 2e-3 --min-lr 5e-4 --ema 0.9995 --seed 1  # a floor of 5e-4, a slower average
+# The same recipe on the native kernels (AVX2): validating every 4000 steps instead of 2000, then only at the end.
+timed native-h256-ls10-ema9995-floor5e-4-30m --backend native --lr 2e-3 --min-lr 5e-4 --ema 0.9995 --seed 1 --eval-every 4000
+timed native-h256-ls10-ema9995-floor5e-4-30m-b --backend native --lr 2e-3 --min-lr 5e-4 --ema 0.9995 --seed 1 --eval-every 100000
 
 # The hidden-128 main model, then the ablations in two lanes.
 train luong --attention luong-general --steps 12000 --eval-every 2000
@@ -63,10 +68,15 @@ wait
 
 # Test-set scores: one JSON line each.
 evaluate() { echo "$1 beam $2: $(recurrent seq2seq eval --checkpoint "$1" --data "$data/test.tsv" --beam "$2")"; }
-for m in h256-ls10-ema9995-floor5e-4-30m h256-ls10-lr3-ema-30m pair30m-s1 pair30m-s2 h256-e128-d0 h256-e128-ls10 h256-he128 h256-e128-ls10-13k h256-e128-d15 h256-e128 h128-48k luong luong6k-s1 bahdanau6k luong6k-ss none6k; do
+for m in native-h256-ls10-ema9995-floor5e-4-30m native-h256-ls10-ema9995-floor5e-4-30m-b h256-ls10-ema9995-floor5e-4-30m h256-ls10-lr3-ema-30m pair30m-s1 pair30m-s2 h256-e128-d0 h256-e128-ls10 h256-he128 h256-e128-ls10-13k h256-e128-d15 h256-e128 h128-48k luong luong6k-s1 bahdanau6k luong6k-ss none6k; do
   for beam in 1 5; do evaluate "$out/$m" $beam; done
 done | tee "$out/test-scores.txt"
 evaluate "$out/h256-e128,$out/h128-48k" 5 | tee -a "$out/test-scores.txt"
 evaluate "$out/h256-e128-d0,$out/h256-e128-ls10,$out/h256-e128-d15" 5 | tee -a "$out/test-scores.txt"
 evaluate "$out/pair30m-s1,$out/pair30m-s2" 5 | tee -a "$out/test-scores.txt"
 for beam in 1 5; do evaluate "$out/luong6k-s1,$out/luong6k-s2,$out/luong6k-s3" $beam; done | tee -a "$out/test-scores.txt"
+# The length penalty of beam search, chosen on the validation words (not the test words), then tested once.
+for a in 0 0.5 0.75 1 1.5; do
+  echo "native val beam 5 length-penalty $a: $(recurrent seq2seq eval --checkpoint "$out/native-h256-ls10-ema9995-floor5e-4-30m" --data "$data/val.tsv" --beam 5 --length-penalty $a)"
+done | tee -a "$out/test-scores.txt"
+echo "native test beam 5 length-penalty 0.5: $(recurrent seq2seq eval --checkpoint "$out/native-h256-ls10-ema9995-floor5e-4-30m" --data "$data/test.tsv" --beam 5 --length-penalty 0.5)" | tee -a "$out/test-scores.txt"

@@ -11,6 +11,7 @@ import { referenceBackend as ref } from '../src/backend/reference.js';
 import { availableBackends, backend, setBackend } from '../src/backend/registry.js';
 import { MIN_THREADED_WORK } from '../src/backend/wasm/thread-pool.js';
 import { addonUrl } from '../src/backend/native/load-native.js';
+import { relaxedSimd } from '../src/backend/wasm/load-kernels.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, tidy } from '../src/tensor/tensor.js';
 
@@ -67,6 +68,39 @@ function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rt
     if (!(Math.abs(g - w) <= atol + rtol * Math.abs(w))) assert.fail(`${what}: element ${i} is ${g}, reference ${w}`);
   }
 }
+
+// The native kernels follow the wasm ones operation for operation (the same blocking of K, the same
+// accumulation order, FMAs where the wasm FMA build has relaxed_madd), so against that build they must be
+// equal bit for bit: then a model trains to the same numbers on either, only faster on one.
+const bothFma = relaxedSimd && availableBackends().includes('native');
+test('native: gemm and packB + gemmPacked equal the wasm FMA build bit for bit (every transpose, M = 1, K and N across the blocking)', { skip: !bothFma && 'needs the native backend and relaxed SIMD (node --experimental-wasm-relaxed-simd on Node 20)' }, () => {
+  const [wasm, native] = [named('wasm'), named('native')];
+  for (const [M, N, K] of [[1, 77, 513], [5, 9, 3], [37, 53, 300], [64, 1024, 256], [130, 1030, 260], [300, 41, 1100]]) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        tidy(() => {
+          const { lda, ldb, ldc, A, B, C0 } = gemmOperands(M, N, K, transA, transB);
+          const run = (be: Backend, packed: boolean): Float32Array => {
+            const C = copy(C0);
+            if (!packed) be.gemm(transA, transB, M, N, K, 0.7, A.data, lda, B.data, ldb, 0.5, C.data, ldc);
+            else {
+              const p = be.packB(transB, K, N, B.data, ldb);
+              be.gemmPacked(transA, M, 0.7, A.data, lda, p, 0.5, C.data, ldc);
+              p.dispose();
+            }
+            return C.data.slice();
+          };
+          for (const packed of [false, true]) {
+            const want = run(wasm, packed);
+            const got = run(native, packed);
+            const i = got.findIndex((v, j) => !Object.is(v, want[j]));
+            assert.equal(i, -1, `${M}×${N}×${K} transA ${transA} transB ${transB}${packed ? ' packed' : ''}: element ${i} is ${got[i]}, wasm ${want[i]}`);
+          }
+        });
+      }
+    }
+  }
+});
 
 for (const be of [ref, ...fast]) {
   test(`${be.name}: packB + gemmPacked equal gemm (transposes, alpha/beta, strides, M = 1, K across the blocking)`, () => {

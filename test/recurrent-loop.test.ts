@@ -10,6 +10,7 @@ import { backward } from '../src/autograd/tape.js';
 import type { Backend } from '../src/backend/backend.js';
 import { availableBackends, backend, registerBackend, setBackend } from '../src/backend/registry.js';
 import { MIN_THREADED_WORK } from '../src/backend/wasm/thread-pool.js';
+import { relaxedSimd } from '../src/backend/wasm/load-kernels.js';
 import { createRecurrent, type CellKind } from '../src/nn/recurrent/index.js';
 import { Rng } from '../src/random/rng.js';
 import { heap } from '../src/tensor/heap.js';
@@ -93,6 +94,33 @@ for (const name of loopBackends) {
     });
   }
 }
+
+// The native loops run the wasm loops' operations in the same order (their GEMM and cells match the wasm
+// FMA build bit for bit: backend-kernels.test.ts), so a whole bidirectional two-layer layer, forward and
+// every gradient, must come out the same on both.
+test('native: every loop cell, forward and gradients, equals the wasm FMA build bit for bit', {
+  skip: !(relaxedSimd && availableBackends().includes('native')) && 'needs the native backend and relaxed SIMD (node --experimental-wasm-relaxed-simd on Node 20)',
+}, () => {
+  const saved = backend().name;
+  try {
+    for (const [cell, H] of [['rnn_relu', 33], ['lstm', 67], ['gru', 21]] as const) {
+      const T = 7;
+      const B = 19;
+      const lengths = Array.from({ length: B }, (_, b) => 1 + ((b * 3) % T));
+      setBackend('wasm');
+      const want = runLayer(cell, H, T, B, lengths, true);
+      setBackend('native');
+      const got = runLayer(cell, H, T, B, lengths, true);
+      for (const [k, w] of want) {
+        const g = got.get(k)!;
+        const i = w.findIndex((v, j) => !Object.is(v, g[j]));
+        assert.equal(i, -1, `${cell} ${k}: element ${i} is ${g[i]} on native, ${w[i]} on wasm`);
+      }
+    }
+  } finally {
+    setBackend(saved);
+  }
+});
 
 // The stack leaves large buffers unzeroed (Tensor.empty) where kernels write every element: with freed
 // memory poisoned with NaN, every cell on every backend must still give the same results, bit for bit.
