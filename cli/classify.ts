@@ -21,6 +21,7 @@ import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { SequenceClassifier, poolKinds, resolveEncoderConfig, type SequenceClassifierConfig } from '../src/nn/sequence-classifier.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { checkOptimizerName, createOptimizer, optimizerNames, optimizerStep, resolveOptimizerOptions } from '../src/optim/optimizer.js';
+import { createWeightAverage, disposeWeightAverage, updateWeightAverage, withAveragedWeights } from '../src/optim/weight-average.js';
 import { Rng } from '../src/random/rng.js';
 import { noGrad, tidy, type Tensor } from '../src/tensor/tensor.js';
 import { dataFingerprint } from '../src/train/checkpoint.js';
@@ -38,8 +39,8 @@ Usage:
                              [--bidirectional] [--pool last|mean|max] [--dropout X]
                              [--max-words N] [--min-docs N] [--features binary|count|log]
                              [--max-length N] [--batch-size B] [--steps N | --time SECONDS] [--lr X]
-                             [--optimizer NAME] [--weight-decay X] [--clip X] [--eval-every N] [--seed S]
-                             [--out DIR] [--resume] [--backend NAME]
+                             [--optimizer NAME] [--weight-decay X] [--clip X] [--ema D] [--eval-every N]
+                             [--seed S] [--out DIR] [--resume] [--backend NAME]
   recurrent classify eval    --checkpoint DIR --data FILE [--backend NAME]
                              one JSON line: accuracy, macroF1, perClass
   recurrent classify predict --checkpoint DIR [--data FILE] [--backend NAME]
@@ -76,6 +77,9 @@ Usage:
   --weight-decay X     the optimizer's weight decay (L2; decoupled for adamw) (default: the optimizer's,
                        0 except adamw's 0.01)
   --clip X             clip the global gradient norm to X, 0 = off (default 5)
+  --ema D              keep a moving average of the weights, a <- d·a + (1 - d)·w after every step with
+                       d = min(D, (1 + n)/(10 + n)) (e.g. 0.999; default 0: off). Validation scores it (and the
+                       raw weights beside it), and the checkpoint's model is the average: what eval and predict use
   --eval-every N       validate, log to DIR/metrics.jsonl and checkpoint every N steps (default 100)
   --seed S             seed of the split, the initialisation and the batches (default 1)
   --out DIR            checkpoint directory (default runs/classifier)
@@ -100,6 +104,8 @@ interface CommonTrainOptions {
   optimizer: string;
   weightDecay: number;
   clip: number;
+  /** Decay of the weights' moving average, 0 = none. Absent in checkpoints from before the option: 0. */
+  ema: number;
   evalEvery: number;
   seed: number;
 }
@@ -266,11 +272,12 @@ function loadClassifier(dir: string, rng: Rng): { clf: Classifier; step: number 
   if (config.model.vocabSize !== table.length || config.model.numClasses !== config.labels.length) {
     throw new Error(`${configPath} is inconsistent: the model's vocabulary or class count does not match its tables`);
   }
-  // Checkpoints written before --max-length and --weight-decay existed read the whole text and used the
-  // optimizer's default decay.
+  // Checkpoints written before --max-length, --weight-decay and --ema existed read the whole text, used the
+  // optimizer's default decay and kept no average.
   const train = config.train as Partial<CommonTrainOptions> & { optimizer: string };
   config.train.maxLength = train.maxLength ?? 0;
   config.train.weightDecay = train.weightDecay ?? resolveOptimizerOptions(checkOptimizerName(train.optimizer)).weightDecay;
+  config.train.ema = train.ema ?? 0;
   const clf = makeClassifier(config, rng);
   return { clf, step: loadTaskWeights(dir, clf.module) };
 }
@@ -302,6 +309,7 @@ function trainOptions(v: Record<string, string | boolean | undefined>): CharTrai
     optimizer,
     weightDecay,
     clip: num(v, 'clip', 5, (x) => x >= 0, 'a non-negative number'),
+    ema: num(v, 'ema', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1) (0: off)'),
     evalEvery: int(v, 'eval-every', 100),
     seed: int(v, 'seed', 1, 0),
   };
@@ -349,7 +357,7 @@ async function train(argv: string[]): Promise<number> {
     bidirectional: { type: 'boolean' }, pool: { type: 'string' }, dropout: { type: 'string' },
     'max-words': { type: 'string' }, 'min-docs': { type: 'string' }, features: { type: 'string' },
     'max-length': { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' }, time: { type: 'string' },
-    lr: { type: 'string' }, optimizer: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
+    lr: { type: 'string' }, optimizer: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, ema: { type: 'string' },
     'eval-every': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
     backend: { type: 'string' },
   });
@@ -386,6 +394,7 @@ async function train(argv: string[]): Promise<number> {
     // Every one of COUNTERS is checked present (a checkpoint from before classify kept them under `counters`
     // has them at the top level of its metadata; loadTaskTraining reads that layout too).
     state = loadTaskTraining(out, clf.module, rng, ck.step, COUNTERS) as ClassifyTrainingState;
+    if ((state.average ?? null) === null && opts.ema > 0) throw new Error(`${out} is corrupt: it was trained with --ema ${opts.ema}, but training.safetensors holds no weight average`);
     clf.config.train = opts;
   } else {
     const labels = [...new Set(examples.map((e) => e.label))].sort();
@@ -395,6 +404,7 @@ async function train(argv: string[]): Promise<number> {
     state = {
       step: 0, rng, counters: { lossSum: 0, lossCount: 0, elapsedSec: 0 },
       optimizer: createOptimizer(opts.optimizer, clf.module.namedParameters(), { lr: opts.lr, weightDecay: opts.weightDecay }),
+      average: opts.ema > 0 ? createWeightAverage(clf.module.namedParameters(), opts.ema) : null,
     };
   }
   const config = clf.config;
@@ -428,7 +438,8 @@ async function train(argv: string[]): Promise<number> {
   };
   let tokens = 0;
   let lastEval = -1;
-  const evaluate = (): void => {
+  const average = state.average ?? null;
+  const score = (): { valLoss: number; valAccuracy: number } => {
     const probs = predictProbs(clf, valSeqs, opts.batchSize);
     let nll = 0;
     let correct = 0;
@@ -437,16 +448,27 @@ async function train(argv: string[]): Promise<number> {
       nll -= Math.log(Math.max(p[y], 1e-30));
       correct += Number(argmax(p) === y);
     });
+    const valLoss = nll / probs.length;
+    if (!Number.isFinite(valLoss)) throw new Error(`validation loss became ${valLoss} at step ${state.step}; stopped, the last good checkpoint in ${out} is kept`);
+    return { valLoss, valAccuracy: correct / probs.length };
+  };
+  const evaluate = (): void => {
+    // With a weight average, the average is scored (it is what the checkpoint saves), and the raw weights beside it.
+    const val = average === null ? score() : withAveragedWeights(average, params, score);
+    const raw = average === null ? null : score();
     const m = {
       step: state.step,
       trainLoss: c.lossCount > 0 ? c.lossSum / c.lossCount : NaN,
-      valLoss: nll / probs.length,
-      valAccuracy: correct / probs.length,
+      ...val,
+      ...(raw === null ? {} : { raw }),
       elapsedSec: elapsed(),
     };
-    if (!Number.isFinite(m.valLoss)) throw new Error(`validation loss became ${m.valLoss} at step ${state.step}; stopped, the last good checkpoint in ${out} is kept`);
     bar.clear();
-    process.stdout.write(`step ${m.step}: train loss ${m.trainLoss.toFixed(4)}, val loss ${m.valLoss.toFixed(4)}, val accuracy ${m.valAccuracy.toFixed(4)}, ${formatDuration(m.elapsedSec)}\n`);
+    process.stdout.write(
+      `step ${m.step}: train loss ${m.trainLoss.toFixed(4)}, val loss ${m.valLoss.toFixed(4)}, val accuracy ${m.valAccuracy.toFixed(4)}, ` +
+        (raw === null ? '' : `(raw weights: val loss ${raw.valLoss.toFixed(4)}, accuracy ${raw.valAccuracy.toFixed(4)}), `) +
+        `${formatDuration(m.elapsedSec)}\n`,
+    );
     c.lossSum = 0;
     c.lossCount = 0;
     save();
@@ -487,6 +509,7 @@ async function train(argv: string[]): Promise<number> {
       const norm = opts.clip > 0 ? clipGradNorm(model.parameters(), opts.clip) : Math.sqrt(model.parameters().reduce((s, p) => s + (p.grad === null ? 0 : backend().sumSquares(p.grad.data)), 0));
       if (!Number.isFinite(norm)) throw new Error(`gradient norm became ${norm} at step ${state.step + 1}; stopped, the last good checkpoint in ${out} is kept`);
       noGrad(() => optimizerStep(state.optimizer, params));
+      if (average !== null) updateWeightAverage(average, params);
       model.zeroGrad();
       state.step++;
       c.lossSum += loss;
@@ -509,6 +532,7 @@ async function train(argv: string[]): Promise<number> {
     return 0;
   } finally {
     process.off('SIGINT', onSigint);
+    if (average !== null) disposeWeightAverage(average);
     model.dispose();
   }
 }

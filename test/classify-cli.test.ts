@@ -86,6 +86,35 @@ test('classify train --resume ends exactly as an uninterrupted run', () => {
   assertOneLineError(runCli([...common, '--steps', '40', '--out', a, '--resume', '--pool', 'max']), /cannot resume .*pool last, this run asks for max/);
 });
 
+test('classify train --ema: validation scores the average and the raw weights, the model file is the average, exact --resume', () => {
+  const dir = tempDir();
+  const data = join(dir, 'train.tsv');
+  writeFileSync(data, digitLines(200, 8));
+  const common = ['classify', 'train', '--data', data, ...tiny, '--ema', '0.9', '--eval-every', '10'];
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const r = runCli([...common, '--steps', '20', '--out', a]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\(raw weights: val loss \d+\.\d+, accuracy \d\.\d+\)/);
+  const m = readFileSync(join(a, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(Object.keys(m[1]), ['step', 'trainLoss', 'valLoss', 'valAccuracy', 'raw', 'elapsedSec']);
+  assert.deepEqual(Object.keys(m[1].raw), ['valLoss', 'valAccuracy']);
+  assert.notEqual(m[1].raw.valLoss, m[1].valLoss, 'the average is not the raw weights');
+  const model = decodeSafetensors(readFileSync(join(a, 'model.safetensors'))).tensors;
+  const training = decodeSafetensors(readFileSync(join(a, 'training.safetensors'))).tensors;
+  const name = 'rnn.weight_hh_l0';
+  assert.notDeepEqual([...(model.get(name)!.data as Float32Array)], [...(training.get(`raw.${name}`)!.data as Float32Array)]);
+  assert.equal(JSON.parse(readFileSync(join(a, 'config.json'), 'utf8')).train.ema, 0.9);
+  assert.equal(runCli([...common, '--steps', '10', '--out', b]).code, 0);
+  assert.equal(runCli([...common, '--steps', '20', '--out', b, '--resume']).code, 0);
+  assert.deepEqual(readFileSync(join(b, 'model.safetensors')), readFileSync(join(a, 'model.safetensors')), 'same average');
+  const rawOf = (d: string): number[] => [...(decodeSafetensors(readFileSync(join(d, 'training.safetensors'))).tensors.get(`raw.${name}`)!.data as Float32Array)];
+  assert.deepEqual(rawOf(b), rawOf(a), 'same raw weights');
+  const ema = (d: string): string[] => common.map((x) => (x === '0.9' ? d : x));
+  assertOneLineError(runCli([...ema('0.99'), '--steps', '30', '--out', a, '--resume']), /cannot resume .*ema 0.9, this run asks for 0.99/);
+  assertOneLineError(runCli([...ema('1'), '--steps', '30', '--out', join(dir, 'c')]), /--ema must be a number in \[0, 1\)/);
+});
+
 test('classify: each bad input is a one-line error', () => {
   const dir = tempDir();
   const file = (name: string, text: string): string => {
