@@ -283,6 +283,29 @@ for (const be of fast) {
     });
   });
 
+  test(`${be.name}: copyRows copies and accumulates strided blocks as the reference does; bad sizes are errors`, () => {
+    for (const [rows, cols, ldx, ldo] of [[0, 5, 5, 5], [3, 0, 1, 1], [1, 1, 1, 1], [4, 7, 9, 11], [5, 4, 4, 12], [33, 13, 13, 13], [2, 130, 131, 260]]) {
+      tidy(() => {
+        const x = rand(rows * ldx + 3);
+        for (const accumulate of [false, true]) {
+          const or = rand(rows * ldo + 5);
+          const ow = copy(or);
+          ref.copyRows(rows, cols, x.data.subarray(2), ldx, or.data.subarray(1), ldo, accumulate);
+          be.copyRows(rows, cols, x.data.subarray(2), ldx, ow.data.subarray(1), ldo, accumulate);
+          close(`copyRows ${rows}x${cols} ${ldx}/${ldo}${accumulate ? ' +=' : ''}`, ow.data, or.data, 0, 0); // outside the block untouched too
+        }
+      });
+    }
+    tidy(() => {
+      const x = rand(20);
+      const out = rand(20);
+      assert.throws(() => be.copyRows(3, 7, x.data, 6, out.data, 7, false), /copyRows: the stride of x must be an integer >= cols \(7\), got 6/);
+      assert.throws(() => be.copyRows(3, 7, x.data, 7, out.data, 7, false), /copyRows: x has 20 elements, 3 rows of 7 at stride 7 need 21/);
+      assert.throws(() => be.copyRows(2, 7, x.data, 7, out.data.subarray(10), 7, true), /copyRows: out has 10 elements/);
+      assert.throws(() => be.copyRows(-1, 7, x.data, 7, out.data, 7, true), /copyRows: rows must be a non-negative integer, got -1/);
+    });
+  });
+
   test(`${be.name}: binary (with broadcast), axpy, sumRowsAcc, scal, clamp, maxAbs, sumSquares`, () => {
     for (const [n, m] of [[0, 1], [1, 1], [7, 7], [12, 4], [15, 5], [10, 3], [1001, 13], [64, 1]]) {
       tidy(() => {

@@ -51,6 +51,13 @@ export interface Backend {
   /** out[i] += alpha * x[i]. */
   axpy(alpha: number, x: Float32Array, out: Float32Array): void;
 
+  /**
+   * A block of `rows` rows of `cols` floats: out[r·ldo + j] = x[r·ldx + j], or += with `accumulate`
+   * (concatenations, axis swaps and their gradients, in one call instead of one per row). x and out
+   * must not overlap.
+   */
+  copyRows(rows: number, cols: number, x: Float32Array, ldx: number, out: Float32Array, ldo: number, accumulate: boolean): void;
+
   /** Sum of rows: out[j] += sum_i x[i * n + j] for x of `x.length / n` rows of n (bias gradients). */
   sumRowsAcc(x: Float32Array, n: number, out: Float32Array): void;
 
@@ -166,6 +173,22 @@ export function checkRowIds(ids: Int32Array, n: number, xLength: number, outLeng
   for (let r = 0; r < ids.length; r++) {
     const id = ids[r];
     if (!(id >= 0 && id < rows)) throw new Error(`${who} backend: indexAddRows: id ${id} at row ${r} is outside the ${rows} rows of out`);
+  }
+}
+
+/**
+ * copyRows' checks, shared by the backends: whole non-negative sizes, strides of at least a row, and
+ * both buffers long enough for the block.
+ */
+export function checkRows(rows: number, cols: number, xLength: number, ldx: number, outLength: number, ldo: number, who: string): void {
+  for (const [name, v] of [['rows', rows], ['cols', cols]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${who} backend: copyRows: ${name} must be a non-negative integer, got ${v}`);
+  }
+  if (rows === 0 || cols === 0) return;
+  for (const [name, ld, length] of [['x', ldx, xLength], ['out', ldo, outLength]] as const) {
+    if (!Number.isInteger(ld) || ld < cols) throw new Error(`${who} backend: copyRows: the stride of ${name} must be an integer >= cols (${cols}), got ${ld}`);
+    const need = (rows - 1) * ld + cols;
+    if (length < need) throw new Error(`${who} backend: copyRows: ${name} has ${length} elements, ${rows} rows of ${cols} at stride ${ld} need ${need}`);
   }
 }
 

@@ -2,7 +2,7 @@
 // tested against it and it is never deleted. Loops are ordered for the cache (i-k-j GEMM), nothing more.
 
 import type { Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, CellStage, PackedMatrix, UnaryOp } from './backend.js';
-import { checkRowIds } from './backend.js';
+import { checkRowIds, checkRows } from './backend.js';
 
 function gemm(
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
@@ -112,6 +112,16 @@ export const referenceBackend: Backend = {
 
   axpy(alpha, x, out) {
     for (let i = 0; i < x.length; i++) out[i] += alpha * x[i];
+  },
+
+  copyRows(rows, cols, x, ldx, out, ldo, accumulate) {
+    checkRows(rows, cols, x.length, ldx, out.length, ldo, 'reference');
+    for (let r = 0; r < rows; r++) {
+      const i = r * ldx;
+      const o = r * ldo;
+      if (accumulate) for (let j = 0; j < cols; j++) out[o + j] += x[i + j];
+      else for (let j = 0; j < cols; j++) out[o + j] = x[i + j];
+    }
   },
 
   sumRowsAcc(x, n, out) {

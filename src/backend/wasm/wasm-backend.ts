@@ -11,7 +11,7 @@ import type {
   AdamScalars, Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, PackedMatrix, RecurrentBackwardLoop,
   RecurrentForwardLoop, RmspropScalars, SgdScalars, UnaryOp,
 } from '../backend.js';
-import { CELL_LAYOUTS, checkRowIds } from '../backend.js';
+import { CELL_LAYOUTS, checkRowIds, checkRows } from '../backend.js';
 import { HEAP_BASE, heap } from '../../tensor/heap.js';
 import { createThreadPool, MIN_THREADED_WORK, splitRange } from './thread-pool.js';
 import { FN_GEMM, FN_GEMM_PACKED, FN_RECURRENT_BACKWARD, FN_RECURRENT_FORWARD } from './job-slot.js';
@@ -38,6 +38,7 @@ interface Kernels {
   unaryBackwardAcc(op: number, y: number, dy: number, dx: number, n: number): void;
   binary(op: number, a: number, b: number, out: number, n: number, m: number): void;
   axpy(alpha: number, x: number, out: number, n: number): void;
+  copyRows(rows: number, cols: number, x: number, ldx: number, out: number, ldo: number, accumulate: number): void;
   sumRowsAcc(x: number, rows: number, n: number, out: number): void;
   indexAddRows(x: number, ids: number, rows: number, n: number, out: number): void;
   softmaxCrossEntropy(logits: number, targets: number, rows: number, V: number, ignoreIndex: number, smoothing: number, scale: number, dLogits: number): number;
@@ -256,6 +257,11 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
       k.axpy(alpha, ptr(x, 'x'), ptr(out, 'out'), same(x, out, 'x', 'out', 'axpy'));
     },
 
+    copyRows(rows, cols, x, ldx, out, ldo, accumulate) {
+      checkRows(rows, cols, x.length, ldx, out.length, ldo, 'wasm');
+      if (rows > 0 && cols > 0) k.copyRows(rows, cols, ptr(x, 'x'), ldx, ptr(out, 'out'), ldo, accumulate ? 1 : 0);
+    },
+
     sumRowsAcc(x, n, out) {
       need(out, n, 'out', 'sumRowsAcc');
       k.sumRowsAcc(ptr(x, 'x'), n === 0 ? 0 : Math.floor(x.length / n), n, ptr(out, 'out'));
@@ -466,7 +472,7 @@ class WasmPacked implements PackedMatrix {
   readonly offset: number;
   disposed = false;
   constructor(readonly K: number, readonly N: number, private readonly floats: number) {
-    this.offset = floats > 0 ? heap.alloc(floats) : 0;
+    this.offset = floats > 0 ? heap.alloc(floats, false) : 0; // unzeroed: packB writes every float, the panels' padding included
   }
   dispose(): void {
     if (this.disposed) return;

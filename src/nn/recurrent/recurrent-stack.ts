@@ -3,6 +3,7 @@
 // dropout and caches are here; the pointwise step of each cell is the backend's cellForward/cellBackward.
 // Not here: options, parameters and validation (recurrent.ts).
 
+import { swapAxes01Into } from '../../autograd/ops.js';
 import { recordMulti } from '../../autograd/tape.js';
 import type { CellBackwardStep, CellForwardStep, PackedMatrix } from '../../backend/backend.js';
 import { backend } from '../../backend/registry.js';
@@ -327,7 +328,7 @@ function stackBackward(
   }
   // dY is now dL/dx, time-major (null when x needs no gradient).
   if (gx !== null) {
-    if (spec.batchFirst) swapLeadingDimsAcc(dY!.data, gx.data, T, B, x!.shape[2]);
+    if (spec.batchFirst) swapAxes01Into(dY!.data, gx.data, T, B, x!.shape[2], true); // gx (B, T, D) += dY (T, B, D) swapped
     else backend().axpy(1, dY!.data, gx.data);
   }
   dY?.dispose();
@@ -518,22 +519,9 @@ function dropoutMask(rng: Rng, p: number, shape: readonly number[]): Tensor {
 /** (P, Q, K) -> (Q, P, K): a copy with the first two dimensions swapped (batch-first <-> time-major). */
 function swapLeadingDims(x: Tensor): Tensor {
   const [P, Q, K] = x.shape;
-  const out = new Tensor([Q, P, K]); // (Q, P, K)
-  const o = out.data;
-  const xd = x.data;
-  for (let p = 0; p < P; p++) for (let q = 0; q < Q; q++) o.set(xd.subarray((p * Q + q) * K, (p * Q + q + 1) * K), (q * P + p) * K);
+  const out = Tensor.empty([Q, P, K]); // (Q, P, K), every element written
+  swapAxes01Into(x.data, out.data, P, Q, K, false);
   return out;
-}
-
-/** dst (B, T, K) += src (T, B, K) with the first two dimensions swapped. */
-function swapLeadingDimsAcc(src: Float32Array, dst: Float32Array, T: number, B: number, K: number): void {
-  for (let t = 0; t < T; t++) {
-    for (let b = 0; b < B; b++) {
-      const s = (t * B + b) * K;
-      const o = (b * T + t) * K;
-      for (let k = 0; k < K; k++) dst[o + k] += src[s + k];
-    }
-  }
 }
 
 /**

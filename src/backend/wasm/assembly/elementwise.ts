@@ -64,6 +64,17 @@ export function axpy(alpha: f32, x: usize, out: usize, n: i32): void {
   }
 }
 
+/** out[r·ldo + j] = x[r·ldx + j] (or += with accumulate) for `rows` rows of `cols`. */
+export function copyRows(rows: i32, cols: i32, x: usize, ldx: i32, out: usize, ldo: i32, accumulate: i32): void {
+  const bytes = <usize>cols * 4;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * <usize>ldx * 4;
+    const orow = out + <usize>r * <usize>ldo * 4;
+    if (accumulate != 0) accRow(orow, xr, cols);
+    else memory.copy(orow, xr, bytes);
+  }
+}
+
 /** out[j] += Σ_r x[r·n + j] over `rows` rows. */
 export function sumRowsAcc(x: usize, rows: i32, n: i32, out: usize): void {
   // Row by row into out (n floats stay in L1): x is streamed once, in storage order. A column-block
