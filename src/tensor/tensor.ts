@@ -72,7 +72,13 @@ export class Tensor {
   }
 
   zeroGrad(): void {
-    if (this.grad !== null) this.grad.data.fill(0);
+    if (this.grad !== null) this.grad.zero();
+  }
+
+  /** Sets every element to 0, in place (faster than data.fill(0) on a shared heap: heap.zeroBlock). */
+  zero(): void {
+    if (this.disposed) throw new Error('tensor used after dispose()');
+    heap.zeroBlock(this.offset, this.size);
   }
 
   dispose(): void {

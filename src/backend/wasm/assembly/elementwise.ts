@@ -8,35 +8,40 @@ import { accRow, add, expv, hsum, ld, mul, sigmoidv, splat, st, sub, tanhv } fro
 const TANH = 0, SIGMOID = 1, RELU = 2, EXP = 3, NEG = 4;
 const ADD = 0, SUB = 1, MUL = 2;
 
+// Each kernel is a function of one block of w (1..4) lanes at byte offset o, called with w = 4 over the
+// whole vectors and once more for the tail (simd.ts says why).
+
 export function unary(op: i32, x: usize, out: usize, n: i32): void {
-  for (let i = 0; i < n; i += 4) {
-    const w = min(4, n - i);
-    const o = <usize>i * 4;
-    const v = ld(x + o, w);
-    let y: v128;
-    if (op == TANH) y = tanhv(v);
-    else if (op == SIGMOID) y = sigmoidv(v);
-    else if (op == RELU) y = v128.and(v, f32x4.gt(v, splat(0))); // exactly x > 0 ? x : 0 (NaN -> 0)
-    else if (op == EXP) y = expv(v);
-    else y = f32x4.neg(v);
-    st(out + o, y, w);
-  }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) unaryAt(op, x, out, <usize>i * 4, 4);
+  if (i < n) unaryAt(op, x, out, <usize>i * 4, n - i);
+}
+@inline function unaryAt(op: i32, x: usize, out: usize, o: usize, w: i32): void {
+  const v = ld(x + o, w);
+  let y: v128;
+  if (op == TANH) y = tanhv(v);
+  else if (op == SIGMOID) y = sigmoidv(v);
+  else if (op == RELU) y = v128.and(v, f32x4.gt(v, splat(0))); // exactly x > 0 ? x : 0 (NaN -> 0)
+  else if (op == EXP) y = expv(v);
+  else y = f32x4.neg(v);
+  st(out + o, y, w);
 }
 
 export function unaryBackwardAcc(op: i32, y: usize, dy: usize, dx: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) unaryBackwardAt(op, y, dy, dx, <usize>i * 4, 4);
+  if (i < n) unaryBackwardAt(op, y, dy, dx, <usize>i * 4, n - i);
+}
+@inline function unaryBackwardAt(op: i32, y: usize, dy: usize, dx: usize, o: usize, w: i32): void {
   const one = splat(1);
-  for (let i = 0; i < n; i += 4) {
-    const w = min(4, n - i);
-    const o = <usize>i * 4;
-    const yv = ld(y + o, w);
-    let g: v128;
-    if (op == TANH) g = sub(one, mul(yv, yv));
-    else if (op == SIGMOID) g = mul(yv, sub(one, yv));
-    else if (op == RELU) g = v128.and(one, f32x4.gt(yv, splat(0)));
-    else if (op == EXP) g = yv;
-    else g = splat(-1);
-    st(dx + o, add(ld(dx + o, w), mul(ld(dy + o, w), g)), w);
-  }
+  const yv = ld(y + o, w);
+  let g: v128;
+  if (op == TANH) g = sub(one, mul(yv, yv));
+  else if (op == SIGMOID) g = mul(yv, sub(one, yv));
+  else if (op == RELU) g = v128.and(one, f32x4.gt(yv, splat(0)));
+  else if (op == EXP) g = yv;
+  else g = splat(-1);
+  st(dx + o, add(ld(dx + o, w), mul(ld(dy + o, w), g)), w);
 }
 
 /** out[i] = a[i] op b[i % m]. */
@@ -45,23 +50,25 @@ export function binary(op: i32, a: usize, b: usize, out: usize, n: i32, m: i32):
     const len = min(m, n - r);
     const ar = a + <usize>r * 4;
     const orow = out + <usize>r * 4;
-    for (let i = 0; i < len; i += 4) {
-      const w = min(4, len - i);
-      const o = <usize>i * 4;
-      const av = ld(ar + o, w);
-      const bv = ld(b + o, w);
-      st(orow + o, op == ADD ? add(av, bv) : op == SUB ? sub(av, bv) : mul(av, bv), w);
-    }
+    let i = 0;
+    for (; i + 4 <= len; i += 4) binaryAt(op, ar, b, orow, <usize>i * 4, 4);
+    if (i < len) binaryAt(op, ar, b, orow, <usize>i * 4, len - i);
   }
+}
+@inline function binaryAt(op: i32, a: usize, b: usize, out: usize, o: usize, w: i32): void {
+  const av = ld(a + o, w);
+  const bv = ld(b + o, w);
+  st(out + o, op == ADD ? add(av, bv) : op == SUB ? sub(av, bv) : mul(av, bv), w);
 }
 
 export function axpy(alpha: f32, x: usize, out: usize, n: i32): void {
   const av = splat(alpha);
-  for (let i = 0; i < n; i += 4) {
-    const w = min(4, n - i);
-    const o = <usize>i * 4;
-    st(out + o, add(ld(out + o, w), mul(av, ld(x + o, w))), w);
-  }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) axpyAt(av, x, out, <usize>i * 4, 4);
+  if (i < n) axpyAt(av, x, out, <usize>i * 4, n - i);
+}
+@inline function axpyAt(av: v128, x: usize, out: usize, o: usize, w: i32): void {
+  st(out + o, add(ld(out + o, w), mul(av, ld(x + o, w))), w);
 }
 
 /** out[r·ldo + j] = x[r·ldx + j] (or += with accumulate) for `rows` rows of `cols`. */
@@ -81,11 +88,7 @@ export function sumRowsAcc(x: usize, rows: i32, n: i32, out: usize): void {
   // order (all rows of 4 columns, then the next 4) strides through x and missed the cache on every row.
   let p = x;
   for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < n; j += 4) {
-      const w = min(4, n - j);
-      const o = out + <usize>j * 4;
-      st(o, add(ld(o, w), ld(p + <usize>j * 4, w)), w);
-    }
+    accRow(out, p, n);
     p += <usize>n * 4;
   }
 }
@@ -131,32 +134,21 @@ export function softmaxCrossEntropy(
       return lossSum;
     }
     let mv = splat(-Infinity);
-    for (let j = 0; j < V; j += 4) {
-      const w = min(4, V - j);
-      let v = ld(row + <usize>j * 4, w);
-      if (w < 4) v = v128.bitselect(v, splat(-Infinity), tailMask(w));
-      mv = f32x4.max(mv, v);
-    }
+    let j = 0;
+    for (; j + 4 <= V; j += 4) mv = f32x4.max(mv, v128.load(row + <usize>j * 4));
+    if (j < V) mv = f32x4.max(mv, v128.bitselect(ld(row + <usize>j * 4, V - j), splat(-Infinity), tailMask(V - j)));
     const mx = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
     const mxv = splat(mx);
     let sv = splat(0);
-    for (let j = 0; j < V; j += 4) {
-      const w = min(4, V - j);
-      let e = expv(sub(ld(row + <usize>j * 4, w), mxv));
-      if (w < 4) e = v128.and(e, tailMask(w));
-      sv = add(sv, e);
-    }
+    for (j = 0; j + 4 <= V; j += 4) sv = add(sv, expv(sub(v128.load(row + <usize>j * 4), mxv)));
+    if (j < V) sv = add(sv, v128.and(expv(sub(ld(row + <usize>j * 4, V - j), mxv)), tailMask(V - j)));
     const sum = hsum(sv);
     const xt = load<f32>(row + <usize>t * 4);
     lossSum += Math.log(<f64>sum) + <f64>mx - <f64>xt;
     if (smoothing > 0) {
       let xv = splat(0);
-      for (let j = 0; j < V; j += 4) {
-        const w = min(4, V - j);
-        let v = ld(row + <usize>j * 4, w);
-        if (w < 4) v = v128.and(v, tailMask(w));
-        xv = add(xv, v);
-      }
+      for (j = 0; j + 4 <= V; j += 4) xv = add(xv, v128.load(row + <usize>j * 4));
+      if (j < V) xv = add(xv, v128.and(ld(row + <usize>j * 4, V - j), tailMask(V - j)));
       lossSum += <f64>smoothing * (<f64>xt - <f64>hsum(xv) / <f64>V);
     }
     ceCount++;
@@ -164,14 +156,17 @@ export function softmaxCrossEntropy(
       const drow = dLogits + <usize>r * V4;
       const k = splat(scale / sum);
       const u = splat(smoothing / <f32>V * scale); // 0 without smoothing: p - 0 is p, bit for bit
-      for (let j = 0; j < V; j += 4) {
-        const w = min(4, V - j);
-        st(drow + <usize>j * 4, sub(mul(expv(sub(ld(row + <usize>j * 4, w), mxv)), k), u), w);
-      }
+      for (j = 0; j + 4 <= V; j += 4) softmaxGradAt(row, drow, mxv, k, u, <usize>j * 4, 4);
+      if (j < V) softmaxGradAt(row, drow, mxv, k, u, <usize>j * 4, V - j);
       store<f32>(drow + <usize>t * 4, load<f32>(drow + <usize>t * 4) - (1 - smoothing) * scale);
     }
   }
   return lossSum;
+}
+
+/** dLogits = e^(x - max)·k - u on one block (k = scale / Σe, u = ε/V·scale). */
+@inline function softmaxGradAt(row: usize, drow: usize, mxv: v128, k: v128, u: v128, o: usize, w: i32): void {
+  st(drow + o, sub(mul(expv(sub(ld(row + o, w), mxv)), k), u), w);
 }
 
 /** All-ones in the low w lanes (w = 1..3). */
@@ -201,88 +196,97 @@ export function sumSquares(x: usize, n: i32): f64 {
 /** max |x| (0 when empty, NaN if any NaN: f32x4.max propagates NaN). */
 export function maxAbs(x: usize, n: i32): f32 {
   let m = splat(0);
-  for (let i = 0; i < n; i += 4) {
-    const w = min(4, n - i);
-    m = f32x4.max(m, f32x4.abs(ld(x + <usize>i * 4, w)));
-  }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) m = f32x4.max(m, f32x4.abs(v128.load(x + <usize>i * 4)));
+  if (i < n) m = f32x4.max(m, f32x4.abs(ld(x + <usize>i * 4, n - i))); // the empty lanes load 0
   return max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
 }
 
 export function scal(alpha: f32, x: usize, n: i32): void {
   const av = splat(alpha);
-  for (let i = 0; i < n; i += 4) {
-    const w = min(4, n - i);
-    const p = x + <usize>i * 4;
-    st(p, mul(ld(p, w), av), w);
-  }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) scalAt(av, x + <usize>i * 4, 4);
+  if (i < n) scalAt(av, x + <usize>i * 4, n - i);
+}
+@inline function scalAt(av: v128, p: usize, w: i32): void {
+  st(p, mul(ld(p, w), av), w);
 }
 
 /** x = min(max(x, lo), hi), NaN kept: pmax(v, lo) is v < lo ? lo : v, pmin(v, hi) is hi < v ? hi : v. */
 export function clamp(x: usize, n: i32, lo: f32, hi: f32): void {
   const lv = splat(lo), hv = splat(hi);
-  for (let i = 0; i < n; i += 4) {
-    const w = min(4, n - i);
-    const p = x + <usize>i * 4;
-    st(p, f32x4.pmin(f32x4.pmax(ld(p, w), lv), hv), w);
-  }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) clampAt(lv, hv, x + <usize>i * 4, 4);
+  if (i < n) clampAt(lv, hv, x + <usize>i * 4, n - i);
+}
+@inline function clampAt(lv: v128, hv: v128, p: usize, w: i32): void {
+  st(p, f32x4.pmin(f32x4.pmax(ld(p, w), lv), hv), w);
 }
 
 export function sgdUpdate(
   param: usize, grad: usize, buf: usize, n: i32, firstStep: i32,
   lr: f32, momentum: f32, oneMinusDampening: f32, weightDecay: f32, nesterov: i32,
 ): void {
-  const lrv = splat(lr), mv = splat(momentum), dv = splat(oneMinusDampening), wdv = splat(weightDecay);
-  for (let i = 0; i < n; i += 4) {
-    const w = min(4, n - i);
-    const o = <usize>i * 4;
-    const p = ld(param + o, w);
-    let d = add(ld(grad + o, w), mul(wdv, p));
-    if (buf != 0) {
-      const b = firstStep ? d : add(mul(mv, ld(buf + o, w)), mul(dv, d));
-      st(buf + o, b, w);
-      d = nesterov ? add(d, mul(mv, b)) : b;
-    }
-    st(param + o, sub(p, mul(lrv, d)), w);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) sgdAt(param, grad, buf, firstStep, lr, momentum, oneMinusDampening, weightDecay, nesterov, <usize>i * 4, 4);
+  if (i < n) sgdAt(param, grad, buf, firstStep, lr, momentum, oneMinusDampening, weightDecay, nesterov, <usize>i * 4, n - i);
+}
+@inline function sgdAt(
+  param: usize, grad: usize, buf: usize, firstStep: i32, lr: f32, momentum: f32, oneMinusDampening: f32, weightDecay: f32, nesterov: i32,
+  o: usize, w: i32,
+): void {
+  const mv = splat(momentum);
+  const p = ld(param + o, w);
+  let d = add(ld(grad + o, w), mul(splat(weightDecay), p));
+  if (buf != 0) {
+    const b = firstStep ? d : add(mul(mv, ld(buf + o, w)), mul(splat(oneMinusDampening), d));
+    st(buf + o, b, w);
+    d = nesterov ? add(d, mul(mv, b)) : b;
   }
+  st(param + o, sub(p, mul(splat(lr), d)), w);
 }
 
 export function adagradUpdate(param: usize, grad: usize, sum: usize, n: i32, clr: f32, weightDecay: f32, eps: f32): void {
-  const cv = splat(clr), wdv = splat(weightDecay), ev = splat(eps);
-  for (let i = 0; i < n; i += 4) {
-    const w = min(4, n - i);
-    const o = <usize>i * 4;
-    const p = ld(param + o, w);
-    const d = add(ld(grad + o, w), mul(wdv, p));
-    const s = add(ld(sum + o, w), mul(d, d));
-    st(sum + o, s, w);
-    st(param + o, sub(p, f32x4.div(mul(cv, d), add(f32x4.sqrt(s), ev))), w);
-  }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) adagradAt(param, grad, sum, clr, weightDecay, eps, <usize>i * 4, 4);
+  if (i < n) adagradAt(param, grad, sum, clr, weightDecay, eps, <usize>i * 4, n - i);
+}
+@inline function adagradAt(param: usize, grad: usize, sum: usize, clr: f32, weightDecay: f32, eps: f32, o: usize, w: i32): void {
+  const p = ld(param + o, w);
+  const d = add(ld(grad + o, w), mul(splat(weightDecay), p));
+  const s = add(ld(sum + o, w), mul(d, d));
+  st(sum + o, s, w);
+  st(param + o, sub(p, f32x4.div(mul(splat(clr), d), add(f32x4.sqrt(s), splat(eps)))), w);
 }
 
 export function rmspropUpdate(
   param: usize, grad: usize, squareAvg: usize, gradAvg: usize, buf: usize, n: i32,
   lr: f32, alpha: f32, oneMinusAlpha: f32, eps: f32, weightDecay: f32, momentum: f32,
 ): void {
-  const lrv = splat(lr), av = splat(alpha), omv = splat(oneMinusAlpha), ev = splat(eps), wdv = splat(weightDecay), mv = splat(momentum);
-  for (let i = 0; i < n; i += 4) {
-    const w = min(4, n - i);
-    const o = <usize>i * 4;
-    const p = ld(param + o, w);
-    const d = add(ld(grad + o, w), mul(wdv, p));
-    const sq = add(mul(av, ld(squareAvg + o, w)), mul(mul(omv, d), d));
-    st(squareAvg + o, sq, w);
-    let avg: v128;
-    if (gradAvg != 0) {
-      const ga = add(mul(av, ld(gradAvg + o, w)), mul(omv, d));
-      st(gradAvg + o, ga, w);
-      avg = add(f32x4.sqrt(sub(sq, mul(ga, ga))), ev);
-    } else avg = add(f32x4.sqrt(sq), ev);
-    if (buf != 0) {
-      const b = add(mul(mv, ld(buf + o, w)), f32x4.div(d, avg));
-      st(buf + o, b, w);
-      st(param + o, sub(p, mul(lrv, b)), w);
-    } else st(param + o, sub(p, f32x4.div(mul(lrv, d), avg)), w);
-  }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) rmspropAt(param, grad, squareAvg, gradAvg, buf, lr, alpha, oneMinusAlpha, eps, weightDecay, momentum, <usize>i * 4, 4);
+  if (i < n) rmspropAt(param, grad, squareAvg, gradAvg, buf, lr, alpha, oneMinusAlpha, eps, weightDecay, momentum, <usize>i * 4, n - i);
+}
+@inline function rmspropAt(
+  param: usize, grad: usize, squareAvg: usize, gradAvg: usize, buf: usize,
+  lr: f32, alpha: f32, oneMinusAlpha: f32, eps: f32, weightDecay: f32, momentum: f32, o: usize, w: i32,
+): void {
+  const lrv = splat(lr), av = splat(alpha), omv = splat(oneMinusAlpha), ev = splat(eps);
+  const p = ld(param + o, w);
+  const d = add(ld(grad + o, w), mul(splat(weightDecay), p));
+  const sq = add(mul(av, ld(squareAvg + o, w)), mul(mul(omv, d), d));
+  st(squareAvg + o, sq, w);
+  let avg: v128;
+  if (gradAvg != 0) {
+    const ga = add(mul(av, ld(gradAvg + o, w)), mul(omv, d));
+    st(gradAvg + o, ga, w);
+    avg = add(f32x4.sqrt(sub(sq, mul(ga, ga))), ev);
+  } else avg = add(f32x4.sqrt(sq), ev);
+  if (buf != 0) {
+    const b = add(mul(splat(momentum), ld(buf + o, w)), f32x4.div(d, avg));
+    st(buf + o, b, w);
+    st(param + o, sub(p, mul(lrv, b)), w);
+  } else st(param + o, sub(p, f32x4.div(mul(lrv, d), avg)), w);
 }
 
 export function adamUpdate(
@@ -290,18 +294,22 @@ export function adamUpdate(
   stepSize: f32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32,
   biasCorrection2Sqrt: f32, weightDecay: f32, keep: f32,
 ): void {
-  const sv = splat(stepSize), b1 = splat(beta1), ob1 = splat(oneMinusBeta1), b2 = splat(beta2), ob2 = splat(oneMinusBeta2);
-  const ev = splat(eps), bc = splat(biasCorrection2Sqrt), wdv = splat(weightDecay), kv = splat(keep);
-  for (let i = 0; i < n; i += 4) {
-    const w = min(4, n - i);
-    const o = <usize>i * 4;
-    const p = ld(param + o, w);
-    const d = add(ld(grad + o, w), mul(wdv, p));
-    const m = add(mul(b1, ld(expAvg + o, w)), mul(ob1, d));
-    const v = add(mul(b2, ld(expAvgSq + o, w)), mul(mul(ob2, d), d));
-    st(expAvg + o, m, w);
-    st(expAvgSq + o, v, w);
-    const denom = add(f32x4.div(f32x4.sqrt(v), bc), ev);
-    st(param + o, sub(mul(p, kv), f32x4.div(mul(sv, m), denom)), w);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    adamAt(param, grad, expAvg, expAvgSq, stepSize, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, biasCorrection2Sqrt, weightDecay, keep, <usize>i * 4, 4);
   }
+  if (i < n) adamAt(param, grad, expAvg, expAvgSq, stepSize, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, biasCorrection2Sqrt, weightDecay, keep, <usize>i * 4, n - i);
+}
+@inline function adamAt(
+  param: usize, grad: usize, expAvg: usize, expAvgSq: usize, stepSize: f32, beta1: f32, oneMinusBeta1: f32, beta2: f32,
+  oneMinusBeta2: f32, eps: f32, biasCorrection2Sqrt: f32, weightDecay: f32, keep: f32, o: usize, w: i32,
+): void {
+  const p = ld(param + o, w);
+  const d = add(ld(grad + o, w), mul(splat(weightDecay), p));
+  const m = add(mul(splat(beta1), ld(expAvg + o, w)), mul(splat(oneMinusBeta1), d));
+  const v = add(mul(splat(beta2), ld(expAvgSq + o, w)), mul(mul(splat(oneMinusBeta2), d), d));
+  st(expAvg + o, m, w);
+  st(expAvgSq + o, v, w);
+  const denom = add(f32x4.div(f32x4.sqrt(v), splat(biasCorrection2Sqrt)), splat(eps));
+  st(param + o, sub(mul(p, splat(keep)), f32x4.div(mul(splat(stepSize), m), denom)), w);
 }
