@@ -374,6 +374,32 @@ for (const be of fast) {
     });
   });
 
+  test(`${be.name}: gatherRows (repeated ids, odd widths, ids on and off the heap) and its id check`, () => {
+    for (const [rows, n, tableRows] of [[0, 3, 2], [1, 1, 1], [7, 5, 3], [2500, 13, 65], [40, 512, 9], [20000, 4, 7]]) {
+      tidy(() => {
+        const table = rand(tableRows * n);
+        const ids = Int32Array.from({ length: rows }, () => rng.int(tableRows));
+        const or = rand(rows * n);
+        const ow = copy(or);
+        ref.gatherRows(table.data, ids, n, or.data);
+        be.gatherRows(table.data, ids, n, ow.data);
+        close(`gatherRows ${rows}×${n} from ${tableRows} rows`, ow.data, or.data, 0, 0);
+        for (let r = 0; r < rows; r++) assert.equal(ow.data[r * n + n - 1], table.data[ids[r] * n + n - 1]);
+      });
+    }
+    tidy(() => {
+      const idsT = Tensor.from(new Float32Array(Int32Array.from([2, 0, 2, 1]).buffer)); // (4) int32 bits, on the heap
+      const ids = new Int32Array(idsT.data.buffer, idsT.data.byteOffset, 4);
+      const table = rand(3 * 6);
+      const ow = rand(4 * 6);
+      be.gatherRows(table.data, ids, 6, ow.data);
+      close('gatherRows with ids on the heap', ow.data.subarray(6, 12), table.data.subarray(0, 6), 0, 0);
+      assert.throws(() => be.gatherRows(table.data, Int32Array.from([0, 1, 3, 0]), 6, ow.data), /gatherRows: id 3 at row 2 is outside the 3 rows of table/);
+      assert.throws(() => be.gatherRows(table.data, Int32Array.from([0, -1, 0, 0]), 6, ow.data), /id -1 at row 1/);
+      assert.throws(() => be.gatherRows(table.data, Int32Array.from([0, 1, 0]), 6, ow.data), /out holds 24 floats, not 3 rows of 6/);
+    });
+  });
+
   test(`${be.name}: softmax cross-entropy with an ignore index and label smoothing, with and without dLogits`, () => {
     for (const [rows, V, smoothing] of [[1, 1, 0], [3, 5, 0], [17, 65, 0], [40, 4, 0], [7, 1000, 0], [3, 5, 0.1], [17, 65, 0.25], [5, 3, 1]]) {
       tidy(() => {

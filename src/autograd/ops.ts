@@ -253,21 +253,13 @@ export function stack(xs: Tensor[]): Tensor {
 /** Rows of `weight` (V, H) picked by `ids`: output shape [...idsShape, H]. */
 export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape): Tensor {
   const [V, H] = weight.shape;
-  const out = new Tensor([...idsShape, H]);
-  if (out.size !== ids.length * H) {
-    out.dispose();
-    throw new Error(`embedding: ${ids.length} ids do not fill shape ${fmt(idsShape)}`);
-  }
-  const o = out.data;
-  const w = weight.data;
+  if (idsShape.reduce((a, b) => a * b, 1) !== ids.length) throw new Error(`embedding: ${ids.length} ids do not fill shape ${fmt(idsShape)}`);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
-    if (!(id >= 0 && id < V)) {
-      out.dispose();
-      throw new Error(`embedding: id ${id} at position ${i} is outside the vocabulary [0, ${V})`);
-    }
-    o.set(w.subarray(id * H, id * H + H), i * H);
+    if (!(id >= 0 && id < V)) throw new Error(`embedding: id ${id} at position ${i} is outside the vocabulary [0, ${V})`);
   }
+  const out = Tensor.empty([...idsShape, H]); // every row written
+  backend().gatherRows(weight.data, ids, H, out.data); // out[i] = W[ids[i]]
   if (!(isGradEnabled() && weight.requiresGrad)) return out;
   // The caller may reuse its ids buffer (a decoder feeding step after step): backward reads a copy.
   const saved = ids.slice();

@@ -69,6 +69,12 @@ export interface Backend {
   indexAddRows(x: Float32Array, ids: Int32Array, n: number, out: Float32Array): void;
 
   /**
+   * Gather of rows: out[r·n + j] = table[ids[r]·n + j] for the ids.length rows of n of out (indexAddRows'
+   * forward). Every id must index a row of table; the kernel checks and throws naming the first that does not.
+   */
+  gatherRows(table: Float32Array, ids: Int32Array, n: number, out: Float32Array): void;
+
+  /**
    * Softmax cross-entropy over rows of `logits` (N×V) against integer `targets` (N); rows whose target
    * equals `ignoreIndex` count for nothing. With label smoothing ε the target distribution is
    * q = (1 - ε) onehot + ε/V, so a row's loss is lse(x) - (1 - ε) x_t - (ε/V) Σ_j x_j (PyTorch's
@@ -163,16 +169,16 @@ export interface Backend {
 
 /**
  * indexAddRows' checks, shared by the backends: x holds ids.length rows of n, and every id names a row
- * of out (which holds out.length / n rows).
+ * of out (which holds out.length / n rows); gatherRows' with x = its out and out = its table.
  */
-export function checkRowIds(ids: Int32Array, n: number, xLength: number, outLength: number, who: string): void {
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${who} backend: indexAddRows: row width must be a non-negative integer, got ${n}`);
-  if (xLength !== ids.length * n) throw new Error(`${who} backend: indexAddRows: x holds ${xLength} floats, not ${ids.length} rows of ${n}`);
-  if (n === 0) return; // no rows to add
+export function checkRowIds(ids: Int32Array, n: number, xLength: number, outLength: number, who: string, op = 'indexAddRows', x = 'x', out = 'out'): void {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${who} backend: ${op}: row width must be a non-negative integer, got ${n}`);
+  if (xLength !== ids.length * n) throw new Error(`${who} backend: ${op}: ${x} holds ${xLength} floats, not ${ids.length} rows of ${n}`);
+  if (n === 0) return; // no rows to move
   const rows = Math.floor(outLength / n);
   for (let r = 0; r < ids.length; r++) {
     const id = ids[r];
-    if (!(id >= 0 && id < rows)) throw new Error(`${who} backend: indexAddRows: id ${id} at row ${r} is outside the ${rows} rows of out`);
+    if (!(id >= 0 && id < rows)) throw new Error(`${who} backend: ${op}: id ${id} at row ${r} is outside the ${rows} rows of ${out}`);
   }
 }
 

@@ -128,6 +128,11 @@ export const referenceBackend: Backend = {
     for (let r = 0; r < x.length; r += n) for (let j = 0; j < n; j++) out[j] += x[r + j];
   },
 
+  gatherRows(table, ids, n, out) {
+    checkRowIds(ids, n, out.length, table.length, 'reference', 'gatherRows', 'out', 'table');
+    for (let r = 0; r < ids.length; r++) out.set(table.subarray(ids[r] * n, ids[r] * n + n), r * n);
+  },
+
   indexAddRows(x, ids, n, out) {
     checkRowIds(ids, n, x.length, out.length, 'reference');
     for (let r = 0; r < ids.length; r++) {

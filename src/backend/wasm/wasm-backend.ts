@@ -41,6 +41,7 @@ interface Kernels {
   copyRows(rows: number, cols: number, x: number, ldx: number, out: number, ldo: number, accumulate: number): void;
   sumRowsAcc(x: number, rows: number, n: number, out: number): void;
   indexAddRows(x: number, ids: number, rows: number, n: number, out: number): void;
+  gatherRows(table: number, ids: number, rows: number, n: number, out: number): void;
   softmaxCrossEntropy(logits: number, targets: number, rows: number, V: number, ignoreIndex: number, smoothing: number, scale: number, dLogits: number): number;
   crossEntropyCount(): number;
   crossEntropyBadRow(): number;
@@ -280,6 +281,22 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
           ip = idScratch;
         }
         k.indexAddRows(xp + r0 * n * 4, ip, m, n, op);
+      }
+    },
+
+    gatherRows(table, ids, n, out) {
+      checkRowIds(ids, n, out.length, table.length, 'wasm', 'gatherRows', 'out', 'table');
+      const tp = ptr(table, 'table');
+      const op = ptr(out, 'out');
+      const onHeap = ids.buffer === memory.buffer;
+      for (let r0 = 0; r0 < ids.length; r0 += ID_ROWS) {
+        const m = Math.min(ID_ROWS, ids.length - r0);
+        let ip = ids.byteOffset + r0 * 4;
+        if (!onHeap) {
+          new Int32Array(memory.buffer, idScratch, m).set(ids.subarray(r0, r0 + m));
+          ip = idScratch;
+        }
+        k.gatherRows(tp, ip, m, n, op + r0 * n * 4);
       }
     },
 

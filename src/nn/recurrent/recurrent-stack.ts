@@ -220,8 +220,7 @@ function directionForward(
   else {
     const Pv = P!.data;
     project(P!.shape[0], tokens.table.data, Pv);
-    const ids = tokens.ids;
-    for (let r = 0; r < T * B; r++) xgv.set(Pv.subarray(ids[r] * GH, ids[r] * GH + GH), r * GH);
+    be.gatherRows(Pv, tokens.ids, GH, xgv); // xg[r] = P[ids[r]]
     P!.dispose();
   }
 

@@ -99,6 +99,12 @@ export function indexAddRows(x: usize, ids: usize, rows: i32, n: i32, out: usize
   for (let r = 0; r < rows; r++) accRow(out + <usize>load<i32>(ids + <usize>r * 4) * n4, x + <usize>r * n4, n);
 }
 
+/** out[r·n : +n] = table[ids[r]·n : +n] for r in [0, rows); ids: `rows` int32 (checked by the caller). */
+export function gatherRows(table: usize, ids: usize, rows: i32, n: i32, out: usize): void {
+  const n4 = <usize>n * 4;
+  for (let r = 0; r < rows; r++) memory.copy(out + <usize>r * n4, table + <usize>load<i32>(ids + <usize>r * 4) * n4, n4);
+}
+
 let ceCount: i32 = 0;
 let ceBadRow: i32 = -1;
 export function crossEntropyCount(): i32 {
