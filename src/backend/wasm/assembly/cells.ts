@@ -21,7 +21,6 @@ export function cellForward(
     return;
   }
   const H4 = <usize>H * 4;
-  const one = splat(1);
   for (let b = 0; b < B; b++) {
     const o = <usize>b * H4;
     if (masked(mask, b)) {
@@ -30,89 +29,108 @@ export function cellForward(
       continue;
     }
     if (kind == RNN_TANH || kind == RNN_RELU) {
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = o + <usize>j * 4;
-        const a = add(ld(xg + q, w), ld(hg + q, w));
-        const y = kind == RNN_RELU ? v128.and(a, f32x4.gt(a, splat(0))) : tanhv(a);
-        st(cache + q, y, w);
-        st(h + q, y, w);
-      }
+      let j = 0;
+      for (; j + 4 <= H; j += 4) rnnForwardAt(kind, xg, hg, cache, h, o + <usize>j * 4, 4);
+      if (j < H) rnnForwardAt(kind, xg, hg, cache, h, o + <usize>j * 4, H - j);
     } else if (kind == LSTM) {
       const xr = xg + 4 * o, hr = hg + 4 * o, kr = cache + 5 * o;
       // NOTE: two passes over the row. The activations are long dependent chains (exp's polynomial, a
       // divide) and tanh(c) waits on three of them, so one fused pass left the core waiting on latency;
       // the four gates of pass 1 are independent and pass 2's iterations overlap (~10% faster).
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = <usize>j * 4;
-        st(kr + q, sigmoidv(add(ld(xr + q, w), ld(hr + q, w))), w);
-        st(kr + H4 + q, sigmoidv(add(ld(xr + H4 + q, w), ld(hr + H4 + q, w))), w);
-        st(kr + 2 * H4 + q, tanhv(add(ld(xr + 2 * H4 + q, w), ld(hr + 2 * H4 + q, w))), w);
-        st(kr + 3 * H4 + q, sigmoidv(add(ld(xr + 3 * H4 + q, w), ld(hr + 3 * H4 + q, w))), w);
-      }
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = <usize>j * 4;
-        const ct = add(mul(ld(kr + H4 + q, w), ld(cPrev + o + q, w)), mul(ld(kr + q, w), ld(kr + 2 * H4 + q, w)));
-        const tc = tanhv(ct);
-        st(kr + 4 * H4 + q, tc, w);
-        st(c + o + q, ct, w);
-        st(h + o + q, mul(ld(kr + 3 * H4 + q, w), tc), w);
-      }
+      let j = 0;
+      for (; j + 4 <= H; j += 4) lstmGatesAt(xr, hr, kr, H4, <usize>j * 4, 4);
+      if (j < H) lstmGatesAt(xr, hr, kr, H4, <usize>j * 4, H - j);
+      for (j = 0; j + 4 <= H; j += 4) lstmStateAt(kr, cPrev + o, c + o, h + o, H4, <usize>j * 4, 4);
+      if (j < H) lstmStateAt(kr, cPrev + o, c + o, h + o, H4, <usize>j * 4, H - j);
     } else if (kind == GRU) {
       const xr = xg + 3 * o, hr = hg + 3 * o, kr = cache + 4 * o;
       // Two passes, as for LSTM: n's tanh waits on r's sigmoid.
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = <usize>j * 4;
-        st(kr + q, sigmoidv(add(ld(xr + q, w), ld(hr + q, w))), w);
-        st(kr + H4 + q, sigmoidv(add(ld(xr + H4 + q, w), ld(hr + H4 + q, w))), w);
-      }
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = <usize>j * 4;
-        const z = ld(kr + H4 + q, w);
-        const hn = ld(hr + 2 * H4 + q, w);
-        const n = tanhv(add(ld(xr + 2 * H4 + q, w), mul(ld(kr + q, w), hn)));
-        st(kr + 2 * H4 + q, n, w);
-        st(kr + 3 * H4 + q, hn, w);
-        st(h + o + q, add(mul(sub(one, z), n), mul(z, ld(hPrev + o + q, w))), w);
-      }
+      let j = 0;
+      for (; j + 4 <= H; j += 4) gruGatesAt(xr, hr, kr, H4, <usize>j * 4, 4);
+      if (j < H) gruGatesAt(xr, hr, kr, H4, <usize>j * 4, H - j);
+      for (j = 0; j + 4 <= H; j += 4) gruStateAt(xr, hr, kr, hPrev + o, h + o, H4, <usize>j * 4, 4);
+      if (j < H) gruStateAt(xr, hr, kr, hPrev + o, h + o, H4, <usize>j * 4, H - j);
     } else if (kind == GRU_CHO) {
       const xr = xg + 3 * o, hr = hg + 3 * o, kr = cache + 3 * o;
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = <usize>j * 4;
-        const z = sigmoidv(add(ld(xr + H4 + q, w), ld(hr + H4 + q, w)));
-        const n = tanhv(add(ld(xr + 2 * H4 + q, w), ld(hr + 2 * H4 + q, w)));
-        st(kr + H4 + q, z, w);
-        st(kr + 2 * H4 + q, n, w);
-        st(h + o + q, add(mul(sub(one, z), n), mul(z, ld(hPrev + o + q, w))), w);
-      }
+      let j = 0;
+      for (; j + 4 <= H; j += 4) gruChoForwardAt(xr, hr, kr, hPrev + o, h + o, H4, <usize>j * 4, 4);
+      if (j < H) gruChoForwardAt(xr, hr, kr, hPrev + o, h + o, H4, <usize>j * 4, H - j);
     } else {
       // MUT1-3, gates z=0, r=1, h=2: h = n ⊙ z + hPrev ⊙ (1 - z); mut1 has no hg_z and adds tanh(x) to n.
       const mut1 = kind == MUT1;
       const C: usize = mut1 ? 4 : 3;
       const xr = xg + 3 * o, hr = hg + 3 * o, kr = cache + C * o;
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = <usize>j * 4;
-        const zp = mut1 ? ld(xr + q, w) : add(ld(xr + q, w), ld(hr + q, w));
-        const z = sigmoidv(zp);
-        let np = add(ld(xr + 2 * H4 + q, w), ld(hr + 2 * H4 + q, w));
-        if (mut1) {
-          const tx = tanhv(ld(x + o + q, w));
-          st(kr + 3 * H4 + q, tx, w);
-          np = add(np, tx);
-        }
-        const n = tanhv(np);
-        st(kr + q, z, w);
-        st(kr + 2 * H4 + q, n, w);
-        st(h + o + q, add(mul(n, z), mul(ld(hPrev + o + q, w), sub(one, z))), w);
-      }
+      let j = 0;
+      for (; j + 4 <= H; j += 4) mutForwardAt(mut1, xr, hr, kr, x + o, hPrev + o, h + o, H4, <usize>j * 4, 4);
+      if (j < H) mutForwardAt(mut1, xr, hr, kr, x + o, hPrev + o, h + o, H4, <usize>j * 4, H - j);
     }
   }
+}
+
+// The forward blocks: w (1..4) lanes at byte q of a row (simd.ts: why the kernels call them with w = 4,
+// then once for the tail). H4 is a gate block's bytes.
+
+@inline function rnnForwardAt(kind: i32, xg: usize, hg: usize, cache: usize, h: usize, q: usize, w: i32): void {
+  const a = add(ld(xg + q, w), ld(hg + q, w));
+  const y = kind == RNN_RELU ? v128.and(a, f32x4.gt(a, splat(0))) : tanhv(a);
+  st(cache + q, y, w);
+  st(h + q, y, w);
+}
+
+@inline function lstmGatesAt(xr: usize, hr: usize, kr: usize, H4: usize, q: usize, w: i32): void {
+  st(kr + q, sigmoidv(add(ld(xr + q, w), ld(hr + q, w))), w);
+  st(kr + H4 + q, sigmoidv(add(ld(xr + H4 + q, w), ld(hr + H4 + q, w))), w);
+  st(kr + 2 * H4 + q, tanhv(add(ld(xr + 2 * H4 + q, w), ld(hr + 2 * H4 + q, w))), w);
+  st(kr + 3 * H4 + q, sigmoidv(add(ld(xr + 3 * H4 + q, w), ld(hr + 3 * H4 + q, w))), w);
+}
+
+/** c = f ⊙ cPrev + i ⊙ g, h = o ⊙ tanh(c); cPrev, c and h point at the row. */
+@inline function lstmStateAt(kr: usize, cPrev: usize, c: usize, h: usize, H4: usize, q: usize, w: i32): void {
+  const ct = add(mul(ld(kr + H4 + q, w), ld(cPrev + q, w)), mul(ld(kr + q, w), ld(kr + 2 * H4 + q, w)));
+  const tc = tanhv(ct);
+  st(kr + 4 * H4 + q, tc, w);
+  st(c + q, ct, w);
+  st(h + q, mul(ld(kr + 3 * H4 + q, w), tc), w);
+}
+
+@inline function gruGatesAt(xr: usize, hr: usize, kr: usize, H4: usize, q: usize, w: i32): void {
+  st(kr + q, sigmoidv(add(ld(xr + q, w), ld(hr + q, w))), w);
+  st(kr + H4 + q, sigmoidv(add(ld(xr + H4 + q, w), ld(hr + H4 + q, w))), w);
+}
+
+@inline function gruStateAt(xr: usize, hr: usize, kr: usize, hPrev: usize, h: usize, H4: usize, q: usize, w: i32): void {
+  const one = splat(1);
+  const z = ld(kr + H4 + q, w);
+  const hn = ld(hr + 2 * H4 + q, w);
+  const n = tanhv(add(ld(xr + 2 * H4 + q, w), mul(ld(kr + q, w), hn)));
+  st(kr + 2 * H4 + q, n, w);
+  st(kr + 3 * H4 + q, hn, w);
+  st(h + q, add(mul(sub(one, z), n), mul(z, ld(hPrev + q, w))), w);
+}
+
+@inline function gruChoForwardAt(xr: usize, hr: usize, kr: usize, hPrev: usize, h: usize, H4: usize, q: usize, w: i32): void {
+  const one = splat(1);
+  const z = sigmoidv(add(ld(xr + H4 + q, w), ld(hr + H4 + q, w)));
+  const n = tanhv(add(ld(xr + 2 * H4 + q, w), ld(hr + 2 * H4 + q, w)));
+  st(kr + H4 + q, z, w);
+  st(kr + 2 * H4 + q, n, w);
+  st(h + q, add(mul(sub(one, z), n), mul(z, ld(hPrev + q, w))), w);
+}
+
+@inline function mutForwardAt(mut1: bool, xr: usize, hr: usize, kr: usize, x: usize, hPrev: usize, h: usize, H4: usize, q: usize, w: i32): void {
+  const one = splat(1);
+  const zp = mut1 ? ld(xr + q, w) : add(ld(xr + q, w), ld(hr + q, w));
+  const z = sigmoidv(zp);
+  let np = add(ld(xr + 2 * H4 + q, w), ld(hr + 2 * H4 + q, w));
+  if (mut1) {
+    const tx = tanhv(ld(x + q, w));
+    st(kr + 3 * H4 + q, tx, w);
+    np = add(np, tx);
+  }
+  const n = tanhv(np);
+  st(kr + q, z, w);
+  st(kr + 2 * H4 + q, n, w);
+  st(h + q, add(mul(n, z), mul(ld(hPrev + q, w), sub(one, z))), w);
 }
 
 /** Stage 0 of the two-stage cells: r = σ(xg_r + hg_r (+ x)), u = r ⊙ hPrev; r goes to cache block rq. */
@@ -127,16 +145,18 @@ function resetForward(
       continue;
     }
     const xr = xg + 3 * o + <usize>rq * H4, hr = hg + 3 * o + <usize>rq * H4, kr = cache + <usize>C * o + <usize>rq * H4;
-    for (let j = 0; j < H; j += 4) {
-      const w = min(4, H - j);
-      const q = <usize>j * 4;
-      let p = add(ld(xr + q, w), ld(hr + q, w));
-      if (withX) p = add(p, ld(x + o + q, w));
-      const r = sigmoidv(p);
-      st(kr + q, r, w);
-      st(u + o + q, mul(r, ld(hPrev + o + q, w)), w);
-    }
+    let j = 0;
+    for (; j + 4 <= H; j += 4) resetForwardAt(withX, xr, hr, kr, x + o, hPrev + o, u + o, <usize>j * 4, 4);
+    if (j < H) resetForwardAt(withX, xr, hr, kr, x + o, hPrev + o, u + o, <usize>j * 4, H - j);
   }
+}
+
+@inline function resetForwardAt(withX: bool, xr: usize, hr: usize, kr: usize, x: usize, hPrev: usize, u: usize, q: usize, w: i32): void {
+  let p = add(ld(xr + q, w), ld(hr + q, w));
+  if (withX) p = add(p, ld(x + q, w));
+  const r = sigmoidv(p);
+  st(kr + q, r, w);
+  st(u + q, mul(r, ld(hPrev + q, w)), w);
 }
 
 /** Backward on a masked row: dhPrev += dh and dcPrev = dc (stage 1); gate blocks [q0, q1) of dxg/dhg are 0. */
@@ -165,7 +185,6 @@ export function cellBackward(
     return;
   }
   const H4 = <usize>H * 4;
-  const one = splat(1);
   for (let b = 0; b < B; b++) {
     const o = <usize>b * H4;
     if (kind == RNN_TANH || kind == RNN_RELU) {
@@ -173,91 +192,36 @@ export function cellBackward(
         carryGrad(b, 1, H, 0, 1, true, dh, dc, dhPrev, dcPrev, dxg, dhg);
         continue;
       }
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = o + <usize>j * 4;
-        const y = ld(cache + q, w);
-        const g = kind == RNN_RELU ? v128.and(one, f32x4.gt(y, splat(0))) : sub(one, mul(y, y));
-        const da = mul(ld(dh + q, w), g);
-        st(dxg + q, da, w);
-        st(dhg + q, da, w);
-      }
+      let j = 0;
+      for (; j + 4 <= H; j += 4) rnnBackwardAt(kind, cache, dh, dxg, dhg, o + <usize>j * 4, 4);
+      if (j < H) rnnBackwardAt(kind, cache, dh, dxg, dhg, o + <usize>j * 4, H - j);
     } else if (kind == LSTM) {
       if (masked(mask, b)) {
         carryGrad(b, 4, H, 0, 4, true, dh, dc, dhPrev, dcPrev, dxg, dhg);
         continue;
       }
       const kr = cache + 5 * o, xr = dxg + 4 * o, hr = dhg + 4 * o;
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = <usize>j * 4;
-        const ig = ld(kr + q, w);
-        const fg = ld(kr + H4 + q, w);
-        const gg = ld(kr + 2 * H4 + q, w);
-        const og = ld(kr + 3 * H4 + q, w);
-        const tc = ld(kr + 4 * H4 + q, w);
-        const dht = ld(dh + o + q, w);
-        // dL/dc_t: carried + through h = o ⊙ tanh(c)
-        const dct = add(ld(dc + o + q, w), mul(mul(dht, og), sub(one, mul(tc, tc))));
-        const di = mul(mul(dct, gg), mul(ig, sub(one, ig)));
-        const df = mul(mul(dct, ld(cPrev + o + q, w)), mul(fg, sub(one, fg)));
-        const dg = mul(mul(dct, ig), sub(one, mul(gg, gg)));
-        const dO = mul(mul(dht, tc), mul(og, sub(one, og)));
-        st(xr + q, di, w);
-        st(hr + q, di, w);
-        st(xr + H4 + q, df, w);
-        st(hr + H4 + q, df, w);
-        st(xr + 2 * H4 + q, dg, w);
-        st(hr + 2 * H4 + q, dg, w);
-        st(xr + 3 * H4 + q, dO, w);
-        st(hr + 3 * H4 + q, dO, w);
-        st(dcPrev + o + q, mul(dct, fg), w);
-      }
+      let j = 0;
+      for (; j + 4 <= H; j += 4) lstmBackwardAt(kr, xr, hr, dh + o, dc + o, cPrev + o, dcPrev + o, H4, <usize>j * 4, 4);
+      if (j < H) lstmBackwardAt(kr, xr, hr, dh + o, dc + o, cPrev + o, dcPrev + o, H4, <usize>j * 4, H - j);
     } else if (kind == GRU) {
       if (masked(mask, b)) {
         carryGrad(b, 3, H, 0, 3, true, dh, dc, dhPrev, dcPrev, dxg, dhg);
         continue;
       }
       const kr = cache + 4 * o, xr = dxg + 3 * o, hr = dhg + 3 * o;
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = <usize>j * 4;
-        const r = ld(kr + q, w);
-        const z = ld(kr + H4 + q, w);
-        const n = ld(kr + 2 * H4 + q, w);
-        const hn = ld(kr + 3 * H4 + q, w);
-        const dht = ld(dh + o + q, w);
-        const dnPre = mul(mul(dht, sub(one, z)), sub(one, mul(n, n))); // dL/d(xg_n + r ⊙ hg_n)
-        const dzPre = mul(mul(dht, sub(ld(hPrev + o + q, w), n)), mul(z, sub(one, z)));
-        const drPre = mul(mul(dnPre, hn), mul(r, sub(one, r)));
-        st(xr + q, drPre, w);
-        st(hr + q, drPre, w);
-        st(xr + H4 + q, dzPre, w);
-        st(hr + H4 + q, dzPre, w);
-        st(xr + 2 * H4 + q, dnPre, w);
-        st(hr + 2 * H4 + q, mul(dnPre, r), w);
-        st(dhPrev + o + q, add(ld(dhPrev + o + q, w), mul(dht, z)), w);
-      }
+      let j = 0;
+      for (; j + 4 <= H; j += 4) gruBackwardAt(kr, xr, hr, dh + o, hPrev + o, dhPrev + o, H4, <usize>j * 4, 4);
+      if (j < H) gruBackwardAt(kr, xr, hr, dh + o, hPrev + o, dhPrev + o, H4, <usize>j * 4, H - j);
     } else if (kind == GRU_CHO) {
       if (masked(mask, b)) {
         carryGrad(b, 3, H, 1, 3, true, dh, dc, dhPrev, dcPrev, dxg, dhg);
         continue;
       }
       const kr = cache + 3 * o, xr = dxg + 3 * o, hr = dhg + 3 * o;
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = <usize>j * 4;
-        const z = ld(kr + H4 + q, w);
-        const n = ld(kr + 2 * H4 + q, w);
-        const dht = ld(dh + o + q, w);
-        const dzPre = mul(mul(dht, sub(ld(hPrev + o + q, w), n)), mul(z, sub(one, z)));
-        const dnPre = mul(mul(dht, sub(one, z)), sub(one, mul(n, n)));
-        st(xr + H4 + q, dzPre, w);
-        st(hr + H4 + q, dzPre, w);
-        st(xr + 2 * H4 + q, dnPre, w);
-        st(hr + 2 * H4 + q, dnPre, w);
-        st(dhPrev + o + q, add(ld(dhPrev + o + q, w), mul(dht, z)), w);
-      }
+      let j = 0;
+      for (; j + 4 <= H; j += 4) gruChoBackwardAt(kr, xr, hr, dh + o, hPrev + o, dhPrev + o, H4, <usize>j * 4, 4);
+      if (j < H) gruChoBackwardAt(kr, xr, hr, dh + o, hPrev + o, dhPrev + o, H4, <usize>j * 4, H - j);
     } else {
       if (masked(mask, b)) {
         carryGrad(b, 3, H, 0, 1, true, dh, dc, dhPrev, dcPrev, dxg, dhg);
@@ -267,24 +231,9 @@ export function cellBackward(
       const mut1 = kind == MUT1;
       const C: usize = mut1 ? 4 : 3;
       const kr = cache + C * o, xr = dxg + 3 * o, hr = dhg + 3 * o;
-      for (let j = 0; j < H; j += 4) {
-        const w = min(4, H - j);
-        const q = <usize>j * 4;
-        const z = ld(kr + q, w);
-        const n = ld(kr + 2 * H4 + q, w);
-        const dht = ld(dh + o + q, w);
-        const dzPre = mul(mul(dht, sub(n, ld(hPrev + o + q, w))), mul(z, sub(one, z)));
-        const dnPre = mul(mul(dht, z), sub(one, mul(n, n)));
-        st(xr + q, dzPre, w);
-        st(hr + q, mut1 ? splat(0) : dzPre, w);
-        st(xr + 2 * H4 + q, dnPre, w);
-        st(hr + 2 * H4 + q, dnPre, w);
-        if (mut1) {
-          const tx = ld(kr + 3 * H4 + q, w);
-          st(dx + o + q, add(ld(dx + o + q, w), mul(dnPre, sub(one, mul(tx, tx)))), w);
-        }
-        st(dhPrev + o + q, add(ld(dhPrev + o + q, w), mul(dht, sub(one, z))), w);
-      }
+      let j = 0;
+      for (; j + 4 <= H; j += 4) mutBackwardAt(mut1, kr, xr, hr, dh + o, hPrev + o, dhPrev + o, dx + o, H4, <usize>j * 4, 4);
+      if (j < H) mutBackwardAt(mut1, kr, xr, hr, dh + o, hPrev + o, dhPrev + o, dx + o, H4, <usize>j * 4, H - j);
     }
   }
 }
@@ -295,7 +244,6 @@ function resetBackward(
   du: usize, dxg: usize, dhg: usize, dhPrev: usize, dx: usize,
 ): void {
   const H4 = <usize>H * 4;
-  const one = splat(1);
   for (let b = 0; b < B; b++) {
     const o = <usize>b * H4;
     if (masked(mask, b)) {
@@ -303,16 +251,109 @@ function resetBackward(
       continue;
     }
     const kr = cache + <usize>C * o + <usize>rq * H4, xr = dxg + 3 * o + <usize>rq * H4, hr = dhg + 3 * o + <usize>rq * H4;
-    for (let j = 0; j < H; j += 4) {
-      const w = min(4, H - j);
-      const q = <usize>j * 4;
-      const r = ld(kr + q, w);
-      const duv = ld(du + o + q, w);
-      const drPre = mul(mul(duv, ld(hPrev + o + q, w)), mul(r, sub(one, r)));
-      st(xr + q, drPre, w);
-      st(hr + q, drPre, w);
-      if (withX) st(dx + o + q, add(ld(dx + o + q, w), drPre), w);
-      st(dhPrev + o + q, add(ld(dhPrev + o + q, w), mul(duv, r)), w);
-    }
+    let j = 0;
+    for (; j + 4 <= H; j += 4) resetBackwardAt(withX, kr, xr, hr, du + o, hPrev + o, dhPrev + o, dx + o, <usize>j * 4, 4);
+    if (j < H) resetBackwardAt(withX, kr, xr, hr, du + o, hPrev + o, dhPrev + o, dx + o, <usize>j * 4, H - j);
   }
+}
+
+// The backward blocks, as the forward ones: w (1..4) lanes at byte q of a row; dh, dc, hPrev, cPrev,
+// dhPrev, dcPrev, du and dx point at the row, kr at its cache, xr and hr at its rows of dxg and dhg.
+
+@inline function rnnBackwardAt(kind: i32, cache: usize, dh: usize, dxg: usize, dhg: usize, q: usize, w: i32): void {
+  const one = splat(1);
+  const y = ld(cache + q, w);
+  const g = kind == RNN_RELU ? v128.and(one, f32x4.gt(y, splat(0))) : sub(one, mul(y, y));
+  const da = mul(ld(dh + q, w), g);
+  st(dxg + q, da, w);
+  st(dhg + q, da, w);
+}
+
+@inline function lstmBackwardAt(kr: usize, xr: usize, hr: usize, dh: usize, dc: usize, cPrev: usize, dcPrev: usize, H4: usize, q: usize, w: i32): void {
+  const one = splat(1);
+  const ig = ld(kr + q, w);
+  const fg = ld(kr + H4 + q, w);
+  const gg = ld(kr + 2 * H4 + q, w);
+  const og = ld(kr + 3 * H4 + q, w);
+  const tc = ld(kr + 4 * H4 + q, w);
+  const dht = ld(dh + q, w);
+  // dL/dc_t: carried + through h = o ⊙ tanh(c)
+  const dct = add(ld(dc + q, w), mul(mul(dht, og), sub(one, mul(tc, tc))));
+  const di = mul(mul(dct, gg), mul(ig, sub(one, ig)));
+  const df = mul(mul(dct, ld(cPrev + q, w)), mul(fg, sub(one, fg)));
+  const dg = mul(mul(dct, ig), sub(one, mul(gg, gg)));
+  const dO = mul(mul(dht, tc), mul(og, sub(one, og)));
+  st(xr + q, di, w);
+  st(hr + q, di, w);
+  st(xr + H4 + q, df, w);
+  st(hr + H4 + q, df, w);
+  st(xr + 2 * H4 + q, dg, w);
+  st(hr + 2 * H4 + q, dg, w);
+  st(xr + 3 * H4 + q, dO, w);
+  st(hr + 3 * H4 + q, dO, w);
+  st(dcPrev + q, mul(dct, fg), w);
+}
+
+@inline function gruBackwardAt(kr: usize, xr: usize, hr: usize, dh: usize, hPrev: usize, dhPrev: usize, H4: usize, q: usize, w: i32): void {
+  const one = splat(1);
+  const r = ld(kr + q, w);
+  const z = ld(kr + H4 + q, w);
+  const n = ld(kr + 2 * H4 + q, w);
+  const hn = ld(kr + 3 * H4 + q, w);
+  const dht = ld(dh + q, w);
+  const dnPre = mul(mul(dht, sub(one, z)), sub(one, mul(n, n))); // dL/d(xg_n + r ⊙ hg_n)
+  const dzPre = mul(mul(dht, sub(ld(hPrev + q, w), n)), mul(z, sub(one, z)));
+  const drPre = mul(mul(dnPre, hn), mul(r, sub(one, r)));
+  st(xr + q, drPre, w);
+  st(hr + q, drPre, w);
+  st(xr + H4 + q, dzPre, w);
+  st(hr + H4 + q, dzPre, w);
+  st(xr + 2 * H4 + q, dnPre, w);
+  st(hr + 2 * H4 + q, mul(dnPre, r), w);
+  st(dhPrev + q, add(ld(dhPrev + q, w), mul(dht, z)), w);
+}
+
+@inline function gruChoBackwardAt(kr: usize, xr: usize, hr: usize, dh: usize, hPrev: usize, dhPrev: usize, H4: usize, q: usize, w: i32): void {
+  const one = splat(1);
+  const z = ld(kr + H4 + q, w);
+  const n = ld(kr + 2 * H4 + q, w);
+  const dht = ld(dh + q, w);
+  const dzPre = mul(mul(dht, sub(ld(hPrev + q, w), n)), mul(z, sub(one, z)));
+  const dnPre = mul(mul(dht, sub(one, z)), sub(one, mul(n, n)));
+  st(xr + H4 + q, dzPre, w);
+  st(hr + H4 + q, dzPre, w);
+  st(xr + 2 * H4 + q, dnPre, w);
+  st(hr + 2 * H4 + q, dnPre, w);
+  st(dhPrev + q, add(ld(dhPrev + q, w), mul(dht, z)), w);
+}
+
+@inline function mutBackwardAt(
+  mut1: bool, kr: usize, xr: usize, hr: usize, dh: usize, hPrev: usize, dhPrev: usize, dx: usize, H4: usize, q: usize, w: i32,
+): void {
+  const one = splat(1);
+  const z = ld(kr + q, w);
+  const n = ld(kr + 2 * H4 + q, w);
+  const dht = ld(dh + q, w);
+  const dzPre = mul(mul(dht, sub(n, ld(hPrev + q, w))), mul(z, sub(one, z)));
+  const dnPre = mul(mul(dht, z), sub(one, mul(n, n)));
+  st(xr + q, dzPre, w);
+  st(hr + q, mut1 ? splat(0) : dzPre, w);
+  st(xr + 2 * H4 + q, dnPre, w);
+  st(hr + 2 * H4 + q, dnPre, w);
+  if (mut1) {
+    const tx = ld(kr + 3 * H4 + q, w);
+    st(dx + q, add(ld(dx + q, w), mul(dnPre, sub(one, mul(tx, tx)))), w);
+  }
+  st(dhPrev + q, add(ld(dhPrev + q, w), mul(dht, sub(one, z))), w);
+}
+
+@inline function resetBackwardAt(withX: bool, kr: usize, xr: usize, hr: usize, du: usize, hPrev: usize, dhPrev: usize, dx: usize, q: usize, w: i32): void {
+  const one = splat(1);
+  const r = ld(kr + q, w);
+  const duv = ld(du + q, w);
+  const drPre = mul(mul(duv, ld(hPrev + q, w)), mul(r, sub(one, r)));
+  st(xr + q, drPre, w);
+  st(hr + q, drPre, w);
+  if (withX) st(dx + q, add(ld(dx + q, w), drPre), w);
+  st(dhPrev + q, add(ld(dhPrev + q, w), mul(duv, r)), w);
 }

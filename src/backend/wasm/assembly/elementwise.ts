@@ -233,53 +233,53 @@ export function sgdUpdate(
   param: usize, grad: usize, buf: usize, n: i32, firstStep: i32,
   lr: f32, momentum: f32, oneMinusDampening: f32, weightDecay: f32, nesterov: i32,
 ): void {
+  const lrv = splat(lr), mv = splat(momentum), dv = splat(oneMinusDampening), wdv = splat(weightDecay);
   let i = 0;
-  for (; i + 4 <= n; i += 4) sgdAt(param, grad, buf, firstStep, lr, momentum, oneMinusDampening, weightDecay, nesterov, <usize>i * 4, 4);
-  if (i < n) sgdAt(param, grad, buf, firstStep, lr, momentum, oneMinusDampening, weightDecay, nesterov, <usize>i * 4, n - i);
+  for (; i + 4 <= n; i += 4) sgdAt(param, grad, buf, firstStep, lrv, mv, dv, wdv, nesterov, <usize>i * 4, 4);
+  if (i < n) sgdAt(param, grad, buf, firstStep, lrv, mv, dv, wdv, nesterov, <usize>i * 4, n - i);
 }
 @inline function sgdAt(
-  param: usize, grad: usize, buf: usize, firstStep: i32, lr: f32, momentum: f32, oneMinusDampening: f32, weightDecay: f32, nesterov: i32,
-  o: usize, w: i32,
+  param: usize, grad: usize, buf: usize, firstStep: i32, lrv: v128, mv: v128, dv: v128, wdv: v128, nesterov: i32, o: usize, w: i32,
 ): void {
-  const mv = splat(momentum);
   const p = ld(param + o, w);
-  let d = add(ld(grad + o, w), mul(splat(weightDecay), p));
+  let d = add(ld(grad + o, w), mul(wdv, p));
   if (buf != 0) {
-    const b = firstStep ? d : add(mul(mv, ld(buf + o, w)), mul(splat(oneMinusDampening), d));
+    const b = firstStep ? d : add(mul(mv, ld(buf + o, w)), mul(dv, d));
     st(buf + o, b, w);
     d = nesterov ? add(d, mul(mv, b)) : b;
   }
-  st(param + o, sub(p, mul(splat(lr), d)), w);
+  st(param + o, sub(p, mul(lrv, d)), w);
 }
 
 export function adagradUpdate(param: usize, grad: usize, sum: usize, n: i32, clr: f32, weightDecay: f32, eps: f32): void {
+  const cv = splat(clr), wdv = splat(weightDecay), ev = splat(eps);
   let i = 0;
-  for (; i + 4 <= n; i += 4) adagradAt(param, grad, sum, clr, weightDecay, eps, <usize>i * 4, 4);
-  if (i < n) adagradAt(param, grad, sum, clr, weightDecay, eps, <usize>i * 4, n - i);
+  for (; i + 4 <= n; i += 4) adagradAt(param, grad, sum, cv, wdv, ev, <usize>i * 4, 4);
+  if (i < n) adagradAt(param, grad, sum, cv, wdv, ev, <usize>i * 4, n - i);
 }
-@inline function adagradAt(param: usize, grad: usize, sum: usize, clr: f32, weightDecay: f32, eps: f32, o: usize, w: i32): void {
+@inline function adagradAt(param: usize, grad: usize, sum: usize, cv: v128, wdv: v128, ev: v128, o: usize, w: i32): void {
   const p = ld(param + o, w);
-  const d = add(ld(grad + o, w), mul(splat(weightDecay), p));
+  const d = add(ld(grad + o, w), mul(wdv, p));
   const s = add(ld(sum + o, w), mul(d, d));
   st(sum + o, s, w);
-  st(param + o, sub(p, f32x4.div(mul(splat(clr), d), add(f32x4.sqrt(s), splat(eps)))), w);
+  st(param + o, sub(p, f32x4.div(mul(cv, d), add(f32x4.sqrt(s), ev))), w);
 }
 
 export function rmspropUpdate(
   param: usize, grad: usize, squareAvg: usize, gradAvg: usize, buf: usize, n: i32,
   lr: f32, alpha: f32, oneMinusAlpha: f32, eps: f32, weightDecay: f32, momentum: f32,
 ): void {
+  const lrv = splat(lr), av = splat(alpha), omv = splat(oneMinusAlpha), ev = splat(eps), wdv = splat(weightDecay), mv = splat(momentum);
   let i = 0;
-  for (; i + 4 <= n; i += 4) rmspropAt(param, grad, squareAvg, gradAvg, buf, lr, alpha, oneMinusAlpha, eps, weightDecay, momentum, <usize>i * 4, 4);
-  if (i < n) rmspropAt(param, grad, squareAvg, gradAvg, buf, lr, alpha, oneMinusAlpha, eps, weightDecay, momentum, <usize>i * 4, n - i);
+  for (; i + 4 <= n; i += 4) rmspropAt(param, grad, squareAvg, gradAvg, buf, lrv, av, omv, ev, wdv, mv, <usize>i * 4, 4);
+  if (i < n) rmspropAt(param, grad, squareAvg, gradAvg, buf, lrv, av, omv, ev, wdv, mv, <usize>i * 4, n - i);
 }
 @inline function rmspropAt(
   param: usize, grad: usize, squareAvg: usize, gradAvg: usize, buf: usize,
-  lr: f32, alpha: f32, oneMinusAlpha: f32, eps: f32, weightDecay: f32, momentum: f32, o: usize, w: i32,
+  lrv: v128, av: v128, omv: v128, ev: v128, wdv: v128, mv: v128, o: usize, w: i32,
 ): void {
-  const lrv = splat(lr), av = splat(alpha), omv = splat(oneMinusAlpha), ev = splat(eps);
   const p = ld(param + o, w);
-  const d = add(ld(grad + o, w), mul(splat(weightDecay), p));
+  const d = add(ld(grad + o, w), mul(wdv, p));
   const sq = add(mul(av, ld(squareAvg + o, w)), mul(mul(omv, d), d));
   st(squareAvg + o, sq, w);
   let avg: v128;
@@ -289,7 +289,7 @@ export function rmspropUpdate(
     avg = add(f32x4.sqrt(sub(sq, mul(ga, ga))), ev);
   } else avg = add(f32x4.sqrt(sq), ev);
   if (buf != 0) {
-    const b = add(mul(splat(momentum), ld(buf + o, w)), f32x4.div(d, avg));
+    const b = add(mul(mv, ld(buf + o, w)), f32x4.div(d, avg));
     st(buf + o, b, w);
     st(param + o, sub(p, mul(lrv, b)), w);
   } else st(param + o, sub(p, f32x4.div(mul(lrv, d), avg)), w);
@@ -300,22 +300,22 @@ export function adamUpdate(
   stepSize: f32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32, eps: f32,
   biasCorrection2Sqrt: f32, weightDecay: f32, keep: f32,
 ): void {
+  const sv = splat(stepSize), b1 = splat(beta1), ob1 = splat(oneMinusBeta1), b2 = splat(beta2), ob2 = splat(oneMinusBeta2);
+  const ev = splat(eps), bc = splat(biasCorrection2Sqrt), wdv = splat(weightDecay), kv = splat(keep);
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    adamAt(param, grad, expAvg, expAvgSq, stepSize, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, biasCorrection2Sqrt, weightDecay, keep, <usize>i * 4, 4);
-  }
-  if (i < n) adamAt(param, grad, expAvg, expAvgSq, stepSize, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, biasCorrection2Sqrt, weightDecay, keep, <usize>i * 4, n - i);
+  for (; i + 4 <= n; i += 4) adamAt(param, grad, expAvg, expAvgSq, sv, b1, ob1, b2, ob2, ev, bc, wdv, kv, <usize>i * 4, 4);
+  if (i < n) adamAt(param, grad, expAvg, expAvgSq, sv, b1, ob1, b2, ob2, ev, bc, wdv, kv, <usize>i * 4, n - i);
 }
 @inline function adamAt(
-  param: usize, grad: usize, expAvg: usize, expAvgSq: usize, stepSize: f32, beta1: f32, oneMinusBeta1: f32, beta2: f32,
-  oneMinusBeta2: f32, eps: f32, biasCorrection2Sqrt: f32, weightDecay: f32, keep: f32, o: usize, w: i32,
+  param: usize, grad: usize, expAvg: usize, expAvgSq: usize,
+  sv: v128, b1: v128, ob1: v128, b2: v128, ob2: v128, ev: v128, bc: v128, wdv: v128, kv: v128, o: usize, w: i32,
 ): void {
   const p = ld(param + o, w);
-  const d = add(ld(grad + o, w), mul(splat(weightDecay), p));
-  const m = add(mul(splat(beta1), ld(expAvg + o, w)), mul(splat(oneMinusBeta1), d));
-  const v = add(mul(splat(beta2), ld(expAvgSq + o, w)), mul(mul(splat(oneMinusBeta2), d), d));
+  const d = add(ld(grad + o, w), mul(wdv, p));
+  const m = add(mul(b1, ld(expAvg + o, w)), mul(ob1, d));
+  const v = add(mul(b2, ld(expAvgSq + o, w)), mul(mul(ob2, d), d));
   st(expAvg + o, m, w);
   st(expAvgSq + o, v, w);
-  const denom = add(f32x4.div(f32x4.sqrt(v), splat(biasCorrection2Sqrt)), splat(eps));
-  st(param + o, sub(mul(p, splat(keep)), f32x4.div(mul(splat(stepSize), m), denom)), w);
+  const denom = add(f32x4.div(f32x4.sqrt(v), bc), ev);
+  st(param + o, sub(mul(p, kv), f32x4.div(mul(sv, m), denom)), w);
 }

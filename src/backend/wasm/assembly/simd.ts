@@ -1,9 +1,10 @@
-// SIMD helpers shared by the kernels: partial loads/stores for row tails (NOTE: a loop that calls them
-// with a variable lane count runs 3-4x slower than one over whole vectors, even with the count 4 in all
-// but the last iteration: the kernels loop over whole vectors with the count a constant 4, which folds
-// the branches away, and do the tail once), and float32 exp, sigmoid and
+// SIMD helpers shared by the kernels: partial loads/stores for row tails, and float32 exp, sigmoid and
 // tanh on f32x4 (Cephes' exp polynomial with range reduction; at most 2 ulp from float64 Math.exp,
 // Math.tanh and the logistic function rounded to float32 down to where it goes subnormal).
+// NOTE: a loop that calls ld/st with a variable lane count (min(4, n - i)) ran 3-4x slower than one over
+// whole vectors, although the count is 4 in all but the last iteration; the kernels (elementwise.ts,
+// cells.ts) therefore call them with a constant 4 over the whole vectors (the branches fold away) and
+// once for the tail.
 // Not here: any kernel.
 
 /** Loads n (1..4) floats from p into the low lanes; the other lanes are 0. */
