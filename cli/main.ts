@@ -27,7 +27,7 @@ const HELP = `recurrent — recurrent neural networks in TypeScript
 Usage:
   recurrent train  [--data FILE] [--model lstm|gru|rnn|...] [--hidden N] [--layers N]
                    [--seq-length T] [--batch-size B] [--steps N | --time SECONDS] [--lr X]
-                   [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--clip X] [--dropout X]
+                   [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--clip X] [--dropout X] [--ema D]
                    [--eval-every N] [--seed S] [--out DIR] [--resume] [--backend NAME]
   recurrent sample --checkpoint DIR [--length N] [--temperature X] [--top-k K] [--top-p P]
                    [--argmax] [--prime TEXT] [--seed S] [--backend NAME]
@@ -53,6 +53,9 @@ const TRAIN_HELP = `recurrent train: train a character-level language model (cha
   --clip X             clip the global gradient norm to X, 0 = off (default 5)
   --clip-value X       clip each gradient element to [-X, X], 0 = off (default 0)
   --dropout X          dropout between recurrent layers and before the output layer (default 0)
+  --ema D              keep a moving average of the weights, a <- d·a + (1 - d)·w after every step with
+                       d = min(D, (1 + n)/(10 + n)) (e.g. 0.999; default 0: off). Evaluation scores and samples
+                       it (and scores the raw weights beside it); the checkpoint's model is the average
 ${lrScheduleHelp(23)}
   --eval-every N       evaluate, sample and checkpoint every N steps (default 100)
   --sample-length N    characters sampled at each evaluation (default 200)
@@ -66,7 +69,7 @@ async function train(argv: string[]): Promise<number> {
     data: { type: 'string' }, model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' },
     'seq-length': { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' }, time: { type: 'string' },
     lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' }, 'clip-value': { type: 'string' },
-    dropout: { type: 'string' }, ...LR_SCHEDULE_OPTIONS,
+    dropout: { type: 'string' }, ema: { type: 'string' }, ...LR_SCHEDULE_OPTIONS,
     'eval-every': { type: 'string' }, 'sample-length': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
     resume: { type: 'boolean' }, backend: { type: 'string' },
   });
@@ -89,6 +92,7 @@ async function train(argv: string[]): Promise<number> {
     clip: num(v, 'clip', d.clip, (x) => x >= 0, 'a non-negative number'),
     clipValue: num(v, 'clip-value', d.clipValue, (x) => x >= 0, 'a non-negative number'),
     dropout: num(v, 'dropout', d.dropout, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    ema: num(v, 'ema', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1) (0: off)'),
     schedule: parseLrSchedule(v, steps ?? null, timeSec ?? null),
     evalEvery: int(v, 'eval-every', d.evalEvery),
     sampleLength: int(v, 'sample-length', d.sampleLength, 0),
@@ -118,6 +122,7 @@ async function train(argv: string[]): Promise<number> {
         appendFileSync(metricsPath, JSON.stringify(m) + '\n');
         process.stdout.write(
           `step ${m.step}: train loss ${m.trainLoss.toFixed(4)}, val loss ${m.valLoss.toFixed(4)} (${(m.valLoss / Math.LN2).toFixed(3)} bits/char), ` +
+            (m.raw === undefined ? '' : `(raw weights: val loss ${m.raw.valLoss.toFixed(4)}), `) +
             `${Math.round(m.tokensPerSec)} tokens/s, ${formatDuration(m.elapsedSec)}\n`,
         );
         if (sample.length > 0) process.stdout.write(`--- sample ---\n${sample}\n--------------\n`);

@@ -96,6 +96,39 @@ test('an interrupted run resumed to N steps ends exactly as an uninterrupted one
   assert.equal(at(mb, 14).trainLoss, at(ma, 14).trainLoss);
 });
 
+test('train --ema: evaluation scores the average and the raw weights, the model file is the average, exact --resume', () => {
+  const dir = tempDir();
+  const data = join(dir, 'data.txt');
+  writeFileSync(data, smallCorpus());
+  const common = ['train', '--data', data, ...tiny, '--ema', '0.9', '--eval-every', '10'];
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const r = runCli([...common, '--steps', '20', '--out', a]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /bits\/char\), \(raw weights: val loss \d+\.\d+\), /);
+  const m = metrics(a);
+  assert.deepEqual(Object.keys(m[1]), ['step', 'tokens', 'trainLoss', 'valLoss', 'raw', 'tokensPerSec', 'elapsedSec']);
+  const raw = m[1].raw as unknown as { valLoss: number };
+  assert.notEqual(raw.valLoss, m[1].valLoss, 'the average is not the raw weights');
+  const model = decodeSafetensors(readFileSync(join(a, 'model.safetensors'))).tensors;
+  const training = decodeSafetensors(readFileSync(join(a, 'training.safetensors'))).tensors;
+  const name = 'rnn.weight_hh_l0';
+  assert.notDeepEqual([...(model.get(name)!.data as Float32Array)], [...(training.get(`raw.${name}`)!.data as Float32Array)]);
+  assert.equal(JSON.parse(readFileSync(join(a, 'config.json'), 'utf8')).train.ema, 0.9);
+  // eval reads the average: its validation loss is the one training logged for the average at the end.
+  const e = runCli(['eval', '--checkpoint', a, '--data', data]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.ok(Math.abs(JSON.parse(e.stdout).valLoss - m[1].valLoss) < 1e-6, `${e.stdout} against ${m[1].valLoss}`);
+  assert.equal(runCli([...common, '--steps', '10', '--out', b]).code, 0);
+  assert.equal(runCli([...common, '--steps', '20', '--out', b, '--resume']).code, 0);
+  assert.deepEqual(readFileSync(join(b, 'model.safetensors')), readFileSync(join(a, 'model.safetensors')), 'same average');
+  const rawOf = (d: string): number[] => [...(decodeSafetensors(readFileSync(join(d, 'training.safetensors'))).tensors.get(`raw.${name}`)!.data as Float32Array)];
+  assert.deepEqual(rawOf(b), rawOf(a), 'same raw weights');
+  const ema = (d: string): string[] => common.map((x) => (x === '0.9' ? d : x));
+  assertOneLineError(runCli([...ema('0.99'), '--steps', '30', '--out', a, '--resume']), /cannot resume .*ema 0.9, this run asks for 0.99/);
+  assertOneLineError(runCli([...ema('1'), '--steps', '30', '--out', join(dir, 'c')]), /--ema must be a number in \[0, 1\)/);
+});
+
 test('bad input: one-line errors naming the problem', () => {
   const dir = tempDir();
   const data = join(dir, 'data.txt');

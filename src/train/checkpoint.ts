@@ -1,8 +1,10 @@
 // Checkpoints of a language model, in a directory:
 //   config.json          the model config, vocabulary, training options and a fingerprint of the data
-//   model.safetensors    the weights under PyTorch names (loads into PyTorch with load_state_dict)
-//   training.safetensors optimizer slots, the carried RNN state, and (in its metadata) the step, token
-//                        count, generator state and timers: everything `--resume` needs to continue exactly
+//   model.safetensors    the weights under PyTorch names (loads into PyTorch with load_state_dict); with
+//                        a moving average of the weights (--ema), the average: what sample and eval use
+//   training.safetensors optimizer slots, the carried RNN state (with an average, the raw weights the run
+//                        trains as `raw.*`), and in its metadata the step, token count, generator state,
+//                        timers and the average's decay and count: everything `--resume` needs to continue exactly
 // Each file is written to a temporary name, flushed, and renamed over the old one, so a crash never
 // leaves a half-written file; model and training files carry their step and must agree on load.
 
@@ -14,6 +16,7 @@ import { encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import { Vocabulary } from '../data/vocabulary.js';
 import { LanguageModel, type CarriedState, type LanguageModelConfig } from '../nn/language-model.js';
 import { optimizerStateFromRecord, optimizerStateToRecord, type OptimizerState } from '../optim/optimizer.js';
+import { restoreWeightAverage, type WeightAverage } from '../optim/weight-average.js';
 import { Rng, type RngState } from '../random/rng.js';
 import { Tensor, untracked } from '../tensor/tensor.js';
 import type { TrainOptions } from './train-language-model.js';
@@ -36,6 +39,8 @@ export interface TrainingState {
   lossCount: number;
   trainSec: number;
   elapsedSec: number;
+  /** A moving average of the weights, saved as the model (the raw weights go to the training file); null or absent: none. */
+  average?: WeightAverage | null;
 }
 
 const FORMAT = 'recurrent-language-model/1';
@@ -55,17 +60,23 @@ export function saveCheckpoint(dir: string, ck: { config: CheckpointConfig; mode
   mkdirSync(dir, { recursive: true });
   const { training: t } = ck;
   const weights = new Map<string, NamedArray>();
-  for (const [name, p] of ck.model.namedParameters()) weights.set(name, { dtype: 'F32', shape: [...p.shape], data: p.data.slice() });
-
   const opt = optimizerStateToRecord(t.optimizer);
   const tensors = new Map<string, NamedArray>();
   for (const [name, v] of opt.tensors) tensors.set(`optimizer.${name}`, { dtype: 'F32', shape: [...v.shape], data: v.data.slice() });
+  const avg = t.average ?? null;
+  for (const [name, p] of ck.model.namedParameters()) {
+    const shipped = avg === null ? p : avg.weights.get(name);
+    if (shipped === undefined) throw new Error(`saveCheckpoint: parameter ${name} has no average`);
+    weights.set(name, { dtype: 'F32', shape: [...p.shape], data: shipped.data.slice() });
+    if (avg !== null) tensors.set(`raw.${name}`, { dtype: 'F32', shape: [...p.shape], data: p.data.slice() });
+  }
   if (t.carried !== null) {
     tensors.set('carried.h', { dtype: 'F32', shape: [...t.carried.h.shape], data: t.carried.h.data.slice() });
     if (t.carried.c !== null) tensors.set('carried.c', { dtype: 'F32', shape: [...t.carried.c.shape], data: t.carried.c.data.slice() });
   }
   const trainingMeta = {
     step: t.step, tokens: t.tokens, rng: t.rng.getState(), optimizer: opt.json, lossSum: t.lossSum, lossCount: t.lossCount, trainSec: t.trainSec, elapsedSec: t.elapsedSec,
+    ...(avg === null ? {} : { average: { decay: avg.decay, count: avg.count } }),
   };
   const step = String(t.step);
   writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ format: FORMAT, ...ck.config }, null, 2) + '\n');
@@ -73,6 +84,10 @@ export function saveCheckpoint(dir: string, ck: { config: CheckpointConfig; mode
   writeFileAtomic(join(dir, 'model.safetensors'), encodeSafetensors(weights, { format: FORMAT, step }));
 }
 
+/**
+ * Reads a checkpoint. The model holds model.safetensors' weights (the average, if the run kept one); with
+ * `withTraining` it holds the raw weights the run trains instead, and training.average the average.
+ */
 export function loadCheckpoint(
   dir: string, opts: { withTraining: boolean },
 ): { config: CheckpointConfig; vocab: Vocabulary; model: LanguageModel; step: number; training: TrainingState | null } {
@@ -101,6 +116,7 @@ export function loadCheckpoint(
   const tr = readSafetensorsFile(trainingPath);
   let meta: {
     step: number; tokens: number; rng: RngState; optimizer: unknown; lossSum: number; lossCount: number; trainSec: number; elapsedSec: number;
+    average?: { decay: unknown; count: unknown };
   };
   try {
     meta = JSON.parse(tr.metadata.training ?? '');
@@ -135,9 +151,29 @@ export function loadCheckpoint(
       c: c === undefined ? null : Tensor.from(c.data as Float32Array, c.shape),
     }));
   }
-  const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, model.namedParameters());
+  const params = model.namedParameters();
+  const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, params);
+  let average: WeightAverage | null = null;
+  if (meta.average !== undefined) {
+    // The model file holds the average; the raw weights the run trains are in the training file.
+    const { decay, count } = meta.average ?? {};
+    if (typeof decay !== 'number' || typeof count !== 'number') throw new Error(`${trainingPath} is corrupt: training.average is ${JSON.stringify(meta.average)}`);
+    const raws = params.map(([name, p]) => {
+      const raw = tr.tensors.get(`raw.${name}`);
+      if (raw === undefined || raw.data.length !== p.size) throw new Error(`${trainingPath} is corrupt: the raw weights of ${name} are missing or of the wrong size`);
+      return raw.data as Float32Array;
+    });
+    try {
+      average = restoreWeightAverage(params, decay, count, new Map(params.map(([name, p]) => [name, { shape: p.shape, data: p.data.slice() }])));
+    } catch (e) {
+      throw new Error(`${trainingPath} is corrupt: ${(e as Error).message}`);
+    }
+    params.forEach(([, p], i) => p.data.set(raws[i]));
+  }
   return {
     config, vocab, model, step,
-    training: { step, tokens: meta.tokens, rng, optimizer, carried, lossSum: meta.lossSum, lossCount: meta.lossCount, trainSec: meta.trainSec, elapsedSec: meta.elapsedSec },
+    training: {
+      step, tokens: meta.tokens, rng, optimizer, carried, lossSum: meta.lossSum, lossCount: meta.lossCount, trainSec: meta.trainSec, elapsedSec: meta.elapsedSec, average,
+    },
   };
 }

@@ -13,6 +13,9 @@ import { LanguageModel, detachState, disposeState, type CarriedState } from '../
 import type { CellKind } from '../nn/recurrent/index.js';
 import { clipGradNorm, clipGradValue, gradNorm } from '../optim/clip.js';
 import { createOptimizer, optimizerStep, type OptimizerState } from '../optim/optimizer.js';
+import {
+  createWeightAverage, disposeWeightAverage, updateWeightAverage, withAveragedWeights, type WeightAverage,
+} from '../optim/weight-average.js';
 import { budgetSecondsLeft, createSchedule, type ScheduleSpec } from '../optim/schedule.js';
 import { Rng } from '../random/rng.js';
 import { noGrad, tidy } from '../tensor/tensor.js';
@@ -37,6 +40,8 @@ export interface TrainOptions {
   /** Clip each gradient element to [-v, v] (0 = off). */
   clipValue: number;
   dropout: number;
+  /** Decay of a moving average of the weights (optim/weight-average.ts), 0 or absent = none: evaluation and the checkpoint's model use it. */
+  ema?: number;
   schedule: ScheduleSpec;
   evalEvery: number;
   seed: number;
@@ -51,6 +56,8 @@ export interface Metrics {
   tokens: number;
   trainLoss: number;
   valLoss: number;
+  /** With a moving average of the weights: the raw weights' validation loss (valLoss is the average's). */
+  raw?: { valLoss: number };
   tokensPerSec: number;
   elapsedSec: number;
 }
@@ -77,6 +84,7 @@ export const defaultTrainOptions: Omit<TrainOptions, 'out'> = {
   clip: 5,
   clipValue: 0,
   dropout: 0,
+  ema: 0,
   schedule: { kind: 'constant' },
   evalEvery: 100,
   seed: 1,
@@ -88,6 +96,8 @@ export async function trainLanguageModel(
   text: string, dataName: string, opts: TrainOptions, hooks: TrainHooks = {},
 ): Promise<{ metrics: Metrics[]; stoppedEarly: boolean; model: LanguageModel; vocab: Vocabulary }> {
   if (opts.steps === undefined && opts.timeSec === undefined) throw new Error('give --steps or --time');
+  const ema = opts.ema ?? 0;
+  if (!(ema >= 0 && ema < 1)) throw new Error(`ema must be a number in [0, 1) (0: off), got ${String(opts.ema)}`);
   const fingerprint = dataFingerprint(text);
 
   // --- model, optimizer, generator: fresh, or exactly as the checkpoint left them ---
@@ -100,6 +110,7 @@ export async function trainLanguageModel(
   let trainSecBefore = 0;
   let elapsedBefore = 0;
   let carried: CarriedState | null = null;
+  let average: WeightAverage | null = null;
   // trainLoss is the mean over the steps since the last multiple of evalEvery (carried over a resume).
   let lossSum = 0;
   let lossCount = 0;
@@ -120,6 +131,8 @@ export async function trainLanguageModel(
     carried = t.carried;
     lossSum = t.lossSum;
     lossCount = t.lossCount;
+    average = t.average ?? null;
+    if (average === null && ema > 0) throw new Error(`${opts.out} is corrupt: it was trained with ema ${ema}, but training.safetensors holds no weight average`);
   } else {
     vocab = Vocabulary.fromText(text);
     rng = new Rng(opts.seed);
@@ -128,11 +141,12 @@ export async function trainLanguageModel(
       rng,
     );
     optim = createOptimizer(opts.optimizer, model.namedParameters(), { lr: opts.lr });
+    if (ema > 0) average = createWeightAverage(model.namedParameters(), ema);
   }
   const config: CheckpointConfig = {
     model: model.config,
     vocab: [...vocab.chars],
-    train: { ...opts, resume: false },
+    train: { ...opts, ema, resume: false },
     data: { name: dataName, ...fingerprint },
   };
 
@@ -156,24 +170,32 @@ export async function trainLanguageModel(
   const save = (): void => {
     saveCheckpoint(opts.out, {
       config, model, training: {
-        step, tokens, rng, optimizer: optim, carried, lossSum, lossCount, trainSec: trainSecBefore + trainSec, elapsedSec: elapsed(),
+        step, tokens, rng, optimizer: optim, carried, lossSum, lossCount, trainSec: trainSecBefore + trainSec, elapsedSec: elapsed(), average,
       },
     });
     hooks.onCheckpoint?.(opts.out, step);
   };
   const evaluate = (): void => {
+    // With a weight average, the average is scored and sampled (it is what the checkpoint ships), and the raw weights scored beside it.
+    const prime = vocab.has('\n') ? '\n' : undefined;
+    const scoreAndSample = (): { valLoss: number; sample: string } => {
+      const valLoss = validationLoss(model, valBatches);
+      if (!Number.isFinite(valLoss)) throw new DivergedError(`validation loss became ${valLoss} at step ${step}; stopped, the last good checkpoint in ${opts.out} is kept`);
+      // The sample draws from a fork of the generator, so evaluating never changes the training stream.
+      return { valLoss, sample: opts.sampleLength > 0 ? generateText(model, vocab, { length: opts.sampleLength, prime }, rng.fork(step)) : '' };
+    };
+    const { valLoss, sample } = average === null ? scoreAndSample() : withAveragedWeights(average, params, scoreAndSample);
+    const raw = average === null ? null : validationLoss(model, valBatches);
+    if (raw !== null && !Number.isFinite(raw)) throw new DivergedError(`validation loss of the raw weights became ${raw} at step ${step}; stopped, the last good checkpoint in ${opts.out} is kept`);
     const m: Metrics = {
       step,
       tokens,
       trainLoss: lossCount > 0 ? lossSum / lossCount : NaN,
-      valLoss: validationLoss(model, valBatches),
+      valLoss,
+      ...(raw === null ? {} : { raw: { valLoss: raw } }),
       tokensPerSec: tokens / Math.max(1e-9, trainSecBefore + trainSec),
       elapsedSec: elapsed(),
     };
-    if (!Number.isFinite(m.valLoss)) throw new DivergedError(`validation loss became ${m.valLoss} at step ${step}; stopped, the last good checkpoint in ${opts.out} is kept`);
-    // The sample draws from a fork of the generator, so evaluating never changes the training stream.
-    const prime = vocab.has('\n') ? '\n' : undefined;
-    const sample = opts.sampleLength > 0 ? generateText(model, vocab, { length: opts.sampleLength, prime }, rng.fork(step)) : '';
     metrics.push(m);
     hooks.onEval?.(m, sample);
     if (step % opts.evalEvery === 0) {
@@ -216,6 +238,7 @@ export async function trainLanguageModel(
       if (!Number.isFinite(norm)) throw new DivergedError(`gradient norm became ${norm} at step ${step + 1}; stopped, the last good checkpoint in ${opts.out} is kept`);
       if (opts.clipValue > 0) clipGradValue(model.parameters(), opts.clipValue);
       noGrad(() => optimizerStep(optim, params, lrAt(step, elapsed())));
+      if (average !== null) updateWeightAverage(average, params);
       model.zeroGrad();
       disposeState(carried);
       carried = loss.next;
@@ -238,6 +261,11 @@ export async function trainLanguageModel(
     else if (lastEvalStep !== step) evaluate();
   } finally {
     disposeState(carried);
+    // The model returned is what the checkpoint ships: the average, when there is one.
+    if (average !== null) {
+      for (const [name, p] of params) p.data.set(average.weights.get(name)!.data);
+      disposeWeightAverage(average);
+    }
   }
   return { metrics, stoppedEarly, model, vocab };
 }
@@ -269,9 +297,11 @@ export function validationLoss(model: LanguageModel, batches: StreamBatcher): nu
 /** Copies the state out of the step's scope, cut from the tape (truncated BPTT). */
 function checkResumeMatches(saved: CheckpointConfig, opts: TrainOptions, fp: { chars: number; hash: string }, dir: string): void {
   const s = saved.train;
-  const keys = ['cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize', 'optimizer', 'seed'] as const;
+  const keys = ['cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize', 'optimizer', 'seed', 'ema'] as const;
   for (const k of keys) {
-    if (s[k] !== opts[k]) throw new Error(`cannot resume ${dir}: it was trained with ${k} ${String(s[k])}, this run asks for ${String(opts[k])}`);
+    const had = k === 'ema' ? (s.ema ?? 0) : s[k]; // ema: absent from checkpoints before the option
+    const want = k === 'ema' ? (opts.ema ?? 0) : opts[k];
+    if (had !== want) throw new Error(`cannot resume ${dir}: it was trained with ${k} ${String(had)}, this run asks for ${String(want)}`);
   }
   if (saved.data.hash !== fp.hash || saved.data.chars !== fp.chars) {
     throw new Error(`cannot resume ${dir}: it was trained on different data (${saved.data.name}, ${saved.data.chars} characters)`);
