@@ -9,9 +9,11 @@ import { test } from 'node:test';
 import { CELL_LAYOUTS, type Backend, type CellKind, type UnaryOp } from '../src/backend/backend.js';
 import { referenceBackend as ref } from '../src/backend/reference.js';
 import { availableBackends, backend, setBackend } from '../src/backend/registry.js';
-import { MIN_THREADED_WORK } from '../src/backend/wasm/thread-pool.js';
+import { FN_GEMM } from '../src/backend/wasm/job-slot.js';
+import { MIN_THREADED_WORK, createThreadPool } from '../src/backend/wasm/thread-pool.js';
 import { addonUrl } from '../src/backend/native/load-native.js';
-import { relaxedSimd } from '../src/backend/wasm/load-kernels.js';
+import { compileKernels, relaxedSimd } from '../src/backend/wasm/load-kernels.js';
+import { heap } from '../src/tensor/heap.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, tidy } from '../src/tensor/tensor.js';
 
@@ -36,6 +38,19 @@ test('the native backend loads wherever its addon was built (on a CPU with AVX2 
   const saved = backend().name;
   assert.throws(() => setBackend('native'), /AVX2/, 'built, not loaded, and not for want of AVX2');
   setBackend(saved);
+});
+
+test('a kernel worker that cannot load the native addon fails the first threaded call at once, naming the addon', async () => {
+  if (!heap.shared) return; // no worker threads without a shared heap
+  const pool = createThreadPool(await compileKernels(), 1 << 16, '/nonexistent/recurrent_native.node');
+  pool.setThreads(2);
+  const t0 = performance.now();
+  let ran = false;
+  const call = (): void => pool.run(FN_GEMM, [[0], [0]], () => { ran = true; });
+  assert.throws(call, /a kernel worker thread failed to start: the native addon \/nonexistent\/recurrent_native\.node did not load: /);
+  assert.ok(performance.now() - t0 < 5000, 'not the start timeout');
+  assert.throws(call, /failed to start/, 'and again on the next call');
+  assert.equal(ran, false, 'no part ran');
 });
 
 const fast = availableBackends().filter((n) => n !== 'reference').map(named);

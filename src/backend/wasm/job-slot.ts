@@ -7,7 +7,7 @@
 // Int32 words of the header.
 export const SEQ = 0; // job number, bumped by the main thread per job
 export const DONE = 1; // the last job number finished, stored by the worker
-export const READY = 2; // 1 once the worker has instantiated the kernels
+export const READY = 2; // 1 once the worker has instantiated the kernels, START_FAILED if it could not
 export const FAILED = 3; // set by a worker whose kernel threw (the main thread then throws)
 export const FN = 4; // which kernel (FN_*)
 export const NARGS = 5; // how many arguments, before the worker's scratch
@@ -24,6 +24,9 @@ export const FN_RECURRENT_FORWARD = 2;
 export const FN_RECURRENT_BACKWARD = 3;
 export const WORKER_KERNELS = ['gemm', 'gemmPacked', 'recurrentForward', 'recurrentBackward'] as const;
 export type WorkerKernels = { [K in (typeof WORKER_KERNELS)[number]]: (...args: number[]) => void };
+
+/** READY's value from a worker that could not start: its error message is in the arguments' bytes. */
+export const START_FAILED = 2;
 
 export class JobSlot {
   readonly ints: Int32Array;
@@ -47,6 +50,24 @@ export function spinUntilChanged(s: Int32Array, i: number, value: number): boole
     for (let n = 0; n < 256; n++) if (Atomics.load(s, i) !== value) return true;
     if (performance.now() > end) return false;
   }
+}
+
+/** A worker that cannot start (its kernels or the native addon failed to load) says why in its slot. */
+export function reportStartFailure(slot: SharedArrayBuffer, e: unknown): void {
+  const bytes = new TextEncoder().encode(e instanceof Error ? e.message : String(e)).subarray(0, MAX_ARGS * 8 - 1);
+  const area = new Uint8Array(slot, ARGS_BYTE, MAX_ARGS * 8);
+  area.fill(0);
+  area.set(bytes);
+  const s = new Int32Array(slot, 0, ARGS_BYTE / 4);
+  Atomics.store(s, READY, START_FAILED);
+  Atomics.notify(s, READY);
+}
+
+/** The message reportStartFailure left in the slot (cut to 255 bytes). */
+export function startFailure(slot: JobSlot): string {
+  const area = new Uint8Array(slot.buffer, ARGS_BYTE, MAX_ARGS * 8).slice(); // TextDecoder refuses shared memory
+  const end = area.indexOf(0);
+  return new TextDecoder().decode(area.subarray(0, end < 0 ? area.length : end));
 }
 
 /** What a worker is started with (Node workerData, or a browser Worker's first message). */

@@ -9,7 +9,13 @@ import * as J from './job-slot.js';
 
 /** `native`: the native addon's versions of the kernels, which replace the wasm ones. */
 function run(init: J.WorkerInit, native: J.WorkerKernels | null): void {
-  const k = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports as unknown as J.WorkerKernels;
+  let k: J.WorkerKernels;
+  try {
+    k = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports as unknown as J.WorkerKernels;
+  } catch (e) {
+    J.reportStartFailure(init.slot, e);
+    return;
+  }
   const kernels = J.WORKER_KERNELS.map((name) => (native ?? k)[name]);
   const slot = new J.JobSlot(init.slot);
   const s = slot.ints;
@@ -35,8 +41,15 @@ const node = (globalThis as { process?: { versions?: { node?: string } } }).proc
 if (node) {
   const { workerData } = await import('node:worker_threads');
   const init = workerData as J.WorkerInit;
-  const native = init.native === undefined ? null : await (await import('../native/load-native.js')).bindAddon(init.native, init.memory);
-  run(init, native);
+  let native: J.WorkerKernels | null = null;
+  let loaded = true;
+  try {
+    if (init.native !== undefined) native = await (await import('../native/load-native.js')).bindAddon(init.native, init.memory);
+  } catch (e) {
+    J.reportStartFailure(init.slot, new Error(`the native addon ${init.native} did not load: ${e instanceof Error ? e.message : String(e)}`));
+    loaded = false;
+  }
+  if (loaded) run(init, native);
 } else {
   // A browser Web Worker: the init arrives as the first message.
   const scope = globalThis as unknown as { onmessage: ((e: { data: J.WorkerInit }) => void) | null };

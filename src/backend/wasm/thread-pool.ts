@@ -118,13 +118,13 @@ export function createThreadPool(module: WebAssembly.Module, scratchBytes: numbe
     return { slot: new J.JobSlot(buf), handle };
   };
   const isReady = (w: PoolWorker): boolean => Atomics.load(w.slot.ints, J.READY) === 1;
-  /** Node: blocks until the worker has started. (A Web Worker cannot start while its creator blocks.) */
+  /** Node: blocks until the worker has started, or throws its reason. (A Web Worker cannot start while its creator blocks.) */
   const awaitReady = (w: PoolWorker): void => {
     const s = w.slot.ints;
     if (isReady(w)) return;
-    if (Atomics.wait(s, J.READY, 0, START_TIMEOUT_MS) === 'timed-out' && !isReady(w)) {
-      throw new Error(`wasm backend: a kernel worker thread did not start within ${START_TIMEOUT_MS} ms`);
-    }
+    Atomics.wait(s, J.READY, 0, START_TIMEOUT_MS);
+    if (Atomics.load(s, J.READY) === J.START_FAILED) throw new Error(`wasm backend: a kernel worker thread failed to start: ${J.startFailure(w.slot)}`);
+    if (!isReady(w)) throw new Error(`wasm backend: a kernel worker thread did not start within ${START_TIMEOUT_MS} ms`);
   };
   // Browsers: start the workers now, so that they are up by the time the caller has yielded once.
   const spawnUpTo = (n: number): void => {
