@@ -178,7 +178,7 @@ export function concat(xs: Tensor[]): Tensor {
   }
   const widths = xs.map((x) => x.shape[x.shape.length - 1]);
   const n = widths.reduce((a, b) => a + b, 0);
-  const rows = xs[0].size / widths[0] || 0;
+  const rows = lead.reduce((a, b) => a * b, 1);
   const out = Tensor.empty([...lead, n]); // every element written below
   const o = out.data;
   const be = backend();

@@ -70,7 +70,7 @@ export interface Backend {
 
   /**
    * Gather of rows: out[r·n + j] = table[ids[r]·n + j] for the ids.length rows of n of out (indexAddRows'
-   * forward). Every id must index a row of table; the kernel checks and throws naming the first that does not.
+   * forward). Every id must index a row of table; the backend checks and throws naming the first that does not.
    */
   gatherRows(table: Float32Array, ids: Int32Array, n: number, out: Float32Array): void;
 

@@ -69,7 +69,7 @@ export class Heap {
    */
   zeroBlock(offset: number, floats: number): void {
     if (this.words.buffer !== this.memory.buffer) this.words = new BigUint64Array(this.memory.buffer);
-    this.words.fill(0n, offset >> 3, (offset + blockBytes(floats)) >> 3);
+    this.words.fill(0n, offset / 8, (offset + blockBytes(floats)) / 8); // not >> 3: offsets reach 4 GiB, past int32
   }
 
   /** Returns the byte offset of a permanent, zero-filled block of `bytes` bytes (kernel scratch, never freed). */
@@ -91,7 +91,7 @@ export class Heap {
 
   release(offset: number, floats: number): void {
     const bytes = blockBytes(floats);
-    if (this.poisonFreed) this.f32.fill(NaN, offset >> 2, (offset + bytes) >> 2);
+    if (this.poisonFreed) this.f32.fill(NaN, offset / 4, (offset + bytes) / 4);
     let list = this.freeBySize.get(bytes);
     if (list === undefined) this.freeBySize.set(bytes, (list = []));
     list.push(offset);
