@@ -7,11 +7,12 @@
 #   (about 45 minutes); and hidden 128 with dropout 0.2 for 48000 steps (25.8 epochs, about 35 minutes).
 # - Four runs of 30 minutes by the clock with a moving average of the weights on the wasm kernels: one on
 #   both cores, two at once on one core each, and a cosine to 5e-4 with a slower average; then that recipe
-#   three times on the native kernels, then twice at once on one core each (about 3.5 hours).
+#   three times on the native kernels, then twice at once on one core each, and once more on faster
+#   kernels (about 4 hours).
 # - The ablations, hidden 128, batch 64, Adam 2e-3: 6000 steps (3.2 epochs) each, two at a time on one
 #   thread each; the hidden-128 main model trains 12000.
 # Needs `npm run experiments:setup && npm run experiments:build` first.
-#   bash experiments/g2p.sh [OUTDIR]      (default runs/g2p; about 10.5 hours on this machine)
+#   bash experiments/g2p.sh [OUTDIR]      (default runs/g2p; about 11 hours on this machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/g2p}
@@ -56,6 +57,8 @@ timed native-h256-ls10-ema9995-floor5e-4-30m-s2 --backend native --lr 2e-3 --min
 RECURRENT_THREADS=1 timed native-pair30m-s1 --backend native --lr 2e-3 --min-lr 5e-4 --ema 0.9995 --seed 1 --eval-every 4000 &
 RECURRENT_THREADS=1 timed native-pair30m-s2 --backend native --lr 2e-3 --min-lr 5e-4 --ema 0.9995 --seed 2 --eval-every 4000 &
 wait
+# The single-model recipe again after the faster elementwise kernels, cells and copies.
+timed native2-h256-ls10-ema9995-floor5e-4-30m --backend native --lr 2e-3 --min-lr 5e-4 --ema 0.9995 --seed 1 --eval-every 4000
 
 # The hidden-128 main model, then the ablations in two lanes.
 train luong --attention luong-general --steps 12000 --eval-every 2000
@@ -73,7 +76,7 @@ wait
 
 # Test-set scores: one JSON line each.
 evaluate() { echo "$1 beam $2: $(recurrent seq2seq eval --checkpoint "$1" --data "$data/test.tsv" --beam "$2")"; }
-for m in native-pair30m-s1 native-pair30m-s2 native-h256-ls10-ema9995-floor5e-4-30m native-h256-ls10-ema9995-floor5e-4-30m-b native-h256-ls10-ema9995-floor5e-4-30m-s2 h256-ls10-ema9995-floor5e-4-30m h256-ls10-lr3-ema-30m pair30m-s1 pair30m-s2 h256-e128-d0 h256-e128-ls10 h256-he128 h256-e128-ls10-13k h256-e128-d15 h256-e128 h128-48k luong luong6k-s1 bahdanau6k luong6k-ss none6k; do
+for m in native2-h256-ls10-ema9995-floor5e-4-30m native-pair30m-s1 native-pair30m-s2 native-h256-ls10-ema9995-floor5e-4-30m native-h256-ls10-ema9995-floor5e-4-30m-b native-h256-ls10-ema9995-floor5e-4-30m-s2 h256-ls10-ema9995-floor5e-4-30m h256-ls10-lr3-ema-30m pair30m-s1 pair30m-s2 h256-e128-d0 h256-e128-ls10 h256-he128 h256-e128-ls10-13k h256-e128-d15 h256-e128 h128-48k luong luong6k-s1 bahdanau6k luong6k-ss none6k; do
   for beam in 1 5; do evaluate "$out/$m" $beam; done
 done | tee "$out/test-scores.txt"
 evaluate "$out/h256-e128,$out/h128-48k" 5 | tee -a "$out/test-scores.txt"
