@@ -11,12 +11,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensorsFileSync as readSafetensorsFile, writeFileAtomicSync as writeFileAtomic } from '../io/checkpoint-file.js';
-import { loadModelWeights } from './model-weights.js';
+import { loadModelWeights, restoreSavedAverage, weightsToSave } from './model-weights.js';
 import { encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import { Vocabulary } from '../data/vocabulary.js';
 import { LanguageModel, type CarriedState, type LanguageModelConfig } from '../nn/language-model.js';
 import { optimizerStateFromRecord, optimizerStateToRecord, type OptimizerState } from '../optim/optimizer.js';
-import { restoreWeightAverage, type WeightAverage } from '../optim/weight-average.js';
+import type { WeightAverage } from '../optim/weight-average.js';
 import { Rng, type RngState } from '../random/rng.js';
 import { Tensor, untracked } from '../tensor/tensor.js';
 import type { TrainOptions } from './train-language-model.js';
@@ -59,17 +59,11 @@ export function dataFingerprint(text: string): { chars: number; hash: string } {
 export function saveCheckpoint(dir: string, ck: { config: CheckpointConfig; model: LanguageModel; training: TrainingState }): void {
   mkdirSync(dir, { recursive: true });
   const { training: t } = ck;
-  const weights = new Map<string, NamedArray>();
   const opt = optimizerStateToRecord(t.optimizer);
   const tensors = new Map<string, NamedArray>();
   for (const [name, v] of opt.tensors) tensors.set(`optimizer.${name}`, { dtype: 'F32', shape: [...v.shape], data: v.data.slice() });
   const avg = t.average ?? null;
-  for (const [name, p] of ck.model.namedParameters()) {
-    const shipped = avg === null ? p : avg.weights.get(name);
-    if (shipped === undefined) throw new Error(`saveCheckpoint: parameter ${name} has no average`);
-    weights.set(name, { dtype: 'F32', shape: [...p.shape], data: shipped.data.slice() });
-    if (avg !== null) tensors.set(`raw.${name}`, { dtype: 'F32', shape: [...p.shape], data: p.data.slice() });
-  }
+  const weights = weightsToSave(ck.model.namedParameters(), avg, tensors);
   if (t.carried !== null) {
     tensors.set('carried.h', { dtype: 'F32', shape: [...t.carried.h.shape], data: t.carried.h.data.slice() });
     if (t.carried.c !== null) tensors.set('carried.c', { dtype: 'F32', shape: [...t.carried.c.shape], data: t.carried.c.data.slice() });
@@ -153,23 +147,7 @@ export function loadCheckpoint(
   }
   const params = model.namedParameters();
   const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, params);
-  let average: WeightAverage | null = null;
-  if (meta.average !== undefined) {
-    // The model file holds the average; the raw weights the run trains are in the training file.
-    const { decay, count } = meta.average ?? {};
-    if (typeof decay !== 'number' || typeof count !== 'number') throw new Error(`${trainingPath} is corrupt: training.average is ${JSON.stringify(meta.average)}`);
-    const raws = params.map(([name, p]) => {
-      const raw = tr.tensors.get(`raw.${name}`);
-      if (raw === undefined || raw.data.length !== p.size) throw new Error(`${trainingPath} is corrupt: the raw weights of ${name} are missing or of the wrong size`);
-      return raw.data as Float32Array;
-    });
-    try {
-      average = restoreWeightAverage(params, decay, count, new Map(params.map(([name, p]) => [name, { shape: p.shape, data: p.data.slice() }])));
-    } catch (e) {
-      throw new Error(`${trainingPath} is corrupt: ${(e as Error).message}`);
-    }
-    params.forEach(([, p], i) => p.data.set(raws[i]));
-  }
+  const average = restoreSavedAverage(params, meta.average, tr.tensors, trainingPath);
   return {
     config, vocab, model, step,
     training: {

@@ -17,9 +17,9 @@ import { readSafetensorsFileSync, writeFileAtomicSync } from '../io/checkpoint-f
 import { encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { optimizerStateFromRecord, optimizerStateToRecord, type OptimizerState } from '../optim/optimizer.js';
-import { restoreWeightAverage, type WeightAverage } from '../optim/weight-average.js';
+import type { WeightAverage } from '../optim/weight-average.js';
 import type { Rng, RngState } from '../random/rng.js';
-import { loadModelWeights } from './model-weights.js';
+import { loadModelWeights, restoreSavedAverage, weightsToSave } from './model-weights.js';
 
 /** The loop's state besides the weights. `counters` are the loop's own finite numbers (loss sums, timers, epoch…). */
 export interface TaskTrainingState {
@@ -38,17 +38,11 @@ export function taskCheckpointExists(dir: string): boolean {
 /** Writes config.json, training.safetensors, then model.safetensors, each atomically. */
 export function saveTaskCheckpoint(dir: string, format: string, config: object, model: Module, t: TaskTrainingState): void {
   mkdirSync(dir, { recursive: true });
-  const weights = new Map<string, NamedArray>();
   const avg = t.average ?? null;
   const opt = optimizerStateToRecord(t.optimizer);
   const slots = new Map<string, NamedArray>();
   for (const [name, v] of opt.tensors) slots.set(`optimizer.${name}`, { dtype: 'F32', shape: [...v.shape], data: v.data.slice() });
-  for (const [name, p] of model.namedParameters()) {
-    const shipped = avg === null ? p : avg.weights.get(name);
-    if (shipped === undefined) throw new Error(`saveTaskCheckpoint: parameter ${name} has no average`);
-    weights.set(name, { dtype: 'F32', shape: [...p.shape], data: shipped.data.slice() });
-    if (avg !== null) slots.set(`raw.${name}`, { dtype: 'F32', shape: [...p.shape], data: p.data.slice() });
-  }
+  const weights = weightsToSave(model.namedParameters(), avg, slots);
   const meta = {
     step: t.step, rng: t.rng.getState(), optimizer: opt.json, counters: t.counters,
     ...(avg === null ? {} : { average: { decay: avg.decay, count: avg.count } }),
@@ -121,22 +115,6 @@ export function loadTaskTraining(dir: string, model: Module, rng: Rng, step: num
   for (const [k, v] of tr.tensors) if (k.startsWith('optimizer.')) slots.set(k.slice('optimizer.'.length), { shape: v.shape, data: v.data as Float32Array });
   const params = model.namedParameters();
   const optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, params);
-  let average: WeightAverage | null = null;
-  if (meta.average !== undefined) {
-    // The model file holds the average; the raw weights the run trains are in the training file.
-    const { decay, count } = meta.average ?? {};
-    if (typeof decay !== 'number' || typeof count !== 'number') throw new Error(`${path} is corrupt: training.average is ${JSON.stringify(meta.average)}`);
-    const shipped = new Map(params.map(([name, p]) => [name, { shape: p.shape, data: p.data.slice() }]));
-    try {
-      average = restoreWeightAverage(params, decay, count, shipped);
-    } catch (e) {
-      throw new Error(`${path} is corrupt: ${(e as Error).message}`);
-    }
-    for (const [name, p] of params) {
-      const raw = tr.tensors.get(`raw.${name}`);
-      if (raw === undefined || raw.data.length !== p.size) throw new Error(`${path} is corrupt: the raw weights of ${name} are missing or of the wrong size`);
-      p.data.set(raw.data as Float32Array);
-    }
-  }
+  const average = restoreSavedAverage(params, meta.average, tr.tensors, path);
   return { step, rng, optimizer, counters: counters as Record<string, number>, average };
 }

@@ -122,6 +122,18 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
   }
   const gemmScratch = heap.reserve(k.gemmScratchBytes());
   const idScratch = heap.reserve(ID_ROWS * 4);
+  /** Calls fn per chunk of at most ID_ROWS ids with the chunk's heap pointer (ids off the heap are copied to idScratch). */
+  const forIdChunks = (ids: Int32Array, fn: (ip: number, r0: number, m: number) => void): void => {
+    const onHeap = ids.buffer === memory.buffer;
+    for (let r0 = 0; r0 < ids.length; r0 += ID_ROWS) {
+      const m = Math.min(ID_ROWS, ids.length - r0);
+      if (onHeap) fn(ids.byteOffset + r0 * 4, r0, m);
+      else {
+        new Int32Array(memory.buffer, idScratch, m).set(ids.subarray(r0, r0 + m));
+        fn(idScratch, r0, m);
+      }
+    }
+  };
   const pool = createThreadPool(module, k.gemmScratchBytes(), native?.path);
 
   let buffer = memory.buffer;
@@ -272,32 +284,14 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
       checkRowIds(ids, n, x.length, out.length, 'wasm');
       const xp = ptr(x, 'x');
       const op = ptr(out, 'out');
-      const onHeap = ids.buffer === memory.buffer;
-      for (let r0 = 0; r0 < ids.length; r0 += ID_ROWS) {
-        const m = Math.min(ID_ROWS, ids.length - r0);
-        let ip = ids.byteOffset + r0 * 4;
-        if (!onHeap) {
-          new Int32Array(memory.buffer, idScratch, m).set(ids.subarray(r0, r0 + m));
-          ip = idScratch;
-        }
-        k.indexAddRows(xp + r0 * n * 4, ip, m, n, op);
-      }
+      forIdChunks(ids, (ip, r0, m) => k.indexAddRows(xp + r0 * n * 4, ip, m, n, op));
     },
 
     gatherRows(table, ids, n, out) {
       checkRowIds(ids, n, out.length, table.length, 'wasm', 'gatherRows', 'out', 'table');
       const tp = ptr(table, 'table');
       const op = ptr(out, 'out');
-      const onHeap = ids.buffer === memory.buffer;
-      for (let r0 = 0; r0 < ids.length; r0 += ID_ROWS) {
-        const m = Math.min(ID_ROWS, ids.length - r0);
-        let ip = ids.byteOffset + r0 * 4;
-        if (!onHeap) {
-          new Int32Array(memory.buffer, idScratch, m).set(ids.subarray(r0, r0 + m));
-          ip = idScratch;
-        }
-        k.gatherRows(tp, ip, m, n, op + r0 * n * 4);
-      }
+      forIdChunks(ids, (ip, r0, m) => k.gatherRows(tp, ip, m, n, op + r0 * n * 4));
     },
 
     softmaxCrossEntropy(logits, targets, V, ignoreIndex, smoothing, scale, dLogits) {
@@ -306,17 +300,9 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
       need(dLogits, rows * V, 'dLogits', 'softmaxCrossEntropy');
       const lp = ptr(logits, 'logits');
       const dp = opt(dLogits, 'dLogits');
-      const onHeap = targets.buffer === memory.buffer;
       let lossSum = 0;
       let count = 0;
-      for (let r0 = 0; r0 < rows; r0 += ID_ROWS) {
-        const n = Math.min(ID_ROWS, rows - r0);
-        let tp: number;
-        if (onHeap) tp = targets.byteOffset + r0 * 4;
-        else {
-          new Int32Array(memory.buffer, idScratch, n).set(targets.subarray(r0, r0 + n));
-          tp = idScratch;
-        }
+      forIdChunks(targets, (tp, r0, n) => {
         lossSum += k.softmaxCrossEntropy(lp + r0 * V * 4, tp, n, V, ignoreIndex, smoothing, scale, dp === 0 ? 0 : dp + r0 * V * 4);
         const bad = k.crossEntropyBadRow();
         if (bad >= 0) {
@@ -324,7 +310,7 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
           throw new Error(`cross-entropy: target ${targets[r]} at row ${r} is outside [0, ${V})`);
         }
         count += k.crossEntropyCount();
-      }
+      });
       return { lossSum, count };
     },
 
