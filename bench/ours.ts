@@ -1,6 +1,6 @@
 // The measuring child for this library: one task (train, sample, gemm or idle) on one backend, the
-// training step exactly as src/train/train-language-model.ts takes it (forward, cross-entropy, backward,
-// clip 5, Adam) minus evaluation and checkpoints. Spawned by run.ts; prints one @@RESULT line.
+// training step exactly as the engine (src/train/engine.ts) takes it on the language-model task (forward,
+// cross-entropy, backward, clip 5, Adam) minus evaluation and checkpoints. Spawned by run.ts; prints one @@RESULT line.
 
 import { existsSync, readFileSync } from 'node:fs';
 import {

@@ -164,7 +164,7 @@ function discoverSystems(notes: Note[]): System[] {
       for (const c of ['M', 'L']) skip.set(c, 'the reference backend is the slow definition of each kernel: M and L would take minutes per step');
     }
     systems.push(nodeSystem(`ours-${b}`, `recurrent (${b})`, ours, { backend: b }, ['train', 'sample', 'gemm', 'idle'],
-      `this library, backend \`${b}\`: LanguageModel (Embedding → fused ${'LSTM/GRU'} → Linear), the step of src/train/train-language-model.ts${b === 'reference' ? ' (reference backend: plain TypeScript loops, time-boxed)' : ''}`,
+      `this library, backend \`${b}\`: LanguageModel (Embedding → fused ${'LSTM/GRU'} → Linear), the training step of src/train/engine.ts on the language-model task${b === 'reference' ? ' (reference backend: plain TypeScript loops, time-boxed)' : ''}`,
       // As the `recurrent` command runs: with relaxed SIMD (the FMA GEMM) where Node 20 has it behind a flag.
       { skip, cmdArgs: RELAXED_FLAG }));
   }

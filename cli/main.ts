@@ -9,18 +9,18 @@ import { readTextFile } from '../src/data/text-file.js';
 import { StreamBatcher, splitTrainVal } from '../src/data/streams.js';
 import { generateText } from '../src/decode/generate.js';
 import { Rng } from '../src/random/rng.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { optimizerNames } from '../src/optim/optimizer.js';
-import { DivergedError, defaultTrainOptions, trainLanguageModel, validationLoss, type TrainOptions } from '../src/train/train-language-model.js';
+import { languageModelTask, validationLoss, type LanguageModelTaskOptions } from '../src/tasks/language-model.js';
+import type { EngineOptions } from '../src/train/engine.js';
+import { defaultTrainOptions, loadCheckpoint } from '../src/train/train-language-model.js';
 import { UsageError, int, num, oneOf, parse, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
-import { ProgressBar, formatDuration } from './progress.js';
+import { fixed, formatDuration } from './progress.js';
+import { runTraining } from './training-run.js';
 import { LR_SCHEDULE_OPTIONS, lrScheduleHelp, parseLrSchedule } from './schedule-flags.js';
 import { CLASSIFY_HELP, classify } from './classify.js';
 import { SEQ2SEQ_HELP, seq2seq } from './seq2seq.js';
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 
 const HELP = `recurrent — recurrent neural networks in TypeScript
 
@@ -77,71 +77,41 @@ async function train(argv: string[]): Promise<number> {
   const d = defaultTrainOptions;
   const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
   if (v.steps !== undefined && v.time !== undefined) throw new UsageError('give --steps or --time, not both');
-  const steps = v.time === undefined ? int(v, 'steps', 2000) : undefined;
-  const timeSec = v.time === undefined ? undefined : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds');
-  const opts: TrainOptions = {
+  const steps = v.time === undefined ? int(v, 'steps', 2000) : null;
+  const timeSec = v.time === undefined ? null : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds');
+  const task: LanguageModelTaskOptions = {
     cell: modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind),
     hiddenSize: int(v, 'hidden', d.hiddenSize),
     numLayers: int(v, 'layers', d.numLayers),
     seqLength: int(v, 'seq-length', d.seqLength),
     batchSize: int(v, 'batch-size', d.batchSize),
+    dropout: num(v, 'dropout', d.dropout, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    sampleLength: int(v, 'sample-length', d.sampleLength, 0),
+  };
+  const engine: EngineOptions = {
     steps,
     timeSec,
     lr: num(v, 'lr', d.lr, (x) => x > 0, 'a positive number'),
     optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
     clip: num(v, 'clip', d.clip, (x) => x >= 0, 'a non-negative number'),
     clipValue: num(v, 'clip-value', d.clipValue, (x) => x >= 0, 'a non-negative number'),
-    dropout: num(v, 'dropout', d.dropout, (x) => x >= 0 && x < 1, 'in [0, 1)'),
     ema: num(v, 'ema', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1) (0: off)'),
-    schedule: parseLrSchedule(v, steps ?? null, timeSec ?? null),
+    schedule: parseLrSchedule(v, steps, timeSec),
     evalEvery: int(v, 'eval-every', d.evalEvery),
-    sampleLength: int(v, 'sample-length', d.sampleLength, 0),
     seed: int(v, 'seed', d.seed, 0),
-    out: str(v, 'out') ?? 'runs/char-rnn',
     resume: v.resume === true,
   };
   const dataPath = str(v, 'data');
   const text = dataPath === undefined ? readDefaultCorpus() : readTextFile(dataPath);
   const dataName = dataPath ?? defaultCorpusName;
-
-  const bar = new ProgressBar();
-  let interrupted = false;
-  const onSigint = (): void => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-  };
-  process.on('SIGINT', onSigint);
-  const metricsPath = join(opts.out, 'metrics.jsonl');
-  process.stdout.write(`training ${opts.cell} ${opts.numLayers}×${opts.hiddenSize} on ${dataName} (${text.length} characters), checkpoints in ${opts.out}\n`);
-  try {
-    const res = await trainLanguageModel(text, dataName, opts, {
-      onStep: (p) => bar.update(p),
-      onEval: (m, sample) => {
-        bar.clear();
-        mkdirSync(opts.out, { recursive: true });
-        appendFileSync(metricsPath, JSON.stringify(m) + '\n');
-        process.stdout.write(
-          `step ${m.step}: train loss ${m.trainLoss.toFixed(4)}, val loss ${m.valLoss.toFixed(4)} (${(m.valLoss / Math.LN2).toFixed(3)} bits/char), ` +
-            (m.raw === undefined ? '' : `(raw weights: val loss ${m.raw.valLoss.toFixed(4)}), `) +
-            `${Math.round(m.tokensPerSec)} tokens/s, ${formatDuration(m.elapsedSec)}\n`,
-        );
-        if (sample.length > 0) process.stdout.write(`--- sample ---\n${sample}\n--------------\n`);
-      },
-      shouldStop: () => interrupted,
-    });
-    bar.clear();
-    if (res.stoppedEarly) process.stderr.write(`interrupted: checkpoint saved in ${opts.out}; continue with --resume\n`);
-    return res.stoppedEarly ? 130 : 0;
-  } catch (e) {
-    bar.clear();
-    if (e instanceof DivergedError) {
-      process.stderr.write(`recurrent: ${e.message}\n`);
-      return 3;
-    }
-    throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+  return runTraining(languageModelTask(text, dataName, task), engine, str(v, 'out') ?? 'runs/char-rnn', (m, sample) => {
+    const valLoss = m.valLoss as number;
+    const raw = m.raw as { valLoss: number } | undefined;
+    return `step ${m.step}: train loss ${fixed(m.trainLoss)}, val loss ${valLoss.toFixed(4)} (${(valLoss / Math.LN2).toFixed(3)} bits/char), ` +
+      (raw === undefined ? '' : `(raw weights: val loss ${raw.valLoss.toFixed(4)}), `) +
+      `${Math.round(m.tokensPerSec as number)} tokens/s, ${formatDuration(m.elapsedSec as number)}` +
+      (sample !== null && sample.length > 0 ? `\n--- sample ---\n${sample}\n--------------` : '');
+  });
 }
 
 function sample(argv: string[]): number {
@@ -158,7 +128,7 @@ function sample(argv: string[]): number {
   const topK = v['top-k'] === undefined ? undefined : int(v, 'top-k', 0);
   const topP = v['top-p'] === undefined ? undefined : num(v, 'top-p', 1, (x) => x > 0 && x <= 1, 'in (0, 1]');
   const seed = int(v, 'seed', (Date.now() ^ process.pid) >>> 0, 0);
-  const { model, vocab } = loadCheckpoint(dir, { withTraining: false });
+  const { model, vocab } = loadCheckpoint(dir);
   const prime = str(v, 'prime');
   if (prime !== undefined) vocab.encode(prime, 'the prime text'); // fail before any output
   const text = generateText(model, vocab, { length, temperature, topK, topP, argmax: v.argmax === true, prime }, new Rng(seed));
@@ -173,7 +143,7 @@ function evaluate(argv: string[]): number {
   const dataPath = str(v, 'data');
   if (dir === undefined) throw new UsageError('eval needs --checkpoint DIR');
   if (dataPath === undefined) throw new UsageError('eval needs --data FILE');
-  const { model, vocab, config, step } = loadCheckpoint(dir, { withTraining: false });
+  const { model, vocab, config, step } = loadCheckpoint(dir);
   const ids = vocab.encode(readTextFile(dataPath), dataPath);
   const { val } = splitTrainVal(ids);
   const batches = new StreamBatcher(val, config.train.batchSize, config.train.seqLength, `${dataPath} (validation split, last 10%)`);
@@ -217,7 +187,8 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
-    process.stderr.write(`recurrent: ${err.message}\n`);
+    // One line, whatever the error: a message that spans lines (a parser's excerpt of a file) is joined.
+    process.stderr.write(`recurrent: ${err.message.replace(/\s*\n\s*/g, ' ').trim()}\n`);
     if (process.env.RECURRENT_DEBUG) process.stderr.write(`${err.stack}\n`);
     process.exitCode = e instanceof UsageError ? 2 : 1;
   },

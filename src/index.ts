@@ -1,6 +1,6 @@
 // The public API of `recurrent`: everything a user imports comes from here, and all of it loads in Node and
-// in browsers alike. What reads or writes files (the training loop with its checkpoints) is `recurrent/node`
-// (node.ts), which re-exports all of this too.
+// in browsers alike, the training engine included (it writes checkpoints through a store). What reads or
+// writes files (a checkpoint directory) is `recurrent/node` (node.ts), which re-exports all of this too.
 
 export { Tensor, tidy, keep, untracked, noGrad, type Shape } from './tensor/tensor.js';
 export { heap, Heap } from './tensor/heap.js';
@@ -55,3 +55,25 @@ export { WordVocabulary, wordTokens, type WordVocabularyOptions } from './data/w
 export {
   BagOfWordsClassifier, bagOfWords, bowFeatureKinds, type BowFeatureKind, type BagOfWordsClassifierConfig,
 } from './nn/bag-of-words-classifier.js';
+
+export {
+  trainTask, DivergedError, defaultEngineOptions, type EngineOptions, type TaskDefinition, type TaskContext, type TrainingTask, type TaskLoss,
+  type TrainEvent, type TrainIO, type TrainResult, type EvalRecord,
+} from './train/engine.js';
+export { memoryStore, type CheckpointStore, type MemoryStore } from './train/checkpoint-store.js';
+export {
+  encodeCheckpoint, parseCheckpointConfig, loadCheckpointWeights, decodeTrainingState, type CheckpointFile, type TrainingState,
+} from './train/checkpoint-files.js';
+export { dataFingerprint, countCodePoints } from './data/fingerprint.js';
+export {
+  languageModelTask, languageModelFromConfig, validationLoss, defaultLanguageModelTaskOptions, LANGUAGE_MODEL_FORMAT,
+  type LanguageModelTask, type LanguageModelTaskOptions, type LanguageModelCheckpointConfig,
+} from './tasks/language-model.js';
+export {
+  classifierTask, classifierFromConfig, parseLabeledLines, predictProbs, classificationScores, CHAR_CLASSIFIER_FORMAT, BOW_CLASSIFIER_FORMAT,
+  type ClassifierTask, type ClassifierTaskOptions, type Classifier, type ClassifierCheckpointConfig, type LabeledLine,
+} from './tasks/classifier.js';
+export {
+  seq2seqTask, seq2seqFromConfig, decodeAll, teacherForcedScores, decodedScores, SEQ2SEQ_FORMAT,
+  type Seq2SeqTask, type Seq2SeqTaskOptions, type Seq2SeqModelOptions, type Seq2SeqCheckpointConfig, type DecodeOptions,
+} from './tasks/seq2seq.js';

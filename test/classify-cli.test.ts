@@ -39,7 +39,7 @@ test('classify train → eval → predict learns the task far above chance', () 
   assert.equal(r.code, 0, r.stderr);
   const m = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(m.map((x) => x.step), [40, 80, 120]);
-  assert.deepEqual(Object.keys(m[0]), ['step', 'trainLoss', 'valLoss', 'valAccuracy', 'elapsedSec']);
+  assert.deepEqual(Object.keys(m[0]), ['step', 'tokens', 'trainLoss', 'valLoss', 'valAccuracy', 'lr', 'tokensPerSec', 'elapsedSec']);
   assert.ok(m[2].valAccuracy >= 0.9, `val accuracy ${m[2].valAccuracy}`);
   const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
   assert.deepEqual(config.labels, ['none', 'seven']);
@@ -97,7 +97,7 @@ test('classify train --ema: validation scores the average and the raw weights, t
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /\(raw weights: val loss \d+\.\d+, accuracy \d\.\d+\)/);
   const m = readFileSync(join(a, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(Object.keys(m[1]), ['step', 'trainLoss', 'valLoss', 'valAccuracy', 'raw', 'elapsedSec']);
+  assert.deepEqual(Object.keys(m[1]), ['step', 'tokens', 'trainLoss', 'valLoss', 'valAccuracy', 'raw', 'lr', 'tokensPerSec', 'elapsedSec']);
   assert.deepEqual(Object.keys(m[1].raw), ['valLoss', 'valAccuracy']);
   assert.notEqual(m[1].raw.valLoss, m[1].valLoss, 'the average is not the raw weights');
   const model = decodeSafetensors(readFileSync(join(a, 'model.safetensors'))).tensors;
@@ -341,9 +341,9 @@ test('a checkpoint in the old layout (counters at the top level of the training 
     return { ...rest, ...counters };
   });
   assert.deepEqual(Object.keys(meta).sort(), ['counters', 'optimizer', 'rng', 'step']);
-  assert.deepEqual(Object.keys(meta.counters as object).sort(), ['elapsedSec', 'lossCount', 'lossSum']);
+  assert.deepEqual(Object.keys(meta.counters as object).sort(), ['elapsedSec', 'lossCount', 'lossSum', 'tokens', 'trainSec']);
   const old = JSON.parse(decodeSafetensors(readFileSync(join(b, 'training.safetensors'))).metadata.training);
-  assert.deepEqual(Object.keys(old).sort(), ['elapsedSec', 'lossCount', 'lossSum', 'optimizer', 'rng', 'step']);
+  assert.deepEqual(Object.keys(old).sort(), ['elapsedSec', 'lossCount', 'lossSum', 'optimizer', 'rng', 'step', 'tokens', 'trainSec']);
   assert.equal(runCli(['classify', 'eval', '--checkpoint', b, '--data', data]).code, 0);
   const r = runCli([...common, '--steps', '6', '--out', b, '--resume']);
   assert.equal(r.code, 0, r.stderr);

@@ -107,7 +107,7 @@ test('train --ema: evaluation scores the average and the raw weights, the model 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /bits\/char\), \(raw weights: val loss \d+\.\d+\), /);
   const m = metrics(a);
-  assert.deepEqual(Object.keys(m[1]), ['step', 'tokens', 'trainLoss', 'valLoss', 'raw', 'tokensPerSec', 'elapsedSec']);
+  assert.deepEqual(Object.keys(m[1]), ['step', 'tokens', 'trainLoss', 'valLoss', 'raw', 'lr', 'tokensPerSec', 'elapsedSec']);
   const raw = m[1].raw as unknown as { valLoss: number };
   assert.notEqual(raw.valLoss, m[1].valLoss, 'the average is not the raw weights');
   const model = decodeSafetensors(readFileSync(join(a, 'model.safetensors'))).tensors;
@@ -202,7 +202,7 @@ test('Ctrl-C saves a checkpoint at the current step, and --resume continues from
   const out = join(dir, 'run');
   const { code, stderr } = await runUntilInterrupted(['train', '--data', data, ...tiny, '--steps', '100000', '--eval-every', '100000', '--out', out]);
   assert.equal(code, 130, stderr);
-  assert.match(stderr, /interrupted: checkpoint saved/);
+  assert.match(stderr, /interrupted at step \d+: checkpoint saved in .*; continue with --resume/);
   const step = Number(decodeSafetensors(readFileSync(join(out, 'model.safetensors'))).metadata.step);
   assert.ok(step >= 1 && step < 100000, `saved at step ${step}`);
   const r = runCli(['train', '--data', data, ...tiny, '--steps', String(step + 3), '--eval-every', '100000', '--out', out, '--resume']);

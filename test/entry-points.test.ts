@@ -48,8 +48,12 @@ test('recurrent/node (src/node.ts) exports the universal API and the file I/O', 
   const universal = await import('../src/index.js');
   const node = await import('../src/node.js');
   for (const k of Object.keys(universal)) assert.ok(k in node, `recurrent/node lacks ${k}`);
-  for (const k of ['trainLanguageModel', 'validationLoss', 'saveCheckpoint', 'loadCheckpoint', 'saveTaskCheckpoint', 'readTextFile']) {
+  for (const k of ['trainLanguageModel', 'loadCheckpoint', 'checkpointDirectory', 'loadCheckpointDirectory', 'readTextFile']) {
     assert.equal(typeof (node as Record<string, unknown>)[k], 'function', `recurrent/node: ${k}`);
     assert.ok(!(k in universal), `recurrent (the browser entry) should not export ${k}`);
+  }
+  // The training engine, its tasks and an in-memory store load in browsers (a Web Worker trains with them).
+  for (const k of ['trainTask', 'memoryStore', 'languageModelTask', 'classifierTask', 'seq2seqTask', 'validationLoss']) {
+    assert.equal(typeof (universal as Record<string, unknown>)[k], 'function', `recurrent: ${k}`);
   }
 });

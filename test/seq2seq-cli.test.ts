@@ -39,8 +39,8 @@ test('seq2seq train → eval → decode learns to reverse, with beam search, an 
   const m = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(m.map((x) => x.step), [120, 240, 360]);
   assert.deepEqual(Object.keys(m[0]), [
-    'step', 'epoch', 'tokens', 'trainLoss', 'valLoss', 'valTokenAccuracy', 'valSequenceAccuracy', 'valTokenErrorRate',
-    'teacherForcing', 'lr', 'tokensPerSec', 'elapsedSec',
+    'step', 'tokens', 'trainLoss', 'valLoss', 'valTokenAccuracy', 'valSequenceAccuracy', 'valTokenErrorRate',
+    'epoch', 'teacherForcing', 'lr', 'tokensPerSec', 'elapsedSec',
   ]);
   assert.ok(m[2].valLoss < m[0].valLoss, `val loss ${m[0].valLoss} → ${m[2].valLoss}`);
   const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
@@ -131,7 +131,7 @@ test('seq2seq train --ema: validation scores the average and the raw weights, th
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /\(raw weights: val loss \d+\.\d+, \d+\.\d% sequence errors\)/);
   const m = readFileSync(join(a, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(Object.keys(m[1].raw), ['valLoss', 'valSequenceAccuracy', 'valTokenErrorRate']);
+  assert.deepEqual(Object.keys(m[1].raw), ['valLoss', 'valTokenAccuracy', 'valSequenceAccuracy', 'valTokenErrorRate']);
   assert.notEqual(m[1].raw.valLoss, m[1].valLoss, 'the average is not the raw weights');
   const model = decodeSafetensors(readFileSync(join(a, 'model.safetensors'))).tensors;
   const training = decodeSafetensors(readFileSync(join(a, 'training.safetensors'))).tensors;
@@ -223,7 +223,7 @@ test('seq2seq train: Ctrl-C saves a checkpoint at the current step; --resume the
   const a = join(dir, 'a');
   const { code, stderr } = await runUntilInterrupted([...common, '--steps', '1000000', '--out', a]);
   assert.equal(code, 130, stderr);
-  assert.match(stderr, /interrupted: checkpoint saved in .*; continue with --resume/);
+  assert.match(stderr, /interrupted at step \d+: checkpoint saved in .*; continue with --resume/);
   const step = Number(decodeSafetensors(readFileSync(join(a, 'model.safetensors'))).metadata.step);
   assert.ok(step >= 1 && step < 1000000, `saved at step ${step}`);
   assert.equal(runCli([...common, '--steps', String(step + 3), '--out', a, '--resume']).code, 0);

@@ -14,7 +14,7 @@ import {
 } from '../src/optim/weight-average.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, untracked } from '../src/tensor/tensor.js';
-import { loadTaskTraining, loadTaskWeights, saveTaskCheckpoint } from '../src/train/task-checkpoint.js';
+import { decodeTrainingState, encodeCheckpoint, loadCheckpointWeights } from '../src/train/checkpoint-files.js';
 import { tempDir } from './util/cli.js';
 
 const f32 = (x: number): number => Math.fround(x);
@@ -74,8 +74,7 @@ test('weight average: bad decays and mismatched restores are errors naming what 
   assert.equal(restoreWeightAverage(p, 0.9, 3, new Map([['w', w([2])]])).count, 3);
 });
 
-test('task checkpoint with a weight average: model.safetensors holds the average, resuming restores the raw weights and the average', () => {
-  const dir = join(tempDir(), 'ck');
+test('checkpoint with a weight average: model.safetensors holds the average, resuming restores the raw weights and the average', () => {
   const rng = new Rng(1);
   const model = new Linear({ inFeatures: 3, outFeatures: 2 }, rng);
   const named = model.namedParameters();
@@ -84,27 +83,29 @@ test('task checkpoint with a weight average: model.safetensors holds the average
   updateWeightAverage(average, named);
   const raw = named.map(([, p]) => [...p.data]);
   const avgValues = named.map(([n]) => [...average.weights.get(n)!.data]);
-  const state = { step: 1, rng, optimizer: createOptimizer('adam', named, { lr: 1e-3 }), counters: { epoch: 0 }, average };
-  saveTaskCheckpoint(dir, 'test/1', { what: 'test' }, model, state);
+  const state = { step: 1, rng, optimizer: createOptimizer('adam', named, { lr: 1e-3 }), counters: { epoch: 0 }, average, tensors: new Map() };
+  const files = new Map(encodeCheckpoint('test/1', { what: 'test' }, named, state));
 
-  const shipped = decodeSafetensors(readFileSync(join(dir, 'model.safetensors')));
+  const shipped = decodeSafetensors(files.get('model.safetensors')!);
   named.forEach(([n], i) => assert.deepEqual([...(shipped.tensors.get(n)!.data as Float32Array)], avgValues[i], `model.safetensors ${n} is the average`));
 
+  const load = (f: Map<string, Uint8Array>, m: Linear) => {
+    const step = loadCheckpointWeights(m, f.get('model.safetensors')!, 'ck/model.safetensors', 'ck/config.json');
+    return decodeTrainingState(f.get('training.safetensors')!, 'ck/training.safetensors', 'ck', m.namedParameters(), new Rng(0), step, []);
+  };
   const again = new Linear({ inFeatures: 3, outFeatures: 2 }, new Rng(9));
-  const step = loadTaskWeights(dir, again);
-  const t = loadTaskTraining(dir, again, new Rng(0), step);
-  const named2 = again.namedParameters();
-  named2.forEach(([n, p], i) => {
+  const t = load(files, again);
+  again.namedParameters().forEach(([n, p], i) => {
     assert.deepEqual([...p.data], raw[i], `${n}: the raw weights to train on`);
     assert.deepEqual([...t.average!.weights.get(n)!.data], avgValues[i], `${n}: the average`);
   });
   assert.equal(t.average!.decay, 0.99);
   assert.equal(t.average!.count, 1);
+  assert.deepEqual(t.counters, { epoch: 0 });
 
   // Without an average nothing changes: the model file holds the weights and no average comes back.
-  const plain = join(tempDir(), 'plain');
-  saveTaskCheckpoint(plain, 'test/1', { what: 'test' }, model, { ...state, average: null });
+  const plain = new Map(encodeCheckpoint('test/1', { what: 'test' }, named, { ...state, average: null }));
   const m2 = new Linear({ inFeatures: 3, outFeatures: 2 }, new Rng(9));
-  assert.equal(loadTaskTraining(plain, m2, new Rng(0), loadTaskWeights(plain, m2)).average, null);
+  assert.equal(load(plain, m2).average, null);
   m2.namedParameters().forEach(([, p], i) => assert.deepEqual([...p.data], raw[i]));
 });
