@@ -9,7 +9,7 @@ import { readTextFile } from '../src/data/text-file.js';
 import { bowFeatureKinds } from '../src/nn/bag-of-words-classifier.js';
 import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { poolKinds } from '../src/nn/sequence-classifier.js';
-import { optimizerNames, resolveOptimizerOptions } from '../src/optim/optimizer.js';
+import { checkOptimizerName, optimizerNames, resolveOptimizerOptions } from '../src/optim/optimizer.js';
 import {
   BOW_CLASSIFIER_FORMAT, CHAR_CLASSIFIER_FORMAT, argmax, classificationScores, classifierFromConfig, classifierTask, cutText, parseLabeledLines,
   predictProbs, type ClassifierCheckpointConfig, type ClassifierTaskOptions,
@@ -19,7 +19,7 @@ import type { EngineOptions } from '../src/train/engine.js';
 import { UsageError, int, num, oneOf, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { fixed, formatDuration } from './progress.js';
-import { LR_SCHEDULE_OPTIONS, lrScheduleHelp, parseLrSchedule } from './schedule-flags.js';
+import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags.js';
 import { runTraining } from './training-run.js';
 
 export const CLASSIFY_HELP = `recurrent classify: sequence classification from "label<TAB>text" lines
@@ -92,27 +92,11 @@ function trainOptions(v: Record<string, string | boolean | undefined>): { task: 
   for (const k of isBow ? CHAR_ONLY : BOW_ONLY) {
     if (v[k] !== undefined) throw new UsageError(`--${k} applies to ${isBow ? 'the recurrent models' : '--model bow'}, not --model ${modelName}`);
   }
-  if (v.steps !== undefined && v.time !== undefined) throw new UsageError('give --steps or --time, not both');
-  const optimizer = oneOf(v, 'optimizer', 'adam', optimizerNames);
+  const flags = parseEngineFlags(v, { steps: 500, lr: 3e-3, evalEvery: 100 });
   const weightDecay = v['weight-decay'] === undefined
-    ? resolveOptimizerOptions(optimizer).weightDecay
+    ? resolveOptimizerOptions(checkOptimizerName(flags.optimizer!)).weightDecay // recorded in config.json, as the run's other options
     : num(v, 'weight-decay', 0, (x) => x >= 0, 'a non-negative number');
-  const steps = v.time === undefined ? int(v, 'steps', 500) : null;
-  const timeSec = v.time === undefined ? null : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds');
-  const engine: EngineOptions = {
-    steps,
-    timeSec,
-    lr: num(v, 'lr', 3e-3, (x) => x > 0, 'a positive number'),
-    optimizer,
-    optimizerOptions: { weightDecay },
-    schedule: parseLrSchedule(v, steps, timeSec),
-    clip: num(v, 'clip', 5, (x) => x >= 0, 'a non-negative number'),
-    clipValue: num(v, 'clip-value', 0, (x) => x >= 0, 'a non-negative number'),
-    ema: num(v, 'ema', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1) (0: off)'),
-    evalEvery: int(v, 'eval-every', 100),
-    seed: int(v, 'seed', 1, 0),
-    resume: v.resume === true,
-  };
+  const engine: EngineOptions = { ...flags, optimizerOptions: { weightDecay } };
   const common = { maxLength: int(v, 'max-length', 0, 0), batchSize: int(v, 'batch-size', 32) };
   if (isBow) {
     return {
@@ -139,11 +123,8 @@ async function train(argv: string[]): Promise<number> {
     data: { type: 'string' }, model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' },
     bidirectional: { type: 'boolean' }, pool: { type: 'string' }, dropout: { type: 'string' },
     'max-words': { type: 'string' }, 'min-docs': { type: 'string' }, features: { type: 'string' },
-    'max-length': { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' }, time: { type: 'string' },
-    lr: { type: 'string' }, optimizer: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
-    'clip-value': { type: 'string' }, ema: { type: 'string' }, ...LR_SCHEDULE_OPTIONS,
-    'eval-every': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
-    backend: { type: 'string' },
+    'max-length': { type: 'string' }, 'batch-size': { type: 'string' }, 'weight-decay': { type: 'string' },
+    out: { type: 'string' }, backend: { type: 'string' }, ...ENGINE_OPTIONS,
   });
   selectBackend(v);
   const dataPath = str(v, 'data');

@@ -12,13 +12,12 @@ import { Rng } from '../src/random/rng.js';
 import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { optimizerNames } from '../src/optim/optimizer.js';
 import { languageModelTask, validationLoss, type LanguageModelTaskOptions } from '../src/tasks/language-model.js';
-import type { EngineOptions } from '../src/train/engine.js';
 import { defaultTrainOptions, loadCheckpoint } from '../src/train/train-language-model.js';
 import { UsageError, int, num, oneOf, parse, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { fixed, formatDuration } from './progress.js';
 import { runTraining } from './training-run.js';
-import { LR_SCHEDULE_OPTIONS, lrScheduleHelp, parseLrSchedule } from './schedule-flags.js';
+import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags.js';
 import { CLASSIFY_HELP, classify } from './classify.js';
 import { SEQ2SEQ_HELP, seq2seq } from './seq2seq.js';
 
@@ -67,18 +66,13 @@ ${backendHelp(23)}`;
 async function train(argv: string[]): Promise<number> {
   const v = parse(argv, {
     data: { type: 'string' }, model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' },
-    'seq-length': { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' }, time: { type: 'string' },
-    lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' }, 'clip-value': { type: 'string' },
-    dropout: { type: 'string' }, ema: { type: 'string' }, ...LR_SCHEDULE_OPTIONS,
-    'eval-every': { type: 'string' }, 'sample-length': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-    resume: { type: 'boolean' }, backend: { type: 'string' },
+    'seq-length': { type: 'string' }, 'batch-size': { type: 'string' }, dropout: { type: 'string' }, 'sample-length': { type: 'string' },
+    out: { type: 'string' }, backend: { type: 'string' }, ...ENGINE_OPTIONS,
   });
   selectBackend(v);
   const d = defaultTrainOptions;
   const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
-  if (v.steps !== undefined && v.time !== undefined) throw new UsageError('give --steps or --time, not both');
-  const steps = v.time === undefined ? int(v, 'steps', 2000) : null;
-  const timeSec = v.time === undefined ? null : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds');
+  const engine = parseEngineFlags(v, { steps: 2000, lr: d.lr, evalEvery: d.evalEvery });
   const task: LanguageModelTaskOptions = {
     cell: modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind),
     hiddenSize: int(v, 'hidden', d.hiddenSize),
@@ -87,19 +81,6 @@ async function train(argv: string[]): Promise<number> {
     batchSize: int(v, 'batch-size', d.batchSize),
     dropout: num(v, 'dropout', d.dropout, (x) => x >= 0 && x < 1, 'in [0, 1)'),
     sampleLength: int(v, 'sample-length', d.sampleLength, 0),
-  };
-  const engine: EngineOptions = {
-    steps,
-    timeSec,
-    lr: num(v, 'lr', d.lr, (x) => x > 0, 'a positive number'),
-    optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
-    clip: num(v, 'clip', d.clip, (x) => x >= 0, 'a non-negative number'),
-    clipValue: num(v, 'clip-value', d.clipValue, (x) => x >= 0, 'a non-negative number'),
-    ema: num(v, 'ema', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1) (0: off)'),
-    schedule: parseLrSchedule(v, steps, timeSec),
-    evalEvery: int(v, 'eval-every', d.evalEvery),
-    seed: int(v, 'seed', d.seed, 0),
-    resume: v.resume === true,
   };
   const dataPath = str(v, 'data');
   const text = dataPath === undefined ? readDefaultCorpus() : readTextFile(dataPath);

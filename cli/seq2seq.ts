@@ -16,10 +16,9 @@ import {
   type DecodeOptions, type Seq2SeqCheckpointConfig, type Seq2SeqModelOptions,
 } from '../src/tasks/seq2seq.js';
 import { loadCheckpointDirectory } from '../src/train/checkpoint-directory.js';
-import type { EngineOptions } from '../src/train/engine.js';
 import { UsageError, int, num, oneOf, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
-import { LR_SCHEDULE_OPTIONS, lrScheduleHelp, parseLrSchedule } from './schedule-flags.js';
+import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags.js';
 import { fixed, formatDuration } from './progress.js';
 import { runTraining } from './training-run.js';
 
@@ -151,16 +150,12 @@ async function train(argv: string[]): Promise<number> {
     data: { type: 'string' }, val: { type: 'string' }, 'src-split': { type: 'string' }, 'tgt-split': { type: 'string' },
     model: { type: 'string' }, embedding: { type: 'string' }, hidden: { type: 'string' }, 'encoder-hidden': { type: 'string' }, layers: { type: 'string' },
     bidirectional: { type: 'boolean' }, attention: { type: 'string' }, 'input-feeding': { type: 'boolean' }, 'attention-size': { type: 'string' },
-    dropout: { type: 'string' }, 'teacher-forcing': { type: 'string' }, feedback: { type: 'string' }, 'batch-size': { type: 'string' }, steps: { type: 'string' },
-    time: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' }, 'clip-value': { type: 'string' },
-    'label-smoothing': { type: 'string' }, ema: { type: 'string' },
-    'eval-every': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
-    ...LR_SCHEDULE_OPTIONS,
+    dropout: { type: 'string' }, 'teacher-forcing': { type: 'string' }, feedback: { type: 'string' }, 'batch-size': { type: 'string' },
+    'label-smoothing': { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, ...ENGINE_OPTIONS,
   });
   selectBackend(v);
   const dataPath = str(v, 'data');
   if (dataPath === undefined) throw new UsageError('seq2seq train needs --data FILE');
-  if (v.steps !== undefined && v.time !== undefined) throw new UsageError('give --steps or --time, not both');
   const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
   const hidden = int(v, 'hidden', 128);
   const attention = oneOf(v, 'attention', 'luong-general', seq2seqAttentionKinds) as Seq2SeqAttention;
@@ -174,21 +169,7 @@ async function train(argv: string[]): Promise<number> {
     inputFeeding: v['input-feeding'] === true, attentionSize: int(v, 'attention-size', hidden), dropout,
   };
   const model = Object.fromEntries(Object.entries(asked).filter(([k]) => v[MODEL_FLAGS[k as keyof Seq2SeqModelOptions]] !== undefined)) as Seq2SeqModelOptions;
-  const steps = v.time === undefined ? int(v, 'steps', 2000) : null;
-  const timeSec = v.time === undefined ? null : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds');
-  const engine: EngineOptions = {
-    steps,
-    timeSec,
-    lr: num(v, 'lr', 2e-3, (x) => x > 0, 'a positive number'),
-    schedule: parseLrSchedule(v, steps, timeSec),
-    optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
-    clip: num(v, 'clip', 5, (x) => x >= 0, 'a non-negative number'),
-    clipValue: num(v, 'clip-value', 0, (x) => x >= 0, 'a non-negative number'),
-    ema: num(v, 'ema', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1) (0: off)'),
-    evalEvery: int(v, 'eval-every', 500),
-    seed: int(v, 'seed', 1, 0),
-    resume: v.resume === true,
-  };
+  const engine = parseEngineFlags(v, { steps: 2000, lr: 2e-3, evalEvery: 500 });
   const valPath = str(v, 'val');
   const task = seq2seqTask(readTextFile(dataPath), dataPath, {
     srcSplit: oneOf(v, 'src-split', 'char', tokenSplits),

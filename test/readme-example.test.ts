@@ -1,11 +1,15 @@
 // The library example of the README, run as written (imports from the public entry point).
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   LanguageModel, Vocabulary, StreamBatcher, Rng, createOptimizer, optimizerStep, clipGradNorm,
-  crossEntropy, backward, tidy, generateText, Tensor,
+  crossEntropy, backward, tidy, generateText, Tensor, classifierTask, seq2seqTask, trainTask, greedyDecode,
 } from '../src/index.js';
+import { checkpointDirectory, readTextFile } from '../src/node.js';
 
 test('README library example: build a model, train a few steps, sample', () => {
   // --- README example begins ---
@@ -101,4 +105,50 @@ test('README one-to-many example: a vector-conditioned generator spells the numb
   assert.deepEqual(greedy, ['three', 'seven']);
   assert.equal(spell(best.tokens), 'eight');
   assert.equal(sampled.length, 1);
+});
+
+test('README library example: a classifier and an encoder–decoder trained with checkpoints and resumed, through the engine', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recurrent-readme-'));
+  const rng = new Rng(5);
+  const digits = (): string => Array.from({ length: 3 + rng.int(5) }, () => rng.int(10)).join('');
+  writeFileSync(join(dir, 'sevens.tsv'), Array.from({ length: 300 }, () => digits()).map((d) => `${d.includes('7') ? 'seven' : 'none'}\t${d}`).join('\n') + '\n');
+  const words = ['abc', 'bca', 'cab', 'aab', 'bba', 'ccb', 'acb', 'ba'];
+  writeFileSync(join(dir, 'pairs.tsv'), words.flatMap((x) => words.map((y) => `${x}${y}\t${[...`${x}${y}`].reverse().join(' ')}`)).join('\n') + '\n');
+  const cwd = process.cwd();
+  process.chdir(dir);
+  try {
+    const log: string[] = [];
+    const console = { log: (...xs: unknown[]) => log.push(xs.join(' ')) };
+    // --- README example begins ---
+    // A classifier of "label<TAB>text" lines, checkpointed in runs/sevens every 100 steps and at the end.
+    const sevens = classifierTask(readTextFile('sevens.tsv'), 'sevens.tsv', { cell: 'gru', hiddenSize: 24, bidirectional: true, pool: 'max' });
+    const first = await trainTask(sevens, { steps: 200, lr: 1e-2, evalEvery: 100 }, {
+      store: checkpointDirectory('runs/sevens'), // the command line's format, locked while it trains
+      onEvent: (e) => { if (e.kind === 'eval') console.log(`step ${e.record.step}: val accuracy ${e.record.valAccuracy}`); },
+    });
+    first.task.model.dispose();
+    // Later, in another process even: continue the same run to 300 steps, exactly where it stopped.
+    const more = await trainTask(sevens, { steps: 300, lr: 1e-2, evalEvery: 100, resume: true }, { store: checkpointDirectory('runs/sevens') });
+    const last = more.evaluations.at(-1)!; // { step: 300, tokens, trainLoss, valLoss, valAccuracy, lr, tokensPerSec, elapsedSec }
+
+    // An encoder–decoder on "source<TAB>target" lines: attention, scheduled sampling, a moving average of the weights.
+    const reverse = seq2seqTask(readTextFile('pairs.tsv'), 'pairs.tsv', {
+      tgtSplit: 'space', batchSize: 16, teacherForcing: { kind: 'linear', k: 1, c: 1e-3, min: 0.8 },
+      model: { cell: 'gru', hiddenSize: 32, bidirectional: true, attention: 'luong-general' },
+    });
+    const run = await trainTask(reverse, { steps: 300, lr: 1e-2, ema: 0.95, evalEvery: 100 }, { store: checkpointDirectory('runs/reverse') });
+    const { model, src, tgt } = run.task; // the model holds what the checkpoint ships: the average
+    const [hyp] = greedyDecode(model, [src.encode([...'cabba'], 'the source')], { maxLength: 10 });
+    tgt.decode(hyp.tokens); // ['a', 'b', 'b', 'a', 'c']
+    // --- README example ends ---
+    assert.deepEqual(log.map((l) => l.split(':')[0]), ['step 100', 'step 200']);
+    assert.equal(last.step, 300);
+    assert.ok((last.valAccuracy as number) >= 0.9, `accuracy ${last.valAccuracy}`);
+    assert.deepEqual(readFileSync(join(dir, 'runs/sevens/metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step), [100, 200, 300]);
+    assert.deepEqual(tgt.decode(hyp.tokens), ['a', 'b', 'b', 'a', 'c']);
+    more.task.model.dispose();
+    model.dispose();
+  } finally {
+    process.chdir(cwd);
+  }
 });

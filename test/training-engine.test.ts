@@ -27,13 +27,6 @@ const s2s = (): ReturnType<typeof seq2seqTask> =>
     model: { cell: 'lstm', hiddenSize: 12, attention: 'bahdanau', bidirectional: true, dropout: 0.1 },
   });
 
-function copyStore(from: MemoryStore, name: string): MemoryStore {
-  const s = memoryStore(name);
-  for (const [f, b] of from.files) s.files.set(f, b);
-  s.metrics.push(...from.metrics);
-  return s;
-}
-
 async function resumesExactly<T extends TrainingTask>(make: () => TaskDefinition<T>, ema: number): Promise<void> {
   const opts: EngineOptions = { evalEvery: 5, seed: 3, lr: 1e-2, ema, schedule: { kind: 'cosine', warmupSteps: 2, totalSteps: 14 } };
   const a = memoryStore('a');

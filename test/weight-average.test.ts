@@ -3,8 +3,6 @@
 // model while resuming from the raw weights.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { Linear } from '../src/nn/linear.js';
@@ -15,7 +13,6 @@ import {
 import { Rng } from '../src/random/rng.js';
 import { Tensor, untracked } from '../src/tensor/tensor.js';
 import { decodeTrainingState, encodeCheckpoint, loadCheckpointWeights } from '../src/train/checkpoint-files.js';
-import { tempDir } from './util/cli.js';
 
 const f32 = (x: number): number => Math.fround(x);
 

@@ -21,3 +21,10 @@ export function dataFingerprint(text: string): DataFingerprint {
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return { chars: countCodePoints(text), hash: h.toString(16).padStart(8, '0') };
 }
+
+/** A resumed run's data must be the checkpoint's: throws "cannot resume WHERE: it was trained on different data (...)". */
+export function checkSameData(where: string, saved: Partial<{ name: string } & DataFingerprint> | undefined, fp: DataFingerprint): void {
+  if (saved?.hash !== fp.hash || saved?.chars !== fp.chars) {
+    throw new Error(`cannot resume ${where}: it was trained on different data (${saved?.name}, ${saved?.chars} characters)`);
+  }
+}

@@ -8,7 +8,7 @@
 // bag of words leaves unknown words out, as bag-of-words models do.
 
 import { crossEntropy } from '../autograd/ops.js';
-import { dataFingerprint, type DataFingerprint } from '../data/fingerprint.js';
+import { checkSameData, dataFingerprint, type DataFingerprint } from '../data/fingerprint.js';
 import { splitLines } from '../data/lines.js';
 import { Vocabulary } from '../data/vocabulary.js';
 import { WordVocabulary } from '../data/word-vocabulary.js';
@@ -18,7 +18,7 @@ import type { CellKind } from '../nn/recurrent/index.js';
 import { SequenceClassifier, resolveEncoderConfig, type PoolKind, type SequenceClassifierConfig } from '../nn/sequence-classifier.js';
 import { Rng } from '../random/rng.js';
 import { noGrad, tidy, type Tensor } from '../tensor/tensor.js';
-import type { TaskDefinition, TrainingTask } from '../train/engine.js';
+import { checkResumeOption, type TaskDefinition, type TrainingTask } from '../train/engine.js';
 
 export const CHAR_CLASSIFIER_FORMAT = 'recurrent-sequence-classifier/1';
 export const BOW_CLASSIFIER_FORMAT = 'recurrent-bow-classifier/1';
@@ -48,6 +48,20 @@ export type ClassifierTaskOptions = (CharClassifierOptions | BowClassifierOption
   /** Lines per step. */
   batchSize: number;
 };
+
+/** The options as given: each one left out takes the command line's default. */
+export type ClassifierTaskInput =
+  | (Partial<CharClassifierOptions> & { model?: undefined; maxLength?: number; batchSize?: number })
+  | (Partial<BowClassifierOptions> & { model: 'bow'; maxLength?: number; batchSize?: number });
+
+export function resolveClassifierOptions(o: ClassifierTaskInput): ClassifierTaskOptions {
+  const common = { maxLength: o.maxLength ?? 0, batchSize: o.batchSize ?? 32 };
+  if (o.model === 'bow') return { model: 'bow', maxWords: o.maxWords ?? 20000, minDocs: o.minDocs ?? 2, features: o.features ?? 'log', ...common };
+  return {
+    cell: o.cell ?? 'lstm', hiddenSize: o.hiddenSize ?? 64, numLayers: o.numLayers ?? 1, bidirectional: o.bidirectional ?? false,
+    pool: o.pool ?? 'last', dropout: o.dropout ?? 0, ...common,
+  };
+}
 
 type DataInfo = { name: string } & DataFingerprint;
 
@@ -256,7 +270,8 @@ export interface ClassifierTask extends TrainingTask<number[]> {
  * The task of training a classifier on `text`, `label<TAB>text` lines (named `dataName` in messages and
  * the checkpoint).
  */
-export function classifierTask(text: string, dataName: string, opts: ClassifierTaskOptions): TaskDefinition<ClassifierTask> {
+export function classifierTask(text: string, dataName: string, options: ClassifierTaskInput = {}): TaskDefinition<ClassifierTask> {
+  const opts = resolveClassifierOptions(options);
   const examples = parseLabeledLines(text, dataName);
   if (examples.length < 2) throw new Error(`${dataName} has ${examples.length} example; training needs at least 2 (one to validate)`);
   const fingerprint = dataFingerprint(text);
@@ -319,12 +334,8 @@ export function classifierTask(text: string, dataName: string, opts: ClassifierT
       const was = clf.config.train as unknown as Record<string, unknown>;
       try {
         if (kind(was) !== kind(opts)) throw new Error(`cannot resume ${where}: it holds a ${kind(was)} model, this run asks for ${kind(opts)}`);
-        for (const [k, want] of Object.entries(opts)) {
-          if (was[k] !== want) throw new Error(`cannot resume ${where}: it was trained with ${k} ${String(was[k])}, this run asks for ${String(want)}`);
-        }
-        if (clf.config.data.hash !== fingerprint.hash || clf.config.data.chars !== fingerprint.chars) {
-          throw new Error(`cannot resume ${where}: it was trained on different data (${clf.config.data.name}, ${clf.config.data.chars} characters)`);
-        }
+        for (const [k, want] of Object.entries(opts)) checkResumeOption(where, k, was[k], want);
+        checkSameData(where, clf.config.data, fingerprint);
       } catch (e) {
         clf.module.dispose();
         throw e;

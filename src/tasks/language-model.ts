@@ -5,7 +5,7 @@
 // 'recurrent-language-model/1' format, whose training file also keeps the carried state.
 
 import { crossEntropy } from '../autograd/ops.js';
-import { dataFingerprint, countCodePoints, type DataFingerprint } from '../data/fingerprint.js';
+import { checkSameData, countCodePoints, dataFingerprint, type DataFingerprint } from '../data/fingerprint.js';
 import { StreamBatcher, splitTrainVal, type Batch } from '../data/streams.js';
 import { Vocabulary } from '../data/vocabulary.js';
 import { generateText } from '../decode/generate.js';
@@ -14,7 +14,7 @@ import { LanguageModel, detachState, disposeState, type CarriedState, type Langu
 import type { CellKind } from '../nn/recurrent/index.js';
 import type { Rng } from '../random/rng.js';
 import { Tensor, noGrad, tidy, untracked } from '../tensor/tensor.js';
-import type { TaskDefinition, TrainingTask } from '../train/engine.js';
+import { checkResumeOption, type TaskDefinition, type TrainingTask } from '../train/engine.js';
 
 export const LANGUAGE_MODEL_FORMAT = 'recurrent-language-model/1';
 
@@ -144,12 +144,8 @@ export function languageModelTask(text: string, dataName: string, options: Parti
     resume: (raw, { rng }, where) => {
       const config = raw as unknown as LanguageModelCheckpointConfig;
       const s = (config.train ?? {}) as Partial<LanguageModelTaskOptions>;
-      for (const k of ['cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize'] as const) {
-        if (s[k] !== opts[k]) throw new Error(`cannot resume ${where}: it was trained with ${k} ${String(s[k])}, this run asks for ${String(opts[k])}`);
-      }
-      if (config.data?.hash !== fingerprint.hash || config.data?.chars !== fingerprint.chars) {
-        throw new Error(`cannot resume ${where}: it was trained on different data (${config.data?.name}, ${config.data?.chars} characters)`);
-      }
+      for (const k of ['cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize'] as const) checkResumeOption(where, k, s[k], opts[k]);
+      checkSameData(where, config.data, fingerprint);
       const { model, vocab } = languageModelFromConfig(config, `${where}/config.json`, rng);
       // The model is the checkpoint's (its dropout included); this run's sample length applies.
       return make(model, vocab, rng);

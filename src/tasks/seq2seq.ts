@@ -5,40 +5,28 @@
 // sampling. Also here, for eval and decode: a checkpoint's config into a model, decoding many sources
 // (greedy in batches, or beam search), and the scores of both.
 
-import { dataFingerprint } from '../data/fingerprint.js';
+import { checkSameData, dataFingerprint } from '../data/fingerprint.js';
 import { lengthBucketedBatches } from '../data/length-buckets.js';
 import { TokenVocabulary, parseParallelText, type ParallelPair, type TokenSplit } from '../data/parallel-text.js';
 import { beamSearch } from '../decode/beam-search.js';
 import { greedyDecode, type Hypothesis } from '../decode/greedy.js';
 import { scoreSequences } from '../metrics/sequence-metrics.js';
-import type { CellKind } from '../nn/recurrent/index.js';
 import { teacherForcingProbability, type SamplingSchedule } from '../nn/scheduled-sampling.js';
-import { IGNORE_INDEX, Seq2Seq, type Seq2SeqAttention, type Seq2SeqBatch, type Seq2SeqConfig } from '../nn/seq2seq.js';
+import { IGNORE_INDEX, Seq2Seq, type Seq2SeqBatch, type Seq2SeqConfig } from '../nn/seq2seq.js';
 import { Rng } from '../random/rng.js';
 import { noGrad, tidy } from '../tensor/tensor.js';
-import type { TaskDefinition, TrainingTask } from '../train/engine.js';
+import { checkResumeOption, type TaskDefinition, type TrainingTask } from '../train/engine.js';
 
 export const SEQ2SEQ_FORMAT = 'recurrent-seq2seq/1';
 export const BOS = '<s>';
 export const EOS = '</s>';
 
-/** The model a run asks for; on resume, each option given must agree with the checkpoint's model. */
-export interface Seq2SeqModelOptions {
-  /** Default lstm. */
-  cell?: CellKind;
-  /** The decoder's width, and the encoder's unless encoderHiddenSize (default 128). */
-  hiddenSize?: number;
-  /** Default hiddenSize. */
-  embeddingSize?: number;
-  /** The encoder's width per direction (default hiddenSize). */
-  encoderHiddenSize?: number;
-  numLayers?: number;
-  bidirectional?: boolean;
-  attention?: Seq2SeqAttention;
-  inputFeeding?: boolean;
-  attentionSize?: number;
-  dropout?: number;
-}
+/**
+ * The model a run asks for (Seq2Seq's options but the vocabularies and the bos/eos ids, which the data
+ * gives); each one left out takes the command line's default (lstm, hidden 128, attention luong-general).
+ * On resume, each option given must agree with the checkpoint's model.
+ */
+export type Seq2SeqModelOptions = Partial<Omit<Seq2SeqConfig, 'srcVocabSize' | 'tgtVocabSize' | 'bos' | 'eos'>>;
 
 export interface Seq2SeqTaskOptions {
   srcSplit: TokenSplit;
@@ -51,6 +39,10 @@ export interface Seq2SeqTaskOptions {
   batchSize: number;
   labelSmoothing: number;
 }
+
+export const defaultSeq2SeqTaskOptions: Seq2SeqTaskOptions = {
+  srcSplit: 'char', tgtSplit: 'char', teacherForcing: { kind: 'constant', p: 1 }, feedback: 'sample', batchSize: 64, labelSmoothing: 0,
+};
 
 export interface Seq2SeqCheckpointConfig {
   format: typeof SEQ2SEQ_FORMAT;
@@ -175,9 +167,11 @@ export interface Seq2SeqTask extends TrainingTask<Seq2SeqBatch> {
  * whose model options disagree with the checkpoint's (the command line names its flags).
  */
 export function seq2seqTask(
-  text: string, dataName: string, opts: Seq2SeqTaskOptions & { model: Seq2SeqModelOptions; val?: { text: string; name: string }; optionName?(key: keyof Seq2SeqModelOptions): string },
+  text: string, dataName: string,
+  opts: Partial<Seq2SeqTaskOptions> & { model?: Seq2SeqModelOptions; val?: { text: string; name: string }; optionName?(key: keyof Seq2SeqModelOptions): string } = {},
 ): TaskDefinition<Seq2SeqTask> {
-  const { model: asked, val, optionName = (k) => k, ...own } = opts;
+  const { model: asked = {}, val, optionName = (k) => k, ...given } = opts;
+  const own: Seq2SeqTaskOptions = { ...defaultSeq2SeqTaskOptions, ...given };
   const fingerprint = dataFingerprint(text);
   const splits = { src: own.srcSplit, tgt: own.tgtSplit };
   const all = parseParallelText(text, dataName, splits);
@@ -276,10 +270,9 @@ export function seq2seqTask(
     resume: (raw, { rng, seed }, where) => {
       const config = raw as unknown as Seq2SeqCheckpointConfig;
       const s = (config.train ?? {}) as Partial<Seq2SeqTaskOptions>;
-      for (const k of ['srcSplit', 'tgtSplit', 'batchSize', 'labelSmoothing'] as const) {
-        if ((s[k] ?? 0) !== own[k]) throw new Error(`cannot resume ${where}: it was trained with ${k} ${String(s[k])}, this run asks for ${String(own[k])}`);
-      }
-      if (config.data?.hash !== fingerprint.hash) throw new Error(`cannot resume ${where}: it was trained on different data (${config.data?.name})`);
+      // labelSmoothing: absent from checkpoints before the option, 0.
+      for (const k of ['srcSplit', 'tgtSplit', 'batchSize', 'labelSmoothing'] as const) checkResumeOption(where, k, s[k] ?? 0, own[k]);
+      checkSameData(where, config.data, fingerprint);
       const m = config.model ?? {};
       // What a key absent from an older config means (Seq2Seq's defaults).
       const defaults: Partial<Record<keyof Seq2SeqModelOptions, unknown>> = {

@@ -239,7 +239,7 @@ export async function trainTask<T extends TrainingTask>(definition: TaskDefiniti
       counters = saved.counters;
       checkOptimizerMatches(optim, o.optimizer, o.hyper, where);
       if (average === null && o.ema > 0) throw new Error(`${where} is corrupt: it was trained with ema ${o.ema}, but training.safetensors holds no weight average`);
-      if (average !== null && average.decay !== o.ema) throw new Error(`cannot resume ${where}: it was trained with ema ${average.decay}, this run asks for ${o.ema}`);
+      if (average !== null) checkResumeOption(where, 'ema', average.decay, o.ema);
       const own = Object.fromEntries(Object.entries(counters).filter(([k]) => !ENGINE_COUNTERS.has(k)));
       task.restoreState?.(own, saved.tensors, trainingPath);
     } else {
@@ -371,22 +371,23 @@ export async function trainTask<T extends TrainingTask>(definition: TaskDefiniti
   }
 }
 
+/** A resumed run's option that must be what the checkpoint was trained with (tasks check theirs with it too). */
+export function checkResumeOption(where: string, key: string, had: unknown, want: unknown): void {
+  if (had !== want) throw new Error(`cannot resume ${where}: it was trained with ${key} ${String(had)}, this run asks for ${String(want)}`);
+}
+
 /** The options that must stay what the checkpoint was trained with (the rate, schedule, clipping and budget may change). */
 function checkResumeMatches(config: Record<string, unknown>, o: ReturnType<typeof resolveEngineOptions>, where: string): void {
   const train = (config.train ?? {}) as Record<string, unknown>;
   for (const [k, want] of [['optimizer', o.optimizer], ['seed', o.seed], ['ema', o.ema]] as const) {
     const had = train[k] ?? (k === 'ema' ? 0 : undefined); // ema: absent from checkpoints before the option
-    if (had !== undefined && had !== want) throw new Error(`cannot resume ${where}: it was trained with ${k} ${String(had)}, this run asks for ${String(want)}`);
+    if (had !== undefined) checkResumeOption(where, k, had, want);
   }
 }
 
 /** The saved optimizer's name and options (all but the rate) against this run's. */
 function checkOptimizerMatches(saved: OptimizerState, name: string, hyper: Record<string, unknown>, where: string): void {
-  if (saved.name !== name) throw new Error(`cannot resume ${where}: it was trained with optimizer ${saved.name}, this run asks for ${name}`);
+  checkResumeOption(where, 'optimizer', saved.name, name);
   const had = saved.hyper as unknown as Record<string, unknown>;
-  for (const [k, want] of Object.entries(hyper)) {
-    if (k !== 'lr' && JSON.stringify(had[k]) !== JSON.stringify(want)) {
-      throw new Error(`cannot resume ${where}: it was trained with ${k} ${JSON.stringify(had[k])}, this run asks for ${JSON.stringify(want)}`);
-    }
-  }
+  for (const [k, want] of Object.entries(hyper)) if (k !== 'lr') checkResumeOption(where, k, JSON.stringify(had[k]), JSON.stringify(want));
 }

@@ -1,12 +1,13 @@
 // What the browser test runs inside Chromium (test/browser/run.ts serves it): the library imported
 // from its universal entry, the wasm kernels against the reference backend, a bidirectional LSTM's
-// forward and backward on both backends, a character model that learns, and — in a Web Worker on a
+// forward and backward on both backends, a character model that learns, the training engine (an
+// encoder–decoder trained, stopped and resumed exactly, into a store in memory), and — in a Web Worker on a
 // cross-origin isolated page — the kernels split across Web Worker threads, bit for bit equal to one
 // thread. Each check reports ok and a detail line; run.ts asserts on them.
 
 import {
   LSTM, LanguageModel, Rng, StreamBatcher, Tensor, Vocabulary, availableBackends, backend, backward, clipGradNorm,
-  createOptimizer, crossEntropy, generateText, heap, ops, optimizerStep, setBackend, tidy, untracked,
+  createOptimizer, crossEntropy, generateText, heap, memoryStore, ops, optimizerStep, seq2seqTask, setBackend, tidy, trainTask, untracked,
 } from '../../src/index.js';
 import { kernelsUrl } from '../../src/backend/wasm/load-kernels.js';
 
@@ -50,11 +51,19 @@ function lstmRun(): Float32Array[] {
 
 export async function runChecks(context: string): Promise<Report> {
   const checks: Check[] = [];
+  const failure = (e: unknown): string => (e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e));
   const check = (name: string, f: () => string): void => {
     try {
       checks.push({ name, ok: true, detail: f() });
     } catch (e) {
-      checks.push({ name, ok: false, detail: e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e) });
+      checks.push({ name, ok: false, detail: failure(e) });
+    }
+  };
+  const checkAsync = async (name: string, f: () => Promise<string>): Promise<void> => {
+    try {
+      checks.push({ name, ok: true, detail: await f() });
+    } catch (e) {
+      checks.push({ name, ok: false, detail: failure(e) });
     }
   };
   const fail = (msg: string): never => {
@@ -198,5 +207,28 @@ export async function runChecks(context: string): Promise<Report> {
       return fail('setThreads(2) was accepted');
     });
   }
+  // Last: the engine yields to the event loop between steps (no setImmediate here: a message channel), which
+  // would let the worker threads start before the checks above look at them.
+  await checkAsync('the training engine: an encoder–decoder trains, stops and resumes exactly, into memory', async () => {
+    const pairs = ['ab', 'ba', 'abc', 'cab', 'bca', 'ca'].flatMap((x) => ['ab', 'cc', 'bac'].map((y) => `${x}${y}\t${[...`${x}${y}`].reverse().join('')}`));
+    const task = () => seq2seqTask(pairs.join('\n'), 'reverse.tsv', {
+      srcSplit: 'char', tgtSplit: 'char', teacherForcing: { kind: 'constant', p: 0.8 }, feedback: 'sample', batchSize: 6, labelSmoothing: 0,
+      model: { cell: 'gru', hiddenSize: 16, attention: 'luong-dot', dropout: 0.1 },
+    });
+    const whole = memoryStore('whole');
+    const events: string[] = [];
+    const a = await trainTask(task(), { steps: 12, evalEvery: 4, lr: 1e-2 }, { store: whole, onEvent: (e) => events.push(e.kind) });
+    const half = memoryStore('half');
+    let n = 0;
+    const b1 = await trainTask(task(), { steps: 12, evalEvery: 4, lr: 1e-2 }, { store: half, shouldStop: () => ++n > 6 });
+    const b2 = await trainTask(task(), { steps: 12, evalEvery: 4, lr: 1e-2, resume: true }, { store: half });
+    for (const r of [a, b1, b2]) r.task.model.dispose();
+    const same = (p: Uint8Array, q: Uint8Array): boolean => p.length === q.length && p.every((v, i) => v === q[i]);
+    if (!b1.stopped || b1.step !== 6) fail(`stopped ${b1.stopped} at step ${b1.step}`);
+    if (!same(half.files.get('model.safetensors')!, whole.files.get('model.safetensors')!)) fail('stopped at 6 and resumed to 12, the weights differ from 12 steps at once');
+    if (whole.metrics.length !== 3) fail(`${whole.metrics.length} metrics records`);
+    return `12 steps, or 6 then a resume to 12: the same weights; ${events.filter((k) => k === 'step').length} step and ${events.filter((k) => k === 'eval').length} eval events`;
+  });
+
   return { context, isolated, checks };
 }

@@ -1,6 +1,10 @@
-// The learning-rate schedule options shared by the training commands (--lr-schedule and its constants).
+// The options every training command shares, because the engine (src/train/engine.ts) takes them all:
+// the budget, the rate and its schedule (--lr-schedule and its constants), the optimizer, clipping, the
+// weight average, evaluation, the seed and --resume. Each command's help words them for its task.
 
+import { optimizerNames } from '../src/optim/optimizer.js';
 import type { ScheduleSpec } from '../src/optim/schedule.js';
+import type { EngineOptions } from '../src/train/engine.js';
 import { UsageError, int, num, oneOf } from './args.js';
 
 export const LR_SCHEDULE_OPTIONS = {
@@ -53,4 +57,30 @@ export function parseLrSchedule(v: Record<string, unknown>, steps: number | null
     default:
       return kind satisfies never;
   }
+}
+
+export const ENGINE_OPTIONS = {
+  steps: { type: 'string' }, time: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
+  'clip-value': { type: 'string' }, ema: { type: 'string' }, 'eval-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' },
+  ...LR_SCHEDULE_OPTIONS,
+} as const;
+
+/** The engine's options from the flags of ENGINE_OPTIONS; `defaults` are the command's own. */
+export function parseEngineFlags(v: Record<string, unknown>, defaults: { steps: number; lr: number; evalEvery: number }): EngineOptions {
+  if (v.steps !== undefined && v.time !== undefined) throw new UsageError('give --steps or --time, not both');
+  const steps = v.time === undefined ? int(v, 'steps', defaults.steps) : null;
+  const timeSec = v.time === undefined ? null : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds');
+  return {
+    steps,
+    timeSec,
+    lr: num(v, 'lr', defaults.lr, (x) => x > 0, 'a positive number'),
+    schedule: parseLrSchedule(v, steps, timeSec),
+    optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
+    clip: num(v, 'clip', 5, (x) => x >= 0, 'a non-negative number'),
+    clipValue: num(v, 'clip-value', 0, (x) => x >= 0, 'a non-negative number'),
+    ema: num(v, 'ema', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1) (0: off)'),
+    evalEvery: int(v, 'eval-every', defaults.evalEvery),
+    seed: int(v, 'seed', 1, 0),
+    resume: v.resume === true,
+  };
 }
