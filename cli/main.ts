@@ -6,12 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { defaultCorpusName, readDefaultCorpus } from '../src/data/default-corpus.js';
 import { readTextFile } from '../src/data/text-file.js';
-import { StreamBatcher, splitTrainVal } from '../src/data/streams.js';
 import { generateText } from '../src/decode/generate.js';
 import { Rng } from '../src/random/rng.js';
 import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { optimizerNames } from '../src/optim/optimizer.js';
-import { languageModelTask, validationLoss, type LanguageModelTaskOptions } from '../src/tasks/language-model.js';
+import { heldOutLoss, languageModelTask, type LanguageModelTaskOptions } from '../src/tasks/language-model.js';
 import { defaultTrainOptions, loadCheckpoint } from '../src/train/train-language-model.js';
 import { UsageError, int, num, oneOf, parse, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
@@ -25,7 +24,7 @@ const HELP = `recurrent — recurrent neural networks in TypeScript
 
 Usage:
   recurrent train  [--data FILE] [--model lstm|gru|rnn|...] [--hidden N] [--layers N]
-                   [--seq-length T] [--batch-size B] [--steps N | --time SECONDS] [--lr X]
+                   [--seq-length T | --per-line] [--batch-size B] [--steps N | --time SECONDS] [--lr X]
                    [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--clip X] [--dropout X] [--ema D]
                    [--eval-every N] [--seed S] [--out DIR] [--resume] [--backend NAME]
   recurrent sample --checkpoint DIR [--length N] [--temperature X] [--top-k K] [--top-p P]
@@ -43,7 +42,10 @@ const TRAIN_HELP = `recurrent train: train a character-level language model (cha
   --hidden N           hidden size, also the embedding size (default 128)
   --layers N           recurrent layers (default 2)
   --seq-length T       characters per stream per step (default 50)
-  --batch-size B       parallel streams (default 50)
+  --batch-size B       parallel streams, or lines with --per-line (default 50)
+  --per-line           one sequence per line (as makemore models names): each line is read from a start to an
+                       end token (both the newline) from a zero state; a step trains on B random lines; a seeded
+                       min(1000, 10%) of the lines validates, and the loss is per token, end tokens included
   --steps N            training steps in all, counting those before --resume (default 2000)
   --time SECONDS       train for this long instead of a number of steps (with --lr-schedule cosine: the whole
                        run, through --resume, and the rate decays over it)
@@ -67,7 +69,7 @@ async function train(argv: string[]): Promise<number> {
   const v = parse(argv, {
     data: { type: 'string' }, model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' },
     'seq-length': { type: 'string' }, 'batch-size': { type: 'string' }, dropout: { type: 'string' }, 'sample-length': { type: 'string' },
-    out: { type: 'string' }, backend: { type: 'string' }, ...ENGINE_OPTIONS,
+    'per-line': { type: 'boolean' }, out: { type: 'string' }, backend: { type: 'string' }, ...ENGINE_OPTIONS,
   });
   selectBackend(v);
   const d = defaultTrainOptions;
@@ -81,7 +83,9 @@ async function train(argv: string[]): Promise<number> {
     batchSize: int(v, 'batch-size', d.batchSize),
     dropout: num(v, 'dropout', d.dropout, (x) => x >= 0 && x < 1, 'in [0, 1)'),
     sampleLength: int(v, 'sample-length', d.sampleLength, 0),
+    perLine: v['per-line'] === true,
   };
+  if (task.perLine && v['seq-length'] !== undefined) throw new UsageError('--seq-length applies to the streams, not --per-line (a batch is as long as its longest line)');
   const dataPath = str(v, 'data');
   const text = dataPath === undefined ? readDefaultCorpus() : readTextFile(dataPath);
   const dataName = dataPath ?? defaultCorpusName;
@@ -109,10 +113,11 @@ function sample(argv: string[]): number {
   const topK = v['top-k'] === undefined ? undefined : int(v, 'top-k', 0);
   const topP = v['top-p'] === undefined ? undefined : num(v, 'top-p', 1, (x) => x > 0 && x <= 1, 'in (0, 1]');
   const seed = int(v, 'seed', (Date.now() ^ process.pid) >>> 0, 0);
-  const { model, vocab } = loadCheckpoint(dir);
+  const { model, vocab, config } = loadCheckpoint(dir);
   const prime = str(v, 'prime');
   if (prime !== undefined) vocab.encode(prime, 'the prime text'); // fail before any output
-  const text = generateText(model, vocab, { length, temperature, topK, topP, argmax: v.argmax === true, prime }, new Rng(seed));
+  const lines = config.train.perLine === true; // a model of one sequence per line samples lines, each from a fresh state
+  const text = generateText(model, vocab, { length, temperature, topK, topP, argmax: v.argmax === true, prime, lines }, new Rng(seed));
   process.stdout.write(text + '\n');
   return 0;
 }
@@ -125,11 +130,10 @@ function evaluate(argv: string[]): number {
   if (dir === undefined) throw new UsageError('eval needs --checkpoint DIR');
   if (dataPath === undefined) throw new UsageError('eval needs --data FILE');
   const { model, vocab, config, step } = loadCheckpoint(dir);
-  const ids = vocab.encode(readTextFile(dataPath), dataPath);
-  const { val } = splitTrainVal(ids);
-  const batches = new StreamBatcher(val, config.train.batchSize, config.train.seqLength, `${dataPath} (validation split, last 10%)`);
-  const valLoss = validationLoss(model, batches);
-  process.stdout.write(JSON.stringify({ step, valLoss, bitsPerChar: valLoss / Math.LN2, characters: batches.chunksPerEpoch * batches.seqLength * batches.batchSize }) + '\n');
+  const train = { ...config.train, perLine: config.train.perLine ?? false, seed: Number(config.train.seed ?? 1) };
+  const { valLoss, tokens, lines } = heldOutLoss(model, vocab, readTextFile(dataPath), dataPath, train);
+  const counted = lines === undefined ? { characters: tokens } : { tokens, lines };
+  process.stdout.write(JSON.stringify({ step, valLoss, bitsPerChar: valLoss / Math.LN2, ...counted }) + '\n');
   return 0;
 }
 

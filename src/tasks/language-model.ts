@@ -6,6 +6,7 @@
 
 import { crossEntropy } from '../autograd/ops.js';
 import { checkSameData, countCodePoints, dataFingerprint, type DataFingerprint } from '../data/fingerprint.js';
+import { BOUNDARY, PAD_TARGET, lineBatch, splitLineSequences, type LineBatch } from '../data/line-sequences.js';
 import { StreamBatcher, splitTrainVal, type Batch } from '../data/streams.js';
 import { Vocabulary } from '../data/vocabulary.js';
 import { generateText } from '../decode/generate.js';
@@ -14,7 +15,7 @@ import { LanguageModel, detachState, disposeState, type CarriedState, type Langu
 import type { CellKind } from '../nn/recurrent/index.js';
 import type { Rng } from '../random/rng.js';
 import { Tensor, noGrad, tidy, untracked } from '../tensor/tensor.js';
-import { checkResumeOption, type TaskDefinition, type TrainingTask } from '../train/engine.js';
+import { checkResumeOption, type TaskContext, type TaskDefinition, type TrainingTask } from '../train/engine.js';
 
 export const LANGUAGE_MODEL_FORMAT = 'recurrent-language-model/1';
 
@@ -29,10 +30,15 @@ export interface LanguageModelTaskOptions {
   dropout: number;
   /** Characters sampled at each evaluation (0 = none). */
   sampleLength: number;
+  /**
+   * One sequence per line (data/line-sequences.ts) instead of the streams: B random lines a step (seqLength
+   * does not apply), a seeded min(1000, 10%) of the lines held out.
+   */
+  perLine: boolean;
 }
 
 export const defaultLanguageModelTaskOptions: LanguageModelTaskOptions = {
-  cell: 'lstm', hiddenSize: 128, numLayers: 2, seqLength: 50, batchSize: 50, dropout: 0, sampleLength: 200,
+  cell: 'lstm', hiddenSize: 128, numLayers: 2, seqLength: 50, batchSize: 50, dropout: 0, sampleLength: 200, perLine: false,
 };
 
 export interface LanguageModelCheckpointConfig {
@@ -44,7 +50,7 @@ export interface LanguageModelCheckpointConfig {
   data: { name: string } & DataFingerprint;
 }
 
-export interface LanguageModelTask extends TrainingTask<Batch> {
+export interface LanguageModelTask extends TrainingTask<Batch | LineBatch> {
   readonly model: LanguageModel;
   readonly vocab: Vocabulary;
 }
@@ -64,93 +70,162 @@ export function languageModelTask(text: string, dataName: string, options: Parti
   const opts = { ...defaultLanguageModelTaskOptions, ...options };
   const fingerprint = dataFingerprint(text);
   const data = { name: dataName, ...fingerprint };
-  const make = (model: LanguageModel, vocab: Vocabulary, rng: Rng): LanguageModelTask => {
-    const ids = vocab.encode(text, dataName);
-    const { train, val } = splitTrainVal(ids);
-    const T = opts.seqLength;
-    const B = opts.batchSize;
-    const trainBatches = new StreamBatcher(train, B, T, `${dataName} (training split, first 90%)`);
-    const valBatches = new StreamBatcher(val, B, T, `${dataName} (validation split, last 10%)`);
+  const make = (model: LanguageModel, vocab: Vocabulary, ctx: TaskContext): LanguageModelTask => {
     const { cell, numLayers: L, hiddenSize: H } = model.config;
-    let carried: CarriedState | null = null;
-    const prime = vocab.has('\n') ? '\n' : undefined;
+    // Each recipe's loss only ever gets the batches its own batch() made (the engine hands them straight back).
+    const recipe = (opts.perLine ? lineRecipe(model, vocab, text, dataName, opts, ctx) : streamRecipe(model, vocab, text, dataName, opts)) as Recipe<Batch | LineBatch>;
     return {
       format: LANGUAGE_MODEL_FORMAT,
       config: { model: model.config, vocab: [...vocab.chars], train: opts, data },
       model,
       vocab,
-      description: `${cell} ${L}×${H} on ${dataName} (${countCodePoints(text)} characters)`,
-      batch: (step) => {
-        const b = trainBatches.batch(step);
-        if (b.resetState) {
-          disposeState(carried);
-          carried = null;
-        }
-        return b;
-      },
-      loss: (b) => {
-        const { logits, state } = model.forward(b.inputs, T, B, carried); // (T*B, V)
-        return {
-          loss: crossEntropy(logits, b.targets),
-          tokens: T * B,
-          commit: () => {
-            // The state moves to the next step cut from the tape (truncated BPTT).
-            const next = detachState(state);
-            disposeState(carried);
-            carried = next;
-          },
-        };
-      },
-      evaluate: () => ({ valLoss: validationLoss(model, valBatches) }),
-      ...(opts.sampleLength > 0 ? { sample: (step: number) => generateText(model, vocab, { length: opts.sampleLength, prime }, rng.fork(step)) } : {}),
-      saveState: () => {
-        const tensors = new Map<string, NamedArray>();
-        if (carried !== null) {
-          tensors.set('carried.h', { dtype: 'F32', shape: [...carried.h.shape], data: carried.h.data.slice() });
-          if (carried.c !== null) tensors.set('carried.c', { dtype: 'F32', shape: [...carried.c.shape], data: carried.c.data.slice() });
-        }
-        return { counters: {}, tensors };
-      },
-      restoreState: (_counters, tensors, path) => {
-        const h = tensors.get('carried.h');
-        const c = tensors.get('carried.c');
-        if (h === undefined) return;
-        const want = [L, B, H];
-        for (const [name, t] of [['carried.h', h], ['carried.c', c]] as const) {
-          if (t !== undefined && t.shape.join() !== want.join()) throw new Error(`${path}: ${name} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
-        }
-        disposeState(carried);
-        carried = untracked(() => ({
-          h: Tensor.from(h.data as Float32Array, h.shape),
-          c: c === undefined ? null : Tensor.from(c.data as Float32Array, c.shape),
-        }));
-      },
-      dispose: () => {
-        disposeState(carried);
-        carried = null;
-      },
+      description: `${cell} ${L}×${H} on ${dataName} (${recipe.what})`,
+      ...recipe,
+      ...(opts.sampleLength > 0 ? {
+        sample: (step: number) => generateText(model, vocab, { length: opts.sampleLength, prime: vocab.has(BOUNDARY) ? BOUNDARY : undefined, lines: opts.perLine }, ctx.rng.fork(step)),
+      } : {}),
     };
   };
   return {
     formats: [LANGUAGE_MODEL_FORMAT],
     what: 'recurrent language-model',
-    create: ({ rng }) => {
-      const vocab = Vocabulary.fromText(text);
+    create: (ctx) => {
+      const { rng } = ctx;
+      // With one sequence per line the newline, which starts and ends each one, is in the vocabulary even if the file lacks a final one.
+      const vocab = Vocabulary.fromText(opts.perLine ? `${text}${BOUNDARY}` : text);
       const model = new LanguageModel(
         { cell: opts.cell, vocabSize: vocab.size, hiddenSize: opts.hiddenSize, numLayers: opts.numLayers, dropout: opts.dropout }, rng,
       );
-      return make(model, vocab, rng);
+      return make(model, vocab, ctx);
     },
-    resume: (raw, { rng }, where) => {
+    resume: (raw, ctx, where) => {
       const config = raw as unknown as LanguageModelCheckpointConfig;
       const s = (config.train ?? {}) as Partial<LanguageModelTaskOptions>;
       for (const k of ['cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize'] as const) checkResumeOption(where, k, s[k], opts[k]);
+      checkResumeOption(where, 'perLine', s.perLine ?? false, opts.perLine); // absent from checkpoints before the option: streams
       checkSameData(where, config.data, fingerprint);
-      const { model, vocab } = languageModelFromConfig(config, `${where}/config.json`, rng);
+      const { model, vocab } = languageModelFromConfig(config, `${where}/config.json`, ctx.rng);
       // The model is the checkpoint's (its dropout included); this run's sample length applies.
-      return make(model, vocab, rng);
+      return make(model, vocab, ctx);
     },
   };
+}
+
+/** How batches are made and scored: the streams or the lines. */
+interface Recipe<B> extends Pick<TrainingTask<B>, 'batch' | 'loss' | 'evaluate' | 'saveState' | 'restoreState' | 'dispose'> {
+  /** The data, for the task's description. */
+  what: string;
+}
+
+/** char-rnn's: B contiguous streams read T characters a step, the state carried from step to step (truncated BPTT). */
+function streamRecipe(model: LanguageModel, vocab: Vocabulary, text: string, dataName: string, opts: LanguageModelTaskOptions): Recipe<Batch> {
+  const ids = vocab.encode(text, dataName);
+  const { train, val } = splitTrainVal(ids);
+  const T = opts.seqLength;
+  const B = opts.batchSize;
+  const trainBatches = new StreamBatcher(train, B, T, `${dataName} (training split, first 90%)`);
+  const valBatches = new StreamBatcher(val, B, T, `${dataName} (validation split, last 10%)`);
+  const { numLayers: L, hiddenSize: H } = model.config;
+  let carried: CarriedState | null = null;
+  return {
+    what: `${countCodePoints(text)} characters`,
+    batch: (step) => {
+      const b = trainBatches.batch(step);
+      if (b.resetState) {
+        disposeState(carried);
+        carried = null;
+      }
+      return b;
+    },
+    loss: (b) => {
+      const { logits, state } = model.forward(b.inputs, T, B, carried); // (T*B, V)
+      return {
+        loss: crossEntropy(logits, b.targets),
+        tokens: T * B,
+        commit: () => {
+          // The state moves to the next step cut from the tape (truncated BPTT).
+          const next = detachState(state);
+          disposeState(carried);
+          carried = next;
+        },
+      };
+    },
+    evaluate: () => ({ valLoss: validationLoss(model, valBatches) }),
+    saveState: () => {
+      const tensors = new Map<string, NamedArray>();
+      if (carried !== null) {
+        tensors.set('carried.h', { dtype: 'F32', shape: [...carried.h.shape], data: carried.h.data.slice() });
+        if (carried.c !== null) tensors.set('carried.c', { dtype: 'F32', shape: [...carried.c.shape], data: carried.c.data.slice() });
+      }
+      return { counters: {}, tensors };
+    },
+    restoreState: (_counters, tensors, path) => {
+      const h = tensors.get('carried.h');
+      const c = tensors.get('carried.c');
+      if (h === undefined) return;
+      const want = [L, B, H];
+      for (const [name, t] of [['carried.h', h], ['carried.c', c]] as const) {
+        if (t !== undefined && t.shape.join() !== want.join()) throw new Error(`${path}: ${name} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
+      }
+      disposeState(carried);
+      carried = untracked(() => ({
+        h: Tensor.from(h.data as Float32Array, h.shape),
+        c: c === undefined ? null : Tensor.from(c.data as Float32Array, c.shape),
+      }));
+    },
+    dispose: () => {
+      disposeState(carried);
+      carried = null;
+    },
+  };
+}
+
+/** One sequence per line (data/line-sequences.ts): B random lines a step, each from a zero state. */
+function lineRecipe(model: LanguageModel, vocab: Vocabulary, text: string, dataName: string, opts: LanguageModelTaskOptions, ctx: TaskContext): Recipe<LineBatch> {
+  const { train, val } = splitLineSequences(text, vocab, dataName, ctx.seed);
+  const boundary = vocab.encode(BOUNDARY)[0];
+  return {
+    what: `${train.length} training and ${val.length} held-out lines`,
+    batch: () => lineBatch(train, Array.from({ length: opts.batchSize }, () => ctx.rng.int(train.length)), boundary),
+    loss: (b) => ({ loss: crossEntropy(model.forward(b.inputs, b.T, b.B, null).logits, b.targets, PAD_TARGET), tokens: b.tokens }),
+    evaluate: () => ({ valLoss: lineLoss(model, val, boundary, opts.batchSize) }),
+  };
+}
+
+/** Mean negative log-likelihood per token (end tokens included) of `lines`, in batches of `batchSize` lines. */
+export function lineLoss(model: LanguageModel, lines: readonly Int32Array[], boundary: number, batchSize: number): number {
+  const wasTraining = model.training;
+  model.eval();
+  let sum = 0;
+  let tokens = 0;
+  try {
+    // In order of length, so a batch pads little (a line's loss does not depend on its batch mates).
+    const order = lines.map((_, i) => i).sort((a, b) => lines[a].length - lines[b].length);
+    for (let s = 0; s < order.length; s += batchSize) {
+      const b = lineBatch(lines, order.slice(s, s + batchSize), boundary);
+      sum += b.tokens * noGrad(() => tidy(() => crossEntropy(model.forward(b.inputs, b.T, b.B, null).logits, b.targets, PAD_TARGET).item()));
+      tokens += b.tokens;
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return sum / tokens;
+}
+
+/**
+ * The held-out loss of `text` as a run with options `opts` validates: the last 10% as streams, or the held-out
+ * lines; `tokens` scored (end tokens included) and, for lines, how many.
+ */
+export function heldOutLoss(
+  model: LanguageModel, vocab: Vocabulary, text: string, dataName: string, opts: LanguageModelTaskOptions & { seed: number },
+): { valLoss: number; tokens: number; lines?: number } {
+  if (opts.perLine) {
+    const { val } = splitLineSequences(text, vocab, dataName, opts.seed);
+    return { valLoss: lineLoss(model, val, vocab.encode(BOUNDARY)[0], opts.batchSize), tokens: val.reduce((a, l) => a + l.length + 1, 0), lines: val.length };
+  }
+  const { val } = splitTrainVal(vocab.encode(text, dataName));
+  const batches = new StreamBatcher(val, opts.batchSize, opts.seqLength, `${dataName} (validation split, last 10%)`);
+  return { valLoss: validationLoss(model, batches), tokens: batches.chunksPerEpoch * batches.seqLength * batches.batchSize };
 }
 
 /** Mean cross-entropy (nats per character) over the validation streams, state carried from zero. */
