@@ -77,3 +77,8 @@ export {
   seq2seqTask, seq2seqFromConfig, decodeAll, teacherForcedScores, decodedScores, SEQ2SEQ_FORMAT,
   type Seq2SeqTask, type Seq2SeqTaskOptions, type Seq2SeqModelOptions, type Seq2SeqCheckpointConfig, type DecodeOptions,
 } from './tasks/seq2seq.js';
+export {
+  randomScene, renderScene, objectMask, sceneCaptions, sceneQuestions, relation, randomNumber, renderNumber, digitMask, numberCaption, itemRng,
+  SHAPES, COLOURS, SIZES, QUESTION_TYPES, type Scene, type SceneObject, type SceneOptions, type Caption, type Question, type QuestionType, type NumberImage,
+} from './data/scenes.js';
+export { corpusBleu, ciderD, exactMatch } from './metrics/caption-metrics.js';
