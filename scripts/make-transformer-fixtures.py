@@ -4,7 +4,7 @@ test/transformer-fixtures.test.ts.
 
 Run:  /usr/bin/python3 scripts/make-transformer-fixtures.py     (Debian's python3-torch, 1.13, + numpy)
 Writes test/fixtures/transformer/<name>.safetensors and deletes stale ones there (that directory only).
-The safetensors writer is make-fixtures.py's. Deterministic: seeds come from the config names.
+The safetensors writer and the write-and-prune loop are make-fixtures.py's. Deterministic: seeds come from the config names.
 
 Per config: torch.manual_seed(seed); the PyTorch module itself (nn.MultiheadAttention,
 nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.Transformer) with dropout 0 in eval mode;
@@ -32,7 +32,6 @@ import importlib.util
 import json
 import os
 import sys
-import zlib
 
 import torch
 import torch.nn as nn
@@ -44,7 +43,6 @@ sys.dont_write_bytecode = True  # no scripts/__pycache__ from loading it
 _spec = importlib.util.spec_from_file_location('make_fixtures', os.path.join(ROOT, 'scripts', 'make-fixtures.py'))
 _mf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mf)
-encode_safetensors = _mf.encode_safetensors
 
 E, HEADS, L, S, B, FF = 12, 3, 5, 7, 2, 16
 
@@ -222,24 +220,9 @@ def make_fixture(name, kind, options, extra, seed):
 
 
 def main():
-    torch.set_num_threads(1)
-    os.makedirs(OUT_DIR, exist_ok=True)
-    written = set()
-    total = 0
-    for name, kind, options, extra in CONFIGS:
-        tensors, metadata = make_fixture(name, kind, options, extra, seed=zlib.crc32(name.encode()) % 100000)
-        data = encode_safetensors(tensors, metadata)
-        with open(os.path.join(OUT_DIR, name + '.safetensors'), 'wb') as f:
-            f.write(data)
-        written.add(name + '.safetensors')
-        total += len(data)
-        print(f'{name:40s} {len(data):7d} bytes')
-        assert len(data) < 80_000, f'{name}: fixtures must stay small'
-    for f in os.listdir(OUT_DIR):
-        if f.endswith('.safetensors') and f not in written:
-            os.remove(os.path.join(OUT_DIR, f))
-            print(f'removed stale {f}')
-    print(f'{len(written)} fixtures, {total} bytes in {os.path.relpath(OUT_DIR, ROOT)}')
+    sizes = _mf.write_fixtures(OUT_DIR, CONFIGS, make_fixture, name_width=40)
+    for f, n in sizes.items():
+        assert n < 80_000, f'{f}: fixtures must stay small'
 
 
 if __name__ == '__main__':

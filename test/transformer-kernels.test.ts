@@ -8,19 +8,12 @@ import { test } from 'node:test';
 import type { AttentionBackward, AttentionForward, Backend, RowStrides } from '../src/backend/backend.js';
 import { referenceBackend as ref } from '../src/backend/reference.js';
 import { erf } from '../src/backend/reference-transformer.js';
-import { availableBackends, backend, setBackend } from '../src/backend/registry.js';
 import { MIN_THREADED_WORK } from '../src/backend/wasm/thread-pool.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, tidy } from '../src/tensor/tensor.js';
+import { fastBackends } from './util/backends.js';
 
-function named(name: string): Backend {
-  const saved = backend().name;
-  setBackend(name);
-  const b = backend();
-  setBackend(saved);
-  return b;
-}
-const fast = availableBackends().filter((n) => n !== 'reference').map(named);
+const fast = fastBackends();
 const rng = new Rng(515);
 
 function rand(n: number, lo = -1, hi = 1): Tensor {

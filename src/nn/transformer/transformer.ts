@@ -26,13 +26,36 @@ export interface TransformerStackOptions {
 
 const STACK_KEYS = ['layer', 'numLayers', 'norm'] as const;
 
-function stackParts(who: string, opts: TransformerStackOptions): { numLayers: number; norm: boolean } {
-  if (opts === null || typeof opts !== 'object') throw new Error(`${who}: options must be an object, got ${String(opts)}`);
-  rejectUnknownKeys(`${who} options`, opts, STACK_KEYS);
-  positiveInt(`${who} numLayers`, opts.numLayers);
-  const norm = opts.norm ?? false;
-  if (typeof norm !== 'boolean') throw new Error(`${who} norm must be a boolean, got ${JSON.stringify(norm)}`);
-  return { numLayers: opts.numLayers, norm };
+/** What the encoder and decoder stacks share: numLayers layers named layers.i, an optional final `norm`, per-layer caches. */
+abstract class TransformerStack<L extends Module> extends Module {
+  readonly layers: L[];
+  readonly norm: LayerNorm | null;
+
+  constructor(private readonly who: string, opts: TransformerStackOptions, rng: Rng, makeLayer: (o: TransformerLayerOptions, rng: Rng) => L) {
+    super();
+    if (opts === null || typeof opts !== 'object') throw new Error(`${who}: options must be an object, got ${String(opts)}`);
+    rejectUnknownKeys(`${who} options`, opts, STACK_KEYS);
+    positiveInt(`${who} numLayers`, opts.numLayers);
+    const norm = opts.norm ?? false;
+    if (typeof norm !== 'boolean') throw new Error(`${who} norm must be a boolean, got ${JSON.stringify(norm)}`);
+    const o = resolveLayerOptions(`${who} layer`, opts.layer);
+    this.layers = Array.from({ length: opts.numLayers }, (_, i) => this.child(`layers.${i}`, makeLayer(o, rng)));
+    this.norm = norm ? this.child('norm', new LayerNorm({ normalizedShape: o.dModel, eps: o.layerNormEps, bias: o.bias })) : null;
+  }
+
+  /** The forward options checked (the layer's keys but `cache`, and `caches`), split into the caches and the rest. */
+  protected split<O extends { caches?: readonly KeyValueCache[] }>(opts: O, layerKeys: readonly string[]): { caches: readonly KeyValueCache[] | undefined; rest: Omit<O, 'caches'> } {
+    rejectUnknownKeys(`${this.who}.forward options`, opts, [...layerKeys.filter((k) => k !== 'cache'), 'caches']);
+    const { caches, ...rest } = opts;
+    if (caches !== undefined && (!Array.isArray(caches) || caches.length !== this.layers.length)) {
+      throw new Error(`${this.who}: caches must hold one KeyValueCache per layer (${this.layers.length}), got ${Array.isArray(caches) ? caches.length : String(caches)}`);
+    }
+    return { caches, rest };
+  }
+
+  protected final(x: Tensor): Tensor {
+    return this.norm === null ? x : this.norm.forward(x); // (T, B, E)
+  }
 }
 
 export interface EncoderForwardOptions extends Omit<EncoderLayerForwardOptions, 'cache'> {
@@ -41,25 +64,16 @@ export interface EncoderForwardOptions extends Omit<EncoderLayerForwardOptions, 
 }
 
 /** x_{l+1} = layers[l](x_l) for every layer, then norm(x) when there is a final norm. */
-export class TransformerEncoder extends Module {
-  readonly layers: TransformerEncoderLayer[];
-  readonly norm: LayerNorm | null;
-
+export class TransformerEncoder extends TransformerStack<TransformerEncoderLayer> {
   constructor(opts: TransformerStackOptions, rng: Rng) {
-    super();
-    const { numLayers, norm } = stackParts('TransformerEncoder', opts);
-    const o = resolveLayerOptions('TransformerEncoder layer', opts.layer);
-    this.layers = Array.from({ length: numLayers }, (_, i) => this.child(`layers.${i}`, new TransformerEncoderLayer(o, rng)));
-    this.norm = norm ? this.child('norm', new LayerNorm({ normalizedShape: o.dModel, eps: o.layerNormEps, bias: o.bias })) : null;
+    super('TransformerEncoder', opts, rng, (o, r) => new TransformerEncoderLayer(o, r));
   }
 
   forward(src: Tensor, opts: EncoderForwardOptions = {}): Tensor {
-    rejectUnknownKeys('TransformerEncoder.forward options', opts, [...ENCODER_FORWARD_KEYS.filter((k) => k !== 'cache'), 'caches']);
-    const { caches, ...layerOpts } = opts;
-    checkCaches('TransformerEncoder', caches, this.layers.length);
+    const { caches, rest } = this.split(opts, ENCODER_FORWARD_KEYS);
     let x = src; // (T, B, E)
-    this.layers.forEach((layer, i) => { x = layer.forward(x, { ...layerOpts, ...(caches ? { cache: caches[i] } : {}) }); });
-    return this.norm === null ? x : this.norm.forward(x); // (T, B, E)
+    this.layers.forEach((layer, i) => { x = layer.forward(x, { ...rest, ...(caches ? { cache: caches[i] } : {}) }); });
+    return this.final(x); // (T, B, E)
   }
 }
 
@@ -76,16 +90,9 @@ export interface DecoderOutput {
 }
 
 /** x_{l+1} = layers[l](x_l, memory) for every layer, then norm(x) when there is a final norm. */
-export class TransformerDecoder extends Module {
-  readonly layers: TransformerDecoderLayer[];
-  readonly norm: LayerNorm | null;
-
+export class TransformerDecoder extends TransformerStack<TransformerDecoderLayer> {
   constructor(opts: TransformerStackOptions, rng: Rng) {
-    super();
-    const { numLayers, norm } = stackParts('TransformerDecoder', opts);
-    const o = resolveLayerOptions('TransformerDecoder layer', opts.layer);
-    this.layers = Array.from({ length: numLayers }, (_, i) => this.child(`layers.${i}`, new TransformerDecoderLayer(o, rng)));
-    this.norm = norm ? this.child('norm', new LayerNorm({ normalizedShape: o.dModel, eps: o.layerNormEps, bias: o.bias })) : null;
+    super('TransformerDecoder', opts, rng, (o, r) => new TransformerDecoderLayer(o, r));
   }
 
   forward(tgt: Tensor, memory: Tensor, opts: DecoderForwardOptions = {}): Tensor {
@@ -94,23 +101,15 @@ export class TransformerDecoder extends Module {
 
   /** forward, and the cross-attention weights of every layer and head. */
   forwardWithWeights(tgt: Tensor, memory: Tensor, opts: DecoderForwardOptions = {}): DecoderOutput {
-    rejectUnknownKeys('TransformerDecoder.forward options', opts, [...DECODER_FORWARD_KEYS.filter((k) => k !== 'cache'), 'caches']);
-    const { caches, ...layerOpts } = opts;
-    checkCaches('TransformerDecoder', caches, this.layers.length);
+    const { caches, rest } = this.split(opts, DECODER_FORWARD_KEYS);
     let x = tgt; // (T, B, E)
     const crossWeights: Tensor[] = [];
     this.layers.forEach((layer, i) => {
-      const r = layer.forwardWithWeights(x, memory, { ...layerOpts, ...(caches ? { cache: caches[i] } : {}) });
+      const r = layer.forwardWithWeights(x, memory, { ...rest, ...(caches ? { cache: caches[i] } : {}) });
       x = r.output; // (T, B, E)
       crossWeights.push(r.crossWeights); // (B, nhead, T, S)
     });
-    return { output: this.norm === null ? x : this.norm.forward(x), crossWeights };
-  }
-}
-
-function checkCaches(who: string, caches: readonly KeyValueCache[] | undefined, n: number): void {
-  if (caches !== undefined && (!Array.isArray(caches) || caches.length !== n)) {
-    throw new Error(`${who}: caches must hold one KeyValueCache per layer (${n}), got ${Array.isArray(caches) ? caches.length : String(caches)}`);
+    return { output: this.final(x), crossWeights };
   }
 }
 
