@@ -24,7 +24,7 @@ import { CAPTION_HELP, caption } from './caption.js';
 const HELP = `recurrent — recurrent neural networks in TypeScript
 
 Usage:
-  recurrent train  [--data FILE] [--model lstm|gru|rnn|...] [--hidden N] [--layers N]
+  recurrent train  [--data FILE] [--model lstm|gru|rnn|...|transformer] [--hidden N] [--layers N] [--heads N] [--context N]
                    [--seq-length T | --per-line] [--batch-size B] [--steps N | --time SECONDS] [--lr X]
                    [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--clip X] [--dropout X] [--ema D]
                    [--eval-every N] [--seed S] [--out DIR] [--resume] [--backend NAME]
@@ -40,9 +40,15 @@ Run "recurrent help train" for every training option, "recurrent help classify" 
 const TRAIN_HELP = `recurrent train: train a character-level language model (char-rnn)
 
   --data FILE          text to train on (default: Moby-Dick, shipped with the package)
-  --model NAME         ${['lstm', 'gru', 'rnn', ...cellKinds.filter((k) => !['lstm', 'gru'].includes(k))].join(', ')} (default lstm; rnn = rnn_tanh)
-  --hidden N           hidden size, also the embedding size (default 128)
-  --layers N           recurrent layers (default 2)
+  --model NAME         ${['lstm', 'gru', 'rnn', ...cellKinds.filter((k) => !['lstm', 'gru'].includes(k))].join(', ')} (default lstm; rnn = rnn_tanh),
+                       or transformer: a GPT-style model (token and learned position embeddings, pre-norm blocks of
+                       causal self-attention and a GELU feed-forward of 4×width, a final LayerNorm), trained on windows
+                       of --context characters at random offsets, as nanoGPT (it carries no state between windows)
+  --hidden N           hidden size, also the embedding size; a Transformer's width (default 128)
+  --layers N           recurrent layers, or Transformer blocks (default 2; transformer 4)
+  --heads N            transformer: attention heads, dividing --hidden (default 4)
+  --context N          transformer: the characters of a window, its positions (default 64)
+  --tie-embeddings     transformer: the output layer shares the token embedding's weights
   --seq-length T       characters per stream per step (default 50)
   --batch-size B       parallel streams, or lines with --per-line (default 50)
   --per-line           one sequence per line (as makemore models names): each line is read from a start to an
@@ -55,7 +61,8 @@ const TRAIN_HELP = `recurrent train: train a character-level language model (cha
   --optimizer NAME     ${optimizerNames.join(', ')} (default adam)
   --clip X             clip the global gradient norm to X, 0 = off (default 5)
   --clip-value X       clip each gradient element to [-X, X], 0 = off (default 0)
-  --dropout X          dropout between recurrent layers and before the output layer (default 0)
+  --dropout X          dropout between recurrent layers and before the output layer; a Transformer's on the
+                       embeddings, the attention weights and each block's residual branches (default 0)
   --ema D              keep a moving average of the weights, a <- d·a + (1 - d)·w after every step with
                        d = min(D, (1 + n)/(10 + n)) (e.g. 0.999; default 0: off). Evaluation scores and samples
                        it (and scores the raw weights beside it); the checkpoint's model is the average
@@ -71,16 +78,25 @@ async function train(argv: string[]): Promise<number> {
   const v = parse(argv, {
     data: { type: 'string' }, model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' },
     'seq-length': { type: 'string' }, 'batch-size': { type: 'string' }, dropout: { type: 'string' }, 'sample-length': { type: 'string' },
-    'per-line': { type: 'boolean' }, out: { type: 'string' }, backend: { type: 'string' }, ...ENGINE_OPTIONS,
+    'per-line': { type: 'boolean' }, heads: { type: 'string' }, context: { type: 'string' }, 'tie-embeddings': { type: 'boolean' },
+    out: { type: 'string' }, backend: { type: 'string' }, ...ENGINE_OPTIONS,
   });
   selectBackend(v);
   const d = defaultTrainOptions;
-  const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
+  const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds, 'transformer'] as const);
+  const transformer = modelName === 'transformer';
+  for (const flag of transformer ? ['seq-length'] : ['heads', 'context', 'tie-embeddings']) {
+    if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to ${transformer ? 'the recurrent models (a Transformer reads windows of --context characters)' : '--model transformer'}, not --model ${modelName}`);
+  }
   const engine = parseEngineFlags(v, { steps: 2000, lr: d.lr, evalEvery: d.evalEvery });
   const task: LanguageModelTaskOptions = {
-    cell: modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind),
+    arch: transformer ? 'transformer' : 'recurrent',
+    cell: modelName === 'rnn' || transformer ? 'rnn_tanh' : (modelName as CellKind),
     hiddenSize: int(v, 'hidden', d.hiddenSize),
-    numLayers: int(v, 'layers', d.numLayers),
+    numLayers: int(v, 'layers', transformer ? 4 : d.numLayers),
+    numHeads: int(v, 'heads', d.numHeads),
+    context: int(v, 'context', d.context),
+    tieEmbeddings: v['tie-embeddings'] === true,
     seqLength: int(v, 'seq-length', d.seqLength),
     batchSize: int(v, 'batch-size', d.batchSize),
     dropout: num(v, 'dropout', d.dropout, (x) => x >= 0 && x < 1, 'in [0, 1)'),

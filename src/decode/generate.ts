@@ -1,14 +1,18 @@
-// Text generation from a character language model: feed the prime, then one character at a time,
-// carrying the recurrent state. Batch 1, without the tape and without per-character tensors: the
-// weights are packed once (RecurrentStepper, the head's Linear), each character is an embedding row
-// copy, one stepper step and one vector-matrix product into a reused logits buffer.
+// Text generation from a character language model, batch 1, without the tape: feed the prime, then one
+// character at a time. A recurrent model carries its state: its weights are packed once (RecurrentStepper,
+// the head's Linear), and each character is an embedding row copy, one stepper step and one vector-matrix
+// product into a reused logits buffer. A Transformer keeps a key/value cache per layer, so a character costs
+// one step over the cache, not a pass over the window; when the window is full it slides: the cache is
+// rebuilt from the last half of the window (positions are absolute, so the kept characters are read again
+// from position 0), and decoding goes on from there.
 
 import { backend } from '../backend/registry.js';
 import type { Vocabulary } from '../data/vocabulary.js';
-import type { CarriedState, LanguageModel } from '../nn/language-model.js';
+import type { LanguageModel } from '../nn/language-model.js';
 import { RecurrentStepper, type DirectionWeights } from '../nn/recurrent/recurrent-stack.js';
+import { TransformerLanguageModel } from '../nn/transformer-language-model.js';
 import type { Rng } from '../random/rng.js';
-import { Tensor, untracked } from '../tensor/tensor.js';
+import { Tensor, noGrad, tidy, untracked } from '../tensor/tensor.js';
 import { sampleLogits, validateSampleOptions, type SampleOptions } from './sample.js';
 
 export interface GenerateOptions extends SampleOptions {
@@ -23,7 +27,14 @@ export interface GenerateOptions extends SampleOptions {
   lines?: boolean;
 }
 
-export function generateText(model: LanguageModel, vocab: Vocabulary, opts: GenerateOptions, rng: Rng): string {
+/** A model read one character at a time: feed gives the next character's logits; restart forgets everything read. */
+interface Reader {
+  feed(id: number): Float32Array;
+  restart(): void;
+  dispose(): void;
+}
+
+export function generateText(model: LanguageModel | TransformerLanguageModel, vocab: Vocabulary, opts: GenerateOptions, rng: Rng): string {
   validateSampleOptions(opts);
   if (!Number.isInteger(opts.length) || opts.length < 0) throw new Error(`length must be a non-negative integer, got ${opts.length}`);
   const given = opts.prime !== undefined && opts.prime.length > 0 ? opts.prime : null;
@@ -33,6 +44,24 @@ export function generateText(model: LanguageModel, vocab: Vocabulary, opts: Gene
   const primeIds = vocab.encode(lines && !prime.startsWith('\n') ? `\n${prime}` : prime, 'the prime text');
   const newline = lines ? vocab.encode('\n')[0] : -1;
   const out: number[] = [];
+  const reader = model instanceof TransformerLanguageModel ? cachedReader(model) : recurrentReader(model);
+  try {
+    let lv = reader.feed(primeIds[0]);
+    for (let i = 1; i < primeIds.length; i++) lv = reader.feed(primeIds[i]);
+    for (let i = 0; i < opts.length; i++) {
+      const next = sampleLogits(lv, opts, rng);
+      out.push(next);
+      if (i + 1 === opts.length) break;
+      if (next === newline) reader.restart(); // the line ended: the next one starts afresh, from the newline
+      lv = reader.feed(next);
+    }
+  } finally {
+    reader.dispose();
+  }
+  return prime + vocab.decode(out);
+}
+
+function recurrentReader(model: LanguageModel): Reader {
   const { hiddenSize: H, numLayers: L, vocabSize: V } = model.config;
   const be = backend();
   // NOTE: packing allocates from the heap (it may grow): every view below is taken after it, per use.
@@ -47,31 +76,50 @@ export function generateText(model: LanguageModel, vocab: Vocabulary, opts: Gene
       logits: new Tensor([V]), // (V)
     };
   });
-  // One character in, the next character's logits out (eval mode: the model's dropout does not apply).
-  const feed = (id: number): Float32Array => {
-    stepper.x.data.set(model.embedding.weight.data.subarray(id * H, (id + 1) * H)); // (1, H)
-    const h = stepper.step(); // (1, H)
-    const lv = logits.data;
-    if (model.head.bias !== null) lv.set(model.head.bias.data);
-    else lv.fill(0);
-    be.gemmPacked(false, 1, 1, h, H, head, 1, lv, V); // (1, V)
-    return lv;
+  return {
+    // One character in, the next character's logits out (eval mode: the model's dropout does not apply).
+    feed: (id) => {
+      stepper.x.data.set(model.embedding.weight.data.subarray(id * H, (id + 1) * H)); // (1, H)
+      const h = stepper.step(); // (1, H)
+      const lv = logits.data;
+      if (model.head.bias !== null) lv.set(model.head.bias.data);
+      else lv.fill(0);
+      be.gemmPacked(false, 1, 1, h, H, head, 1, lv, V); // (1, V)
+      return lv;
+    },
+    restart: () => stepper.setState(null, null),
+    dispose: () => {
+      stepper.dispose();
+      head.dispose();
+      logits.dispose();
+    },
   };
-  try {
-    let lv = feed(primeIds[0]);
-    for (let i = 1; i < primeIds.length; i++) lv = feed(primeIds[i]);
-    for (let i = 0; i < opts.length; i++) {
-      const next = sampleLogits(lv, opts, rng);
-      out.push(next);
-      if (i + 1 === opts.length) break;
-      if (next === newline) stepper.setState(null, null); // the line ended: the next one starts afresh, from the newline
-      lv = feed(next);
-    }
-  } finally {
-    stepper.dispose();
-    head.dispose();
-    logits.dispose();
-  }
-  return prime + vocab.decode(out);
 }
 
+/** The window a Transformer reads: every character since the last restart, at most `context`, the cache holding them. */
+function cachedReader(model: TransformerLanguageModel): Reader {
+  const T = model.config.context;
+  const caches = model.createCaches(1);
+  let window: number[] = [];
+  const wasTraining = model.training;
+  model.eval();
+  const read = (ids: number[]): Float32Array => noGrad(() => tidy(() => model.step(Int32Array.from(ids), ids.length, 1, caches).data.slice())); // (1, V)
+  return {
+    feed: (id) => {
+      window.push(id);
+      if (caches[0].length < T) return read([id]);
+      // The window is full: slide it to its last half (at least one character), read again from position 0.
+      window = window.slice(-Math.max(1, Math.floor(T / 2)));
+      for (const c of caches) c.reset();
+      return read(window);
+    },
+    restart: () => {
+      window = [];
+      for (const c of caches) c.reset();
+    },
+    dispose: () => {
+      for (const c of caches) c.dispose();
+      model.train(wasTraining);
+    },
+  };
+}
