@@ -14,6 +14,7 @@ import { generateText } from '../src/decode/generate.js';
 import { sampleLogits } from '../src/decode/sample.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { TransformerLanguageModel, type TransformerLanguageModelConfig } from '../src/nn/transformer-language-model.js';
+import { TransformerStepper } from '../src/nn/transformer-stepper.js';
 import { Rng } from '../src/random/rng.js';
 import { languageModelTask } from '../src/tasks/language-model.js';
 import { noGrad, tidy } from '../src/tensor/tensor.js';
@@ -82,6 +83,27 @@ function uncached(model: TransformerLanguageModel, vocab: Vocabulary, prime: str
   }
   return prime + vocab.decode(out);
 }
+
+test('GPT: the batch-1 stepper and the cached step give the full pass\'s logits at every position', () => {
+  const model = new TransformerLanguageModel({ arch: 'transformer', vocabSize: 9, dModel: 12, numLayers: 2, numHeads: 3, context: 7, dropout: 0, tieEmbeddings: true }, new Rng(8));
+  model.eval();
+  const ids = [3, 1, 4, 1, 5, 8, 2];
+  const full = noGrad(() => tidy(() => model.forward(Int32Array.from(ids), ids.length, 1, null).logits.data.slice())); // (T, V)
+  const stepper = new TransformerStepper(model);
+  const caches = model.createCaches(1);
+  ids.forEach((id, t) => {
+    const a = stepper.step(id).slice();
+    const b = noGrad(() => tidy(() => model.step(Int32Array.of(id), 1, 1, caches).data.slice()));
+    for (let j = 0; j < 9; j++) {
+      assert.ok(Math.abs(a[j] - full[t * 9 + j]) < 1e-5, `stepper, position ${t}`);
+      assert.ok(Math.abs(b[j] - full[t * 9 + j]) < 1e-5, `cached step, position ${t}`);
+    }
+  });
+  assert.throws(() => stepper.step(0), /position 7 is past the context 7/);
+  stepper.dispose();
+  for (const c of caches) c.dispose();
+  model.dispose();
+});
 
 test('GPT: the key/value-cached sample equals the uncached one token for token, also past the context', () => {
   const text = smallCorpus(80);

@@ -11,8 +11,9 @@ import type { Vocabulary } from '../data/vocabulary.js';
 import type { LanguageModel } from '../nn/language-model.js';
 import { RecurrentStepper, type DirectionWeights } from '../nn/recurrent/recurrent-stack.js';
 import { TransformerLanguageModel } from '../nn/transformer-language-model.js';
+import { TransformerStepper } from '../nn/transformer-stepper.js';
 import type { Rng } from '../random/rng.js';
-import { Tensor, noGrad, tidy, untracked } from '../tensor/tensor.js';
+import { Tensor, untracked } from '../tensor/tensor.js';
 import { sampleLogits, validateSampleOptions, type SampleOptions } from './sample.js';
 
 export interface GenerateOptions extends SampleOptions {
@@ -96,30 +97,26 @@ function recurrentReader(model: LanguageModel): Reader {
   };
 }
 
-/** The window a Transformer reads: every character since the last restart, at most `context`, the cache holding them. */
+/** The window a Transformer reads: every character since the last restart, at most `context`, its keys and values cached. */
 function cachedReader(model: TransformerLanguageModel): Reader {
   const T = model.config.context;
-  const caches = model.createCaches(1);
+  const stepper = new TransformerStepper(model);
   let window: number[] = [];
-  const wasTraining = model.training;
-  model.eval();
-  const read = (ids: number[]): Float32Array => noGrad(() => tidy(() => model.step(Int32Array.from(ids), ids.length, 1, caches).data.slice())); // (1, V)
   return {
     feed: (id) => {
       window.push(id);
-      if (caches[0].length < T) return read([id]);
+      if (stepper.length < T) return stepper.step(id);
       // The window is full: slide it to its last half (at least one character), read again from position 0.
       window = window.slice(-Math.max(1, Math.floor(T / 2)));
-      for (const c of caches) c.reset();
-      return read(window);
+      stepper.reset();
+      let lv = stepper.step(window[0]);
+      for (let i = 1; i < window.length; i++) lv = stepper.step(window[i]);
+      return lv;
     },
     restart: () => {
       window = [];
-      for (const c of caches) c.reset();
+      stepper.reset();
     },
-    dispose: () => {
-      for (const c of caches) c.dispose();
-      model.train(wasTraining);
-    },
+    dispose: () => stepper.dispose(),
   };
 }
