@@ -5,7 +5,7 @@
 // distributions parameter by parameter. Prints every figure; writes WORK/results.json. Not a test.
 //
 //   npm run experiments:build
-//   RECURRENT_THREADS=1 node dist/experiments/large-vocab-spread.js [--seeds 30] [--work DIR] [--torch-blas LIBDIR]
+//   RECURRENT_THREADS=1 node dist/experiments/large-vocab-spread.js [--seeds 30] [--work DIR] [--torch-blas LIBDIR] [--trajectories-only]
 //
 // PyTorch (Debian's python3-torch, /usr/bin/python3) runs with 1 thread. --torch-blas puts LIBDIR first on
 // its LD_LIBRARY_PATH (e.g. an unpacked libopenblas0-pthread, whose libblas.so.3 is 9× faster than the
@@ -38,6 +38,8 @@ const { values } = parseArgs({
     'trajectory-seeds': { type: 'string', default: '1,2,3' },
     work: { type: 'string' },
     'torch-blas': { type: 'string' },
+    /** Stop after the same-init trajectories (sections 0-3b): what a check of another backend needs. */
+    'trajectories-only': { type: 'boolean', default: false },
   },
 });
 const nSeeds = Number(values.seeds);
@@ -246,6 +248,8 @@ for (const seed of trajectorySeeds) {
 }
 log(`(${elapsed()})`);
 
+if (values['trajectories-only']) process.exit(0);
+
 // --- 4. the spread over seeds: 2×2, trainer × initialisation ---
 log(`\n## 4. validation loss over seeds 1-${nSeeds}: trainer × initialisation`);
 const cells: Record<string, number[]> = {};
@@ -271,6 +275,12 @@ log('\ncell | median | min-max | mean | sd [95% CI, chi-square]');
 for (const [name, xs] of Object.entries(cells)) {
   const s = sdWithCi(xs);
   log(`${name} | ${f4(median(xs))} | ${f4(Math.min(...xs))}-${f4(Math.max(...xs))} | ${f4(mean(xs))} | ${f4(s.sd)} [${f4(s.lo)}, ${f4(s.hi)}]`);
+}
+{
+  const a = cells['ours, our init'];
+  const b = cells['pytorch, pytorch init'];
+  const se = Math.sqrt(sd(a) ** 2 / a.length + sd(b) ** 2 / b.length);
+  log(`mean difference (ours, our init) − (pytorch, pytorch init): ${f4(mean(a) - mean(b))} ± ${f4(1.96 * se)} (95%, normal approximation)`);
 }
 log('\nspread ratio sd_a / sd_b | ratio [95% CI: F, bootstrap] | p: F-test, Brown-Forsythe, permutation');
 const compare = (a: string, b: string): void => {
@@ -308,7 +318,19 @@ pairedDiff('ours, our init', 'pytorch, our init');
     if (range(a) / range(b) >= observed) hits++;
     if (sd(a) / sd(b) >= sdRatioIssue) sdHits++;
   }
-  log(`\n## 5. two sets of 6 drawn (with replacement) from the pooled, median-centred ${2 * nSeeds} runs of the two default cells: ` +
+  const first6 = (c: string): number[] => cells[c].slice(0, 6);
+  const a6 = first6('ours, our init');
+  const b6 = first6('pytorch, pytorch init');
+  log(`\n## 5. seeds 1-6 only (the issue's sample size): ours ${f4(Math.min(...a6))}-${f4(Math.max(...a6))} (median ${f4(median(a6))}, sd ${f4(sd(a6))}), ` +
+    `pytorch ${f4(Math.min(...b6))}-${f4(Math.max(...b6))} (median ${f4(median(b6))}, sd ${f4(sd(b6))}); range ratio ours/pytorch ${(range(a6) / range(b6)).toFixed(2)}, F-test p ${fTest(a6, b6).p.toFixed(3)}`);
+  const blocks: string[] = [];
+  for (let k = 0; k + 6 <= nSeeds; k += 6) {
+    const a = cells['ours, our init'].slice(k, k + 6);
+    const b = cells['pytorch, pytorch init'].slice(k, k + 6);
+    blocks.push(`seeds ${k + 1}-${k + 6}: ${(range(a) / range(b)).toFixed(2)}`);
+  }
+  log(`range ratio ours/pytorch in disjoint blocks of 6 seeds: ${blocks.join(', ')}`);
+  log(`two sets of 6 drawn (with replacement) from the pooled, median-centred ${2 * nSeeds} runs of the two default cells: ` +
     `P(range_a / range_b >= ${observed.toFixed(2)}) = ${(hits / rounds).toFixed(4)}, P(sd_a / sd_b >= ${sdRatioIssue}) = ${(sdHits / rounds).toFixed(4)} (one direction; double for either)`);
 }
 
