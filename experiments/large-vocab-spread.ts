@@ -5,11 +5,13 @@
 // distributions parameter by parameter. Prints every figure; writes WORK/results.json. Not a test.
 //
 //   npm run experiments:build
-//   RECURRENT_THREADS=1 node dist/experiments/large-vocab-spread.js [--seeds 30] [--work DIR] [--torch-blas LIBDIR] [--trajectories-only]
+//   RECURRENT_THREADS=1 node dist/experiments/large-vocab-spread.js [--seeds 30] [--work DIR] [--data FILE]
+//     [--torch-blas LIBDIR] [--trajectories-only]
 //
-// PyTorch (Debian's python3-torch, /usr/bin/python3) runs with 1 thread. --torch-blas puts LIBDIR first on
-// its LD_LIBRARY_PATH (e.g. an unpacked libopenblas0-pthread, whose libblas.so.3 is 9× faster than the
-// reference BLAS Debian's torch is linked with); the numbers agree to float32 rounding either way.
+// PyTorch (Debian's python3-torch, /usr/bin/python3) runs with 1 thread. With only the reference BLAS
+// installed it is ~9× slower; `apt-get install libopenblas0-openmp` (as the README's bench says) fixes that
+// system-wide, or --torch-blas puts LIBDIR (e.g. an unpacked libopenblas0-pthread) first on its
+// LD_LIBRARY_PATH for this run alone. The losses agree to float32 rounding either way.
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '30' },
     'trajectory-seeds': { type: 'string', default: '1,2,3' },
     work: { type: 'string' },
+    data: { type: 'string' },
     'torch-blas': { type: 'string' },
     /** Stop after the same-init trajectories (sections 0-3b): what a check of another backend needs. */
     'trajectories-only': { type: 'boolean', default: false },
@@ -51,9 +54,10 @@ const log = (s: string): void => console.log(s);
 const f4 = (x: number): string => x.toFixed(4);
 
 // --- the text ---
-const text = largeVocabText(defaultLargeVocabText);
-const dataPath = join(work, 'large-vocab.txt');
-writeFileSync(dataPath, text, 'utf8');
+// --data runs the same study on another text (the issue's own, say); by default the seeded one.
+const dataPath = values.data ?? join(work, 'large-vocab.txt');
+const text = values.data === undefined ? largeVocabText(defaultLargeVocabText) : readFileSync(values.data, 'utf8');
+if (values.data === undefined) writeFileSync(dataPath, text, 'utf8');
 const vocab = Vocabulary.fromText(text);
 const ids = vocab.encode(text, dataPath);
 const { train, val } = splitTrainVal(ids);
