@@ -124,7 +124,7 @@ async function trainRecurrent(seed: number, tag = 'seed'): Promise<number> {
     schedule: { kind: 'constant' }, evalEvery: RECIPE.steps, seed, out: join(work, 'ckpt', `${tag}-${seed}`), resume: false, sampleLength: 0,
   });
   r.model.dispose();
-  return r.metrics[r.metrics.length - 1].valLoss;
+  return r.metrics[r.metrics.length - 1].valLoss as number;
 }
 
 function loadInit(model: LanguageModel, path: string): void {

@@ -12,7 +12,7 @@ import {
 import { checkpointDirectory, loadCheckpointDirectory } from './checkpoint-directory.js';
 import { defaultEngineOptions, trainTask, type EvalRecord } from './engine.js';
 
-export interface TrainOptions extends LanguageModelTaskOptions {
+export interface TrainOptions extends Partial<LanguageModelTaskOptions> {
   /** Stop after this many steps (total, counting steps before a resume)... */
   steps?: number;
   /** ...or after this many seconds of this invocation. */
