@@ -41,12 +41,12 @@ export interface TrainHooks {
   shouldStop?(): boolean;
 }
 
-export const defaultTrainOptions: Omit<TrainOptions, 'out'> = {
+export const defaultTrainOptions = {
   ...defaultLanguageModelTaskOptions,
   ...defaultEngineOptions,
-  schedule: { kind: 'constant' },
+  schedule: { kind: 'constant' } as ScheduleSpec,
   resume: false,
-};
+} satisfies Omit<TrainOptions, 'out'>;
 
 export async function trainLanguageModel(
   text: string, dataName: string, opts: TrainOptions, hooks: TrainHooks = {},
