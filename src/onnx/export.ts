@@ -67,6 +67,15 @@ export const EXPORTABLE_WHAT = 'recurrent model (language model, classifier or e
  */
 export function checkpointToOnnx(files: { config: Uint8Array; model: Uint8Array }, where = 'checkpoint'): OnnxGraph[] {
   const configPath = checkpointPath(where, 'config.json');
+  let format: unknown = null;
+  try {
+    format = (JSON.parse(new TextDecoder().decode(files.config)) as { format?: unknown } | null)?.format;
+  } catch {
+    // not JSON: parseCheckpointConfig says so, naming the file
+  }
+  if (typeof format === 'string' && !onnxExportFormats.includes(format)) {
+    throw new Error(`cannot export ${where} to ONNX: its model (format ${JSON.stringify(format)}) has no ONNX exporter (exportable: ${onnxExportFormats.join(', ')})`);
+  }
   const config = parseCheckpointConfig<{ format: string }>(files.config, configPath, onnxExportFormats, EXPORTABLE_WHAT);
   const { model } = checkedModel(() => modelFromCheckpointConfig(config, configPath), configPath);
   loadCheckpointWeights(model, files.model, checkpointPath(where, 'model.safetensors'), configPath);
