@@ -3,6 +3,7 @@
 // largest magnitude.
 
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import * as ort from 'onnxruntime-node';
 
 export { ort };
@@ -35,12 +36,19 @@ export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): 
   return scale === 0 ? worst : worst / scale;
 }
 
+const seen = { n: 0, worst: 0 };
+after(() => {
+  if (seen.n > 0) process.stdout.write(`ONNX Runtime against recurrent: ${seen.n} tensors, the worst ${seen.worst.toExponential(2)} of a tensor's largest magnitude\n`);
+});
+
 /** Asserts `got` (ONNX Runtime's) matches `want` (recurrent's) within 1e-5 of want's largest magnitude; returns the error. */
 export function assertClose(got: ort.Tensor | ArrayLike<number>, want: ArrayLike<number>, what: string, dims?: readonly number[]): number {
   const isTensor = (t: ort.Tensor | ArrayLike<number>): t is ort.Tensor => 'dims' in t;
   const g = isTensor(got) ? (got.data as Float32Array) : got;
   if (dims !== undefined && isTensor(got)) assert.deepEqual(got.dims, dims, `${what}: shape`);
   const e = relativeError(g, want);
+  seen.n++;
+  seen.worst = Math.max(seen.worst, e);
   assert.ok(Number.isFinite(e) && e <= 1e-5, `${what}: ONNX Runtime differs from recurrent by ${e.toExponential(2)} of the largest magnitude`);
   return e;
 }
