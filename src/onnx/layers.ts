@@ -17,13 +17,17 @@ export function embeddingLookup(g: Graph, emb: Embedding, name: string, ids: str
   return g.op('Gather', [g.weight(`${name}.weight`, emb.weight.data, [V, E]), ids]);
 }
 
-/** x (..., IN) → x Wᵀ + b (..., OUT); Wᵀ is stored transposed so the product is one MatMul. */
-export function linearLayer(g: Graph, lin: Linear, name: string, x: string): string {
-  const [OUT, IN] = lin.weight.shape;
-  const w = lin.weight.data;
+/** x (..., IN) times the transpose of a (OUT, IN) weight, stored transposed so the product is one MatMul. */
+export function timesTransposed(g: Graph, x: string, w: Float32Array, OUT: number, IN: number, name: string): string {
   const wt = new Float32Array(IN * OUT);
   for (let o = 0; o < OUT; o++) for (let i = 0; i < IN; i++) wt[i * OUT + o] = w[o * IN + i];
-  const y = g.op('MatMul', [x, g.weight(`${name}.weight_t`, wt, [IN, OUT])]);
+  return g.op('MatMul', [x, g.weight(name, wt, [IN, OUT])]);
+}
+
+/** x (..., IN) → x Wᵀ + b (..., OUT), PyTorch's Linear. */
+export function linearLayer(g: Graph, lin: Linear, name: string, x: string): string {
+  const [OUT, IN] = lin.weight.shape;
+  const y = timesTransposed(g, x, lin.weight.data, OUT, IN, `${name}.weight_t`);
   return lin.bias === null ? y : g.op('Add', [y, g.weight(`${name}.bias`, lin.bias.data, [OUT])]);
 }
 

@@ -13,7 +13,7 @@
 import type { Attention } from '../nn/attention.js';
 import type { Seq2Seq } from '../nn/seq2seq.js';
 import { Graph } from './graph.js';
-import { embeddingLookup, finish, linearLayer, type OnnxGraph } from './layers.js';
+import { embeddingLookup, finish, linearLayer, timesTransposed as times, type OnnxGraph } from './layers.js';
 import { lengthMasks, stackSequence, stackStep } from './recurrent-graph.js';
 
 const ENCODER_DOC = 'recurrent encoder–decoder, encoder: src (B, S) int64, src_lengths (B) int64 -> the decoder\'s initial state and memory';
@@ -21,13 +21,6 @@ const DECODER_DOC = 'recurrent encoder–decoder, one decoder step: token (B) in
 
 export function seq2seqToOnnx(model: Seq2Seq, config: object | null = null): OnnxGraph[] {
   return [encoderGraph(model, config), decoderGraph(model, config)];
-}
-
-/** x (..., IN) times a (OUT, IN) weight's transpose, no bias. */
-function times(g: Graph, x: string, w: Float32Array, OUT: number, IN: number, name: string): string {
-  const wt = new Float32Array(IN * OUT);
-  for (let o = 0; o < OUT; o++) for (let i = 0; i < IN; i++) wt[i * OUT + o] = w[o * IN + i];
-  return g.op('MatMul', [x, g.weight(name, wt, [IN, OUT])]);
 }
 
 function attentionParams(att: Attention): Map<string, Float32Array> {
