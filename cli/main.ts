@@ -20,6 +20,7 @@ import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags
 import { CLASSIFY_HELP, classify } from './classify.js';
 import { SEQ2SEQ_HELP, seq2seq } from './seq2seq.js';
 import { CAPTION_HELP, caption } from './caption.js';
+import { EXPORT_HELP, exportCommand } from './export.js';
 
 const HELP = `recurrent — recurrent neural networks in TypeScript
 
@@ -34,8 +35,10 @@ Usage:
   recurrent classify train|eval|predict ...   sequence classification from "label<TAB>text" lines
   recurrent seq2seq train|eval|decode ...     encoder–decoders (attention, beam search, ensembles) on "source<TAB>target" lines
   recurrent caption data ...                  generated images with captions and questions (scenes, numbers)
+  recurrent export --checkpoint DIR --format onnx --out FILE   a checkpoint's model as ONNX graphs
 
-Run "recurrent help train" for every training option, "recurrent help classify" and "recurrent help seq2seq" for the others.`;
+Run "recurrent help train" for every training option, "recurrent help classify", "recurrent help seq2seq", "recurrent help caption"
+and "recurrent help export" for the others.`;
 
 const TRAIN_HELP = `recurrent train: train a character-level language model (char-rnn)
 
@@ -155,6 +158,9 @@ function evaluate(argv: string[]): number {
   return 0;
 }
 
+/** `recurrent help NAME`: each command's own help. */
+const HELPS: Record<string, string> = { train: TRAIN_HELP, classify: CLASSIFY_HELP, seq2seq: SEQ2SEQ_HELP, caption: CAPTION_HELP, export: EXPORT_HELP };
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -170,10 +176,12 @@ async function main(argv: string[]): Promise<number> {
       return seq2seq(rest);
     case 'caption':
       return caption(rest);
+    case 'export':
+      return exportCommand(rest);
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write((rest[0] === 'train' ? TRAIN_HELP : rest[0] === 'classify' ? CLASSIFY_HELP : rest[0] === 'seq2seq' ? SEQ2SEQ_HELP : rest[0] === 'caption' ? CAPTION_HELP : HELP) + '\n');
+      process.stdout.write((HELPS[rest[0]] ?? HELP) + '\n');
       return 0;
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version + '\n');
@@ -182,7 +190,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP + '\n');
       return 2;
     default:
-      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, caption, help)`);
+      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, caption, export, help)`);
   }
 }
 
