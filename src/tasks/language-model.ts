@@ -63,10 +63,10 @@ export const defaultLanguageModelTaskOptions: LanguageModelTaskOptions = {
 /** Either kind of character model: both read (T, B) ids and give (T·B, V) logits (a Transformer's state is null). */
 export type CharModel = LanguageModel | TransformerLanguageModel;
 
-/** The options a checkpoint's `train` must agree with on resume, per architecture (absent from older checkpoints: recurrent). */
+/** The options a checkpoint's `train` must agree with on resume, per architecture. */
 const RESUME_KEYS = {
-  recurrent: ['arch', 'cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize'],
-  transformer: ['arch', 'hiddenSize', 'numLayers', 'numHeads', 'context', 'tieEmbeddings', 'batchSize'],
+  recurrent: ['cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize'],
+  transformer: ['hiddenSize', 'numLayers', 'numHeads', 'context', 'tieEmbeddings', 'batchSize'],
 } as const;
 
 export interface LanguageModelCheckpointConfig {
@@ -137,7 +137,7 @@ export function languageModelTask(text: string, dataName: string, options: Parti
       const config = raw as unknown as LanguageModelCheckpointConfig;
       const s = (config.train ?? {}) as Partial<LanguageModelTaskOptions>;
       checkResumeOption(where, 'arch', s.arch ?? 'recurrent', opts.arch); // absent from checkpoints before Transformers: recurrent
-      for (const k of RESUME_KEYS[opts.arch]) checkResumeOption(where, k, k === 'arch' ? s.arch ?? 'recurrent' : s[k], opts[k]);
+      for (const k of RESUME_KEYS[opts.arch]) checkResumeOption(where, k, s[k], opts[k]);
       checkResumeOption(where, 'perLine', s.perLine ?? false, opts.perLine); // absent from checkpoints before the option: streams
       checkSameData(where, config.data, fingerprint);
       const { model, vocab } = languageModelFromConfig(config, `${where}/config.json`, ctx.rng);
