@@ -4,7 +4,7 @@
 
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATASET_KINDS, HELD_OUT, SPLITS, datasetItem, type DatasetKind } from '../src/data/caption-dataset.js';
+import { DATASET_KINDS, DEFAULT_TRAIN, HELD_OUT, SPLITS, datasetItem, splitSize, type DatasetKind } from '../src/data/caption-dataset.js';
 import { UsageError, int, parse, runSubcommand, str } from './args.js';
 
 export const CAPTION_HELP = `recurrent caption: image captioning on generated images
@@ -19,19 +19,18 @@ Usage:
                 ${HELD_OUT.map(([c, s]) => `${c} ${s}`).join(' and ')} that no other split holds), numbers (digits drawn
                 with a bitmap font, captioned by their digits), questions (scenes with one-word-answer
                 questions: colour, shape, count, relation) (default all three)
-  --train N     training images per kind (default ${SPLITS.scenes.train}); validation N/16 and test N/8`;
+  --train N     training images per kind (default ${DEFAULT_TRAIN}); validation N/16 and test N/8`;
 
 function data(argv: string[]): number {
   const v = parse(argv, { out: { type: 'string' }, seed: { type: 'string' }, kinds: { type: 'string' }, train: { type: 'string' } });
   const out = str(v, 'out');
   if (out === undefined) throw new UsageError('caption data needs --out DIR');
   const seed = int(v, 'seed', 1, 0);
-  const train = int(v, 'train', SPLITS.scenes.train);
+  const train = int(v, 'train', DEFAULT_TRAIN);
   const kinds = (str(v, 'kinds') ?? DATASET_KINDS.join(',')).split(',').map((k) => k.trim());
   for (const k of kinds) if (!DATASET_KINDS.includes(k as DatasetKind)) throw new UsageError(`unknown --kinds "${k}" (choose from: ${DATASET_KINDS.join(', ')})`);
   if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`${out} is not empty; choose a new --out (a dataset is never written over another)`);
-  const counts = (kind: DatasetKind): Record<string, number> =>
-    Object.fromEntries(Object.keys(SPLITS[kind]).map((s) => [s, s === 'train' ? train : Math.max(1, Math.round(train / (s === 'val' ? 16 : 8)))]));
+  const counts = (kind: DatasetKind): Record<string, number> => Object.fromEntries(SPLITS[kind].map((s) => [s, splitSize(s, train)]));
   const summary: Record<string, Record<string, number>> = {};
   for (const kind of kinds as DatasetKind[]) {
     summary[kind] = counts(kind);

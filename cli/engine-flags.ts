@@ -4,7 +4,7 @@
 
 import { optimizerNames } from '../src/optim/optimizer.js';
 import type { ScheduleSpec } from '../src/optim/schedule.js';
-import type { EngineOptions } from '../src/train/engine.js';
+import { defaultEngineOptions, type EngineOptions } from '../src/train/engine.js';
 import { UsageError, int, num, oneOf } from './args.js';
 
 export const LR_SCHEDULE_OPTIONS = {
@@ -68,6 +68,7 @@ export const ENGINE_OPTIONS = {
 /** The engine's options from the flags of ENGINE_OPTIONS; `defaults` are the command's own. */
 export function parseEngineFlags(v: Record<string, unknown>, defaults: { steps: number; lr: number; evalEvery: number }): EngineOptions {
   if (v.steps !== undefined && v.time !== undefined) throw new UsageError('give --steps or --time, not both');
+  const d = defaultEngineOptions;
   const steps = v.time === undefined ? int(v, 'steps', defaults.steps) : null;
   const timeSec = v.time === undefined ? null : num(v, 'time', 0, (x) => x > 0, 'a positive number of seconds');
   return {
@@ -75,12 +76,12 @@ export function parseEngineFlags(v: Record<string, unknown>, defaults: { steps: 
     timeSec,
     lr: num(v, 'lr', defaults.lr, (x) => x > 0, 'a positive number'),
     schedule: parseLrSchedule(v, steps, timeSec),
-    optimizer: oneOf(v, 'optimizer', 'adam', optimizerNames),
-    clip: num(v, 'clip', 5, (x) => x >= 0, 'a non-negative number'),
-    clipValue: num(v, 'clip-value', 0, (x) => x >= 0, 'a non-negative number'),
-    ema: num(v, 'ema', 0, (x) => x >= 0 && x < 1, 'a number in [0, 1) (0: off)'),
+    optimizer: oneOf(v, 'optimizer', d.optimizer, optimizerNames),
+    clip: num(v, 'clip', d.clip, (x) => x >= 0, 'a non-negative number'),
+    clipValue: num(v, 'clip-value', d.clipValue, (x) => x >= 0, 'a non-negative number'),
+    ema: num(v, 'ema', d.ema, (x) => x >= 0 && x < 1, 'a number in [0, 1) (0: off)'),
     evalEvery: int(v, 'eval-every', defaults.evalEvery),
-    seed: int(v, 'seed', 1, 0),
+    seed: int(v, 'seed', d.seed, 0),
     resume: v.resume === true,
   };
 }

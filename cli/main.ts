@@ -94,7 +94,7 @@ async function train(argv: string[]): Promise<number> {
   const engine = parseEngineFlags(v, { steps: 2000, lr: d.lr, evalEvery: d.evalEvery });
   const task: LanguageModelTaskOptions = {
     arch: transformer ? 'transformer' : 'recurrent',
-    cell: modelName === 'rnn' || transformer ? 'rnn_tanh' : (modelName as CellKind),
+    cell: transformer ? d.cell : modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind),
     hiddenSize: int(v, 'hidden', d.hiddenSize),
     numLayers: int(v, 'layers', transformer ? 4 : d.numLayers),
     numHeads: int(v, 'heads', d.numHeads),

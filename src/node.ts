@@ -8,4 +8,4 @@ export * from './index.js';
 export { checkpointDirectory, loadCheckpointDirectory } from './train/checkpoint-directory.js';
 export { trainLanguageModel, loadCheckpoint, defaultTrainOptions, type TrainOptions, type TrainHooks } from './train/train-language-model.js';
 export { readTextFile } from './data/text-file.js';
-export { datasetItem, pngToTensorData, HELD_OUT, SPLITS, DATASET_KINDS, type DatasetKind, type DatasetRecord } from './data/caption-dataset.js';
+export { datasetItem, pngToTensorData, splitSize, HELD_OUT, SPLITS, DEFAULT_TRAIN, DATASET_KINDS, type DatasetKind, type DatasetRecord } from './data/caption-dataset.js';

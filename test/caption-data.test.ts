@@ -33,7 +33,7 @@ test('scenes: held-out pairs only in test-novel; every mask is exactly its objec
     assert.ok(isHeldOut(novel.scene), `test-novel ${i} holds no held-out pair`);
   }
   const rng = new Rng(3);
-  for (let n = 0; n < 50; n++) {
+  for (let n = 0; n < 2000; n++) {
     const scene = randomScene(rng);
     const img = renderScene(scene);
     const covered = new Uint8Array(scene.width * scene.height);
@@ -102,6 +102,22 @@ test('questions: answers are true of the scene', () => {
     }
   }
   assert.deepEqual([...types].sort(), ['colour', 'count', 'relation', 'shape']);
+  // Relation questions are asked on the axis that holds, "yes" and "no" about as often, so a "no" never names a
+  // relation that holds on the other axis and the question alone does not give the answer away.
+  const opposite: Record<string, string> = { 'left of': 'right of', 'right of': 'left of', above: 'below', below: 'above' };
+  let yes = 0;
+  let asked = 0;
+  for (let i = 0; i < 2000; i++) {
+    const r = datasetItem('questions', 'train', i, 4).record as { scene: Scene; questions: Array<{ type: string; words: string[]; answer: string }> };
+    for (const q of r.questions.filter((x) => x.type === 'relation')) {
+      const m = q.words.join(' ').match(/^is the (\w+) (.+) the (\w+) \?$/)!;
+      const holds = relation(r.scene.objects.find((o) => o.shape === m[1])!, r.scene.objects.find((o) => o.shape === m[3])!);
+      assert.equal(q.answer === 'yes' ? holds : opposite[holds!], m[2]);
+      asked++;
+      if (q.answer === 'yes') yes++;
+    }
+  }
+  assert.ok(asked > 300 && Math.abs(yes / asked - 0.5) < 0.06, `${yes} of ${asked} relation answers are yes`);
 });
 
 test('numbers: the caption is the digits left to right, each drawn inside its box', () => {

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -51,8 +51,9 @@ test('a second run on a directory in use fails naming the process that holds it;
   const first = await startUntil(['train', '--data', data, ...tiny, '--steps', '1000000', '--eval-every', '1000000', '--out', out], /step [1-9]\d*\//);
   const second = runCli(['train', '--data', data, ...tiny, '--steps', '10', '--out', out, '--resume']);
   assertOneLineError(second, new RegExp(`${out.replace(/[/\\]/g, '.')} is in use by process ${first.child.pid} \\(training since .*\\); wait for it to end, or choose another --out`));
-  const c2 = runCli(['classify', 'train', '--data', data, '--out', out]);
-  assert.notEqual(c2.code, 0);
+  const labelled = join(dir, 'labelled.tsv');
+  writeFileSync(labelled, 'a\tone\nb\ttwo\na\tthree\nb\tfour\n');
+  assertOneLineError(runCli(['classify', 'train', '--data', labelled, '--out', out, '--resume']), new RegExp(`is in use by process ${first.child.pid} `));
   first.child.kill('SIGINT');
   assert.equal(await closed(first.child), 130);
   assert.ok(!existsSync(join(out, '.lock')), 'the lock goes with the run');
@@ -65,11 +66,41 @@ test('a second run on a directory in use fails naming the process that holds it;
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`recurrent: .*run: took over the lock of process ${gone}, which no longer runs`));
   assert.ok(!existsSync(join(out, '.lock')));
-  // A torn lock file (a crash while it was written) is taken over too.
+  // An unreadable lock is in use while it is young (another version may be writing it), taken over when old.
   writeFileSync(join(out, '.lock'), '{"pid": 12');
+  assertOneLineError(runCli(['train', '--data', data, ...tiny, '--steps', String(step + 3), '--out', out, '--resume']), /is in use \(its \.lock is not readable/);
+  utimesSync(join(out, '.lock'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
   const t = runCli(['train', '--data', data, ...tiny, '--steps', String(step + 3), '--out', out, '--resume']);
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stderr, /took over an unreadable lock/);
+});
+
+test('runs started together on one directory, fresh or with a dead run\'s lock: exactly one trains', async () => {
+  const dir = tempDir();
+  const data = join(dir, 'data.txt');
+  writeFileSync(data, smallCorpus());
+  for (const stale of [false, true]) {
+    const out = join(dir, stale ? 'stale' : 'fresh');
+    if (stale) {
+      assert.equal(runCli(['train', '--data', data, ...tiny, '--steps', '2', '--out', out]).code, 0);
+      const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+      writeFileSync(join(out, '.lock'), JSON.stringify({ pid: gone, host: hostname(), started: '2026-01-01T00:00:00.000Z' }));
+    }
+    const runs = Array.from({ length: 6 }, () => spawn(process.execPath, [main, 'train', '--data', data, ...tiny, '--steps', '1000000', '--eval-every', '1000000', '--out', out, ...(stale ? ['--resume'] : [])], { env: { ...process.env, RECURRENT_DEBUG: '' } }));
+    const outcomes = runs.map((child) => {
+      let err = '';
+      child.stderr!.on('data', (d) => (err += String(d)));
+      return { child, err: () => err, exit: closed(child) };
+    });
+    // The losers exit at once; the winner trains until it is stopped.
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && outcomes.filter((o) => o.child.exitCode === null).length > 1) await new Promise((r) => setTimeout(r, 100));
+    const running = outcomes.filter((o) => o.child.exitCode === null);
+    assert.equal(running.length, 1, `${running.length} runs hold ${out}`);
+    for (const o of outcomes) if (o !== running[0]) assert.match(o.err(), /is in use by process \d+/);
+    running[0].child.kill('SIGINT');
+    assert.equal(await running[0].exit, 130);
+  }
 });
 
 test('the log after a crash: records past the checkpoint are dropped on resume, so the log reads as one run', async () => {

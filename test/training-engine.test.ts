@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
+import { heap } from '../src/tensor/heap.js';
 import {
   DivergedError, classifierTask, languageModelTask, loadCheckpointWeights, memoryStore, seq2seqTask, trainTask,
   type EngineOptions, type MemoryStore, type TaskDefinition, type TrainEvent, type TrainingTask,
@@ -147,4 +148,38 @@ test('loading weights that are not finite is refused, naming the tensor', () => 
   assert.equal(loadCheckpointWeights(ok, encodeSafetensors(tensors, { step: '3' }), 'ck/model.safetensors', 'ck/config.json'), 3);
   model.dispose();
   ok.dispose();
+});
+
+test('engine: resuming a run that is already as far as asked changes nothing and says so', async () => {
+  const store = memoryStore('runs/done');
+  (await trainTask(clf(), { steps: 6, evalEvery: 3 }, { store })).task.model.dispose();
+  const files = new Map(store.files);
+  const log = [...store.metrics];
+  for (const steps of [6, 4]) {
+    const notes: string[] = [];
+    const r = await trainTask(clf(), { steps, evalEvery: 3, resume: true }, { store, onEvent: (e) => e.kind === 'notice' && notes.push(e.message) });
+    r.task.model.dispose();
+    assert.deepEqual(notes, [`runs/done is at step 6, this run asks for ${steps} in all: nothing to train`]);
+    assert.equal(r.step, 6);
+    assert.deepEqual(store.metrics, log, 'no evaluation logged again');
+    assert.deepEqual(store.files, files, 'the checkpoint is not rewritten');
+  }
+});
+
+test('engine: a task whose data fails after its model is made frees the model; so does a corrupt training file', async () => {
+  const live = (): number => heap.stats().bytesInUse;
+  const before = live();
+  // A Transformer's text shorter than one window fails in the task, after the model is built.
+  await assert.rejects(trainTask(languageModelTask('abcdefgh\n'.repeat(3), 'tiny', { arch: 'transformer', hiddenSize: 8, numLayers: 1, numHeads: 2, context: 32, batchSize: 2 }), { steps: 2 }, {}), /too short/);
+  assert.equal(live(), before, 'the model of a task that failed is freed');
+  // A weight average whose raw weights are not finite: refused, and nothing it restored stays allocated.
+  const store = memoryStore('runs/bad');
+  (await trainTask(clf(), { steps: 2, evalEvery: 2, ema: 0.9 }, { store })).task.model.dispose();
+  const t = decodeSafetensors(store.files.get('training.safetensors')!);
+  const raw = [...t.tensors.keys()].find((k) => k.startsWith('raw.'))!;
+  (t.tensors.get(raw)!.data as Float32Array)[0] = Number.NaN;
+  store.files.set('training.safetensors', encodeSafetensors(t.tensors, t.metadata));
+  const before2 = live();
+  await assert.rejects(trainTask(clf(), { steps: 4, ema: 0.9, resume: true }, { store }), new RegExp(`tensor "${raw.replace(/\./g, '\\.')}" holds NaN`));
+  assert.equal(live(), before2, 'nothing stays allocated');
 });

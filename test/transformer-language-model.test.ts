@@ -64,24 +64,33 @@ test('GPT: finite differences agree with the gradients (dropout off)', () => {
   model.dispose();
 });
 
-/** What the cached sampler must give: every step reads the whole window again from position 0 (no cache). */
-function uncached(model: TransformerLanguageModel, vocab: Vocabulary, prime: string, length: number, rng: Rng): string {
+/**
+ * What the cached sampler must give: every step reads the whole window again from position 0 (no cache);
+ * when the window is full, the new character joins it and it keeps its last ⌊T/2⌋ (generate.ts's slide).
+ * Returns the text and each step's logits.
+ */
+function uncached(model: TransformerLanguageModel, vocab: Vocabulary, prime: string, length: number, rng: Rng): { text: string; logits: Float32Array[] } {
   const T = model.config.context;
-  let window = Array.from(vocab.encode(prime));
-  const logits = (): Float32Array => noGrad(() => tidy(() => {
+  let window: number[] = [];
+  const push = (id: number): void => {
+    window = window.length === T ? [...window, id].slice(-Math.floor(T / 2)) : [...window, id];
+  };
+  for (const id of vocab.encode(prime)) push(id);
+  const read = (): Float32Array => noGrad(() => tidy(() => {
     const l = model.forward(Int32Array.from(window), window.length, 1, null).logits; // (W, V)
     return l.data.slice((window.length - 1) * vocab.size);
   }));
   const out: number[] = [];
-  let lv = logits();
+  const logits: Float32Array[] = [];
+  let lv = read();
   for (let i = 0; i < length; i++) {
+    logits.push(lv);
     const next = sampleLogits(lv, { temperature: 0.9 }, rng);
     out.push(next);
-    if (window.length === T) window = window.slice(-Math.floor(T / 2)); // the cached reader's slide: the last half, read again
-    window.push(next);
-    lv = logits();
+    push(next);
+    lv = read();
   }
-  return prime + vocab.decode(out);
+  return { text: prime + vocab.decode(out), logits };
 }
 
 test('GPT: the batch-1 stepper and the cached step give the full pass\'s logits at every position', () => {
@@ -109,14 +118,40 @@ test('GPT: the key/value-cached sample equals the uncached one token for token, 
   const text = smallCorpus(80);
   const vocab = Vocabulary.fromText(text);
   const model = new TransformerLanguageModel({ arch: 'transformer', vocabSize: vocab.size, dModel: 16, numLayers: 2, numHeads: 4, context: 12, dropout: 0.1, tieEmbeddings: false }, new Rng(5));
-  for (const [prime, length] of [['the c', 6], ['the cat sat', 30]] as const) {
+  // Weights of order 1, so the logits are far from uniform and the model, not the draws, decides the text.
+  const wr = new Rng(6);
+  for (const p of model.parameters()) for (let i = 0; i < p.data.length; i++) p.data[i] += 0.4 * wr.normal();
+  model.eval();
+  for (const [prime, length] of [['the c', 6], ['the cat sat', 30], ['we sing to the sea. it is', 10]] as const) {
     const a = generateText(model, vocab, { length, prime, temperature: 0.9 }, new Rng(9));
     const b = uncached(model, vocab, prime, length, new Rng(9));
-    assert.equal(a, b, `prime ${JSON.stringify(prime)}, ${length} characters`);
+    assert.equal(a, b.text, `prime ${JSON.stringify(prime)}, ${length} characters`);
+    // The draws differ from those of another seed: the model's distributions, not uniform ones, drive them.
+    assert.notEqual(generateText(model, vocab, { length, prime, temperature: 0.9 }, new Rng(10)), a);
   }
-  assert.equal(model.training, true, 'sampling leaves the model in the mode it found it');
-  // A prime longer than the context slides too.
-  assert.equal(generateText(model, vocab, { length: 4, prime: 'we sing to the sea. it is', argmax: true }, new Rng(1)).length, 25 + 4);
+  // The logits themselves, step by step, through the slide (the stepper is what generateText reads with).
+  const prime = 'the cat sat on';
+  const ref = uncached(model, vocab, prime, 25, new Rng(3));
+  const stepper = new TransformerStepper(model);
+  let window: number[] = [];
+  const T = model.config.context;
+  const feed = (id: number): Float32Array => {
+    window.push(id);
+    if (stepper.length < T) return stepper.step(id).slice();
+    window = window.slice(-Math.floor(T / 2));
+    stepper.reset();
+    let lv = stepper.step(window[0]);
+    for (let i = 1; i < window.length; i++) lv = stepper.step(window[i]);
+    return lv.slice();
+  };
+  let lv: Float32Array = new Float32Array(0);
+  for (const id of vocab.encode(prime)) lv = feed(id);
+  const picked = vocab.encode(ref.text.slice(prime.length));
+  ref.logits.forEach((want, i) => {
+    for (let j = 0; j < want.length; j++) assert.ok(Math.abs(lv[j] - want[j]) < 1e-4 * (1 + Math.abs(want[j])), `step ${i}, logit ${j}: ${lv[j]} vs ${want[j]}`);
+    lv = feed(picked[i]);
+  });
+  stepper.dispose();
   model.dispose();
 });
 

@@ -18,11 +18,19 @@ export const DATASET_KINDS: readonly DatasetKind[] = ['scenes', 'numbers', 'ques
 /** Colour–shape pairs no training scene holds; `test-novel` scenes each hold one. */
 export const HELD_OUT: ReadonlyArray<readonly [Colour, Shape]> = [['red', 'square'], ['blue', 'triangle']];
 
-export const SPLITS: { readonly [K in DatasetKind]: Readonly<Record<string, number>> } = {
-  scenes: { train: 8000, val: 500, test: 1000, 'test-novel': 1000 },
-  numbers: { train: 8000, val: 500, test: 1000 },
-  questions: { train: 8000, val: 500, test: 1000 },
+export const SPLITS: { readonly [K in DatasetKind]: readonly string[] } = {
+  scenes: ['train', 'val', 'test', 'test-novel'],
+  numbers: ['train', 'val', 'test'],
+  questions: ['train', 'val', 'test'],
 };
+
+/** Training images per kind by default. */
+export const DEFAULT_TRAIN = 8000;
+
+/** Images of a split when the training split has `train`: validation train/16, the tests train/8 (at least 1). */
+export function splitSize(split: string, train: number): number {
+  return split === 'train' ? train : Math.max(1, Math.round(train / (split === 'val' ? 16 : 8)));
+}
 
 export type DatasetRecord =
   | { image: string; scene: Scene; captions: Caption[] }

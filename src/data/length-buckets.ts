@@ -2,7 +2,7 @@
 // makes a step of variable-length sequences cheaper without changing what is learned on average. Each
 // epoch's order comes from its own seeded generator, so a resumed run only needs (epoch, batch index).
 
-import { Rng } from '../random/rng.js';
+import { Rng, shuffle } from '../random/rng.js';
 
 /**
  * The batches of epoch `epoch`: the examples shuffled, cut into pools of `poolBatches` batches, each pool
@@ -22,10 +22,3 @@ export function lengthBucketedBatches(lengths: ArrayLike<number>, batchSize: num
   return shuffle(batches, rng);
 }
 
-function shuffle<T>(xs: T[], rng: Rng): T[] {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [xs[i], xs[j]] = [xs[j], xs[i]];
-  }
-  return xs;
-}

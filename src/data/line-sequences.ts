@@ -5,7 +5,7 @@
 // Batches are B lines drawn at random (with replacement, as makemore draws them), right-padded to the
 // longest; padded targets are IGNORE_INDEX, so the loss is the mean over real tokens, end tokens included.
 
-import { Rng } from '../random/rng.js';
+import { Rng, shuffle } from '../random/rng.js';
 import { splitLines } from './lines.js';
 import type { Vocabulary } from './vocabulary.js';
 
@@ -21,12 +21,7 @@ export function splitLineSequences(text: string, vocab: Vocabulary, what: string
   });
   if (lines.length < 2) throw new Error(`${what} has ${lines.length} line; one sequence per line needs at least 2 (one to validate)`);
   const ids = lines.map((l, i) => vocab.encode(l, `${what} line ${i + 1}`));
-  const order = ids.map((_, i) => i);
-  const rng = new Rng(seed).fork(0x11e5);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = shuffle(ids.map((_, i) => i), new Rng(seed).fork(0x11e5));
   const nVal = Math.max(1, Math.min(1000, Math.floor(lines.length / 10)));
   return { val: order.slice(0, nVal).map((i) => ids[i]), train: order.slice(nVal).map((i) => ids[i]) };
 }

@@ -44,6 +44,11 @@ export interface Caption {
   refers: number[];
 }
 
+/** The distance from the centre to the object's farthest pixel: the square's corner, the triangle's base corners. */
+function extent(o: SceneObject): number {
+  return o.r * (o.shape === 'circle' ? 1 : o.shape === 'square' ? 0.85 * Math.SQRT2 : Math.SQRT2);
+}
+
 /** Whether pixel (px, py) is inside the object. */
 function inside(o: SceneObject, px: number, py: number): boolean {
   const dx = px + 0.5 - o.x;
@@ -123,13 +128,14 @@ export function randomScene(rng: Rng, o: SceneOptions = {}): Scene {
     const r = (HALF[size] * S) / 64;
     const x = r + 1 + rng.uniform() * (S - 2 * r - 2);
     const y = r + 1 + rng.uniform() * (S - 2 * r - 2);
-    if (objects.every((p) => Math.hypot(p.x - x, p.y - y) > p.r + r + 3)) objects.push({ shape, colour, size, x, y, r });
+    const candidate: SceneObject = { shape, colour, size, x, y, r };
+    if (objects.every((p) => Math.hypot(p.x - x, p.y - y) > extent(p) + extent(candidate) + 1)) objects.push(candidate);
   }
   return { width: S, height: S, objects };
 }
 
 /** `a` relative to `b`, when one axis clearly dominates (else null: the caption would be ambiguous). */
-export function relation(a: SceneObject, b: SceneObject): 'left of' | 'right of' | 'above' | 'below' | null {
+export function relation(a: SceneObject, b: SceneObject): Relation | null {
   const dx = b.x - a.x;
   const dy = b.y - a.y; // y grows downwards
   if (Math.abs(dx) > 1.5 * Math.abs(dy)) return dx > 0 ? 'left of' : 'right of';
@@ -182,6 +188,9 @@ export function sceneCaptions(scene: Scene, rng: Rng, max = 5): Caption[] {
   return all.slice(0, max);
 }
 
+export type Relation = 'left of' | 'right of' | 'above' | 'below';
+const OPPOSITE: { readonly [R in Relation]: Relation } = { 'left of': 'right of', 'right of': 'left of', above: 'below', below: 'above' };
+
 export type QuestionType = 'colour' | 'shape' | 'count' | 'relation';
 export const QUESTION_TYPES: readonly QuestionType[] = ['colour', 'shape', 'count', 'relation'];
 const COUNT_WORDS = ['zero', 'one', 'two', 'three', 'four'];
@@ -212,9 +221,12 @@ export function sceneQuestions(scene: Scene, rng: Rng): Question[] {
   const pairs: Array<[SceneObject, SceneObject]> = [];
   for (const a of objs) for (const b of objs) if (a !== b && unique.includes(a.shape) && unique.includes(b.shape) && relation(a, b) !== null) pairs.push([a, b]);
   if (pairs.length > 0) {
+    // Asked on the axis that clearly holds, its own relation or the opposite one, as often: a "no" is never
+    // a relation that holds on the other axis, and the answer cannot be guessed from the question.
     const [a, b] = pick(pairs, rng);
-    const asked = pick(['left of', 'right of', 'above', 'below'] as const, rng);
-    out.push(q('relation', `is the ${a.shape} ${asked} the ${b.shape} ?`, relation(a, b) === asked ? 'yes' : 'no'));
+    const holds = relation(a, b)!;
+    const yes = rng.uniform() < 0.5;
+    out.push(q('relation', `is the ${a.shape} ${yes ? holds : OPPOSITE[holds]} the ${b.shape} ?`, yes ? 'yes' : 'no'));
   }
   return out;
 }

@@ -48,7 +48,10 @@ export function generateText(model: LanguageModel | TransformerLanguageModel, vo
   const reader = model instanceof TransformerLanguageModel ? cachedReader(model) : recurrentReader(model);
   try {
     let lv = reader.feed(primeIds[0]);
-    for (let i = 1; i < primeIds.length; i++) lv = reader.feed(primeIds[i]);
+    for (let i = 1; i < primeIds.length; i++) {
+      if (primeIds[i - 1] === newline) reader.restart(); // a prime of several lines: each one from a fresh state too
+      lv = reader.feed(primeIds[i]);
+    }
     for (let i = 0; i < opts.length; i++) {
       const next = sampleLogits(lv, opts, rng);
       out.push(next);

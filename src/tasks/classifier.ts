@@ -16,9 +16,9 @@ import { BagOfWordsClassifier, type BagOfWordsClassifierConfig, type BowFeatureK
 import type { Module } from '../nn/module.js';
 import type { CellKind } from '../nn/recurrent/index.js';
 import { SequenceClassifier, resolveEncoderConfig, type PoolKind, type SequenceClassifierConfig } from '../nn/sequence-classifier.js';
-import { Rng } from '../random/rng.js';
+import { Rng, shuffle } from '../random/rng.js';
 import { noGrad, tidy, type Tensor } from '../tensor/tensor.js';
-import { checkResumeOption, type TaskDefinition, type TrainingTask } from '../train/engine.js';
+import { checkResumeOption, disposeOnThrow, type TaskDefinition, type TrainingTask } from '../train/engine.js';
 
 export const CHAR_CLASSIFIER_FORMAT = 'recurrent-sequence-classifier/1';
 export const BOW_CLASSIFIER_FORMAT = 'recurrent-bow-classifier/1';
@@ -284,12 +284,7 @@ export function classifierTask(text: string, dataName: string, options: Classifi
     const labelIndex = new Map(config.labels.map((l, i) => [l, i]));
     const seqs = examples.map((e) => clf.encode(cutText(e.text, opts.maxLength), dataName, e.line));
     const targets = Int32Array.from(examples, (e) => labelIndex.get(e.label)!);
-    const order = examples.map((_, i) => i);
-    const splitRng = new Rng(seed).fork(0x5eed);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = splitRng.int(i + 1);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
+    const order = shuffle(examples.map((_, i) => i), new Rng(seed).fork(0x5eed));
     const nVal = Math.max(1, Math.round(order.length / 10));
     const valIdx = order.slice(0, nVal);
     const trainIdx = order.slice(nVal);
@@ -327,7 +322,8 @@ export function classifierTask(text: string, dataName: string, options: Classifi
       const labels = [...new Set(examples.map((e) => e.label))].sort();
       if (labels.length < 2) throw new Error(`${dataName} has a single label ${JSON.stringify(labels[0])}; classification needs at least 2`);
       const texts = examples.map((e) => ('model' in opts ? cutText(e.text, opts.maxLength) : e.text));
-      return make(newClassifier(opts, texts, labels, { name: dataName, ...fingerprint }, rng), seed, rng);
+      const clf = newClassifier(opts, texts, labels, { name: dataName, ...fingerprint }, rng);
+      return disposeOnThrow(clf.module, () => make(clf, seed, rng));
     },
     resume: (raw, { rng, seed }, where) => {
       const clf = classifierFromConfig(raw as unknown as ClassifierCheckpointConfig, `${where}/config.json`, rng);
@@ -340,7 +336,7 @@ export function classifierTask(text: string, dataName: string, options: Classifi
         clf.module.dispose();
         throw e;
       }
-      return make(clf, seed, rng);
+      return disposeOnThrow(clf.module, () => make(clf, seed, rng));
     },
   };
 }

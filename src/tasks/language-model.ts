@@ -24,7 +24,7 @@ import { TransformerLanguageModel, type TransformerLanguageModelConfig } from '.
 import type { CellKind } from '../nn/recurrent/index.js';
 import type { Rng } from '../random/rng.js';
 import { Tensor, noGrad, tidy, untracked } from '../tensor/tensor.js';
-import { checkResumeOption, type TaskContext, type TaskDefinition, type TrainingTask } from '../train/engine.js';
+import { checkResumeOption, disposeOnThrow, type TaskContext, type TaskDefinition, type TrainingTask } from '../train/engine.js';
 
 export const LANGUAGE_MODEL_FORMAT = 'recurrent-language-model/1';
 
@@ -65,8 +65,8 @@ export type CharModel = LanguageModel | TransformerLanguageModel;
 
 /** The options a checkpoint's `train` must agree with on resume, per architecture. */
 const RESUME_KEYS = {
-  recurrent: ['cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize'],
-  transformer: ['hiddenSize', 'numLayers', 'numHeads', 'context', 'tieEmbeddings', 'batchSize'],
+  recurrent: ['cell', 'hiddenSize', 'numLayers', 'dropout', 'seqLength', 'batchSize'],
+  transformer: ['hiddenSize', 'numLayers', 'numHeads', 'context', 'tieEmbeddings', 'dropout', 'batchSize'],
 } as const;
 
 export interface LanguageModelCheckpointConfig {
@@ -131,7 +131,7 @@ export function languageModelTask(text: string, dataName: string, options: Parti
           context: opts.context, dropout: opts.dropout, tieEmbeddings: opts.tieEmbeddings,
         }, rng)
         : new LanguageModel({ cell: opts.cell, vocabSize: vocab.size, hiddenSize: opts.hiddenSize, numLayers: opts.numLayers, dropout: opts.dropout }, rng);
-      return make(model, vocab, ctx);
+      return disposeOnThrow(model, () => make(model, vocab, ctx));
     },
     resume: (raw, ctx, where) => {
       const config = raw as unknown as LanguageModelCheckpointConfig;
@@ -141,8 +141,8 @@ export function languageModelTask(text: string, dataName: string, options: Parti
       checkResumeOption(where, 'perLine', s.perLine ?? false, opts.perLine); // absent from checkpoints before the option: streams
       checkSameData(where, config.data, fingerprint);
       const { model, vocab } = languageModelFromConfig(config, `${where}/config.json`, ctx.rng);
-      // The model is the checkpoint's (its dropout included); this run's sample length applies.
-      return make(model, vocab, ctx);
+      // The model is the checkpoint's; this run's sample length applies.
+      return disposeOnThrow(model, () => make(model, vocab, ctx));
     },
   };
 }

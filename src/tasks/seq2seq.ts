@@ -15,7 +15,7 @@ import { teacherForcingProbability, type SamplingSchedule } from '../nn/schedule
 import { IGNORE_INDEX, Seq2Seq, type Seq2SeqBatch, type Seq2SeqConfig } from '../nn/seq2seq.js';
 import { Rng } from '../random/rng.js';
 import { noGrad, tidy } from '../tensor/tensor.js';
-import { checkResumeOption, type TaskDefinition, type TrainingTask } from '../train/engine.js';
+import { checkResumeOption, disposeOnThrow, type TaskDefinition, type TrainingTask } from '../train/engine.js';
 
 export const SEQ2SEQ_FORMAT = 'recurrent-seq2seq/1';
 export const BOS = '<s>';
@@ -265,7 +265,8 @@ export function seq2seqTask(
         ...(asked.attentionSize === undefined ? {} : { attentionSize: asked.attentionSize }),
         dropout: asked.dropout ?? 0, bos: tgt.id(BOS)!, eos: tgt.id(EOS)!,
       };
-      return make(new Seq2Seq(config, rng), src, tgt, { name: dataName, ...fingerprint }, seed, rng, pairs);
+      const model = new Seq2Seq(config, rng);
+      return disposeOnThrow(model, () => make(model, src, tgt, { name: dataName, ...fingerprint }, seed, rng, pairs));
     },
     resume: (raw, { rng, seed }, where) => {
       const config = raw as unknown as Seq2SeqCheckpointConfig;
@@ -284,7 +285,7 @@ export function seq2seqTask(
       }
       const pairs = split(seed);
       const { model, src, tgt } = seq2seqFromConfig(config, `${where}/config.json`, rng);
-      return make(model, src, tgt, config.data, seed, rng, pairs);
+      return disposeOnThrow(model, () => make(model, src, tgt, config.data, seed, rng, pairs));
     },
   };
 }

@@ -1,10 +1,12 @@
 // A checkpoint store on a directory (Node): config.json, model.safetensors and training.safetensors, each
 // written atomically (io/checkpoint-file.ts), and metrics.jsonl. While a run trains, DIR/.lock holds its
 // process id and host: a second run on the directory fails naming that process, and a lock left by a
-// process that no longer runs (killed, crashed) is taken over, saying so. Also here: reading a checkpoint
+// process that no longer runs (killed, crashed) is taken over, saying so. The lock is made whole by a hard
+// link (never read half written), and taken over under a mutex (DIR/.lock.takeover) only while it is still
+// the dead run's. Also here: reading a checkpoint
 // directory for inference (sample, eval, predict, decode).
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../io/checkpoint-file.js';
@@ -30,14 +32,40 @@ function readFileOrNull(path: string): Buffer | null {
   }
 }
 
-function readLock(path: string): LockInfo | null {
-  const bytes = readFileOrNull(path);
-  if (bytes === null) return null;
+/** A lock's contents, or null when they are not a lock (written by hand, or by a version that wrote it in place and crashed). */
+function readLock(text: string): LockInfo | null {
   try {
-    const l = JSON.parse(bytes.toString('utf8')) as LockInfo;
+    const l = JSON.parse(text) as LockInfo;
     return Number.isSafeInteger(l.pid) && typeof l.host === 'string' ? l : null;
   } catch {
-    return null; // torn by a crash while it was written
+    return null;
+  }
+}
+
+/** A lock or takeover mutex older than this, unreadable or left behind, belongs to no run. */
+const STALE_MS = 10_000;
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return Infinity;
+  }
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Makes the directory `path` (a mutex: creating a directory is atomic); one left by a crash long ago is taken. */
+function takeMutex(path: string): boolean {
+  try {
+    mkdirSync(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot lock ${path}: ${(e as Error).message}`);
+    if (ageMs(path) > STALE_MS) rmdirSync(path);
+    return false;
   }
 }
 
@@ -55,6 +83,7 @@ function holderRuns(l: LockInfo): boolean {
 /** The store of a run kept in directory `dir` (made when the run locks it). */
 export function checkpointDirectory(dir: string): CheckpointStore {
   const lockPath = join(dir, LOCK);
+  const takeover = join(dir, `${LOCK}.takeover`);
   const metricsPath = join(dir, METRICS);
   let made = false; // this run made the directory: unlocking removes it again if the run left nothing in it
   let mine: string | null = null;
@@ -86,32 +115,51 @@ export function checkpointDirectory(dir: string): CheckpointStore {
         mkdirSync(dir, { recursive: true });
         made = true;
       }
-      const me: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
-      let note: string | null = null;
-      for (let attempt = 0; attempt < 3; attempt++) {
-        try {
-          writeFileSync(lockPath, JSON.stringify(me), { flag: 'wx' });
-          mine = JSON.stringify(me);
-          process.on('exit', release); // also on process.exit (a second Ctrl-C)
-          return note;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot lock ${dir}: ${(e as Error).message}`);
+      const me = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() } satisfies LockInfo);
+      // The lock appears whole or not at all: written under a name of this process's, then hard-linked into place
+      // (a link fails when the lock exists), so no run ever reads a lock half written.
+      const tmp = join(dir, `${LOCK}.${process.pid}.${Math.floor(Math.random() * 2 ** 32).toString(16)}`);
+      writeFileSync(tmp, me);
+      try {
+        let note: string | null = null;
+        for (let attempt = 0; attempt < 20; attempt++) {
+          try {
+            linkSync(tmp, lockPath);
+            mine = me;
+            process.on('exit', release); // also on process.exit (a second Ctrl-C)
+            return note;
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot lock ${dir}: ${(e as Error).message}`);
+          }
+          const seen = readFileOrNull(lockPath)?.toString('utf8');
+          if (seen === undefined) continue; // released meanwhile: try again
+          const held = readLock(seen);
+          if (held !== null && holderRuns(held)) {
+            const host = held.host === hostname() ? '' : ` on ${held.host}`;
+            throw new Error(`${dir} is in use by process ${held.pid}${host} (training since ${held.started}); wait for it to end, or choose another --out`);
+          }
+          if (held === null && ageMs(lockPath) < STALE_MS) throw new Error(`${dir} is in use (its ${LOCK} is not readable: another version's run may be starting); wait, or remove ${lockPath} if no run uses it`);
+          // Taken over under a mutex, and only if the lock is still the one seen: two runs that both saw a dead
+          // run's lock must not both delete the lock and take it.
+          if (!takeMutex(takeover)) {
+            sleepMs(50);
+            continue;
+          }
+          try {
+            if (readFileOrNull(lockPath)?.toString('utf8') === seen) {
+              unlinkSync(lockPath);
+              note = held === null
+                ? `${dir}: took over an unreadable lock (${LOCK}) left by a run that crashed`
+                : `${dir}: took over the lock of process ${held.pid}, which no longer runs (it was training since ${held.started})`;
+            }
+          } finally {
+            rmdirSync(takeover);
+          }
         }
-        const held = readLock(lockPath);
-        if (held !== null && holderRuns(held)) {
-          const host = held.host === hostname() ? '' : ` on ${held.host}`;
-          throw new Error(`${dir} is in use by process ${held.pid}${host} (training since ${held.started}); wait for it to end, or choose another --out`);
-        }
-        note = held === null
-          ? `${dir}: took over an unreadable lock (${LOCK}) left by a run that crashed`
-          : `${dir}: took over the lock of process ${held.pid}, which no longer runs (it was training since ${held.started})`;
-        try {
-          unlinkSync(lockPath);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot take over the lock of ${dir}: ${(e as Error).message}`);
-        }
+        throw new Error(`cannot lock ${dir}: other runs keep taking it`);
+      } finally {
+        unlinkSync(tmp);
       }
-      throw new Error(`cannot lock ${dir}: other runs keep taking it`);
     },
     unlock: () => {
       release();

@@ -14,7 +14,7 @@
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { optimizerStateFromRecord, optimizerStateToRecord, type NamedParams, type OptimizerState } from '../optim/optimizer.js';
-import { restoreWeightAverage, type WeightAverage } from '../optim/weight-average.js';
+import { disposeWeightAverage, restoreWeightAverage, type WeightAverage } from '../optim/weight-average.js';
 import type { Rng, RngState } from '../random/rng.js';
 
 export type CheckpointFile = 'config.json' | 'model.safetensors' | 'training.safetensors';
@@ -172,13 +172,14 @@ export function decodeTrainingState(
     if (k.startsWith('optimizer.')) slots.set(k.slice('optimizer.'.length), { shape: v.shape, data: v.data as Float32Array });
     else if (!k.startsWith('raw.')) tensors.set(k, v);
   }
+  const average = restoreAverage(params, meta.average, tr.tensors, path);
   let optimizer: OptimizerState;
   try {
     optimizer = optimizerStateFromRecord({ json: meta.optimizer, tensors: slots }, params);
   } catch (e) {
+    if (average !== null) disposeWeightAverage(average);
     throw new Error(`${path} is corrupt: ${(e as Error).message}`);
   }
-  const average = restoreAverage(params, meta.average, tr.tensors, path);
   rng.setState(meta.rng);
   return { step, rng, optimizer, counters: counters as Record<string, number>, average, tensors };
 }

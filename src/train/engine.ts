@@ -74,7 +74,7 @@ export interface TaskContext {
 
 /** A task before it has a model: it makes a fresh one, or the one a checkpoint's config.json describes. */
 export interface TaskDefinition<T extends TrainingTask> {
-  /** The config.json formats this task reads (the first is what it writes). */
+  /** The config.json formats this task reads (what it writes is its task's `format`). */
   readonly formats: readonly string[];
   /** A name for errors, e.g. 'recurrent language-model'. */
   readonly what: string;
@@ -273,6 +273,7 @@ export async function trainTask<T extends TrainingTask>(definition: TaskDefiniti
     const save = (): void => {
       if (store === null) return;
       const own = task!.saveState?.() ?? { counters: {}, tensors: new Map() };
+      for (const k of Object.keys(own.counters)) if (ENGINE_COUNTERS.has(k)) throw new Error(`the task's counter "${k}" has the name of one of the engine's`);
       const all = { ...own.counters, tokens, lossSum, lossCount, trainSec: trainSecBefore + trainSec, elapsedSec: elapsed() };
       store.write(encodeCheckpoint(task!.format, config, params, { step, rng, optimizer: optim!, counters: all, average, tensors: own.tensors }));
       emit({ kind: 'checkpoint', step, where: store.name });
@@ -311,6 +312,13 @@ export async function trainTask<T extends TrainingTask>(definition: TaskDefiniti
     const firstStep = step;
     const secondsLeft = (): number => budgetSecondsLeft(o.schedule, o.timeSec, elapsed(), (performance.now() - runStart) / 1000);
     const done = (): boolean => (o.steps !== null && step >= o.steps) || secondsLeft() <= 0;
+    if (configBytes !== null && done()) {
+      // Nothing to train: the checkpoint is as far as this run asks for. It is left as it is (no evaluation
+      // logged again, no checkpoint rewritten), so the log still reads as one run.
+      emit({ kind: 'notice', message: `${where} is at step ${step}${o.steps !== null ? `, this run asks for ${o.steps} in all` : ', and its time budget is spent'}: nothing to train` });
+      finished = true;
+      return { task, step, evaluations, stopped: false };
+    }
     while (!done()) {
       if (io.shouldStop?.()) {
         stopped = true;
@@ -368,6 +376,16 @@ export async function trainTask<T extends TrainingTask>(definition: TaskDefiniti
       task.model.dispose();
     } else task?.dispose?.();
     store?.unlock?.();
+  }
+}
+
+/** f(), the task a definition makes around `model`; if making it fails (its data, say), the model is freed. */
+export function disposeOnThrow<T>(model: Module, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
 }
 

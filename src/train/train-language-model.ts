@@ -51,7 +51,6 @@ export const defaultTrainOptions = {
 export async function trainLanguageModel(
   text: string, dataName: string, opts: TrainOptions, hooks: TrainHooks = {},
 ): Promise<{ metrics: EvalRecord[]; stoppedEarly: boolean; model: CharModel; vocab: Vocabulary }> {
-  if (opts.steps === undefined && opts.timeSec === undefined) throw new Error('give --steps or --time');
   const r = await trainTask(languageModelTask(text, dataName, opts), opts, {
     store: checkpointDirectory(opts.out),
     shouldStop: hooks.shouldStop,
