@@ -20,6 +20,7 @@ import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags
 import { CLASSIFY_HELP, classify } from './classify.js';
 import { SEQ2SEQ_HELP, seq2seq } from './seq2seq.js';
 import { STUDIO_HELP, studio } from './studio.js';
+import { CELLS_HELP, cells } from './cells.js';
 
 const HELP = `recurrent — recurrent neural networks in TypeScript
 
@@ -33,10 +34,11 @@ Usage:
   recurrent eval   --checkpoint DIR --data FILE [--backend NAME]
   recurrent classify train|eval|predict ...   sequence classification from "label<TAB>text" lines
   recurrent seq2seq train|eval|decode ...     encoder–decoders (attention, beam search, ensembles) on "source<TAB>target" lines
+  recurrent cells  --checkpoint DIR --data FILE [--html FILE]   the cells that track quotes, brackets, line position, ...
   recurrent studio [--port N] [--checkpoint DIR ...]   a local page: train in the browser, see what the network learned
 
-Run "recurrent help train" for every training option, "recurrent help classify", "recurrent help seq2seq" and
-"recurrent help studio" for the others.`;
+Run "recurrent help train" for every training option, "recurrent help classify", "recurrent help seq2seq",
+"recurrent help cells" and "recurrent help studio" for the others.`;
 
 const TRAIN_HELP = `recurrent train: train a character-level language model (char-rnn)
 
@@ -155,10 +157,12 @@ async function main(argv: string[]): Promise<number> {
       return seq2seq(rest);
     case 'studio':
       return studio(rest);
+    case 'cells':
+      return cells(rest);
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write((rest[0] === 'train' ? TRAIN_HELP : rest[0] === 'classify' ? CLASSIFY_HELP : rest[0] === 'seq2seq' ? SEQ2SEQ_HELP : rest[0] === 'studio' ? STUDIO_HELP : HELP) + '\n');
+      process.stdout.write((rest[0] === 'train' ? TRAIN_HELP : rest[0] === 'classify' ? CLASSIFY_HELP : rest[0] === 'seq2seq' ? SEQ2SEQ_HELP : rest[0] === 'studio' ? STUDIO_HELP : rest[0] === 'cells' ? CELLS_HELP : HELP) + '\n');
       return 0;
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version + '\n');
@@ -167,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP + '\n');
       return 2;
     default:
-      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, studio, help)`);
+      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, cells, studio, help)`);
   }
 }
 

@@ -3,7 +3,10 @@
 // a feature (the built-in ones, or a regular expression), and the span-and-threshold select. The numbers
 // come from the worker (src/analysis/); this file only shows them.
 
-import { featureNames, featureTitles, type CellRef, type CellSignal, type RankedCell } from '../src/index.js';
+// The page's thread imports the library's leaf modules only, not its entry: no kernels or heap here.
+import type { CellRef, CellSignal } from '../src/analysis/cell-activations.js';
+import type { RankedCell } from '../src/analysis/cell-search.js';
+import { featureNames, featureTitles } from '../src/analysis/text-features.js';
 import { $, numberField, showChar, type App } from './app.js';
 import { activationColor } from './plot.js';
 import type { Analysis, FeatureQuery } from './protocol.js';
@@ -63,6 +66,7 @@ export function setupCells(app: App): void {
       return s;
     });
     colored.append(...spans);
+    selected = null;
     $<HTMLInputElement>('cell-layer').max = String(a.layers - 1);
     $<HTMLInputElement>('cell-unit').max = String(a.hiddenSize - 1);
     const signal = $<HTMLSelectElement>('cell-signal');
@@ -131,18 +135,24 @@ export function setupCells(app: App): void {
     return search({ kind: 'regex', pattern, flags: '' }, `/${pattern}/`);
   }));
 
-  // The selection's characters, from the spans it starts and ends in.
-  $('span-search').addEventListener('click', () => app.guard(async () => {
-    if (analysisState.analysis === null) throw new Error('analyse a text first');
+  // The last stretch selected in the coloured text, from the spans it starts and ends in (kept when the
+  // selection moves elsewhere, e.g. into the threshold's box).
+  let selected: [number, number] | null = null;
+  document.addEventListener('selectionchange', () => {
     const sel = window.getSelection();
-    const at = (n: Node | null): number => Number((n instanceof HTMLElement ? n : n?.parentElement)?.dataset?.t);
-    if (sel === null || sel.rangeCount === 0 || sel.isCollapsed) throw new Error('select a stretch of the coloured text first');
+    if (sel === null || sel.rangeCount === 0 || sel.isCollapsed) return;
     const r = sel.getRangeAt(0);
+    const at = (n: Node | null): number => Number((n instanceof HTMLElement ? n : n?.parentElement)?.dataset?.t);
     let start = at(r.startContainer);
     let end = at(r.endContainer);
-    if (!Number.isInteger(start) || !Number.isInteger(end)) throw new Error('select a stretch of the coloured text first');
+    if (!Number.isInteger(start) || !Number.isInteger(end) || !colored.contains(r.startContainer)) return;
     if (r.endOffset === 0 && end > start) end--; // a selection ending at the start of a span does not take it
-    [start, end] = [Math.min(start, end), Math.max(start, end) + 1];
+    selected = [Math.min(start, end), Math.max(start, end) + 1];
+  });
+  $('span-search').addEventListener('click', () => app.guard(async () => {
+    if (analysisState.analysis === null) throw new Error('analyse a text first');
+    if (selected === null) throw new Error('select a stretch of the coloured text first');
+    const [start, end] = selected;
     const threshold = numberField('threshold', 'Threshold', (v) => v > 0 && v < 1, 'in (0, 1)');
     const { cells } = await app.client.call({ kind: 'span', start, end, threshold });
     const span = JSON.stringify(analysisState.chars.slice(start, end).join(''));

@@ -1,7 +1,7 @@
 // Files in and out of the page: a checkpoint's three files picked, dropped (loose or as their directory) or
 // fetched from the command line that serves the page; a text file read and checked; downloads.
 
-import { decodeTextBytes } from '../src/index.js';
+import { decodeTextBytes } from '../src/data/text-bytes.js';
 import type { CheckpointBytes } from './protocol.js';
 
 const FILES = ['config.json', 'model.safetensors', 'training.safetensors'] as const;

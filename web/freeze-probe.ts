@@ -38,8 +38,9 @@ export function startFreezeProbe(): FreezeProbe {
       }
     }).observe({ type: 'longtask' });
   }
-  const frame = (t: number): void => {
-    // rAF's timestamp is the frame's start: a frame delayed by a busy main thread shows as a wide gap.
+  const frame = (): void => {
+    // The time the callback runs, not rAF's timestamp (the frame's start, rounded to the display's interval).
+    const t = performance.now();
     if (lastFrame >= 0) frameGap = Math.max(frameGap, t - lastFrame);
     lastFrame = t;
     frames++;

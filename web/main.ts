@@ -3,7 +3,10 @@
 // samples, checkpoints in and out). The other views are cells-view.ts and views.ts. Everything heavy is in
 // the worker (studio-worker.ts); this thread only draws, at most once per animation frame.
 
-import { cellKinds, type EvalRecord } from '../src/index.js';
+// The page's thread imports the library's leaf modules only, not its entry (which would load the kernels
+// and a heap here too): the worker does the work.
+import { cellKinds } from '../src/nn/recurrent/cells.js';
+import type { EvalRecord } from '../src/train/engine.js';
 import { $, formatSeconds, numberField, positiveInt, type App } from './app.js';
 import { setupCells } from './cells-view.js';
 import { StudioClient } from './client.js';
@@ -14,7 +17,6 @@ import type { CheckpointBytes, ModelInfo, Push, TrainSpec } from './protocol.js'
 import { setupAttention, setupFlow, setupGates, setupUnrolled } from './views.js';
 
 const probe = startFreezeProbe();
-(globalThis as { studioProbe?: unknown }).studioProbe = probe;
 
 // ---- the run's progress, drawn from the worker's pushes ----
 let losses: [number, number][] = [];
@@ -25,13 +27,23 @@ let dirty = false;
 const modelListeners: ((m: ModelInfo) => void)[] = [];
 const unrolledListeners: ((p: Extract<Push, { kind: 'unrolled' }>) => void)[] = [];
 
+// For the console and the browser test: the freeze probe and the run's numbers as the page has them.
+let kernels = '';
+Object.assign(globalThis, {
+  studioProbe: probe,
+  studioRun: { losses: () => losses, evals: () => evals, last: () => lastStep, kernels: () => kernels },
+});
+
 const errorBox = $('error');
 let textName = 'pasted text';
+/** The training text; the box shows at most PREVIEW characters of it (a long text in a text box slows every layout of the page). */
+let fullText = '';
+const PREVIEW = 100_000;
 
 const app: App = {
   client: new StudioClient(onPush, (m) => app.showError(m)),
   model: { kind: 'none' },
-  text: () => ({ text: $<HTMLTextAreaElement>('text').value, name: textName }),
+  text: () => ({ text: fullText, name: textName }),
   training: false,
   setModel(m) {
     app.model = m;
@@ -76,7 +88,8 @@ function onPush(p: Push): void {
       for (const f of unrolledListeners) f(p);
       break;
     case 'threads':
-      threadsLine = `${p.isolated ? 'cross-origin isolated' : 'not cross-origin isolated'} · training threads ${p.threads} (${p.ready} ready)`;
+      kernels = p.kernels;
+      threadsLine = `${p.isolated ? 'cross-origin isolated' : 'not cross-origin isolated'} · training threads ${p.threads} (${p.ready} ready) · ${p.kernels}`;
       $('isolation').textContent = threadsLine;
       break;
     case 'event':
@@ -115,7 +128,7 @@ const frame = (): void => {
     drawTrain();
   }
   const r = probe.report();
-  $('probe').textContent = `· main thread: longest task ${Math.round(r.longestTask)} ms, frame gap ${Math.round(r.frameGap)} ms, timer gap ${Math.round(r.timerGap)} ms`;
+  $('probe').textContent = `· main thread since the page loaded or the last run started: longest task ${Math.round(r.longestTask)} ms, frame gap ${Math.round(r.frameGap)} ms, timer gap ${Math.round(r.timerGap)} ms`;
   requestAnimationFrame(frame);
 };
 
@@ -124,7 +137,10 @@ const cellSelect = $<HTMLSelectElement>('cell');
 for (const k of cellKinds) cellSelect.add(new Option(k, k));
 cellSelect.value = 'lstm';
 const isolated = globalThis.crossOriginIsolated === true;
-$<HTMLInputElement>('threads').value = String(isolated ? Math.max(1, navigator.hardwareConcurrency || 1) : 1);
+// One core is left to the page (its main thread and compositor) and to the browser: on two cores, one training
+// thread. (With the other core busy, two threads can also train slower than one: a split product waits for a
+// thread the system has not scheduled; README, "recurrent studio".)
+$<HTMLInputElement>('threads').value = String(isolated ? Math.max(1, (navigator.hardwareConcurrency || 1) - 1) : 1);
 $('isolation').textContent = isolated ? 'cross-origin isolated' : 'not cross-origin isolated (one training thread)';
 
 function updateButtons(): void {
@@ -137,9 +153,11 @@ function updateButtons(): void {
 }
 
 function setText(text: string, name: string): void {
-  $<HTMLTextAreaElement>('text').value = text;
+  fullText = text;
   textName = name;
-  $('text-info').textContent = `${name}: ${Array.from(text).length.toLocaleString('en')} characters`;
+  const n = Array.from(text).length;
+  $<HTMLTextAreaElement>('text').value = n > PREVIEW ? Array.from(text).slice(0, PREVIEW).join('') : text;
+  $('text-info').textContent = `${name}: ${n.toLocaleString('en')} characters${n > PREVIEW ? ` (the box shows the first ${PREVIEW.toLocaleString('en')}; typing in it replaces the text)` : ''}`;
 }
 
 const PRESETS: Record<string, { url: string; name: string }> = {
@@ -147,12 +165,12 @@ const PRESETS: Record<string, { url: string; name: string }> = {
   'kernels-c': { url: 'samples/kernels.c', name: 'kernels.c' },
 };
 
-/** The lectures' example: "hello" with an RNN of 3 units, Adam at 0.05, an evaluation every 50 steps. */
+/** The lectures' example: "hello" with an RNN of 3 units, 100 steps of Adam at 0.01 (slow enough to watch), an evaluation every 20. */
 export function helloSettings(): void {
   setText('hello', 'hello');
   $<HTMLSelectElement>('preset').value = 'hello';
   cellSelect.value = 'rnn_tanh';
-  for (const [id, v] of [['hidden', 3], ['layers', 1], ['steps', 300], ['lr', 0.05], ['eval-every', 50], ['threads', 1]] as const) $<HTMLInputElement>(id).value = String(v);
+  for (const [id, v] of [['hidden', 3], ['layers', 1], ['steps', 100], ['lr', 0.01], ['eval-every', 20], ['threads', 1]] as const) $<HTMLInputElement>(id).value = String(v);
 }
 
 $('preset').addEventListener('change', () => app.guard(async () => {
@@ -165,6 +183,7 @@ $('preset').addEventListener('change', () => app.guard(async () => {
   setText(await r.text(), p.name);
 }));
 $('text').addEventListener('input', () => {
+  fullText = $<HTMLTextAreaElement>('text').value;
   textName = 'pasted text';
   $<HTMLSelectElement>('preset').value = '';
   $('text-info').textContent = '';
@@ -177,7 +196,7 @@ $<HTMLInputElement>('text-file').addEventListener('change', (e) => app.guard(asy
 function spec(): TrainSpec {
   const int = (id: string, what: string) => numberField(id, what, positiveInt, 'a positive integer');
   const cell = cellSelect.value;
-  if ($<HTMLSelectElement>('preset').value === 'hello' && $<HTMLTextAreaElement>('text').value === 'hello') {
+  if ($<HTMLSelectElement>('preset').value === 'hello' && fullText === 'hello') {
     return { kind: 'hello', options: { cell, hiddenSize: int('hidden', 'Hidden'), numLayers: int('layers', 'Layers') } };
   }
   const { text, name } = app.text();
@@ -212,6 +231,7 @@ async function train(resume: boolean): Promise<void> {
     $('sample').textContent = '';
   }
   app.training = true;
+  probe.reset();
   updateButtons();
   dirty = true;
   try {

@@ -2,6 +2,8 @@
 // square, and a heat map with row and column labels. The plots are few and simple, so no charting library
 // (and nothing loaded off the page's origin).
 
+export { activationColor } from '../src/analysis/activation-color.js';
+
 export interface Series {
   name: string;
   color: string;
@@ -170,11 +172,4 @@ export function heatmap(canvas: HTMLCanvasElement, weights: readonly ArrayLike<n
     g.restore();
   }
   g.textBaseline = 'alphabetic';
-}
-
-/** Karpathy et al.'s colours: -1 red, 0 white, +1 blue. */
-export function activationColor(v: number): string {
-  const x = Math.max(-1, Math.min(1, v));
-  const fade = Math.round(255 * (1 - Math.abs(x)));
-  return x < 0 ? `rgb(255,${fade},${fade})` : `rgb(${fade},${fade},255)`;
 }

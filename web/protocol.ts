@@ -80,7 +80,7 @@ export type Push =
   | { kind: 'event'; event: TrainEvent }
   | { kind: 'model'; model: ModelInfo }
   | { kind: 'unrolled'; unrolled: Unrolled }
-  | { kind: 'threads'; threads: number; ready: number; isolated: boolean };
+  | { kind: 'threads'; threads: number; ready: number; isolated: boolean; kernels: string };
 
 export type ToWorker = { id: number; request: Request } | { id: null; notice: Notice };
 export type FromWorker = { id: number; reply: Reply } | { id: number; error: string } | { id: null; push: Push };

@@ -11,6 +11,7 @@ import {
   type CellActivations, type EngineOptions, type LanguageModel, type LanguageModelCheckpointConfig, type LanguageModelTask,
   type MemoryStore, type Seq2Seq, type Seq2SeqCheckpointConfig, type TaskDefinition, type TokenVocabulary, type TrainEvent, type Vocabulary,
 } from '../src/index.js';
+import { kernelsUrl } from '../src/backend/wasm/load-kernels.js';
 import type { Analysis, CheckpointBytes, FromWorker, ModelInfo, Push, Reply, Request, ToWorker } from './protocol.js';
 
 const scope = globalThis as unknown as {
@@ -52,7 +53,8 @@ function lmInfo(model: LanguageModel, vocab: Vocabulary, description: string, st
 
 function threadsPush(): void {
   const be = backend() as ReturnType<typeof backend> & { threads?: number; readyThreads?: number };
-  push({ kind: 'threads', threads: be.threads ?? 1, ready: be.readyThreads ?? 1, isolated: scope.crossOriginIsolated === true });
+  const kernels = kernelsUrl.pathname.split('/').pop()!;
+  push({ kind: 'threads', threads: be.threads ?? 1, ready: be.readyThreads ?? 1, isolated: scope.crossOriginIsolated === true, kernels });
 }
 
 function setThreads(n: number): void {

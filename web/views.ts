@@ -70,6 +70,16 @@ export function setupAttention(app: App): void {
   });
 }
 
+/** A horizontal arrow from x0 to x1 at y. */
+function arrow(g: CanvasRenderingContext2D, x0: number, y: number, x1: number, color: string): void {
+  const d = Math.sign(x1 - x0) * 7;
+  g.strokeStyle = color;
+  g.fillStyle = color;
+  g.lineWidth = 1.5;
+  g.beginPath(); g.moveTo(x0, y); g.lineTo(x1 - d, y); g.stroke();
+  g.beginPath(); g.moveTo(x1, y); g.lineTo(x1 - d, y - 4); g.lineTo(x1 - d, y + 4); g.closePath(); g.fill();
+}
+
 /** The lectures' drawing: per step (column) the one-hot input, hidden states, scores, softmax and target; the gradients on the way back. */
 function drawUnrolled(canvas: HTMLCanvasElement, u: Unrolled, vocab: readonly string[]): void {
   const { g, w } = prepare(canvas);
@@ -77,9 +87,9 @@ function drawUnrolled(canvas: HTMLCanvasElement, u: Unrolled, vocab: readonly st
   const V = vocab.length;
   const L = u.steps[0].h.length;
   const H = Math.min(u.steps[0].h[0].length, 8);
-  const box = 30;
-  const colW = Math.max(V, H) * box + 40;
-  const x0 = 120;
+  const box = 46;
+  const colW = Math.max(V, H) * box + 44;
+  const x0 = 124;
   const rows: { label: string; y: number }[] = [];
   let y = 20;
   const add = (label: string, height: number): number => {
@@ -88,7 +98,7 @@ function drawUnrolled(canvas: HTMLCanvasElement, u: Unrolled, vocab: readonly st
     y += height;
     return top;
   };
-  const yProb = add('softmax p_t', 70);
+  const yProb = add('softmax p_t', 84);
   const yScore = add('scores y_t', box + 26);
   const yDy = add('∂L/∂y_t', box + 26);
   const yH: number[] = [];
@@ -105,33 +115,42 @@ function drawUnrolled(canvas: HTMLCanvasElement, u: Unrolled, vocab: readonly st
   const dhScale = maxAbs(u.steps.flatMap((s) => s.dh));
   const dyScale = maxAbs(u.steps.map((s) => s.dScores));
   const scoreScale = maxAbs(u.steps.map((s) => s.scores));
+  /** A value in a few characters: 2 decimals, or a power of ten for the small gradients. */
+  const short = (v: number): string => (v === 0 ? '0' : Math.abs(v) >= 10 ? v.toFixed(0) : Math.abs(v) >= 0.01 ? v.toFixed(2) : v.toExponential(0));
   const cells = (values: ArrayLike<number>, n: number, cx: number, cy: number, scale: number, labels?: readonly string[], highlight = -1): void => {
+    g.textAlign = 'center';
     for (let i = 0; i < n; i++) {
       const bx = cx + i * box;
-      g.fillStyle = activationColor(values[i] / scale);
-      g.fillRect(bx, cy, box - 3, box - 3);
+      const x = values[i] / scale;
+      g.fillStyle = activationColor(x);
+      g.fillRect(bx, cy, box - 4, box - 4);
       g.strokeStyle = i === highlight ? '#1d2330' : '#d9dde5';
-      g.lineWidth = i === highlight ? 2 : 1;
-      g.strokeRect(bx, cy, box - 3, box - 3);
-      g.fillStyle = '#1d2330';
-      const v = values[i];
-      g.fillText(Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2), bx + 1, cy + box / 2 - 1);
-      if (labels !== undefined) g.fillText(showChar(labels[i]), bx + box / 2 - 4, cy + box + 8);
+      g.lineWidth = i === highlight ? 2.5 : 1;
+      g.strokeRect(bx, cy, box - 4, box - 4);
+      g.fillStyle = Math.abs(x) > 0.6 ? '#fff' : '#1d2330';
+      g.fillText(short(values[i]), bx + (box - 4) / 2, cy + (box - 4) / 2);
+      if (labels !== undefined) {
+        g.fillStyle = '#1d2330';
+        g.fillText(showChar(labels[i]), bx + (box - 4) / 2, cy + box + 6);
+      }
     }
+    g.textAlign = 'left';
   };
   u.steps.forEach((s, t) => {
     const cx = x0 + t * colW;
     g.fillStyle = '#1d2330';
     g.fillText(`t = ${t}: "${showChar(s.input)}" → "${showChar(s.target)}", loss ${s.loss.toFixed(3)}`, cx, 10);
     // The softmax as bars, the target's outlined.
+    g.textAlign = 'center';
     for (let i = 0; i < V; i++) {
       const bx = cx + i * box;
       const bh = 56 * s.probs[i];
       g.fillStyle = i === s.targetId ? '#2f9e44' : '#adb5bd';
-      g.fillRect(bx, yProb + 60 - bh, box - 3, bh);
+      g.fillRect(bx, yProb + 60 - bh, box - 4, bh);
       g.fillStyle = '#1d2330';
-      g.fillText(s.probs[i].toFixed(2), bx, yProb + 66);
+      g.fillText(s.probs[i].toFixed(2), bx + (box - 4) / 2, yProb + 70);
     }
+    g.textAlign = 'left';
     cells(s.scores, V, cx, yScore, scoreScale, vocab, s.targetId);
     cells(s.dScores, V, cx, yDy, dyScale);
     for (let l = 0; l < L; l++) {
@@ -143,9 +162,9 @@ function drawUnrolled(canvas: HTMLCanvasElement, u: Unrolled, vocab: readonly st
     // h_{t-1} → h_t, and its gradient going back.
     if (t > 0) {
       g.strokeStyle = '#2b59c3';
-      g.beginPath(); g.moveTo(cx - 36, yH[0] + box / 2); g.lineTo(cx - 6, yH[0] + box / 2); g.stroke();
-      g.strokeStyle = '#d9480f';
-      g.beginPath(); g.moveTo(cx - 6, yDh[0] + box / 2); g.lineTo(cx - 36, yDh[0] + box / 2); g.stroke();
+      const from = cx - colW + H * box;
+      arrow(g, from, yH[0] + box / 2 - 2, cx - 8, '#2b59c3');
+      arrow(g, cx - 8, yDh[0] + box / 2 - 2, from, '#d9480f');
     }
   });
   g.textBaseline = 'alphabetic';
