@@ -106,7 +106,7 @@ export function cells(argv: string[]): number {
     const shown = chars.slice(0, htmlLength);
     const sections = best.map(({ title, cells: [c] }) => {
       const values = cellSeries(acts, c).subarray(0, shown.length);
-      return `<h2>${escapeHtml(title)}: ${signalName(c)}, r = ${c.r.toFixed(3)}</h2>\n<pre>${coloured(shown, values)}</pre>`;
+      return `<section><h2>${escapeHtml(title)}: ${signalName(c)}, r = ${c.r.toFixed(3)}</h2>\n<pre>${coloured(shown, values)}</pre></section>`;
     });
     const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>recurrent cells: ${escapeHtml(dir)}</title>
