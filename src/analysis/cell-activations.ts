@@ -4,12 +4,10 @@
 // gate activations, and the next-character distribution. Plain arrays out, so a page or a command can
 // colour, rank and plot them. Not here: ranking cells by features (cell-search.ts), saturation (gate-saturation.ts).
 
-import { backend } from '../backend/registry.js';
 import type { Vocabulary } from '../data/vocabulary.js';
 import type { LanguageModel } from '../nn/language-model.js';
 import type { CellKind } from '../nn/recurrent/cells.js';
-import { RecurrentStepper, type DirectionWeights } from '../nn/recurrent/recurrent-stack.js';
-import { Tensor, untracked } from '../tensor/tensor.js';
+import { languageModelStepper } from '../nn/language-model-stepper.js';
 
 /** Where a cell's value is read: the hidden state h, or tanh(c) of an LSTM's cell state. */
 export type CellSignal = 'h' | 'tanh_c';
@@ -109,24 +107,10 @@ export function cellActivations(model: LanguageModel, vocab: Vocabulary, text: s
   const tanhC = cell === 'lstm' ? Array.from({ length: L }, () => new Float32Array(N * H)) : null;
   const gates = sig === null ? null : Array.from({ length: L }, () => sig.map((g) => ({ name: g.name, values: new Float32Array(N * H) })));
   const probs = opts.probs === true ? new Float32Array(N * V) : null;
-  const be = backend();
-  // NOTE: packing allocates from the heap (it may grow): views are taken per step, after every allocation.
-  const { stepper, head, logits } = untracked(() => {
-    const p = new Map(model.rnn.namedParameters());
-    const weights: DirectionWeights[] = Array.from({ length: L }, (_, l) => ({
-      wih: p.get(`weight_ih_l${l}`)!, whh: p.get(`weight_hh_l${l}`)!, bih: p.get(`bias_ih_l${l}`) ?? null, bhh: p.get(`bias_hh_l${l}`) ?? null,
-    }));
-    return {
-      stepper: new RecurrentStepper(cell, H, L, weights, 1),
-      head: probs === null ? null : be.packB(true, H, V, model.head.weight.data, H), // (H, V)
-      logits: probs === null ? null : new Tensor([V]), // (V)
-    };
-  });
+  const { stepper, feed, dispose } = languageModelStepper(model);
   try {
-    const E = model.embedding.weight;
     for (let t = 0; t < N; t++) {
-      stepper.x.data.set(E.data.subarray(ids[t] * H, (ids[t] + 1) * H)); // (1, H)
-      const top = stepper.step(); // (1, H)
+      const lv = feed(ids[t]); // (V)
       const state = stepper.state();
       for (let l = 0; l < L; l++) {
         h[l].set(state.h[l], t * H);
@@ -135,18 +119,10 @@ export function cellActivations(model: LanguageModel, vocab: Vocabulary, text: s
         if (tanhC !== null) tanhC[l].set(cache.subarray(4 * H, 5 * H), t * H);
         if (gates !== null) sig!.forEach((g, k) => gates[l][k].values.set(cache.subarray(g.block * H, (g.block + 1) * H), t * H));
       }
-      if (probs !== null) {
-        const lv = logits!.data;
-        if (model.head.bias !== null) lv.set(model.head.bias.data);
-        else lv.fill(0);
-        be.gemmPacked(false, 1, 1, top, H, head!, 1, lv, V); // (1, V)
-        softmaxInto(lv, probs.subarray(t * V, (t + 1) * V));
-      }
+      if (probs !== null) softmaxInto(lv, probs.subarray(t * V, (t + 1) * V));
     }
   } finally {
-    stepper.dispose();
-    head?.dispose();
-    logits?.dispose();
+    dispose();
   }
   return { cell, layers: L, hiddenSize: H, length: N, ids, h, tanhC, gates, probs };
 }

@@ -1,14 +1,11 @@
 // Text generation from a character language model: feed the prime, then one character at a time,
-// carrying the recurrent state. Batch 1, without the tape and without per-character tensors: the
-// weights are packed once (RecurrentStepper, the head's Linear), each character is an embedding row
-// copy, one stepper step and one vector-matrix product into a reused logits buffer.
+// carrying the recurrent state. Batch 1, without the tape and without per-character tensors
+// (nn/language-model-stepper.ts).
 
-import { backend } from '../backend/registry.js';
 import type { Vocabulary } from '../data/vocabulary.js';
 import type { CarriedState, LanguageModel } from '../nn/language-model.js';
-import { RecurrentStepper, type DirectionWeights } from '../nn/recurrent/recurrent-stack.js';
+import { languageModelStepper } from '../nn/language-model-stepper.js';
 import type { Rng } from '../random/rng.js';
-import { Tensor, untracked } from '../tensor/tensor.js';
 import { sampleLogits, validateSampleOptions, type SampleOptions } from './sample.js';
 
 export interface GenerateOptions extends SampleOptions {
@@ -33,30 +30,7 @@ export function generateText(model: LanguageModel, vocab: Vocabulary, opts: Gene
   const primeIds = vocab.encode(lines && !prime.startsWith('\n') ? `\n${prime}` : prime, 'the prime text');
   const newline = lines ? vocab.encode('\n')[0] : -1;
   const out: number[] = [];
-  const { hiddenSize: H, numLayers: L, vocabSize: V } = model.config;
-  const be = backend();
-  // NOTE: packing allocates from the heap (it may grow): every view below is taken after it, per use.
-  const { stepper, head, logits } = untracked(() => {
-    const p = new Map(model.rnn.namedParameters());
-    const weights: DirectionWeights[] = Array.from({ length: L }, (_, l) => ({
-      wih: p.get(`weight_ih_l${l}`)!, whh: p.get(`weight_hh_l${l}`)!, bih: p.get(`bias_ih_l${l}`) ?? null, bhh: p.get(`bias_hh_l${l}`) ?? null,
-    }));
-    return {
-      stepper: new RecurrentStepper(model.rnn.cell, H, L, weights, 1),
-      head: be.packB(true, H, V, model.head.weight.data, H), // (H, V) = head.weightᵀ
-      logits: new Tensor([V]), // (V)
-    };
-  });
-  // One character in, the next character's logits out (eval mode: the model's dropout does not apply).
-  const feed = (id: number): Float32Array => {
-    stepper.x.data.set(model.embedding.weight.data.subarray(id * H, (id + 1) * H)); // (1, H)
-    const h = stepper.step(); // (1, H)
-    const lv = logits.data;
-    if (model.head.bias !== null) lv.set(model.head.bias.data);
-    else lv.fill(0);
-    be.gemmPacked(false, 1, 1, h, H, head, 1, lv, V); // (1, V)
-    return lv;
-  };
+  const { stepper, feed, dispose } = languageModelStepper(model);
   try {
     let lv = feed(primeIds[0]);
     for (let i = 1; i < primeIds.length; i++) lv = feed(primeIds[i]);
@@ -68,9 +42,7 @@ export function generateText(model: LanguageModel, vocab: Vocabulary, opts: Gene
       lv = feed(next);
     }
   } finally {
-    stepper.dispose();
-    head.dispose();
-    logits.dispose();
+    dispose();
   }
   return prime + vocab.decode(out);
 }
