@@ -19,6 +19,7 @@ import { runTraining } from './training-run.js';
 import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags.js';
 import { CLASSIFY_HELP, classify } from './classify.js';
 import { SEQ2SEQ_HELP, seq2seq } from './seq2seq.js';
+import { CAPTION_HELP, caption } from './caption.js';
 import { STUDIO_HELP, studio } from './studio.js';
 import { CELLS_HELP, cells } from './cells.js';
 
@@ -34,6 +35,7 @@ Usage:
   recurrent eval   --checkpoint DIR --data FILE [--backend NAME]
   recurrent classify train|eval|predict ...   sequence classification from "label<TAB>text" lines
   recurrent seq2seq train|eval|decode ...     encoder–decoders (attention, beam search, ensembles) on "source<TAB>target" lines
+  recurrent caption data ...                  generated images with captions and questions (scenes, numbers)
   recurrent cells  --checkpoint DIR --data FILE [--html FILE]   the cells that track quotes, brackets, line position, ...
   recurrent studio [--port N] [--checkpoint DIR ...]   a local page: train in the browser, see what the network learned
 
@@ -155,15 +157,19 @@ async function main(argv: string[]): Promise<number> {
       return classify(rest);
     case 'seq2seq':
       return seq2seq(rest);
+    case 'caption':
+      return caption(rest);
     case 'studio':
       return studio(rest);
     case 'cells':
       return cells(rest);
     case 'help':
     case '--help':
-    case '-h':
-      process.stdout.write((rest[0] === 'train' ? TRAIN_HELP : rest[0] === 'classify' ? CLASSIFY_HELP : rest[0] === 'seq2seq' ? SEQ2SEQ_HELP : rest[0] === 'studio' ? STUDIO_HELP : rest[0] === 'cells' ? CELLS_HELP : HELP) + '\n');
+    case '-h': {
+      const help: Record<string, string> = { train: TRAIN_HELP, classify: CLASSIFY_HELP, seq2seq: SEQ2SEQ_HELP, caption: CAPTION_HELP, studio: STUDIO_HELP, cells: CELLS_HELP };
+      process.stdout.write((Object.hasOwn(help, rest[0] ?? '') ? help[rest[0]] : HELP) + '\n');
       return 0;
+    }
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version + '\n');
       return 0;
@@ -171,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP + '\n');
       return 2;
     default:
-      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, cells, studio, help)`);
+      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, caption, cells, studio, help)`);
   }
 }
 

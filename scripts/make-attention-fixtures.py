@@ -41,7 +41,6 @@ import importlib.util
 import json
 import os
 import sys
-import zlib
 
 import torch
 import torch.nn as nn
@@ -49,12 +48,11 @@ import torch.nn as nn
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, 'test', 'fixtures', 'attention')
 
-# The hand-written safetensors writer of the recurrent fixtures (same format, same byte layout).
+# The recurrent fixtures' script: its safetensors writer (same format, same byte layout) and write_fixtures.
 sys.dont_write_bytecode = True  # no scripts/__pycache__ from loading it
 _spec = importlib.util.spec_from_file_location('make_fixtures', os.path.join(ROOT, 'scripts', 'make-fixtures.py'))
 _mf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mf)
-encode_safetensors = _mf.encode_safetensors
 
 # kind, Q, E, A (None: the default, Q), B, S, Tq (None: one query per row, (B,Q)), lengths (None: all S)
 CONFIGS = [
@@ -186,25 +184,8 @@ def make_fixture(name, kind, Q, E, A, B, S, Tq, lengths, seed):
 
 
 def main():
-    torch.set_num_threads(1)
-    os.makedirs(OUT_DIR, exist_ok=True)
-    written = set()
-    total = 0
-    for cfg in CONFIGS:
-        name = cfg[0]
-        tensors, metadata = make_fixture(*cfg, seed=zlib.crc32(name.encode()) % 100000)
-        data = encode_safetensors(tensors, metadata)
-        with open(os.path.join(OUT_DIR, name + '.safetensors'), 'wb') as f:
-            f.write(data)
-        written.add(name + '.safetensors')
-        total += len(data)
-        print(f'{name:28s} {len(data):7d} bytes')
-    for f in os.listdir(OUT_DIR):
-        if f.endswith('.safetensors') and f not in written:
-            os.remove(os.path.join(OUT_DIR, f))
-            print(f'removed stale {f}')
-    print(f'{len(written)} fixtures, {total} bytes in {os.path.relpath(OUT_DIR, ROOT)}')
-    assert total < 100_000, 'attention fixtures must stay small'
+    sizes = _mf.write_fixtures(OUT_DIR, CONFIGS, make_fixture)
+    assert sum(sizes.values()) < 100_000, 'attention fixtures must stay small'
 
 
 if __name__ == '__main__':

@@ -402,28 +402,32 @@ def encode_safetensors(tensors, metadata):
     return struct.pack('<Q', len(js)) + js + b''.join(it[3] for it in items)
 
 
-def main():
+def write_fixtures(out_dir, configs, make, name_width=28):
+    """Writes out_dir/<name>.safetensors for every config (make(*config, seed=...) -> tensors, metadata, seeded by
+    the config's name, so adding a config leaves the others' bytes unchanged) and deletes the stale .safetensors
+    files of out_dir (that directory only). Returns {file: bytes}. Shared by the fixture scripts."""
     torch.set_num_threads(1)
-    os.makedirs(OUT_DIR, exist_ok=True)
-    written = set()
-    total = 0
-    for cfg in CONFIGS + CUSTOM_CONFIGS:
+    os.makedirs(out_dir, exist_ok=True)
+    sizes = {}
+    for cfg in configs:
         name = cfg[0]
-        # Seeded by name, so adding a config leaves the others' bytes unchanged.
-        tensors, metadata = make_fixture(*cfg, seed=zlib.crc32(name.encode()) % 100000)
+        tensors, metadata = make(*cfg, seed=zlib.crc32(name.encode()) % 100000)
         data = encode_safetensors(tensors, metadata)
-        path = os.path.join(OUT_DIR, name + '.safetensors')
-        with open(path, 'wb') as f:
+        with open(os.path.join(out_dir, name + '.safetensors'), 'wb') as f:
             f.write(data)
-        written.add(name + '.safetensors')
-        total += len(data)
-        print(f'{name:28s} {len(data):7d} bytes')
-    for f in os.listdir(OUT_DIR):
-        if f.endswith('.safetensors') and f not in written:
-            os.remove(os.path.join(OUT_DIR, f))
+        sizes[name + '.safetensors'] = len(data)
+        print(f'{name:{name_width}s} {len(data):7d} bytes')
+    for f in os.listdir(out_dir):
+        if f.endswith('.safetensors') and f not in sizes:
+            os.remove(os.path.join(out_dir, f))
             print(f'removed stale {f}')
-    print(f'{len(written)} fixtures, {total} bytes in {os.path.relpath(OUT_DIR, ROOT)}')
-    assert total < 1_000_000, 'fixtures must stay under 1 MB'
+    print(f'{len(sizes)} fixtures, {sum(sizes.values())} bytes in {os.path.relpath(out_dir, ROOT)}')
+    return sizes
+
+
+def main():
+    sizes = write_fixtures(OUT_DIR, CONFIGS + CUSTOM_CONFIGS, make_fixture)
+    assert sum(sizes.values()) < 1_000_000, 'fixtures must stay under 1 MB'
 
 
 if __name__ == '__main__':

@@ -37,6 +37,7 @@ export { TokenVocabulary, parseParallelText, parseSourceLines, splitTokens, toke
 export { lengthBucketedBatches } from './data/length-buckets.js';
 export { editDistance, scoreSequences, type SequenceScores } from './metrics/sequence-metrics.js';
 
+export * from './nn/transformer/index.js';
 export { Attention, attentionKinds, type AttentionKind, type AttentionOptions, type AttentionMemory, type AttentionOutput } from './nn/attention.js';
 export {
   Seq2Seq, seq2seqAttentionKinds, selectDecoderRows, IGNORE_INDEX, type Seq2SeqConfig, type Seq2SeqAttention, type Seq2SeqBatch,
@@ -91,3 +92,8 @@ export { gradientFlow, gradientFlowWindows, type GradientFlow, type GradientFlow
 export { unrollSequence, type Unrolled, type UnrolledStep } from './analysis/unroll.js';
 export { attentionMap, type AttentionMap } from './analysis/attention-map.js';
 export { activationColor } from './analysis/activation-color.js';
+export {
+  randomScene, renderScene, objectMask, sceneCaptions, sceneQuestions, relation, randomNumber, renderNumber, digitMask, numberCaption, itemRng,
+  SHAPES, COLOURS, SIZES, QUESTION_TYPES, type Scene, type SceneObject, type SceneOptions, type Caption, type Question, type QuestionType, type NumberImage,
+} from './data/scenes.js';
+export { corpusBleu, ciderD, exactMatch } from './metrics/caption-metrics.js';

@@ -16,14 +16,8 @@ import { compileKernels, relaxedSimd } from '../src/backend/wasm/load-kernels.js
 import { heap } from '../src/tensor/heap.js';
 import { Rng } from '../src/random/rng.js';
 import { Tensor, tidy } from '../src/tensor/tensor.js';
+import { fastBackends, named } from './util/backends.js';
 
-function named(name: string): Backend {
-  const saved = backend().name;
-  setBackend(name);
-  const b = backend();
-  setBackend(saved);
-  return b;
-}
 
 test('the wasm backend is available', () => {
   assert.ok(availableBackends().includes('wasm'), `available: ${availableBackends().join(', ')}`);
@@ -53,7 +47,7 @@ test('a kernel worker that cannot load the native addon fails the first threaded
   assert.equal(ran, false, 'no part ran');
 });
 
-const fast = availableBackends().filter((n) => n !== 'reference').map(named);
+const fast = fastBackends();
 const rng = new Rng(2024);
 
 /** A heap tensor of n uniform values in [lo, hi). */

@@ -179,3 +179,33 @@ test('README analysis example: a quote cell found, a regular expression, the spa
   assert.equal(flow.h[0].length, 100);
   model.dispose();
 });
+
+test('README Transformer example: a PyTorch TransformerEncoderLayer state_dict loads as it is and gives PyTorch\'s output', async () => {
+  const { TransformerEncoderLayer, decodeSafetensors, encodeSafetensors, noGrad } = await import('../src/index.js');
+  const { fixturesDir } = await import('./util/fixtures.js');
+  // A state_dict as PyTorch saves it: the fixture of this very layer (nn.TransformerEncoderLayer), without its test tensors.
+  const fixture = decodeSafetensors(readFileSync(join(fixturesDir(), 'transformer', 'encoder-pre-gelu-bf-causal.safetensors')));
+  const stateDict = new Map([...fixture.tensors].filter(([k]) => !/^(input|mask|upstream|expected|grad)\./.test(k)));
+  const dir = mkdtempSync(join(tmpdir(), 'recurrent-readme-'));
+  writeFileSync(join(dir, 'layer.safetensors'), encodeSafetensors(stateDict));
+  const inputs = fixture.tensors.get('input.src')!.data as Float32Array;
+  const cwd = process.cwd();
+  process.chdir(dir);
+  try {
+    // --- README example begins ---
+    // In PyTorch: layer = nn.TransformerEncoderLayer(12, 3, dim_feedforward=16, activation='gelu', batch_first=True, norm_first=True)
+    //             safetensors.torch.save_file(layer.state_dict(), 'layer.safetensors')
+    const layer = new TransformerEncoderLayer({ dModel: 12, nhead: 3, dimFeedforward: 16, activation: 'gelu', batchFirst: true, normFirst: true }, new Rng(0));
+    layer.loadStateDict(decodeSafetensors(readFileSync('layer.safetensors')).tensors); // self_attn.in_proj_weight, ..., norm2.bias
+    layer.eval(); // dropout (0.1 by default, as PyTorch's) only trains
+    const x = Tensor.from(inputs, [2, 5, 12]); // (B, T, E): 120 numbers
+    const y = noGrad(() => layer.forward(x, { isCausal: true })); // (B, T, E): PyTorch's layer(x, src_mask=generate_square_subsequent_mask(5))
+    // --- README example ends ---
+    const want = fixture.tensors.get('expected.output')!.data as Float32Array;
+    assert.deepEqual(y.shape, [2, 5, 12]);
+    want.forEach((w, i) => assert.ok(Math.abs(y.data[i] - w) < 1e-5, `output[${i}] ${y.data[i]}, PyTorch ${w}`));
+    layer.dispose();
+  } finally {
+    process.chdir(cwd);
+  }
+});

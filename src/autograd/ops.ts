@@ -513,3 +513,79 @@ export function maxOverSteps(x: Tensor, lengths: ArrayLike<number>): Tensor {
     }
   });
 }
+
+// ---- Transformer helpers: first-dimension slices, means over one axis, positions added along time. ----
+
+/** Entries [start, start + len) of the first dimension: (N, ...) -> (len, ...) (the q/k/v blocks of a packed weight). */
+export function sliceRows(x: Tensor, start: number, len: number): Tensor {
+  const N = x.shape[0];
+  if (x.shape.length === 0 || !Number.isInteger(start) || !Number.isInteger(len) || start < 0 || len < 0 || start + len > N) {
+    throw new Error(`sliceRows: [${start}, ${start + len}) is outside the first dimension of ${fmt(x.shape)}`);
+  }
+  const inner = N === 0 ? 0 : x.size / N;
+  const out = Tensor.empty([len, ...x.shape.slice(1)]); // every element written
+  out.data.set(x.data.subarray(start * inner, (start + len) * inner));
+  return record(out, [x], () => backend().axpy(1, out.grad!.data, x.ensureGrad().data.subarray(start * inner, (start + len) * inner)));
+}
+
+/** Mean over dimension `axis`, which is removed: out[a, c] = (1/n) Σ_i x[a, i, c]. Backward: dx[a, i, c] += dOut[a, c] / n. */
+export function meanAxis(x: Tensor, axis: number): Tensor {
+  if (!Number.isInteger(axis) || axis < 0 || axis >= x.shape.length) throw new Error(`meanAxis: axis ${axis} is outside the ${x.shape.length} dimensions of ${fmt(x.shape)}`);
+  const n = x.shape[axis];
+  const outer = x.shape.slice(0, axis).reduce((p, d) => p * d, 1);
+  const inner = x.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
+  const out = new Tensor([...x.shape.slice(0, axis), ...x.shape.slice(axis + 1)]);
+  const be = backend();
+  const xd = x.data;
+  const o = out.data;
+  for (let a = 0; a < outer; a++) for (let i = 0; i < n; i++) be.axpy(1 / n, xd.subarray((a * n + i) * inner, (a * n + i + 1) * inner), o.subarray(a * inner, (a + 1) * inner));
+  return record(out, [x], () => {
+    const dx = x.ensureGrad().data;
+    const dOut = out.grad!.data;
+    for (let a = 0; a < outer; a++) for (let i = 0; i < n; i++) be.axpy(1 / n, dOut.subarray(a * inner, (a + 1) * inner), dx.subarray((a * n + i) * inner, (a * n + i + 1) * inner));
+  });
+}
+
+/**
+ * x + table[start + t] at every time step t: x (T, B, E) time-major or (B, T, E) batch-first, table (P, E)
+ * with start + T <= P (positional encodings). Backward: dx += dOut, dtable[start + t] += Σ_b dOut[t, b].
+ */
+export function addPositions(x: Tensor, table: Tensor, start: number, batchFirst: boolean): Tensor {
+  if (x.shape.length !== 3 || table.shape.length !== 2 || table.shape[1] !== x.shape[2]) {
+    throw new Error(`addPositions: x ${fmt(x.shape)} must be (T, B, E) or (B, T, E) and the table (P, E), got ${fmt(table.shape)}`);
+  }
+  const [d0, d1, E] = x.shape;
+  const [T, B] = batchFirst ? [d1, d0] : [d0, d1];
+  if (!Number.isInteger(start) || start < 0 || start + T > table.shape[0]) {
+    throw new Error(`addPositions: positions [${start}, ${start + T}) are outside the table's ${table.shape[0]}`);
+  }
+  const out = Tensor.empty(x.shape); // every element written
+  const be = backend();
+  out.data.set(x.data);
+  // Row (t, b) starts at t·B·E + b·E time-major, b·T·E + t·E batch-first.
+  const rowStride = batchFirst ? T * E : E; // between batch entries of one step
+  const stepStride = batchFirst ? E : B * E;
+  const tab = table.data;
+  for (let t = 0; t < T; t++) {
+    const row = tab.subarray((start + t) * E, (start + t + 1) * E);
+    const o = out.data;
+    for (let b = 0; b < B; b++) be.axpy(1, row, o.subarray(t * stepStride + b * rowStride, t * stepStride + b * rowStride + E));
+  }
+  return record(out, [x, table], () => {
+    const gx = x.requiresGrad ? x.ensureGrad() : null;
+    const gt = table.requiresGrad ? table.ensureGrad() : null;
+    const dOut = out.grad!.data;
+    if (gx !== null) be.axpy(1, dOut, gx.data);
+    if (gt !== null) {
+      const dt = gt.data;
+      for (let t = 0; t < T; t++) {
+        const dRow = dt.subarray((start + t) * E, (start + t + 1) * E);
+        for (let b = 0; b < B; b++) be.axpy(1, dOut.subarray(t * stepStride + b * rowStride, t * stepStride + b * rowStride + E), dRow);
+      }
+    }
+  });
+}
+
+export {
+  layerNorm, gelu, scaledDotProductAttention, type AttentionOperand, type AttentionOpOptions, type AttentionOpOutput,
+} from './transformer-ops.js';

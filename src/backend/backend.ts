@@ -165,6 +165,107 @@ export interface Backend {
 
   /** Optional, with recurrentForward: the loop of the layer-direction's backward (see RecurrentBackwardLoop). */
   recurrentBackward?(kind: CellKind, s: RecurrentBackwardLoop): void;
+
+  // Transformer layers (nn/transformer/): fused attention, LayerNorm and GELU, forward and backward.
+
+  /** Scaled dot-product attention of every (batch, head) problem: see AttentionForward. */
+  attentionForward(s: AttentionForward): void;
+
+  /** Its backward, after attentionForward on the same operands: see AttentionBackward. */
+  attentionBackward(s: AttentionBackward): void;
+
+  /**
+   * LayerNorm over `rows` rows of n: per row μ = mean(x), σ² = mean((x - μ)²) (biased), r = 1/√(σ² + eps),
+   * y = (x - μ)·r ⊙ weight + bias (weight, bias (n) or null: 1 and 0); writes y, mean (rows) and rstd (rows).
+   */
+  layerNormForward(rows: number, n: number, x: Float32Array, weight: Float32Array | null, bias: Float32Array | null, eps: number,
+    y: Float32Array, mean: Float32Array, rstd: Float32Array): void;
+
+  /**
+   * Its backward, accumulating: with x̂ = (x - μ)·r and g = dy ⊙ weight, dx += r·(g - mean(g) - x̂·mean(g ⊙ x̂)) per
+   * row; dWeight += Σ_rows dy ⊙ x̂, dBias += Σ_rows dy (each skipped when null).
+   */
+  layerNormBackward(rows: number, n: number, x: Float32Array, weight: Float32Array | null, mean: Float32Array, rstd: Float32Array,
+    dy: Float32Array, dx: Float32Array | null, dWeight: Float32Array | null, dBias: Float32Array | null): void;
+
+  /**
+   * out[i] = GELU(x[i]): x·Φ(x) = ½x(1 + erf(x/√2)) ('none', PyTorch's default), or
+   * ½x(1 + tanh(√(2/π)(x + 0.044715x³))) ('tanh').
+   */
+  gelu(approximate: GeluApproximate, x: Float32Array, out: Float32Array): void;
+
+  /** dx[i] += dy[i]·GELU'(x[i]) (from the input x: 'none' Φ(x) + x·φ(x)). */
+  geluBackwardAcc(approximate: GeluApproximate, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+}
+
+/** PyTorch's `approximate` argument of GELU. */
+export type GeluApproximate = 'none' | 'tanh';
+
+/**
+ * Where the rows of a sequence operand are: row (b, t) starts at float b·batch + t·time of its view, and
+ * head h's D features are its columns [h·D, (h+1)·D). Time-major (T, B, W) is batch = W, time = B·W;
+ * batch-first (B, T, W) is batch = T·W, time = W; the view starts at the operand's first column.
+ */
+export interface RowStrides {
+  batch: number;
+  time: number;
+}
+
+/**
+ * The operands of attention for B·heads problems n = b·heads + h, L queries against S keys of D features:
+ *   scores[l, s] = scale·q_l·k_s + attnMask[l, s] + keyPadding[b, s]     (-∞ where causal and s > l + S - L)
+ *   P[l, :] = softmax over the s whose score is not -∞; a row with none is all 0 (PyTorch gives NaN)
+ * Masks are additive floats (-∞ masks): attnMask rows of S, problem n's (L, S) block at n·maskStride
+ * (0: one (L, S) mask for all), keyPadding (B, S). Per-element math may be float32 or float64.
+ */
+export interface AttentionProblem {
+  B: number;
+  heads: number;
+  L: number;
+  S: number;
+  D: number;
+  scale: number;
+  q: Float32Array;
+  qs: RowStrides;
+  k: Float32Array;
+  ks: RowStrides;
+  v: Float32Array;
+  vs: RowStrides;
+  attnMask: Float32Array | null;
+  maskStride: number;
+  keyPadding: Float32Array | null;
+  causal: boolean;
+}
+
+/**
+ * Forward: probs (B·heads, L, S) = P; with dropout (dropMask (B·heads, L, S) of 0 or 1/(1 - p)) also
+ * dropped = P ⊙ dropMask, and Pd = dropped (else P); out row (b, l) head h = Σ_s Pd[l, s] v_s, written (=).
+ */
+export interface AttentionForward extends AttentionProblem {
+  probs: Float32Array;
+  dropMask: Float32Array | null;
+  dropped: Float32Array | null;
+  out: Float32Array;
+  os: RowStrides;
+}
+
+/**
+ * Backward, accumulating into dq, dk, dv (each null when not wanted; strides those of q, k, v):
+ *   dPd = dOut vᵀ + dWeights (the gradient of the returned weights Pd, or null),  dv += Pdᵀ dOut,
+ *   dP = dPd ⊙ dropMask,  dS = P ⊙ (dP - rowsum(P ⊙ dP)),  dq += scale·dS k,  dk += scale·dSᵀ q.
+ * dScores (B·heads, L, S) is scratch the kernel overwrites.
+ */
+export interface AttentionBackward extends AttentionProblem {
+  probs: Float32Array;
+  dropMask: Float32Array | null;
+  dropped: Float32Array | null;
+  dOut: Float32Array;
+  os: RowStrides;
+  dWeights: Float32Array | null;
+  dScores: Float32Array;
+  dq: Float32Array | null;
+  dk: Float32Array | null;
+  dv: Float32Array | null;
 }
 
 /**

@@ -3,6 +3,7 @@
 
 import type { Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, CellStage, PackedMatrix, UnaryOp } from './backend.js';
 import { checkRowIds, checkRows } from './backend.js';
+import { referenceTransformerKernels } from './reference-transformer.js';
 
 function gemm(
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
@@ -258,6 +259,8 @@ export const referenceBackend: Backend = {
     const k = cellKernels[kind];
     stageKernel(kind, stage, k.backward0, k.backward1, 'cellBackward')(s);
   },
+
+  ...referenceTransformerKernels,
 };
 
 // ---------------------------------------------------------------------------------------------------

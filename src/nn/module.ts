@@ -55,8 +55,11 @@ export abstract class Module {
     return out;
   }
 
-  /** Copies values in by name; every parameter must be present with its exact shape, and nothing else. */
-  loadStateDict(state: Map<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
+  /**
+   * Copies values in by name; every parameter must be present with its exact shape, and nothing else.
+   * Takes decodeSafetensors(bytes).tensors as it is (a PyTorch state_dict saved with safetensors).
+   */
+  loadStateDict(state: Map<string, { shape: readonly number[]; data: ArrayLike<number> | BigInt64Array }>): void {
     const mine = new Map(this.namedParameters());
     for (const k of state.keys()) if (!mine.has(k)) throw new Error(`state dict has an unexpected tensor "${k}"`);
     for (const [k, t] of mine) {
@@ -65,6 +68,7 @@ export abstract class Module {
       if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
         throw new Error(`state dict "${k}" has shape [${s.shape.join(', ')}], the model expects [${t.shape.join(', ')}]`);
       }
+      if (s.data instanceof BigInt64Array) throw new Error(`state dict "${k}" holds 64-bit integers, the model's parameter is float`);
       t.data.set(s.data);
     }
   }

@@ -1,10 +1,10 @@
-// The native kernels (Node only, x86-64 with AVX2 and FMA): the wasm backend's four heaviest kernels —
-// gemm, gemmPacked and the time loops of the one-stage recurrent cells (rnn_tanh, rnn_relu, lstm, gru) —
-// in C on 256-bit vectors, twice the width of wasm SIMD. They take the wasm exports' arguments (byte
+// The native kernels (Node only, x86-64 with AVX2 and FMA): the wasm backend's heaviest kernels —
+// gemm, gemmPacked, the time loops of the one-stage recurrent cells (rnn_tanh, rnn_relu, lstm, gru), and
+// the Transformer's fused attention, LayerNorm and GELU — in C on 256-bit vectors, twice the width of wasm SIMD. They take the wasm exports' arguments (byte
 // offsets into the shared tensor heap, 0 for null), read the same packed-B layout (assembly/gemm.ts),
 // write the same cell caches (CELL_LAYOUTS in backend.ts) and compute the same float32 exp, sigmoid and
 // tanh (assembly/simd.ts) at eight lanes; assembly/ is the definition of each, and the tests hold these
-// to it. Built by node-gyp from binding.gyp; loaded by load-native.ts. Not here: choosing or splitting work.
+// to it (the Transformer kernels to the reference backend, within float32 rounding). Built by node-gyp from binding.gyp; loaded by load-native.ts. Not here: choosing or splitting work.
 
 #include <node_api.h>
 #include <stdint.h>
@@ -475,11 +475,232 @@ static K void recurrentBackward(int kind, int T, int B, int b0, int b1, int H, i
     cur = prev;
   }
 }
+
+// ---- the Transformer kernels (assembly/transformer.ts: same arguments, same steps) ----
+
+KI float hsum8(v8 v) {
+  __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+  return _mm_cvtss_f32(_mm_add_ss(a, _mm_movehdup_ps(a)));
+}
+KI float hmax8(v8 v) {
+  __m128 a = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  a = _mm_max_ps(a, _mm_movehl_ps(a, a));
+  return _mm_cvtss_f32(_mm_max_ss(a, _mm_movehdup_ps(a)));
+}
+KI v8 tailKeep(v8 x, int w, v8 fill) { return w >= 8 ? x : _mm256_blendv_ps(fill, x, _mm256_castsi256_ps(tailMask(w))); }
+
+/** One row of scores to probabilities: masks added over the keys [0, lim), the rest masked; softmax over what is not -inf. */
+static K void softmaxRow(float *p, int S, int lim, const float *am, const float *kp) {
+  const v8 ninf = splat(-__builtin_inff());
+  v8 mv = ninf;
+  for (int j = 0; j < lim; j += 8) {
+    int w = imin(8, lim - j);
+    v8 x = ld(p + j, w);
+    if (am != NULL) x = add(x, ld(am + j, w));
+    if (kp != NULL) x = add(x, ld(kp + j, w));
+    st(p + j, x, w);
+    mv = _mm256_max_ps(mv, tailKeep(x, w, ninf));
+  }
+  float mx = hmax8(mv);
+  if (lim < S) memset(p + lim, 0, (size_t)(S - lim) * 4);
+  if (mx == -__builtin_inff()) {
+    memset(p, 0, (size_t)lim * 4); // every key masked: a row of zeros
+    return;
+  }
+  v8 mxv = splat(mx), sv = _mm256_setzero_ps();
+  for (int j = 0; j < lim; j += 8) {
+    int w = imin(8, lim - j);
+    v8 x = ld(p + j, w);
+    v8 e = _mm256_and_ps(expv(sub(x, mxv)), _mm256_cmp_ps(x, ninf, _CMP_NEQ_OQ)); // exactly 0 where masked
+    e = tailKeep(e, w, _mm256_setzero_ps());
+    st(p + j, e, w);
+    sv = add(sv, e);
+  }
+  v8 inv = splat(1.0f / hsum8(sv));
+  for (int j = 0; j < lim; j += 8) {
+    int w = imin(8, lim - j);
+    st(p + j, mul(ld(p + j, w), inv), w);
+  }
+}
+
+static K void mulInto(float *out, const float *a, const float *b, size_t n) {
+  for (size_t i = 0; i < n; i += 8) {
+    int w = n - i < 8 ? (int)(n - i) : 8;
+    st(out + i, mul(ld(a + i, w), ld(b + i, w)), w);
+  }
+}
+
+static K void attentionForward(int n0, int n1, int heads, int L, int S, int D, float scale,
+                               const float *q, int qsb, int qst, const float *k, int ksb, int kst, const float *v, int vsb, int vst,
+                               const float *attnMask, int maskStride, const float *keyPadding, int causal,
+                               float *probs, const float *dropMask, float *dropped, float *out, int osb, int ost, float *scratch) {
+  size_t LS = (size_t)L * S;
+  for (int n = n0; n < n1; n++) {
+    int b = n / heads, hD = (n % heads) * D;
+    float *P = probs + (size_t)n * LS;
+    gemm(0, 1, L, S, D, scale, q + (size_t)b * qsb + hD, qst, k + (size_t)b * ksb + hD, kst, 0, P, S, scratch); // scale·q kᵀ (L, S)
+    for (int l = 0; l < L; l++) {
+      int lim = causal ? imin(S, l + S - L + 1) : S;
+      softmaxRow(P + (size_t)l * S, S, lim, attnMask == NULL ? NULL : attnMask + (size_t)n * maskStride + (size_t)l * S,
+                 keyPadding == NULL ? NULL : keyPadding + (size_t)b * S);
+    }
+    const float *Pd = P;
+    if (dropMask != NULL) {
+      mulInto(dropped + (size_t)n * LS, P, dropMask + (size_t)n * LS, LS);
+      Pd = dropped + (size_t)n * LS;
+    }
+    gemm(0, 0, L, D, S, 1, Pd, S, v + (size_t)b * vsb + hD, vst, 0, out + (size_t)b * osb + hD, ost, scratch); // Pd v (L, D)
+  }
+}
+
+static K void attentionBackward(int n0, int n1, int heads, int L, int S, int D, float scale,
+                                const float *q, int qsb, int qst, const float *k, int ksb, int kst, const float *v, int vsb, int vst,
+                                const float *probs, const float *dropMask, const float *dropped, const float *dOut, int osb, int ost,
+                                const float *dWeights, float *dScores, float *dq, float *dk, float *dv, float *scratch) {
+  size_t LS = (size_t)L * S;
+  for (int n = n0; n < n1; n++) {
+    int b = n / heads, hD = (n % heads) * D;
+    size_t qo = (size_t)b * qsb + hD, ko = (size_t)b * ksb + hD, vo = (size_t)b * vsb + hD;
+    const float *go = dOut + (size_t)b * osb + hD;
+    const float *P = probs + (size_t)n * LS;
+    const float *Pd = dropMask != NULL ? dropped + (size_t)n * LS : P;
+    float *dS = dScores + (size_t)n * LS;
+    gemm(0, 1, L, S, D, 1, go, ost, v + vo, vst, 0, dS, S, scratch); // dPd = dOut vᵀ
+    if (dWeights != NULL) accRow(dS, dWeights + (size_t)n * LS, (int)LS);
+    if (dv != NULL) gemm(1, 0, S, D, L, 1, Pd, S, go, ost, 1, dv + vo, vst, scratch); // dv += Pdᵀ dOut
+    if (dropMask != NULL) mulInto(dS, dS, dropMask + (size_t)n * LS, LS);
+    for (int l = 0; l < L; l++) {
+      const float *pr = P + (size_t)l * S;
+      float *dr = dS + (size_t)l * S;
+      v8 acc = _mm256_setzero_ps();
+      for (int j = 0; j < S; j += 8) {
+        int w = imin(8, S - j);
+        acc = add(acc, mul(ld(pr + j, w), ld(dr + j, w)));
+      }
+      v8 dot = splat(hsum8(acc));
+      for (int j = 0; j < S; j += 8) {
+        int w = imin(8, S - j);
+        st(dr + j, mul(ld(pr + j, w), sub(ld(dr + j, w), dot)), w); // dS = P ⊙ (dP - Σ P dP)
+      }
+    }
+    if (dq != NULL) gemm(0, 0, L, D, S, scale, dS, S, k + ko, kst, 1, dq + qo, qst, scratch); // dq += scale·dS k
+    if (dk != NULL) gemm(1, 0, S, D, L, scale, dS, S, q + qo, qst, 1, dk + ko, kst, scratch); // dk += scale·dSᵀ q
+  }
+}
+
+static K void layerNormForward(int rows, int n, const float *x, const float *weight, const float *bias, float eps, float *y, float *mean, float *rstd) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * n;
+    float *yr = y + (size_t)r * n;
+    v8 s = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) s = add(s, ld(xr + j, imin(8, n - j)));
+    float mu = hsum8(s) / (float)n;
+    v8 muv = splat(mu), vv = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) {
+      int w = imin(8, n - j);
+      v8 c = tailKeep(sub(ld(xr + j, w), muv), w, _mm256_setzero_ps());
+      vv = add(vv, mul(c, c));
+    }
+    float rs = 1.0f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(hsum8(vv) / (float)n + eps)));
+    mean[r] = mu;
+    rstd[r] = rs;
+    v8 rsv = splat(rs);
+    for (int j = 0; j < n; j += 8) {
+      int w = imin(8, n - j);
+      v8 t = mul(sub(ld(xr + j, w), muv), rsv);
+      if (weight != NULL) t = mul(t, ld(weight + j, w));
+      if (bias != NULL) t = add(t, ld(bias + j, w));
+      st(yr + j, t, w);
+    }
+  }
+}
+
+static K void layerNormBackward(int rows, int n, const float *x, const float *weight, const float *mean, const float *rstd,
+                                const float *dy, float *dx, float *dWeight, float *dBias) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * n, *gr = dy + (size_t)r * n;
+    v8 muv = splat(mean[r]), rsv = splat(rstd[r]);
+    v8 sg = _mm256_setzero_ps(), sgx = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) {
+      int w = imin(8, n - j);
+      v8 xh = tailKeep(mul(sub(ld(xr + j, w), muv), rsv), w, _mm256_setzero_ps());
+      v8 d = ld(gr + j, w);
+      v8 g = weight != NULL ? mul(d, ld(weight + j, w)) : d;
+      sg = add(sg, g);
+      sgx = add(sgx, mul(g, xh));
+      if (dWeight != NULL) st(dWeight + j, add(ld(dWeight + j, w), mul(d, xh)), w);
+      if (dBias != NULL) st(dBias + j, add(ld(dBias + j, w), d), w);
+    }
+    if (dx == NULL) continue;
+    v8 m1 = splat(hsum8(sg) / (float)n), m2 = splat(hsum8(sgx) / (float)n);
+    float *dxr = dx + (size_t)r * n;
+    for (int j = 0; j < n; j += 8) {
+      int w = imin(8, n - j);
+      v8 xh = mul(sub(ld(xr + j, w), muv), rsv);
+      v8 d = ld(gr + j, w);
+      v8 g = weight != NULL ? mul(d, ld(weight + j, w)) : d;
+      st(dxr + j, add(ld(dxr + j, w), mul(rsv, sub(sub(g, m1), mul(xh, m2)))), w);
+    }
+  }
+}
+
+/** erf as assembly/transformer.ts's erfv: x·P(x²)/Q(x²) on x clamped to [-4, 4]. */
+KI v8 erfv(v8 x0) {
+  v8 x = _mm256_min_ps(splat(4.0f), _mm256_max_ps(splat(-4.0f), x0));
+  v8 x2 = mul(x, x);
+  v8 p = splat(-2.72614225801306e-10f);
+  p = add(mul(p, x2), splat(2.77068142495902e-08f));
+  p = add(mul(p, x2), splat(-2.10102402082508e-06f));
+  p = add(mul(p, x2), splat(-5.69250639462346e-05f));
+  p = add(mul(p, x2), splat(-7.34990630326855e-04f));
+  p = add(mul(p, x2), splat(-2.95459980854025e-03f));
+  p = add(mul(p, x2), splat(-1.60960333262415e-02f));
+  v8 qq = splat(-1.45660718464996e-05f);
+  qq = add(mul(qq, x2), splat(-2.13374055278905e-04f));
+  qq = add(mul(qq, x2), splat(-1.68282697438203e-03f));
+  qq = add(mul(qq, x2), splat(-7.37332916720468e-03f));
+  qq = add(mul(qq, x2), splat(-1.42647390514189e-02f));
+  return _mm256_div_ps(mul(x, p), qq);
+}
+KI v8 geluTanhArg(v8 x) { return mul(splat(0.7978845608028654f), add(x, mul(splat(0.044715f), mul(x, mul(x, x))))); }
+
+static K void gelu(int approximate, const float *x, float *out, int n) {
+  for (int i = 0; i < n; i += 8) {
+    int w = imin(8, n - i);
+    v8 v = ld(x + i, w);
+    if (approximate == 0) {
+      v8 half = mul(splat(0.5f), v);
+      st(out + i, add(half, mul(half, erfv(mul(v, splat(0.7071067811865476f))))), w);
+    } else {
+      v8 u = geluTanhArg(v);
+      st(out + i, mul(v, sigmoidv(add(u, u))), w); // ½(1 + tanh u) = σ(2u)
+    }
+  }
+}
+
+static K void geluBackwardAcc(int approximate, const float *x, const float *dy, float *dx, int n) {
+  for (int i = 0; i < n; i += 8) {
+    int w = imin(8, n - i);
+    v8 v = ld(x + i, w), g;
+    if (approximate == 0) {
+      v8 cdf = mul(splat(0.5f), add(splat(1.0f), erfv(mul(v, splat(0.7071067811865476f)))));
+      v8 pdf = mul(splat(0.3989422804014327f), expv(mul(splat(-0.5f), mul(v, v))));
+      g = add(cdf, mul(v, pdf)); // Φ(x) + x·φ(x)
+    } else {
+      v8 u = geluTanhArg(v), u2 = add(u, u);
+      v8 sp = sigmoidv(u2), sn = sigmoidv(neg(u2));
+      v8 du = mul(splat(0.7978845608028654f), add(splat(1.0f), mul(splat(3 * 0.044715f), mul(v, v))));
+      g = add(sp, mul(add(v, v), mul(mul(sp, sn), du)));
+    }
+    st(dx + i, add(ld(dx + i, w), mul(ld(dy + i, w), g)), w);
+  }
+}
 #endif
 
-// ---- N-API: `bind(heapView)` returns the four kernels bound to that heap's base address ----
+// ---- N-API: `bind(heapView)` returns the kernels bound to that heap's base address ----
 
-#define MAX_ARGS 24
+#define MAX_ARGS 32
 
 /** Reads argc numbers; throws (and returns 0) when there are fewer than n or one is not a number. */
 static int readArgs(napi_env env, napi_callback_info info, double *a, size_t n, char **base) {
@@ -546,6 +767,55 @@ static napi_value jsRecurrentBackward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value jsAttentionForward(napi_env env, napi_callback_info info) {
+  double a[27];
+  char *base;
+  if (readArgs(env, info, a, 27, &base))
+    attentionForward(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), (float)a[6], F(a[7]), I(a[8]), I(a[9]), F(a[10]), I(a[11]), I(a[12]),
+                     F(a[13]), I(a[14]), I(a[15]), FN(a[16]), I(a[17]), FN(a[18]), I(a[19]), F(a[20]), FN(a[21]), FN(a[22]), F(a[23]), I(a[24]),
+                     I(a[25]), F(a[26]));
+  return NULL;
+}
+
+static napi_value jsAttentionBackward(napi_env env, napi_callback_info info) {
+  double a[28];
+  char *base;
+  if (readArgs(env, info, a, 28, &base))
+    attentionBackward(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), (float)a[6], F(a[7]), I(a[8]), I(a[9]), F(a[10]), I(a[11]), I(a[12]),
+                      F(a[13]), I(a[14]), I(a[15]), F(a[16]), FN(a[17]), FN(a[18]), F(a[19]), I(a[20]), I(a[21]), FN(a[22]), F(a[23]), FN(a[24]),
+                      FN(a[25]), FN(a[26]), F(a[27]));
+  return NULL;
+}
+
+static napi_value jsLayerNormForward(napi_env env, napi_callback_info info) {
+  double a[9];
+  char *base;
+  if (readArgs(env, info, a, 9, &base)) layerNormForward(I(a[0]), I(a[1]), F(a[2]), FN(a[3]), FN(a[4]), (float)a[5], F(a[6]), F(a[7]), F(a[8]));
+  return NULL;
+}
+
+static napi_value jsLayerNormBackward(napi_env env, napi_callback_info info) {
+  double a[10];
+  char *base;
+  if (readArgs(env, info, a, 10, &base))
+    layerNormBackward(I(a[0]), I(a[1]), F(a[2]), FN(a[3]), F(a[4]), F(a[5]), F(a[6]), FN(a[7]), FN(a[8]), FN(a[9]));
+  return NULL;
+}
+
+static napi_value jsGelu(napi_env env, napi_callback_info info) {
+  double a[4];
+  char *base;
+  if (readArgs(env, info, a, 4, &base)) gelu(I(a[0]), F(a[1]), F(a[2]), I(a[3]));
+  return NULL;
+}
+
+static napi_value jsGeluBackwardAcc(napi_env env, napi_callback_info info) {
+  double a[5];
+  char *base;
+  if (readArgs(env, info, a, 5, &base)) geluBackwardAcc(I(a[0]), F(a[1]), F(a[2]), F(a[3]), I(a[4]));
+  return NULL;
+}
+
 static napi_value jsBind(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out, fn;
@@ -562,6 +832,8 @@ static napi_value jsBind(napi_env env, napi_callback_info info) {
   napi_create_object(env, &out);
   const struct { const char *name; napi_callback cb; } fns[] = {
     {"gemm", jsGemm}, {"gemmPacked", jsGemmPacked}, {"recurrentForward", jsRecurrentForward}, {"recurrentBackward", jsRecurrentBackward},
+    {"attentionForward", jsAttentionForward}, {"attentionBackward", jsAttentionBackward}, {"layerNormForward", jsLayerNormForward},
+    {"layerNormBackward", jsLayerNormBackward}, {"gelu", jsGelu}, {"geluBackwardAcc", jsGeluBackwardAcc},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, base, &fn);

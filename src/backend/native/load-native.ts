@@ -3,12 +3,21 @@
 // Returns what wasm-backend.ts needs to run them on the main thread and in its worker threads, or throws
 // saying why they cannot run here. Not here: the kernels (kernels.c) or choosing a backend (registry.ts).
 
-/** The native versions of the wasm kernels a worker thread runs (job-slot.ts WORKER_KERNELS), same arguments. */
+/**
+ * The native versions of wasm kernels (same arguments): the four a worker thread runs that the addon has
+ * always had, and others it may have; the wasm kernel runs wherever the addon has none.
+ */
 export interface NativeKernels {
   gemm(...args: number[]): void;
   gemmPacked(...args: number[]): void;
   recurrentForward(...args: number[]): void;
   recurrentBackward(...args: number[]): void;
+  attentionForward?(...args: number[]): void;
+  attentionBackward?(...args: number[]): void;
+  layerNormForward?(...args: number[]): void;
+  layerNormBackward?(...args: number[]): void;
+  gelu?(...args: number[]): void;
+  geluBackwardAcc?(...args: number[]): void;
 }
 
 interface Addon {

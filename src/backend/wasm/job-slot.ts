@@ -22,7 +22,9 @@ export const FN_GEMM = 0;
 export const FN_GEMM_PACKED = 1;
 export const FN_RECURRENT_FORWARD = 2;
 export const FN_RECURRENT_BACKWARD = 3;
-export const WORKER_KERNELS = ['gemm', 'gemmPacked', 'recurrentForward', 'recurrentBackward'] as const;
+export const FN_ATTENTION_FORWARD = 4;
+export const FN_ATTENTION_BACKWARD = 5;
+export const WORKER_KERNELS = ['gemm', 'gemmPacked', 'recurrentForward', 'recurrentBackward', 'attentionForward', 'attentionBackward'] as const;
 export type WorkerKernels = { [K in (typeof WORKER_KERNELS)[number]]: (...args: number[]) => void };
 
 /** READY's value from a worker that could not start: its error message is in the arguments' bytes. */

@@ -8,7 +8,7 @@
 import * as J from './job-slot.js';
 
 /** `native`: the native addon's versions of the kernels, which replace the wasm ones. */
-function run(init: J.WorkerInit, native: J.WorkerKernels | null): void {
+function run(init: J.WorkerInit, native: Partial<J.WorkerKernels> | null): void {
   let k: J.WorkerKernels;
   try {
     k = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports as unknown as J.WorkerKernels;
@@ -16,7 +16,7 @@ function run(init: J.WorkerInit, native: J.WorkerKernels | null): void {
     J.reportStartFailure(init.slot, e);
     return;
   }
-  const kernels = J.WORKER_KERNELS.map((name) => (native ?? k)[name]);
+  const kernels = J.WORKER_KERNELS.map((name) => native?.[name] ?? k[name]); // the addon's where it has one
   const slot = new J.JobSlot(init.slot);
   const s = slot.ints;
   let seen = Atomics.load(s, J.SEQ); // before READY: the main thread posts the first job once it sees READY
@@ -41,7 +41,7 @@ const node = (globalThis as { process?: { versions?: { node?: string } } }).proc
 if (node) {
   const { workerData } = await import('node:worker_threads');
   const init = workerData as J.WorkerInit;
-  let native: J.WorkerKernels | null = null;
+  let native: Partial<J.WorkerKernels> | null = null;
   let loaded = true;
   try {
     if (init.native !== undefined) native = await (await import('../native/load-native.js')).bindAddon(init.native, init.memory);

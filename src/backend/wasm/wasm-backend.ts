@@ -8,13 +8,13 @@
 // the bytes (load-kernels.ts) or choosing a backend (registry.ts).
 
 import type {
-  AdamScalars, Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, PackedMatrix, RecurrentBackwardLoop,
-  RecurrentForwardLoop, RmspropScalars, SgdScalars, UnaryOp,
+  AdamScalars, AttentionProblem, Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, GeluApproximate, PackedMatrix,
+  RecurrentBackwardLoop, RecurrentForwardLoop, RmspropScalars, RowStrides, SgdScalars, UnaryOp,
 } from '../backend.js';
 import { CELL_LAYOUTS, checkRowIds, checkRows } from '../backend.js';
 import { HEAP_BASE, heap } from '../../tensor/heap.js';
 import { createThreadPool, MIN_THREADED_WORK, splitRange } from './thread-pool.js';
-import { FN_GEMM, FN_GEMM_PACKED, FN_RECURRENT_BACKWARD, FN_RECURRENT_FORWARD } from './job-slot.js';
+import { FN_ATTENTION_BACKWARD, FN_ATTENTION_FORWARD, FN_GEMM, FN_GEMM_PACKED, FN_RECURRENT_BACKWARD, FN_RECURRENT_FORWARD } from './job-slot.js';
 import type { NativeAddon } from '../native/load-native.js';
 
 /** A kernel's arguments but its last (the scratch): what a thread pool part carries. */
@@ -81,11 +81,28 @@ interface Kernels {
     hs: number, cs: number, gates: number, mask: number, dy: number, ldy: number, yOff: number,
     dh: number, dc: number, dxg: number, dhg: number, whhP: number, scratch: number,
   ): void;
+  attentionForward(
+    n0: number, n1: number, heads: number, L: number, S: number, D: number, scale: number,
+    q: number, qsb: number, qst: number, k: number, ksb: number, kst: number, v: number, vsb: number, vst: number,
+    attnMask: number, maskStride: number, keyPadding: number, causal: number,
+    probs: number, dropMask: number, dropped: number, out: number, osb: number, ost: number, scratch: number,
+  ): void;
+  attentionBackward(
+    n0: number, n1: number, heads: number, L: number, S: number, D: number, scale: number,
+    q: number, qsb: number, qst: number, k: number, ksb: number, kst: number, v: number, vsb: number, vst: number,
+    probs: number, dropMask: number, dropped: number, dOut: number, osb: number, ost: number,
+    dWeights: number, dScores: number, dq: number, dk: number, dv: number, scratch: number,
+  ): void;
+  layerNormForward(rows: number, n: number, x: number, weight: number, bias: number, eps: number, y: number, mean: number, rstd: number): void;
+  layerNormBackward(rows: number, n: number, x: number, weight: number, mean: number, rstd: number, dy: number, dx: number, dWeight: number, dBias: number): void;
+  gelu(approximate: number, x: number, out: number, n: number): void;
+  geluBackwardAcc(approximate: number, x: number, dy: number, dx: number, n: number): void;
 }
 
 // Op codes: the constants at the top of assembly/elementwise.ts and assembly/cells.ts.
 const UNARY: { readonly [K in UnaryOp]: number } = { tanh: 0, sigmoid: 1, relu: 2, exp: 3, neg: 4 };
 const BINARY: { readonly [K in BinaryOp]: number } = { add: 0, sub: 1, mul: 2 };
+const GELU: { readonly [K in GeluApproximate]: number } = { none: 0, tanh: 1 };
 const CELL: { readonly [K in CellKind]: number } = {
   rnn_tanh: 0, rnn_relu: 1, lstm: 2, gru: 3, gru_cho: 4, mut1: 5, mut2: 6, mut3: 7,
 };
@@ -179,6 +196,23 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
   const runRows = (args: number[], B: number, macs: number, fn: number, run: (p: number[]) => void): void => {
     if (pool.threads > 1 && B >= 8 && macs >= MIN_THREADED_WORK) {
       const parts = splitRange(B, pool.threads, 4).map(([lo, hi]) => args.map((v, i) => (i === 3 ? lo : i === 4 ? hi : v)));
+      if (parts.length > 1) return pool.run(fn, parts, run);
+    }
+    run(args);
+  };
+  /** Checks an attention problem's buffers; its operands' pointers and strides, [q, qsb, qst, k, ..., vst]. */
+  const attentionOperands = (p: AttentionProblem, what: string): number[] => {
+    const { B, heads, L, S, D } = p;
+    const span = (st: RowStrides, T: number): number => (B > 0 && T > 0 ? (B - 1) * st.batch + (T - 1) * st.time + heads * D : 0);
+    need(p.q, span(p.qs, L), 'q', what);
+    need(p.k, span(p.ks, S), 'k', what);
+    need(p.v, span(p.vs, S), 'v', what);
+    return [ptr(p.q, 'q'), p.qs.batch, p.qs.time, ptr(p.k, 'k'), p.ks.batch, p.ks.time, ptr(p.v, 'v'), p.vs.batch, p.vs.time];
+  };
+  /** Runs an attention kernel over problems [0, N) (arguments 0 and 1), split across the threads when it is big enough. */
+  const runProblems = (args: number[], N: number, macs: number, fn: number, run: (p: number[]) => void): void => {
+    if (pool.threads > 1 && N >= 2 && macs >= MIN_THREADED_WORK) {
+      const parts = splitRange(N, pool.threads, 1).map(([lo, hi]) => [lo, hi, ...args.slice(2)]);
       if (parts.length > 1) return pool.run(fn, parts, run);
     }
     run(args);
@@ -439,6 +473,74 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
       ];
       const run = (p: number[]): void => k.recurrentForward(...(p as WithoutScratch<Kernels['recurrentForward']>), gemmScratch);
       runRows(args, B, T * B * GH * H, FN_RECURRENT_FORWARD, run);
+    },
+
+    attentionForward(f) {
+      const { B, heads, L, S, D } = f;
+      const N = B * heads;
+      const what = 'attentionForward';
+      const ops = attentionOperands(f, what);
+      need(f.probs, N * L * S, 'probs', what);
+      need(f.dropMask, N * L * S, 'dropMask', what);
+      if (f.dropMask !== null) need(nonNull(f.dropped, 'dropped', what), N * L * S, 'dropped', what);
+      need(f.attnMask, N > 0 ? (N - 1) * f.maskStride + L * S : 0, 'attnMask', what);
+      need(f.keyPadding, B * S, 'keyPadding', what);
+      need(f.out, B > 0 && L > 0 ? (B - 1) * f.os.batch + (L - 1) * f.os.time + heads * D : 0, 'out', what);
+      if (N === 0 || L === 0) return;
+      const args = [
+        0, N, heads, L, S, D, f.scale, ...ops, opt(f.attnMask, 'attnMask'), f.maskStride, opt(f.keyPadding, 'keyPadding'), f.causal ? 1 : 0,
+        ptr(f.probs, 'probs'), opt(f.dropMask, 'dropMask'), opt(f.dropMask !== null ? f.dropped : null, 'dropped'), ptr(f.out, 'out'), f.os.batch, f.os.time,
+      ];
+      const run = (p: number[]): void => k.attentionForward(...(p as WithoutScratch<Kernels['attentionForward']>), gemmScratch);
+      runProblems(args, N, 2 * N * L * S * D, FN_ATTENTION_FORWARD, run);
+    },
+
+    attentionBackward(g) {
+      const { B, heads, L, S, D } = g;
+      const N = B * heads;
+      const what = 'attentionBackward';
+      const ops = attentionOperands(g, what);
+      for (const [name, t] of [['probs', g.probs], ['dScores', g.dScores], ['dropMask', g.dropMask], ['dWeights', g.dWeights]] as const) need(t, N * L * S, name, what);
+      if (g.dropMask !== null) need(nonNull(g.dropped, 'dropped', what), N * L * S, 'dropped', what);
+      need(g.dOut, B > 0 && L > 0 ? (B - 1) * g.os.batch + (L - 1) * g.os.time + heads * D : 0, 'dOut', what);
+      for (const [name, t, len] of [['dq', g.dq, g.q.length], ['dk', g.dk, g.k.length], ['dv', g.dv, g.v.length]] as const) need(t, len, name, what);
+      if (N === 0 || L === 0) return;
+      const args = [
+        0, N, heads, L, S, D, g.scale, ...ops, ptr(g.probs, 'probs'), opt(g.dropMask, 'dropMask'), opt(g.dropMask !== null ? g.dropped : null, 'dropped'),
+        ptr(g.dOut, 'dOut'), g.os.batch, g.os.time, opt(g.dWeights, 'dWeights'), ptr(g.dScores, 'dScores'), opt(g.dq, 'dq'), opt(g.dk, 'dk'), opt(g.dv, 'dv'),
+      ];
+      const run = (p: number[]): void => k.attentionBackward(...(p as WithoutScratch<Kernels['attentionBackward']>), gemmScratch);
+      runProblems(args, N, 4 * N * L * S * D, FN_ATTENTION_BACKWARD, run);
+    },
+
+    layerNormForward(rows, n, x, weight, bias, eps, y, mean, rstd) {
+      const what = 'layerNormForward';
+      need(x, rows * n, 'x', what);
+      need(y, rows * n, 'y', what);
+      need(weight, n, 'weight', what);
+      need(bias, n, 'bias', what);
+      need(mean, rows, 'mean', what);
+      need(rstd, rows, 'rstd', what);
+      if (rows === 0 || n === 0) return;
+      k.layerNormForward(rows, n, ptr(x, 'x'), opt(weight, 'weight'), opt(bias, 'bias'), eps, ptr(y, 'y'), ptr(mean, 'mean'), ptr(rstd, 'rstd'));
+    },
+
+    layerNormBackward(rows, n, x, weight, mean, rstd, dy, dx, dWeight, dBias) {
+      const what = 'layerNormBackward';
+      for (const [name, t, len] of [['x', x, rows * n], ['dy', dy, rows * n], ['dx', dx, rows * n], ['weight', weight, n], ['dWeight', dWeight, n],
+        ['dBias', dBias, n], ['mean', mean, rows], ['rstd', rstd, rows]] as const) need(t, len, name, what);
+      if (rows === 0 || n === 0) return;
+      k.layerNormBackward(rows, n, ptr(x, 'x'), opt(weight, 'weight'), ptr(mean, 'mean'), ptr(rstd, 'rstd'), ptr(dy, 'dy'), opt(dx, 'dx'), opt(dWeight, 'dWeight'), opt(dBias, 'dBias'));
+    },
+
+    gelu(approximate, x, out) {
+      k.gelu(GELU[approximate], ptr(x, 'x'), ptr(out, 'out'), same(x, out, 'x', 'out', 'gelu'));
+    },
+
+    geluBackwardAcc(approximate, x, dy, dx) {
+      const n = same(x, dy, 'x', 'dy', 'geluBackwardAcc');
+      same(x, dx, 'x', 'dx', 'geluBackwardAcc');
+      k.geluBackwardAcc(GELU[approximate], ptr(x, 'x'), ptr(dy, 'dy'), ptr(dx, 'dx'), n);
     },
 
     recurrentBackward(kind, s: RecurrentBackwardLoop) {

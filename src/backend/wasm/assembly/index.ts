@@ -9,6 +9,7 @@ export {
 } from './elementwise';
 export { cellForward, cellBackward } from './cells';
 export { recurrentForward, recurrentBackward } from './recurrence';
+export { attentionForward, attentionBackward, layerNormForward, layerNormBackward, gelu, geluBackwardAcc } from './transformer';
 
 /** End of the module's static data: the tensor heap must start above it. */
 export function dataEnd(): usize {
