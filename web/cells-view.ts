@@ -164,11 +164,13 @@ export function setupCells(app: App): void {
     await show(cells[0], `on across ${span}, ${(100 * cells[0].onOutside).toFixed(1)}% of the rest`);
   }));
 
+  // A model trained here analyses held-out text of its own: the box is filled from the training text unless the
+  // user has typed in it (a text the vocabulary lacks is then theirs to change).
+  let filled = '';
   app.onModel((m) => {
-    if (m.kind !== 'language-model') return;
+    if (m.kind !== 'language-model' || m.hello || !app.training) return;
     const box = $<HTMLTextAreaElement>('analyse-text');
     const { text } = app.text();
-    // A model trained here analyses held-out text of its own; a text that its vocabulary lacks is the user's call.
-    if (box.value === '' && text.length > 0 && !m.hello) box.value = heldOutExcerpt(text);
+    if ((box.value === '' || box.value === filled) && text.length > 0) box.value = filled = heldOutExcerpt(text);
   });
 }
