@@ -36,6 +36,26 @@ export function numberField(id: string, what: string, check: (v: number) => bool
 
 export const positiveInt = (v: number): boolean => Number.isInteger(v) && v >= 1;
 
+/**
+ * Code points [start, end) of `text` and how many it has, walking UTF-16 units without an array of
+ * characters (on a megabyte of text Array.from takes tens of milliseconds: a long task on the page's thread).
+ */
+export function codePointSlice(text: string, start: number, end: number): { slice: string; count: number } {
+  // Without surrogates (most texts) code points are UTF-16 units; the regular expression runs natively.
+  if (!/[\uD800-\uDFFF]/.test(text)) return { slice: text.slice(start, Math.max(start, end)), count: text.length };
+  let n = 0;
+  let from = -1;
+  let to = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const u = text.charCodeAt(i);
+    if (u >= 0xdc00 && u <= 0xdfff && i > 0 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800) continue; // the second half of a pair
+    if (n === start) from = i;
+    if (n === end && to === text.length) to = i;
+    n++;
+  }
+  return { slice: from < 0 ? '' : text.slice(from, Math.max(from, to)), count: n };
+}
+
 /** A character as the page shows it in lists: a space, a newline and a tab made visible. */
 export function showChar(ch: string): string {
   return ch === ' ' ? '␣' : ch === '\n' ? '⏎' : ch === '\t' ? '⇥' : ch;

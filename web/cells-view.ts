@@ -7,7 +7,7 @@
 import type { CellRef, CellSignal } from '../src/analysis/cell-activations.js';
 import type { RankedCell } from '../src/analysis/cell-search.js';
 import { featureNames, featureTitles } from '../src/analysis/text-features.js';
-import { $, numberField, showChar, type App } from './app.js';
+import { $, codePointSlice, numberField, showChar, type App } from './app.js';
 import { activationColor } from './plot.js';
 import type { Analysis, FeatureQuery } from './protocol.js';
 
@@ -20,9 +20,9 @@ const cellName = (c: CellRef): string => `layer ${c.layer} ${signalName(c.signal
 
 /** The first 3,000 characters of the held-out 10% (what training validates on), or of the whole text if that is shorter. */
 export function heldOutExcerpt(text: string): string {
-  const chars = Array.from(text);
-  const start = chars.length >= 10 * 50 ? Math.floor(chars.length * 0.9) : 0;
-  return chars.slice(start, start + DEFAULT_CHARS).join('');
+  const { count } = codePointSlice(text, 0, 0);
+  const start = count >= 10 * 50 ? Math.floor(count * 0.9) : 0;
+  return codePointSlice(text, start, start + DEFAULT_CHARS).slice;
 }
 
 export async function analyse(app: App): Promise<Analysis> {
@@ -167,10 +167,13 @@ export function setupCells(app: App): void {
   // A model trained here analyses held-out text of its own: the box is filled from the training text unless the
   // user has typed in it (a text the vocabulary lacks is then theirs to change).
   let filled = '';
+  let filledFrom = '';
   app.onModel((m) => {
     if (m.kind !== 'language-model' || m.hello || !app.training) return;
     const box = $<HTMLTextAreaElement>('analyse-text');
     const { text } = app.text();
-    if ((box.value === '' || box.value === filled) && text.length > 0) box.value = filled = heldOutExcerpt(text);
+    if (text === filledFrom || text.length === 0 || !(box.value === '' || box.value === filled)) return; // (a model push comes with every evaluation)
+    box.value = filled = heldOutExcerpt(text);
+    filledFrom = text;
   });
 }

@@ -7,7 +7,7 @@
 // and a heap here too): the worker does the work.
 import { cellKinds } from '../src/nn/recurrent/cells.js';
 import type { EvalRecord } from '../src/train/engine.js';
-import { $, formatSeconds, numberField, positiveInt, type App } from './app.js';
+import { $, codePointSlice, formatSeconds, numberField, positiveInt, type App } from './app.js';
 import { setupCells } from './cells-view.js';
 import { StudioClient } from './client.js';
 import { checkpointFrom, download, droppedFiles, fetchServedCheckpoint, servedCheckpoints, textFrom, type ServedCheckpoint } from './files.js';
@@ -155,8 +155,8 @@ function updateButtons(): void {
 function setText(text: string, name: string): void {
   fullText = text;
   textName = name;
-  const n = Array.from(text).length;
-  $<HTMLTextAreaElement>('text').value = n > PREVIEW ? Array.from(text).slice(0, PREVIEW).join('') : text;
+  const { slice, count: n } = codePointSlice(text, 0, PREVIEW);
+  $<HTMLTextAreaElement>('text').value = slice;
   $('text-info').textContent = `${name}: ${n.toLocaleString('en')} characters${n > PREVIEW ? ` (the box shows the first ${PREVIEW.toLocaleString('en')}; typing in it replaces the text)` : ''}`;
 }
 

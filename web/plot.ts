@@ -119,7 +119,7 @@ export function linePlot(
 /** Points in [0, 1]², with the diagonal x + y = 1 (where a unit is always saturated one way or the other). */
 export function unitScatter(canvas: HTMLCanvasElement, xs: ArrayLike<number>, ys: ArrayLike<number>, o: { title: string; xLabel: string; yLabel: string; color: string }): void {
   const { g, w, h } = prepare(canvas);
-  const m = { l: 34, r: 10, t: 22, b: 30 };
+  const m = { l: 46, r: 10, t: 22, b: 30 };
   const side = Math.min(w - m.l - m.r, h - m.t - m.b);
   const px = (x: number) => m.l + x * side;
   const py = (y: number) => m.t + (1 - y) * side;
@@ -131,13 +131,15 @@ export function unitScatter(canvas: HTMLCanvasElement, xs: ArrayLike<number>, ys
     g.beginPath(); g.moveTo(px(v), py(0)); g.lineTo(px(v), py(1)); g.stroke();
     g.beginPath(); g.moveTo(px(0), py(v)); g.lineTo(px(1), py(v)); g.stroke();
     g.fillText(String(v), px(v) - 6, py(0) + 13);
-    g.fillText(String(v), 8, py(v) + 4);
+    g.fillText(String(v), m.l - 22, py(v) + 4);
   }
   g.setLineDash([4, 3]);
   g.beginPath(); g.moveTo(px(0), py(1)); g.lineTo(px(1), py(0)); g.stroke();
   g.setLineDash([]);
-  g.fillText(o.xLabel, px(0.5) - 40, h - 4);
-  g.save(); g.translate(10, py(0.5) + 40); g.rotate(-Math.PI / 2); g.fillText(o.yLabel, 0, 0); g.restore();
+  g.textAlign = 'center';
+  g.fillText(o.xLabel, px(0.5), h - 4);
+  g.textAlign = 'left';
+  g.save(); g.translate(10, py(0.5)); g.rotate(-Math.PI / 2); g.textAlign = 'center'; g.fillText(o.yLabel, 0, 0); g.restore();
   g.fillStyle = o.color;
   g.globalAlpha = 0.6;
   for (let i = 0; i < xs.length; i++) { g.beginPath(); g.arc(px(xs[i]), py(ys[i]), 2.5, 0, 2 * Math.PI); g.fill(); }

@@ -204,6 +204,7 @@ function needActs(): { acts: CellActivations; text: string } {
 async function answer(r: Request): Promise<{ reply: Reply; transfer?: Transferable[] }> {
   switch (r.kind) {
     case 'train': {
+      if (running) throw new Error('a run is training: pause it first');
       setThreads(r.threads);
       const definition = r.spec.kind === 'hello'
         ? oneSequenceTask(HELLO, { ...r.spec.options, cell: r.spec.options.cell as never })

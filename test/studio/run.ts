@@ -126,6 +126,23 @@ async function until(page: Page, what: { id: string; re: RegExp } | { selector: 
   if (e !== null) fail(`the page says: ${e}`);
 }
 
+/** Clicks Download and saves the three files it offers into `dir` (made); returns `dir`. */
+async function downloadCheckpoint(page: Page, dir: string): Promise<string> {
+  mkdirSync(dir);
+  // Three download events, one a file: collect them all as they come, then save each.
+  const got: Download[] = [];
+  const listener = (d: Download): void => void got.push(d);
+  page.on('download', listener);
+  await page.click('#download');
+  const t0 = Date.now();
+  while (got.length < 3 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
+  page.off('download', listener);
+  for (const d of got) await d.saveAs(join(dir, d.suggestedFilename()));
+  const seen = got.map((d) => d.suggestedFilename()).sort();
+  if (seen.join() !== 'config.json,model.safetensors,training.safetensors') fail(`downloaded ${seen.join(', ')}`);
+  return dir;
+}
+
 async function setField(page: Page, id: string, value: string | number): Promise<void> {
   await page.fill(`#${id}`, String(value));
 }
@@ -240,34 +257,48 @@ async function main(): Promise<number> {
       await check('Train view renders', () => shot(page, 'train'));
 
       await check('the page\'s checkpoint downloads as the command line\'s three files and `recurrent sample` reads it', async () => {
-        const dir = join(tmp, 'from-page');
-        mkdirSync(dir);
-        // Three download events, one a file: collect them all as they come, then save each.
-        const got: Download[] = [];
-        const listener = (d: Download): void => void got.push(d);
-        page.on('download', listener);
-        await page.click('#download');
-        const t0 = Date.now();
-        while (got.length < 3 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
-        page.off('download', listener);
-        for (const d of got) await d.saveAs(join(dir, d.suggestedFilename()));
-        const seen = got.map((d) => d.suggestedFilename());
-        if (seen.sort().join() !== 'config.json,model.safetensors,training.safetensors') fail(`downloaded ${seen.join(', ')}`);
+        const dir = await downloadCheckpoint(page, join(tmp, 'from-page'));
         const out = await cli(['sample', '--checkpoint', dir, '--length', '80', '--seed', '1']);
         const ev = JSON.parse(await cli(['eval', '--checkpoint', dir, '--data', defaultCorpusPath()])) as { step: number; valLoss: number };
         if (ev.step !== STEPS) fail(`recurrent eval says step ${ev.step}`);
         return `recurrent sample: ${JSON.stringify(out.trim().slice(0, 60))}…; recurrent eval: step ${ev.step}, val loss ${ev.valLoss.toFixed(4)}`;
       });
 
-      await check('Node trains the same model with the library, on the wasm kernels and the same threads (speed compared)', async () => {
+      await check('Pause, then Resume: the run continues to the same weights, byte for byte, as the one that was not paused', async () => {
+        await page.click('#train');
+        await page.waitForFunction(() => ((globalThis as unknown as { studioRun: { last(): { step: number } | null } }).studioRun.last()?.step ?? 0) >= 120, null, { timeout: 120_000, polling: 20 });
+        await page.click('#pause');
+        await trainingDone(page, 60_000);
+        const paused = await page.evaluate(() => (globalThis as unknown as { studioRun: { last(): { step: number } } }).studioRun.last().step);
+        if (!(paused >= 120 && paused < STEPS)) fail(`paused at step ${paused}`);
+        if (await page.isDisabled('#resume')) fail('Resume is disabled after a pause');
+        await page.click('#resume');
+        await trainingDone(page, 120_000);
+        const files = await downloadCheckpoint(page, join(tmp, 'paused'));
+        const same = readFileSync(join(tmp, 'from-page', 'model.safetensors')).equals(readFileSync(join(files, 'model.safetensors')));
+        if (!same) fail(`paused at step ${paused} and resumed to ${STEPS}: model.safetensors differs from the run that was not paused`);
+        return `paused at step ${paused}, resumed to ${STEPS}: model.safetensors identical`;
+      });
+
+      await check('Node trains the same model with the library, on the wasm kernels and the same threads (speed compared, interleaved)', async () => {
         setBackend('wasm');
         const be = backend() as ReturnType<typeof backend> & { setThreads(n: number): void; threads: number };
         be.setThreads(pageThreads);
-        const r = await trainTask(languageModelTask(moby, 'Moby-Dick', { ...SMALL, sampleLength: 0 }), { steps: STEPS, lr: 0.002, evalEvery: 100 });
-        r.task.model.dispose();
-        const node = r.evaluations.at(-1)!.tokensPerSec as number;
+        const inNode = async (): Promise<number> => {
+          const r = await trainTask(languageModelTask(moby, 'Moby-Dick', { ...SMALL, sampleLength: 0 }), { steps: STEPS, lr: 0.002, evalEvery: 100 });
+          r.task.model.dispose();
+          return r.evaluations.at(-1)!.tokensPerSec as number;
+        };
+        const inPage = async (): Promise<number> => {
+          await page.click('#train');
+          await trainingDone(page, 240_000);
+          return page.evaluate(() => (globalThis as unknown as { studioRun: { last(): { tokensPerSec: number } } }).studioRun.last().tokensPerSec);
+        };
+        // page, Node, page, Node: the machine is shared, so each pair is measured side by side.
+        const pairs: [number, number][] = [[pageSpeed, await inNode()]];
+        pairs.push([await inPage(), await inNode()]);
         const pageKernels = await page.evaluate(() => (globalThis as unknown as { studioRun: { kernels(): string } }).studioRun.kernels());
-        return `page ${Math.round(pageSpeed)} tokens/s, Node ${Math.round(node)} tokens/s: page/Node ${(pageSpeed / node).toFixed(2)} ` +
+        return `${pairs.map(([p, n]) => `page ${Math.round(p)} tokens/s, Node ${Math.round(n)}: page/Node ${(p / n).toFixed(2)}`).join('; ')} ` +
           `(${STEPS} steps of LSTM 1×64, B16 T32, ${be.threads} thread${be.threads > 1 ? 's' : ''}; kernels ${pageKernels} in the page, ${kernelsUrl.pathname.split('/').pop()} in Node)`;
       });
 
