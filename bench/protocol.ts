@@ -2,18 +2,27 @@
 // child — ours.ts, peers/tfjs.mjs, peers/brain.mjs, peers/torch_bench.py — takes one JSON spec as its
 // last argument and prints one line `@@RESULT <json>` to stdout. Not here: timing rules (timebox.ts).
 
-/** A recurrent cell every system can build. */
-export type BenchCell = 'lstm' | 'gru';
+/** A recurrent cell every system can build, or the GPT-style Transformer (PyTorch, and this library). */
+export type BenchCell = 'lstm' | 'gru' | 'transformer';
 
-/** The char-level model: Embedding(V, H) → L layers of `cell` with H units → Linear(H, V). */
+/**
+ * The char-level model: Embedding(V, H) → L layers of `cell` with H units → Linear(H, V); or, for
+ * 'transformer', token and learned position embeddings → L pre-norm blocks (nn.TransformerEncoderLayer
+ * norm_first, GELU, feed-forward 4H, `heads` heads, causal) → LayerNorm → Linear(H, V, no bias), windows of
+ * T = seq characters (its context) at random offsets.
+ */
 export interface ModelSpec {
   cell: BenchCell;
-  /** H */
+  /** H (a Transformer's width) */
   hidden: number;
   /** L */
   layers: number;
   /** V */
   vocab: number;
+  /** Transformer only: attention heads. */
+  heads?: number;
+  /** Transformer only: its context (the training windows' length; sampling slides past it). */
+  context?: number;
 }
 
 /** Training throughput: full steps (forward, cross-entropy, backward, clip 5, Adam 2e-3) on B streams of T. */

@@ -27,7 +27,9 @@ interface Config {
   hidden: number;
   layers: number;
   batch: number;
+  /** T: the steps of a chunk; a Transformer's windows (its context). */
   seq: number;
+  heads?: number;
 }
 
 const V = 65;
@@ -38,8 +40,13 @@ const CONFIGS: Config[] = [
   { name: 'GRU', cell: 'gru', hidden: 128, layers: 2, batch: 50, seq: 50 },
   { name: 'M', cell: 'lstm', hidden: 256, layers: 2, batch: 32, seq: 64 },
   { name: 'L', cell: 'lstm', hidden: 512, layers: 2, batch: 64, seq: 100 },
+  // nanoGPT's CPU configuration (shakespeare_char: 4 layers, 4 heads, width 128, context 64, batch 12), and one larger.
+  { name: 'T', cell: 'transformer', hidden: 128, layers: 4, heads: 4, batch: 12, seq: 64 },
+  { name: 'TL', cell: 'transformer', hidden: 256, layers: 6, heads: 8, batch: 16, seq: 128 },
 ];
-const SAMPLE_CONFIG = 'CR';
+/** Batch-1 sampling is measured on these. */
+const SAMPLE_CONFIGS = ['CR', 'T'];
+const TRANSFORMERS = CONFIGS.filter((c) => c.cell === 'transformer').map((c) => c.name);
 const GEMM_SIZES = [256, 512];
 
 /** A step projected slower than this (from the same system's smaller configurations) is skipped. */
@@ -161,10 +168,10 @@ function discoverSystems(notes: Note[]): System[] {
   for (const b of backends) {
     const skip = new Map<string, string>();
     if (b === 'reference') {
-      for (const c of ['M', 'L']) skip.set(c, 'the reference backend is the slow definition of each kernel: M and L would take minutes per step');
+      for (const c of ['M', 'L', 'TL']) skip.set(c, 'the reference backend is the slow definition of each kernel: M, L and TL would take minutes per step');
     }
     systems.push(nodeSystem(`ours-${b}`, `recurrent (${b})`, ours, { backend: b }, ['train', 'sample', 'gemm', 'idle'],
-      `this library, backend \`${b}\`: LanguageModel (Embedding → fused ${'LSTM/GRU'} → Linear), the training step of src/train/engine.ts on the language-model task${b === 'reference' ? ' (reference backend: plain TypeScript loops, time-boxed)' : ''}`,
+      `this library, backend \`${b}\`: LanguageModel (Embedding → fused LSTM/GRU → Linear) or TransformerLanguageModel, the training step of src/train/engine.ts on the language-model task; sampling through generateText (a Transformer's through its key/value cache)${b === 'reference' ? ' (reference backend: plain TypeScript loops, time-boxed)' : ''}`,
       // As the `recurrent` command runs: with relaxed SIMD (the FMA GEMM) where Node 20 has it behind a flag.
       { skip, cmdArgs: RELAXED_FLAG }));
   }
@@ -178,7 +185,7 @@ function discoverSystems(notes: Note[]): System[] {
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
     const script = join(BENCH, 'peers', 'torch_bench.py');
-    const describe = 'PyTorch (Debian python3-torch, CPU): Embedding → nn.LSTM/nn.GRU → Linear, cross_entropy, backward, clip_grad_norm_(5), Adam — scripts/char-rnn-torch.py\'s step';
+    const describe = 'PyTorch (Debian python3-torch, CPU): Embedding → nn.LSTM/nn.GRU → Linear, or the GPT twin (nn.Embedding ×2 → nn.TransformerEncoder of nn.TransformerEncoderLayer(norm_first, gelu) with a causal mask → LayerNorm → Linear), cross_entropy, backward, clip_grad_norm_(5), Adam — scripts/char-rnn-torch.py\'s step; a Transformer samples with a key/value cache written out on the layers\' weights (nn.TransformerEncoderLayer has none), the fastest PyTorch loop we have';
     systems.push({ id: 'torch-2t', label: 'PyTorch, 2 threads', cmd: PYTHON, cmdArgs: [], script, env, opts: { threads: 2 }, tasks: new Set(['train', 'sample', 'gemm', 'idle']), batchOne: false, skip: new Map(), describe });
     systems.push({ id: 'torch-1t', label: 'PyTorch, 1 thread', cmd: PYTHON, cmdArgs: [], script, env, opts: { threads: 1 }, tasks: new Set(['train', 'sample']), batchOne: false, skip: new Map(), describe: `${describe}; torch.set_num_threads(1)` });
   }
@@ -188,16 +195,17 @@ function discoverSystems(notes: Note[]): System[] {
   const tfDescribe = 'TensorFlow.js layers API: embedding → stacked tf.layers.lstm/gru (returnSequences) → dense, custom loop: variableGrads, global-norm clip 5, tf.train.adam';
   if (!existsSync(tfjs)) notes.push({ what: 'TensorFlow.js', why: 'bench/node_modules has no @tensorflow/tfjs (npm run bench:setup)' });
   else {
-    systems.push(nodeSystem('tfjs-cpu', 'TF.js cpu', join(BENCH, 'peers', 'tfjs.mjs'), { backend: 'cpu' }, ['train', 'sample', 'gemm', 'idle'], `${tfDescribe}; backend cpu (plain JavaScript kernels)`));
+    const noTransformer = new Map(TRANSFORMERS.map((c) => [c, 'TensorFlow.js exports no Transformer or multi-head attention layer (tf.layers has none)']));
+    systems.push(nodeSystem('tfjs-cpu', 'TF.js cpu', join(BENCH, 'peers', 'tfjs.mjs'), { backend: 'cpu' }, ['train', 'sample', 'gemm', 'idle'], `${tfDescribe}; backend cpu (plain JavaScript kernels)`, { skip: noTransformer }));
     if (!existsSync(tfjsWasm)) notes.push({ what: 'TensorFlow.js wasm', why: 'bench/node_modules has no @tensorflow/tfjs-backend-wasm' });
-    else systems.push(nodeSystem('tfjs-wasm', 'TF.js wasm', join(BENCH, 'peers', 'tfjs.mjs'), { backend: 'wasm' }, ['train', 'sample', 'gemm', 'idle'], `${tfDescribe}; backend wasm (XNNPACK, SIMD; one thread — Node has no multithreaded build of it); its training input is one-hot → dense(H, no bias), because the wasm backend lacks the kernel (UnsortedSegmentSum) of the embedding's gradient`));
+    else systems.push(nodeSystem('tfjs-wasm', 'TF.js wasm', join(BENCH, 'peers', 'tfjs.mjs'), { backend: 'wasm' }, ['train', 'sample', 'gemm', 'idle'], `${tfDescribe}; backend wasm (XNNPACK, SIMD; one thread — Node has no multithreaded build of it); its training input is one-hot → dense(H, no bias), because the wasm backend lacks the kernel (UnsortedSegmentSum) of the embedding's gradient`, { skip: noTransformer }));
   }
 
   if (!existsSync(join(BENCH, 'node_modules', 'brain.js', 'package.json'))) notes.push({ what: 'brain.js', why: 'bench/node_modules has no brain.js (npm run bench:setup)' });
   else {
     systems.push(nodeSystem('brain', 'brain.js (B=1)', join(BENCH, 'peers', 'brain.mjs'), {}, ['train', 'sample', 'idle'],
       'brain.js 1.x brain.recurrent.LSTM/GRU, batch 1: its own trainPattern (one sequence of T ids from zero state, T + 1 steps, backprop, RMSProp with each gradient element clipped to ±5, no Adam, no global-norm clip); its LSTM keeps no separate cell state (c_t = f ⊙ h_{t−1} + i ⊙ g) and its GRU is Cho\'s form',
-      { batchOne: true }));
+      { batchOne: true, skip: new Map(TRANSFORMERS.map((c) => [c, 'brain.js has no Transformer']) ) }));
   }
   return systems;
 }
@@ -305,6 +313,7 @@ function mib(kb: number): string {
 
 /** Floating-point operations of one training token: 3× the forward's multiply-adds (×2 flops each). */
 function flopsPerToken(c: Config): number {
+  if (c.cell === 'transformer') return 3 * 2 * (c.layers * (12 * c.hidden * c.hidden + c.seq * c.hidden) + c.hidden * V); // qkv, out, 2×4E feed-forward; scores and values average T/2 keys
   const gates = c.cell === 'lstm' ? 4 : 3;
   return 3 * 2 * (c.layers * gates * c.hidden * 2 * c.hidden + c.hidden * V);
 }
@@ -449,14 +458,20 @@ async function main(): Promise<void> {
         }
         await measure(sys, 'train', c.name, repeat, {
           task: 'train', cell: c.cell, hidden: c.hidden, layers: c.layers, vocab: V, batch: sys.batchOne ? 1 : c.batch, seq: c.seq,
-          budgetSec: args.budgetSec, idsFile: data.idsFile,
+          ...(c.heads === undefined ? {} : { heads: c.heads, context: c.seq }), budgetSec: args.budgetSec, idsFile: data.idsFile,
         });
       }
     }
-    const sc = CONFIGS.find((c) => c.name === SAMPLE_CONFIG)!;
-    for (const sys of systems) {
-      if (!sys.tasks.has('sample')) continue;
-      await measure(sys, 'sample', sc.name, repeat, { task: 'sample', cell: sc.cell, hidden: sc.hidden, layers: sc.layers, vocab: V, budgetSec: args.budgetSec, chars: data.chars });
+    for (const sc of CONFIGS.filter((c) => SAMPLE_CONFIGS.includes(c.name))) {
+      for (const sys of systems) {
+        if (!sys.tasks.has('sample')) continue;
+        const why = sys.skip.get(sc.name);
+        if (why !== undefined) skipped.set(key(sys.id, 'sample', sc.name), why);
+        await measure(sys, 'sample', sc.name, repeat, {
+          task: 'sample', cell: sc.cell, hidden: sc.hidden, layers: sc.layers, vocab: V, budgetSec: args.budgetSec, chars: data.chars,
+          ...(sc.heads === undefined ? {} : { heads: sc.heads, context: sc.seq }),
+        });
+      }
     }
     for (const sys of systems) {
       if (!sys.tasks.has('gemm')) continue;
@@ -541,15 +556,17 @@ function renderReport(r: ReportInput): { tables: string; full: string } {
   }
 
   // Sampling.
-  const sc = CONFIGS.find((c) => c.name === SAMPLE_CONFIG)!;
   const sample: string[] = [];
-  sample.push(row(['system', 'chars/s (median)', 'min–max', 'runs', ...torchIds.map((t) => `× ${label(t)}`), 'peak RSS MiB', 'chars timed']));
-  sample.push(row(Array(6 + torchIds.length).fill('---')));
-  for (const s of systems) {
-    if (!s.tasks.has('sample')) continue;
-    const cells = valueCells(s.id, 'sample', sc.name);
-    if (cells !== null) sample.push(row([s.label, ...cells]));
-    else sample.push(row([s.label, `skipped ${footnote(failure(s.id, 'sample', sc.name) ?? 'not measured')}`, '', '', ...torchIds.map(() => ''), '', '']));
+  sample.push(row(['config', 'system', 'chars/s (median)', 'min–max', 'runs', ...torchIds.map((t) => `× ${label(t)}`), 'peak RSS MiB', 'chars timed']));
+  sample.push(row(Array(7 + torchIds.length).fill('---')));
+  for (const sc of CONFIGS.filter((c) => SAMPLE_CONFIGS.includes(c.name))) {
+    const shape = `${sc.cell.toUpperCase()} ${sc.layers}×${sc.hidden}${sc.cell === 'transformer' ? `, context ${sc.seq}` : ''}`;
+    for (const s of systems) {
+      if (!s.tasks.has('sample')) continue;
+      const cells = valueCells(s.id, 'sample', sc.name);
+      if (cells !== null) sample.push(row([`${sc.name} (${shape})`, s.label, ...cells]));
+      else sample.push(row([`${sc.name} (${shape})`, s.label, `skipped ${footnote(failure(s.id, 'sample', sc.name) ?? 'not measured')}`, '', '', ...torchIds.map(() => ''), '', '']));
+    }
   }
 
   // GEMM.
@@ -634,7 +651,7 @@ function renderReport(r: ReportInput): { tables: string; full: string } {
     '',
     ...train,
     '',
-    `### Batch-1 sampling on ${sc.name} (${sc.cell.toUpperCase()} ${sc.layers}×${sc.hidden}): forward step, softmax, draw, state carried`,
+    `### Batch-1 sampling: a forward step, softmax and draw per character (recurrent: state carried; Transformer: key/value cache, the window sliding past the context)`,
     '',
     ...sample,
     '',

@@ -4,7 +4,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { activationColor } from '../src/analysis/activation-color.js';
-import { cellActivations, cellSeries, type CellRef } from '../src/analysis/cell-activations.js';
+import { cellActivations, cellSeries, recurrentModel, type CellRef } from '../src/analysis/cell-activations.js';
 import { rankCells, type RankedCell } from '../src/analysis/cell-search.js';
 import { featureNames, featureTitles, regexFeature, textFeature } from '../src/analysis/text-features.js';
 import { readTextFile } from '../src/data/text-file.js';
@@ -70,7 +70,9 @@ export function cells(argv: string[]): number {
   if (v['html-length'] !== undefined && html === undefined) throw new UsageError('--html-length applies to --html FILE');
   const htmlLength = int(v, 'html-length', 2000);
   const regexes = (v.regex as unknown as string[] | undefined) ?? [];
-  const { model, vocab, config, step } = loadCheckpoint(dir);
+  const loaded = loadCheckpoint(dir);
+  const { vocab, config, step } = loaded;
+  const model = recurrentModel(loaded.model, dir);
   const all = Array.from(readTextFile(dataPath));
   const start = split === 'val' ? Math.floor(all.length * 0.9) : 0;
   const chars = all.slice(start, start + length);

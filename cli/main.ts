@@ -20,13 +20,14 @@ import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags
 import { CLASSIFY_HELP, classify } from './classify.js';
 import { SEQ2SEQ_HELP, seq2seq } from './seq2seq.js';
 import { CAPTION_HELP, caption } from './caption.js';
+import { EXPORT_HELP, exportCommand } from './export.js';
 import { STUDIO_HELP, studio } from './studio.js';
 import { CELLS_HELP, cells } from './cells.js';
 
 const HELP = `recurrent — recurrent neural networks in TypeScript
 
 Usage:
-  recurrent train  [--data FILE] [--model lstm|gru|rnn|...] [--hidden N] [--layers N]
+  recurrent train  [--data FILE] [--model lstm|gru|rnn|...|transformer] [--hidden N] [--layers N] [--heads N] [--context N]
                    [--seq-length T | --per-line] [--batch-size B] [--steps N | --time SECONDS] [--lr X]
                    [--optimizer adam|adamw|sgd|rmsprop|adagrad] [--clip X] [--dropout X] [--ema D]
                    [--eval-every N] [--seed S] [--out DIR] [--resume] [--backend NAME]
@@ -36,18 +37,25 @@ Usage:
   recurrent classify train|eval|predict ...   sequence classification from "label<TAB>text" lines
   recurrent seq2seq train|eval|decode ...     encoder–decoders (attention, beam search, ensembles) on "source<TAB>target" lines
   recurrent caption data ...                  generated images with captions and questions (scenes, numbers)
+  recurrent export --checkpoint DIR --format onnx --out FILE   a checkpoint's model as ONNX graphs
   recurrent cells  --checkpoint DIR --data FILE [--html FILE]   the cells that track quotes, brackets, line position, ...
   recurrent studio [--port N] [--checkpoint DIR ...]   a local page: train in the browser, see what the network learned
 
-Run "recurrent help train" for every training option, "recurrent help classify", "recurrent help seq2seq",
-"recurrent help cells" and "recurrent help studio" for the others.`;
+Run "recurrent help train" for every training option, "recurrent help classify", "recurrent help seq2seq", "recurrent help caption",
+"recurrent help export", "recurrent help cells" and "recurrent help studio" for the others.`;
 
 const TRAIN_HELP = `recurrent train: train a character-level language model (char-rnn)
 
   --data FILE          text to train on (default: Moby-Dick, shipped with the package)
-  --model NAME         ${['lstm', 'gru', 'rnn', ...cellKinds.filter((k) => !['lstm', 'gru'].includes(k))].join(', ')} (default lstm; rnn = rnn_tanh)
-  --hidden N           hidden size, also the embedding size (default 128)
-  --layers N           recurrent layers (default 2)
+  --model NAME         ${['lstm', 'gru', 'rnn', ...cellKinds.filter((k) => !['lstm', 'gru'].includes(k))].join(', ')} (default lstm; rnn = rnn_tanh),
+                       or transformer: a GPT-style model (token and learned position embeddings, pre-norm blocks of
+                       causal self-attention and a GELU feed-forward of 4×width, a final LayerNorm), trained on windows
+                       of --context characters at random offsets, as nanoGPT (it carries no state between windows)
+  --hidden N           hidden size, also the embedding size; a Transformer's width (default 128)
+  --layers N           recurrent layers, or Transformer blocks (default 2; transformer 4)
+  --heads N            transformer: attention heads, dividing --hidden (default 4)
+  --context N          transformer: the characters of a window, its positions (default 64)
+  --tie-embeddings     transformer: the output layer shares the token embedding's weights
   --seq-length T       characters per stream per step (default 50)
   --batch-size B       parallel streams, or lines with --per-line (default 50)
   --per-line           one sequence per line (as makemore models names): each line is read from a start to an
@@ -60,7 +68,8 @@ const TRAIN_HELP = `recurrent train: train a character-level language model (cha
   --optimizer NAME     ${optimizerNames.join(', ')} (default adam)
   --clip X             clip the global gradient norm to X, 0 = off (default 5)
   --clip-value X       clip each gradient element to [-X, X], 0 = off (default 0)
-  --dropout X          dropout between recurrent layers and before the output layer (default 0)
+  --dropout X          dropout between recurrent layers and before the output layer; a Transformer's on the
+                       embeddings, the attention weights and each block's residual branches (default 0)
   --ema D              keep a moving average of the weights, a <- d·a + (1 - d)·w after every step with
                        d = min(D, (1 + n)/(10 + n)) (e.g. 0.999; default 0: off). Evaluation scores and samples
                        it (and scores the raw weights beside it); the checkpoint's model is the average
@@ -76,16 +85,25 @@ async function train(argv: string[]): Promise<number> {
   const v = parse(argv, {
     data: { type: 'string' }, model: { type: 'string' }, hidden: { type: 'string' }, layers: { type: 'string' },
     'seq-length': { type: 'string' }, 'batch-size': { type: 'string' }, dropout: { type: 'string' }, 'sample-length': { type: 'string' },
-    'per-line': { type: 'boolean' }, out: { type: 'string' }, backend: { type: 'string' }, ...ENGINE_OPTIONS,
+    'per-line': { type: 'boolean' }, heads: { type: 'string' }, context: { type: 'string' }, 'tie-embeddings': { type: 'boolean' },
+    out: { type: 'string' }, backend: { type: 'string' }, ...ENGINE_OPTIONS,
   });
   selectBackend(v);
   const d = defaultTrainOptions;
-  const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
+  const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds, 'transformer'] as const);
+  const transformer = modelName === 'transformer';
+  for (const flag of transformer ? ['seq-length'] : ['heads', 'context', 'tie-embeddings']) {
+    if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to ${transformer ? 'the recurrent models (a Transformer reads windows of --context characters)' : '--model transformer'}, not --model ${modelName}`);
+  }
   const engine = parseEngineFlags(v, { steps: 2000, lr: d.lr, evalEvery: d.evalEvery });
   const task: LanguageModelTaskOptions = {
-    cell: modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind),
+    arch: transformer ? 'transformer' : 'recurrent',
+    cell: modelName === 'rnn' || transformer ? 'rnn_tanh' : (modelName as CellKind),
     hiddenSize: int(v, 'hidden', d.hiddenSize),
-    numLayers: int(v, 'layers', d.numLayers),
+    numLayers: int(v, 'layers', transformer ? 4 : d.numLayers),
+    numHeads: int(v, 'heads', d.numHeads),
+    context: int(v, 'context', d.context),
+    tieEmbeddings: v['tie-embeddings'] === true,
     seqLength: int(v, 'seq-length', d.seqLength),
     batchSize: int(v, 'batch-size', d.batchSize),
     dropout: num(v, 'dropout', d.dropout, (x) => x >= 0 && x < 1, 'in [0, 1)'),
@@ -144,6 +162,11 @@ function evaluate(argv: string[]): number {
   return 0;
 }
 
+/** `recurrent help NAME`: each command's own help. */
+const HELPS: Record<string, string> = {
+  train: TRAIN_HELP, classify: CLASSIFY_HELP, seq2seq: SEQ2SEQ_HELP, caption: CAPTION_HELP, export: EXPORT_HELP, cells: CELLS_HELP, studio: STUDIO_HELP,
+};
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -159,17 +182,18 @@ async function main(argv: string[]): Promise<number> {
       return seq2seq(rest);
     case 'caption':
       return caption(rest);
+    case 'export':
+      return exportCommand(rest);
     case 'studio':
       return studio(rest);
     case 'cells':
       return cells(rest);
     case 'help':
     case '--help':
-    case '-h': {
-      const help: Record<string, string> = { train: TRAIN_HELP, classify: CLASSIFY_HELP, seq2seq: SEQ2SEQ_HELP, caption: CAPTION_HELP, studio: STUDIO_HELP, cells: CELLS_HELP };
-      process.stdout.write((Object.hasOwn(help, rest[0] ?? '') ? help[rest[0]] : HELP) + '\n');
+    case '-h':
+      // An own property only: "help constructor" is no command.
+      process.stdout.write((Object.hasOwn(HELPS, rest[0] ?? '') ? HELPS[rest[0]] : HELP) + '\n');
       return 0;
-    }
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version + '\n');
       return 0;
@@ -177,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP + '\n');
       return 2;
     default:
-      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, caption, cells, studio, help)`);
+      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, caption, export, cells, studio, help)`);
   }
 }
 

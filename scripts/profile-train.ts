@@ -1,9 +1,10 @@
-// Profiles char-rnn training steps (default: the CR configuration, LSTM 2×128, B 50, T 50, Adam, clip 5)
+// Profiles char-rnn training steps (default: the CR configuration, LSTM 2×128, B 50, T 50, Adam, clip 5;
+// --model transformer: the GPT-style model, --heads, T = --seq as its context, stream chunks as windows)
 // and prints where the time goes: per kernel (every backend method wrapped with a timer, here in the
 // script, not in the library; gemm split by shape) and per phase (forward, backward, clip, optimizer,
 // the rest), with the JS time of each phase outside kernels. Also times batch-1 sampling.
 //
-//   node dist/scripts/profile-train.js [--steps 20] [--backend wasm] [--hidden 128] [--layers 2]
+//   node dist/scripts/profile-train.js [--steps 20] [--backend wasm] [--model lstm|transformer] [--heads 4] [--hidden 128] [--layers 2]
 //        [--batch 50] [--seq 50] [--sample 2000] [--threads N] [--no-kernels] [--data FILE]
 //
 // Not a benchmark against peers (bench/ does that): the timers themselves cost ~0.1 µs per call.
@@ -11,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { timeKernels } from './kernel-timers.js';
 import {
-  LanguageModel, Rng, StreamBatcher, Vocabulary, backend, backward, clipGradNorm, createOptimizer,
+  LanguageModel, Rng, StreamBatcher, TransformerLanguageModel, Vocabulary, backend, backward, clipGradNorm, createOptimizer,
   crossEntropy, detachState, disposeState, generateText, noGrad, optimizerStep, setBackend, tidy, type CarriedState,
 } from '../src/index.js';
 
@@ -47,7 +48,10 @@ const text = readFileSync(args.get('data') ?? new URL('../../../shared/data/tiny
 const vocab = Vocabulary.fromText(text);
 const ids = vocab.encode(text, 'tinyshakespeare');
 const rng = new Rng(1);
-const model = new LanguageModel({ cell: 'lstm', vocabSize: vocab.size, hiddenSize: H, numLayers: L, dropout: 0 }, rng);
+const transformer = args.get('model') === 'transformer';
+const model = transformer
+  ? new TransformerLanguageModel({ arch: 'transformer', vocabSize: vocab.size, dModel: H, numLayers: L, numHeads: num('heads', 4), context: T, dropout: 0, tieEmbeddings: false }, rng)
+  : new LanguageModel({ cell: 'lstm', vocabSize: vocab.size, hiddenSize: H, numLayers: L, dropout: 0 }, rng);
 const params = model.namedParameters();
 const optim = createOptimizer('adam', params, { lr: 2e-3 });
 const batches = new StreamBatcher(ids, B, T);
@@ -80,13 +84,13 @@ const trainStep = (): void => {
     carried = null;
   }
   const r = tidy(() => {
-    const { logits, state } = model.forward(batch.inputs, T, B, carried); // (T*B, V)
+    const { logits, state } = model instanceof LanguageModel ? model.forward(batch.inputs, T, B, carried) : model.forward(batch.inputs, T, B, null); // (T*B, V)
     const loss = crossEntropy(logits, batch.targets);
     const value = loss.item();
     mark('forward');
     backward(loss);
     mark('backward');
-    return { value, next: detachState(state) };
+    return { value, next: state === null ? null : detachState(state) };
   });
   mark('rest');
   clipGradNorm(model.parameters(), 5);
@@ -115,7 +119,7 @@ const totalMs = performance.now() - t0;
 const line = (name: string, ms: number, calls: number | string, pct: number): string =>
   `${name.padEnd(34)} ${(ms / STEPS).toFixed(2).padStart(9)} ${String(calls).padStart(8)} ${pct.toFixed(1).padStart(6)}%`;
 
-console.log(`backend ${be.name}; LSTM ${L}×${H}, B ${B}, T ${T}, V ${vocab.size}; ${STEPS} steps; loss ${lastLoss.toFixed(4)}`);
+console.log(`backend ${be.name}; ${transformer ? 'Transformer' : 'LSTM'} ${L}×${H}, B ${B}, T ${T}, V ${vocab.size}; ${STEPS} steps; loss ${lastLoss.toFixed(4)}`);
 console.log(`${(totalMs / STEPS).toFixed(2)} ms/step, ${((STEPS * B * T) / (totalMs / 1000)).toFixed(0)} tokens/s` +
   (profileKernels ? ' (with per-call timers)' : ''));
 console.log('\nphase                                ms/step   kernel ms     JS ms');

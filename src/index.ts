@@ -18,6 +18,7 @@ export { Dropout } from './nn/dropout.js';
 export * from './nn/recurrent/index.js';
 export { recurrentSteps, type RecurrentSteps, type RecurrentStepsOptions } from './nn/recurrent/recurrent-steps.js';
 export { LanguageModel, detachState, disposeState, type LanguageModelConfig, type CarriedState } from './nn/language-model.js';
+export { TransformerLanguageModel, type TransformerLanguageModelConfig } from './nn/transformer-language-model.js';
 
 export * from './optim/optimizer.js';
 export { clipGradNorm, clipGradValue, gradNorm } from './optim/clip.js';
@@ -67,8 +68,8 @@ export {
 } from './train/checkpoint-files.js';
 export { dataFingerprint, countCodePoints } from './data/fingerprint.js';
 export {
-  languageModelTask, languageModelFromConfig, validationLoss, defaultLanguageModelTaskOptions, LANGUAGE_MODEL_FORMAT,
-  type LanguageModelTask, type LanguageModelTaskOptions, type LanguageModelCheckpointConfig,
+  languageModelTask, languageModelFromConfig, validationLoss, heldOutLoss, describeModel, defaultLanguageModelTaskOptions, LANGUAGE_MODEL_FORMAT,
+  type LanguageModelTask, type CharModel, type LanguageModelTaskOptions, type LanguageModelCheckpointConfig,
 } from './tasks/language-model.js';
 export {
   classifierTask, classifierFromConfig, parseLabeledLines, predictProbs, classificationScores, CHAR_CLASSIFIER_FORMAT, BOW_CLASSIFIER_FORMAT,
@@ -82,7 +83,7 @@ export { oneSequenceTask, defaultOneSequenceTaskOptions, type OneSequenceTaskOpt
 export { decodeTextBytes } from './data/text-bytes.js';
 
 export {
-  cellActivations, cellSeries, cellSignals, sigmoidGateNames, topPredictions,
+  cellActivations, cellSeries, cellSignals, recurrentModel, sigmoidGateNames, topPredictions,
   type CellActivations, type CellActivationOptions, type CellRef, type CellSignal, type GateSeries,
 } from './analysis/cell-activations.js';
 export { textFeature, regexFeature, featureNames, featureTitles, type FeatureName } from './analysis/text-features.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { crossEntropy, scale, select } from '../src/autograd/ops.js';
 import { backward } from '../src/autograd/tape.js';
 import { attentionMap } from '../src/analysis/attention-map.js';
-import { cellActivations, cellSeries, topPredictions, type CellActivations } from '../src/analysis/cell-activations.js';
+import { cellActivations, cellSeries, recurrentModel, topPredictions, type CellActivations } from '../src/analysis/cell-activations.js';
 import { cellsOnSpan, rankCells } from '../src/analysis/cell-search.js';
 import { gateSaturation } from '../src/analysis/gate-saturation.js';
 import { gradientFlow, gradientFlowWindows } from '../src/analysis/gradient-flow.js';
@@ -363,7 +363,7 @@ test('the "hello" task trains through the engine to "hello", its checkpoint is a
     assert.ok(Math.abs(s.dScores.reduce((a, b) => a + b, 0)) < 1e-6, 'softmax gradients sum to 0');
   }
   // ∂L/∂h at the last step is W_hyᵀ ∂L/∂y there (nothing comes after it).
-  const W = m.head.weight.data; // (V, H)
+  const W = recurrentModel(m, 'hello').head.weight.data; // (V, H)
   const last = un.steps[3];
   for (let j = 0; j < 3; j++) {
     const want = last.dScores.reduce((s, d, v) => s + d * W[v * 3 + j], 0);

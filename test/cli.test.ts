@@ -144,7 +144,7 @@ test('bad input: one-line errors naming the problem', () => {
   assertOneLineError(runCli(['train', '--data', empty, '--out', out]), /is empty/);
   assertOneLineError(runCli(['train', '--data', binary, '--out', out]), /binary/);
   assertOneLineError(runCli(['train', '--data', short, '--out', out, '--steps', '1']), /too short/);
-  assertOneLineError(runCli(['train', '--data', data, '--model', 'transformer']), /unknown --model "transformer"/);
+  assertOneLineError(runCli(['train', '--data', data, '--model', 'mamba']), /unknown --model "mamba"/);
   assertOneLineError(runCli(['train', '--data', data, '--optimizer', 'lion']), /unknown --optimizer "lion"/);
   assertOneLineError(runCli(['train', '--data', data, '--hidden', '0']), /--hidden must be a positive integer, got "0"/);
   assertOneLineError(runCli(['train', '--data', data, '--batch-size=-3']), /--batch-size must be a positive integer/);

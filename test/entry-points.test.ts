@@ -44,6 +44,13 @@ test('recurrent (src/index.ts) reaches no Node built-in through static imports',
   assert.deepEqual(bare.map(([, chain]) => show(chain)), [], 'modules the browser entry must not import statically');
 });
 
+test('recurrent/onnx (src/onnx.ts) loads in browsers: its one package is @bufbuild/protobuf, and no Node built-in', () => {
+  const graph = staticGraph(join(srcDir, 'onnx.js'));
+  const bare = [...new Set([...graph.keys()].filter((k) => !k.startsWith('/')))].sort();
+  assert.deepEqual(bare, ['@bufbuild/protobuf', '@bufbuild/protobuf/codegenv2']);
+  assert.ok(!graph.has(join(srcDir, 'node.js')), 'recurrent/onnx must not reach recurrent/node');
+});
+
 test('recurrent/node (src/node.ts) exports the universal API and the file I/O', async () => {
   const universal = await import('../src/index.js');
   const node = await import('../src/node.js');

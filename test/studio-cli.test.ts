@@ -149,5 +149,10 @@ test('recurrent cells: the best cells per feature with their correlations, a reg
   assert.match(val.stdout, /over characters [\d,]+–[\d,]+ of .* \(its last 10%\)/);
   assertOneLineError(runCli(['cells', '--checkpoint', shared.dir, '--data', shared.data, '--regex', '(a']), /the regular expression \/\(a\/ is invalid/);
   assertOneLineError(runCli(['cells', '--checkpoint', shared.dir]), /cells needs --data FILE/, 2);
+  // A Transformer language model has no cells to read: one line saying so.
+  const gpt = join(tempDir(), 'gpt');
+  const t = runCli(['train', '--data', shared.data, '--model', 'transformer', '--hidden', '8', '--layers', '1', '--heads', '2', '--context', '8', '--batch-size', '2', '--steps', '2', '--eval-every', '2', '--sample-length', '0', '--out', gpt]);
+  assert.equal(t.code, 0, t.stderr);
+  assertOneLineError(runCli(['cells', '--checkpoint', gpt, '--data', shared.data]), /is a Transformer language model: the cell analysis reads recurrent models/);
   assertOneLineError(runCli(['cells', '--checkpoint', shared.dir, '--data', shared.data, '--html-length', '5']), /--html-length applies to --html FILE/, 2);
 });

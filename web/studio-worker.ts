@@ -5,7 +5,7 @@
 // A request that fails is answered with its error's message and changes nothing the worker holds.
 
 import {
-  LANGUAGE_MODEL_FORMAT, Rng, SEQ2SEQ_FORMAT, attentionMap, backend, cellActivations, cellSeries, cellsOnSpan, gateSaturation,
+  LANGUAGE_MODEL_FORMAT, Rng, SEQ2SEQ_FORMAT, defaultLanguageModelTaskOptions, recurrentModel, attentionMap, backend, cellActivations, cellSeries, cellsOnSpan, gateSaturation,
   generateText, gradientFlow, languageModelFromConfig, languageModelTask, loadCheckpointWeights, memoryStore, oneSequenceTask,
   parseCheckpointConfig, rankCells, regexFeature, seq2seqFromConfig, textFeature, topPredictions, trainTask, unrollSequence,
   type CellActivations, type EngineOptions, type LanguageModel, type LanguageModelCheckpointConfig, type LanguageModelTask,
@@ -90,12 +90,14 @@ async function run(definition: TaskDefinition<LanguageModelTask>, store: MemoryS
       // The new run replaces what the worker held only now that it has started: a run refused before (a text
       // too short for one batch, a checkpoint that does not match) loses nothing.
       const t = task!;
+      const model = recurrentModel(t.model, t.description); // the page trains recurrent cells only
       const previous = held;
-      held = { kind: 'lm', model: t.model, vocab: t.vocab, info: lmInfo(t.model, t.vocab, t.description, e.step, true, hello), store, definition, engine, config: null };
-      if (previous.kind !== 'none' && previous.model !== t.model) release(previous);
+      const next: Extract<Held, { kind: 'lm' }> = { kind: 'lm', model, vocab: t.vocab, info: lmInfo(model, t.vocab, t.description, e.step, true, hello), store, definition, engine, config: null };
+      held = next;
+      if (previous.kind !== 'none' && previous.model !== model) release(previous);
       acts = null;
       started = true;
-      push({ kind: 'model', model: held.info });
+      push({ kind: 'model', model: next.info });
       push({ kind: 'event', event: e });
       threadsPush();
     } else if (e.kind === 'step') {
@@ -147,7 +149,7 @@ async function run(definition: TaskDefinition<LanguageModelTask>, store: MemoryS
 /** The engine's options of a loaded checkpoint's run (its optimizer, options and seed must be kept to resume it). */
 function engineOfConfig(train: Record<string, unknown>, steps: number): EngineOptions {
   const engineKeys = new Set(['steps', 'timeSec', 'lr', 'optimizer', 'schedule', 'clip', 'clipValue', 'ema', 'evalEvery', 'seed']);
-  const taskKeys = new Set(['cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize', 'dropout', 'sampleLength', 'perLine']);
+  const taskKeys = new Set(Object.keys(defaultLanguageModelTaskOptions));
   const optimizerOptions = Object.fromEntries(Object.entries(train).filter(([k]) => !engineKeys.has(k) && !taskKeys.has(k)));
   const num = (k: string): number | undefined => (typeof train[k] === 'number' ? (train[k] as number) : undefined);
   return {
@@ -167,7 +169,15 @@ function load(files: CheckpointBytes, name: string, definition: TaskDefinition<L
   let next: Held;
   if (config.format === LANGUAGE_MODEL_FORMAT) {
     const c = config as unknown as LanguageModelCheckpointConfig;
-    const { model, vocab } = languageModelFromConfig(c, configPath, new Rng(0));
+    const built = languageModelFromConfig(c, configPath, new Rng(0));
+    const { vocab } = built;
+    let model: LanguageModel;
+    try {
+      model = recurrentModel(built.model, configPath);
+    } catch (e) {
+      built.model.dispose();
+      throw e;
+    }
     const step = loadCheckpointWeights(model, files.model, modelPath, configPath);
     let store: MemoryStore | null = null;
     if (files.training !== null) {

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """PyTorch peer for `npm run bench`: the recipe of scripts/char-rnn-torch.py (Embedding(V,H) -> nn.LSTM/GRU
-stack -> Linear(H,V); cross_entropy, backward, clip_grad_norm_ 5, Adam 2e-3), one task per process.
+stack -> Linear(H,V); cross_entropy, backward, clip_grad_norm_ 5, Adam 2e-3), one task per process; for
+cell 'transformer', the GPT twin of scripts/make-gpt-fixtures.py (nn.Embedding x2 -> nn.TransformerEncoder of
+nn.TransformerEncoderLayer(norm_first, gelu) under a causal mask -> LayerNorm -> Linear without bias) on windows
+at random offsets, and batch-1 sampling with a key/value cache written out on the layers' own weights
+(nn.TransformerEncoderLayer has no cache; this loop is the fastest eager PyTorch we have for it).
 
 Run by ../run.ts with Debian's python3-torch (/usr/bin/python3), torch.set_num_threads(spec threads), and
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed from this process's environment. The timing rule is
 ../timebox.ts's: two warm-up steps, then timed steps for the budget, at least two; a step slower than
 10 s gets one warm-up and one timed step (time-boxed). Prints one line `@@RESULT <json>`.
 """
-import json, resource, sys, time
+import json, math, resource, sys, time
 
 PREFIX = '@@RESULT '
 SLOW_STEP_SEC = 10.0
@@ -83,6 +87,55 @@ class Model(nn.Module):
         return self.head(out).view(-1, self.head.out_features), state  # (T*B, V)
 
 
+class GPT(nn.Module):
+    def __init__(self, V, E, L, heads, context):
+        super().__init__()
+        self.embedding = nn.Embedding(V, E)
+        self.positions = nn.Embedding(context, E)
+        layer = nn.TransformerEncoderLayer(E, heads, 4 * E, dropout=0.0, activation='gelu', norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, L, norm=nn.LayerNorm(E), enable_nested_tensor=False)
+        self.head = nn.Linear(E, V, bias=False)
+        self.register_buffer('mask', torch.triu(torch.full((context, context), float('-inf')), diagonal=1), persistent=False)
+
+    def forward(self, ids):  # (T, B)
+        T = ids.shape[0]
+        x = self.embedding(ids) + self.positions.weight[:T, None, :]  # (T, B, E)
+        return self.head(self.encoder(x, mask=self.mask[:T, :T])).view(-1, self.head.out_features)  # (T*B, V)
+
+
+def gpt_sampler(model, heads, context):
+    """step(id) -> logits (V): one position through every layer over a key/value cache; reset() starts afresh."""
+    E = model.embedding.embedding_dim
+    D = E // heads
+    layers = list(model.encoder.layers)
+    K = [torch.zeros(context, E) for _ in layers]
+    Vc = [torch.zeros(context, E) for _ in layers]
+    st = {'pos': 0}
+
+    def step(tok):
+        p = st['pos']
+        x = model.embedding.weight[tok] + model.positions.weight[p]  # (E)
+        for l, layer in enumerate(layers):
+            a = layer.self_attn
+            h = F.layer_norm(x, (E,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
+            q, k, v = F.linear(h, a.in_proj_weight, a.in_proj_bias).split(E)
+            K[l][p] = k
+            Vc[l][p] = v
+            keys = K[l][: p + 1].view(p + 1, heads, D).transpose(0, 1)  # (heads, S, D)
+            vals = Vc[l][: p + 1].view(p + 1, heads, D).transpose(0, 1)  # (heads, S, D)
+            w = torch.softmax(keys @ q.view(heads, D, 1) / math.sqrt(D), dim=1)  # (heads, S, 1)
+            o = (vals * w).sum(1).reshape(E)
+            x = x + F.linear(o, a.out_proj.weight, a.out_proj.bias)
+            h2 = F.layer_norm(x, (E,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
+            x = x + layer.linear2(F.gelu(layer.linear1(h2)))
+        st['pos'] = p + 1
+        return model.head(model.encoder.norm(x))
+
+    def reset():
+        st['pos'] = 0
+    return step, reset
+
+
 def detach(s):
     return tuple(t.detach() for t in s) if isinstance(s, tuple) else s.detach()
 
@@ -92,10 +145,35 @@ def info():
     return {'version': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas, 'blasLib': lib}
 
 
+def train_transformer(ids):
+    V, H, L, B, T = spec['vocab'], spec['hidden'], spec['layers'], spec['batch'], spec['seq']
+    model = GPT(V, H, L, spec['heads'], spec['context'])
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.9, 0.999), eps=1e-8)
+    st = {'loss': float('nan')}
+    offsets = torch.arange(T + 1)
+
+    def step():
+        starts = torch.randint(len(ids) - T, (B,))
+        w = ids[starts[:, None] + offsets].t()  # (T + 1, B)
+        logits = model(w[:-1].contiguous())
+        loss = F.cross_entropy(logits, w[1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        st['loss'] = loss.item()
+
+    t = timeboxed(step, spec['budgetSec'])
+    return {'ok': True, 'value': t['count'] * B * T / t['seconds'], **t, 'maxRssKB': max_rss_kb(),
+            'info': {**info(), 'model': f"GPT twin: {L} x nn.TransformerEncoderLayer({H}, {spec['heads']}, {4 * H}, gelu, norm_first), context {T}", 'loss': round(st['loss'], 4)}}
+
+
 def train():
     V, H, L, B, T = spec['vocab'], spec['hidden'], spec['layers'], spec['batch'], spec['seq']
     with open(spec['idsFile'], 'rb') as f:
         ids = torch.tensor(list(f.read()), dtype=torch.long)
+    if spec['cell'] == 'transformer':
+        return train_transformer(ids)
     Ls = len(ids) // B
     chunks = (Ls - 1) // T
     data = ids[: Ls * B].view(B, Ls)  # stream b = ids[b*Ls:(b+1)*Ls]
@@ -124,8 +202,37 @@ def train():
             'info': {**info(), 'model': f"nn.{spec['cell'].upper()}({H}, {H}, {L})", 'loss': round(st['loss'], 4)}}
 
 
+def sample_transformer():
+    V, H, L = spec['vocab'], spec['hidden'], spec['layers']
+    model = GPT(V, H, L, spec['heads'], spec['context']).eval()
+    step, reset = gpt_sampler(model, spec['heads'], spec['context'])
+    CHUNK = 50  # as ours: each chunk from a fresh cache, one random character then CHUNK draws
+    st = {'id': 0}
+
+    def chunk():
+        with torch.no_grad():
+            reset()
+            st['id'] = int(torch.randint(V, (1,)).item())
+            for _ in range(CHUNK):
+                probs = F.softmax(step(st['id']), dim=-1)
+                st['id'] = int(torch.multinomial(probs, 1).item())
+
+    with torch.no_grad():  # the cached loop against the full causal pass, once
+        ids = torch.randint(V, (12,))
+        full = model(ids[:, None])
+        reset()
+        cached = torch.stack([step(int(i)) for i in ids])
+        assert (full - cached).abs().max().item() < 1e-4, 'the cached sampler disagrees with the model'
+    t = timeboxed(chunk, spec['budgetSec'])
+    chars = t['count'] * CHUNK
+    return {'ok': True, 'value': chars / t['seconds'], **t, 'count': chars, 'maxRssKB': max_rss_kb(),
+            'info': {**info(), 'via': 'no_grad, a key/value cache per layer on the layers\' weights, softmax, torch.multinomial'}}
+
+
 def sample():
     V, H, L = spec['vocab'], spec['hidden'], spec['layers']
+    if spec['cell'] == 'transformer':
+        return sample_transformer()
     model = Model(V, H, L, spec['cell']).eval()
     CHUNK = 50
     st = {'id': 0, 'state': None}

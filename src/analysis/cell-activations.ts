@@ -5,7 +5,8 @@
 // colour, rank and plot them. Not here: ranking cells by features (cell-search.ts), saturation (gate-saturation.ts).
 
 import type { Vocabulary } from '../data/vocabulary.js';
-import type { LanguageModel } from '../nn/language-model.js';
+import { LanguageModel } from '../nn/language-model.js';
+import type { TransformerLanguageModel } from '../nn/transformer-language-model.js';
 import type { CellKind } from '../nn/recurrent/cells.js';
 import { languageModelStepper } from '../nn/language-model-stepper.js';
 
@@ -70,6 +71,15 @@ export function sigmoidGateNames(cell: CellKind): string[] {
   return SIGMOID_GATES[cell].map((g) => g.name);
 }
 
+/**
+ * A character model as the recurrent one the cell analysis reads; a Transformer (`train --model transformer`)
+ * is an error naming `what` (its attention views are still to come).
+ */
+export function recurrentModel(model: unknown, what: string): LanguageModel {
+  if (model instanceof LanguageModel) return model;
+  throw new Error(`${what} is a Transformer language model: the cell analysis reads recurrent models (rnn, lstm, gru, mut); attention views for Transformers are not built yet`);
+}
+
 /** Every cell of the model's signals, layer by layer (h before tanh(c) in each layer). */
 export function cellSignals(acts: Pick<CellActivations, 'layers' | 'h' | 'tanhC'>): { layer: number; signal: CellSignal; values: Float32Array }[] {
   const out: { layer: number; signal: CellSignal; values: Float32Array }[] = [];
@@ -97,7 +107,8 @@ export function cellSeries(acts: CellActivations, ref: CellRef): Float32Array {
  * Reads `text` through `model` one character at a time from a zero state and records the activations
  * after each character (a character outside the vocabulary is an error naming it).
  */
-export function cellActivations(model: LanguageModel, vocab: Vocabulary, text: string, opts: CellActivationOptions = {}): CellActivations {
+export function cellActivations(charModel: LanguageModel | TransformerLanguageModel, vocab: Vocabulary, text: string, opts: CellActivationOptions = {}): CellActivations {
+  const model = recurrentModel(charModel, 'the model');
   const ids = vocab.encode(text, 'the text to analyse');
   const N = ids.length;
   if (N === 0) throw new Error('the text to analyse is empty');

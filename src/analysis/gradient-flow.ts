@@ -8,6 +8,8 @@ import { crossEntropy, embedding, scale, select } from '../autograd/ops.js';
 import { backward } from '../autograd/tape.js';
 import type { Vocabulary } from '../data/vocabulary.js';
 import type { LanguageModel } from '../nn/language-model.js';
+import type { TransformerLanguageModel } from '../nn/transformer-language-model.js';
+import { recurrentModel } from './cell-activations.js';
 import { recurrentSteps } from '../nn/recurrent/recurrent-steps.js';
 import type { Rng } from '../random/rng.js';
 import { tidy, type Tensor } from '../tensor/tensor.js';
@@ -38,7 +40,10 @@ export function gradientFlowWindows(textLength: number, T: number, B: number, rn
   return Array.from({ length: B }, () => rng.int(textLength - T));
 }
 
-export function gradientFlow(model: LanguageModel, vocab: Vocabulary, text: string, rng: Rng, opts: GradientFlowOptions = {}): GradientFlow {
+export function gradientFlow(
+  charModel: LanguageModel | TransformerLanguageModel, vocab: Vocabulary, text: string, rng: Rng, opts: GradientFlowOptions = {},
+): GradientFlow {
+  const model = recurrentModel(charModel, 'the model');
   const T = opts.length ?? 100;
   const B = opts.windows ?? 32;
   if (!(Number.isInteger(T) && T >= 1)) throw new Error(`the window length must be a positive integer, got ${T}`);

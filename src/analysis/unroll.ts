@@ -7,6 +7,8 @@ import { crossEntropy, embedding, reshape } from '../autograd/ops.js';
 import { backward } from '../autograd/tape.js';
 import type { Vocabulary } from '../data/vocabulary.js';
 import type { LanguageModel } from '../nn/language-model.js';
+import type { TransformerLanguageModel } from '../nn/transformer-language-model.js';
+import { recurrentModel } from './cell-activations.js';
 import { recurrentSteps } from '../nn/recurrent/recurrent-steps.js';
 import { tidy } from '../tensor/tensor.js';
 
@@ -37,7 +39,8 @@ export interface Unrolled {
 }
 
 /** Unrolls `model` over `sequence` (at least two characters): reads s[0..T-1] from a zero state, predicting s[1..T]. */
-export function unrollSequence(model: LanguageModel, vocab: Vocabulary, sequence: string): Unrolled {
+export function unrollSequence(charModel: LanguageModel | TransformerLanguageModel, vocab: Vocabulary, sequence: string): Unrolled {
+  const model = recurrentModel(charModel, 'the model');
   const all = vocab.encode(sequence, 'the sequence');
   const T = all.length - 1;
   if (T < 1) throw new Error(`the sequence must have at least two characters, got ${JSON.stringify(sequence)}`);

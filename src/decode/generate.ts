@@ -1,10 +1,16 @@
-// Text generation from a character language model: feed the prime, then one character at a time,
-// carrying the recurrent state. Batch 1, without the tape and without per-character tensors
-// (nn/language-model-stepper.ts).
+// Text generation from a character language model, batch 1, without the tape: feed the prime, then one
+// character at a time. A recurrent model carries its state (nn/language-model-stepper.ts: its weights packed
+// once, each character an embedding row copy, one stepper step and one vector-matrix product into a reused
+// logits buffer). A Transformer keeps a key/value cache per layer, so a character costs
+// one step over the cache, not a pass over the window; when the window is full it slides: the cache is
+// rebuilt from the last half of the window (positions are absolute, so the kept characters are read again
+// from position 0), and decoding goes on from there.
 
 import type { Vocabulary } from '../data/vocabulary.js';
-import type { CarriedState, LanguageModel } from '../nn/language-model.js';
+import type { LanguageModel } from '../nn/language-model.js';
 import { languageModelStepper } from '../nn/language-model-stepper.js';
+import { TransformerLanguageModel } from '../nn/transformer-language-model.js';
+import { TransformerStepper } from '../nn/transformer-stepper.js';
 import type { Rng } from '../random/rng.js';
 import { sampleLogits, validateSampleOptions, type SampleOptions } from './sample.js';
 
@@ -20,7 +26,14 @@ export interface GenerateOptions extends SampleOptions {
   lines?: boolean;
 }
 
-export function generateText(model: LanguageModel, vocab: Vocabulary, opts: GenerateOptions, rng: Rng): string {
+/** A model read one character at a time: feed gives the next character's logits; restart forgets everything read. */
+interface Reader {
+  feed(id: number): Float32Array;
+  restart(): void;
+  dispose(): void;
+}
+
+export function generateText(model: LanguageModel | TransformerLanguageModel, vocab: Vocabulary, opts: GenerateOptions, rng: Rng): string {
   validateSampleOptions(opts);
   if (!Number.isInteger(opts.length) || opts.length < 0) throw new Error(`length must be a non-negative integer, got ${opts.length}`);
   const given = opts.prime !== undefined && opts.prime.length > 0 ? opts.prime : null;
@@ -30,20 +43,48 @@ export function generateText(model: LanguageModel, vocab: Vocabulary, opts: Gene
   const primeIds = vocab.encode(lines && !prime.startsWith('\n') ? `\n${prime}` : prime, 'the prime text');
   const newline = lines ? vocab.encode('\n')[0] : -1;
   const out: number[] = [];
-  const { stepper, feed, dispose } = languageModelStepper(model);
+  const reader = model instanceof TransformerLanguageModel ? cachedReader(model) : recurrentReader(model);
   try {
-    let lv = feed(primeIds[0]);
-    for (let i = 1; i < primeIds.length; i++) lv = feed(primeIds[i]);
+    let lv = reader.feed(primeIds[0]);
+    for (let i = 1; i < primeIds.length; i++) lv = reader.feed(primeIds[i]);
     for (let i = 0; i < opts.length; i++) {
       const next = sampleLogits(lv, opts, rng);
       out.push(next);
       if (i + 1 === opts.length) break;
-      if (next === newline) stepper.setState(null, null); // the line ended: the next one starts afresh, from the newline
-      lv = feed(next);
+      if (next === newline) reader.restart(); // the line ended: the next one starts afresh, from the newline
+      lv = reader.feed(next);
     }
   } finally {
-    dispose();
+    reader.dispose();
   }
   return prime + vocab.decode(out);
 }
 
+function recurrentReader(model: LanguageModel): Reader {
+  const { stepper, feed, dispose } = languageModelStepper(model);
+  return { feed, restart: () => stepper.setState(null, null), dispose };
+}
+
+/** The window a Transformer reads: every character since the last restart, at most `context`, its keys and values cached. */
+function cachedReader(model: TransformerLanguageModel): Reader {
+  const T = model.config.context;
+  const stepper = new TransformerStepper(model);
+  let window: number[] = [];
+  return {
+    feed: (id) => {
+      window.push(id);
+      if (stepper.length < T) return stepper.step(id);
+      // The window is full: slide it to its last half (at least one character), read again from position 0.
+      window = window.slice(-Math.max(1, Math.floor(T / 2)));
+      stepper.reset();
+      let lv = stepper.step(window[0]);
+      for (let i = 1; i < window.length; i++) lv = stepper.step(window[i]);
+      return lv;
+    },
+    restart: () => {
+      window = [];
+      stepper.reset();
+    },
+    dispose: () => stepper.dispose(),
+  };
+}

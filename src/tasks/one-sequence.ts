@@ -11,9 +11,10 @@ import { generateText } from '../decode/generate.js';
 import { LanguageModel } from '../nn/language-model.js';
 import type { CellKind } from '../nn/recurrent/index.js';
 import { noGrad, tidy } from '../tensor/tensor.js';
+import { recurrentModel } from '../analysis/cell-activations.js';
 import { checkResumeOption, type TaskContext, type TaskDefinition } from '../train/engine.js';
 import {
-  LANGUAGE_MODEL_FORMAT, languageModelFromConfig, type LanguageModelCheckpointConfig, type LanguageModelTask, type LanguageModelTaskOptions,
+  LANGUAGE_MODEL_FORMAT, defaultLanguageModelTaskOptions, languageModelFromConfig, type LanguageModelCheckpointConfig, type LanguageModelTask, type LanguageModelTaskOptions,
 } from './language-model.js';
 
 export interface OneSequenceTaskOptions {
@@ -32,7 +33,7 @@ export function oneSequenceTask(sequence: string, options: Partial<OneSequenceTa
   const fingerprint = dataFingerprint(sequence);
   const data = { name: JSON.stringify(sequence), ...fingerprint };
   // What config.json records: a language model read as streams of T characters, one at a time.
-  const train: LanguageModelTaskOptions = { ...opts, seqLength: T, batchSize: 1, dropout: 0, sampleLength: T, perLine: false };
+  const train: LanguageModelTaskOptions = { ...defaultLanguageModelTaskOptions, ...opts, seqLength: T, batchSize: 1, dropout: 0, sampleLength: T, perLine: false };
   const make = (model: LanguageModel, vocab: Vocabulary, ctx: TaskContext): LanguageModelTask => {
     const ids = vocab.encode(sequence, 'the sequence');
     const inputs = ids.slice(0, T); // (T, 1)
@@ -65,7 +66,7 @@ export function oneSequenceTask(sequence: string, options: Partial<OneSequenceTa
       for (const k of ['cell', 'hiddenSize', 'numLayers', 'seqLength', 'batchSize'] as const) checkResumeOption(where, k, s[k], train[k]);
       checkSameData(where, config.data, fingerprint);
       const { model, vocab } = languageModelFromConfig(config, `${where}/config.json`, ctx.rng);
-      return make(model, vocab, ctx);
+      return make(recurrentModel(model, where), vocab, ctx);
     },
   };
 }

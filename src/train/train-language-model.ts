@@ -2,18 +2,17 @@
 // task (tasks/language-model.ts) run by the engine (engine.ts) on a directory store, with the options of
 // `recurrent train` as one object. And loading such a checkpoint for sampling and evaluation.
 
-import { LanguageModel } from '../nn/language-model.js';
 import type { Vocabulary } from '../data/vocabulary.js';
 import type { ScheduleSpec } from '../optim/schedule.js';
 import { Rng } from '../random/rng.js';
 import {
   LANGUAGE_MODEL_FORMAT, defaultLanguageModelTaskOptions, languageModelFromConfig, languageModelTask,
-  type LanguageModelCheckpointConfig, type LanguageModelTaskOptions,
+  type CharModel, type LanguageModelCheckpointConfig, type LanguageModelTaskOptions,
 } from '../tasks/language-model.js';
 import { checkpointDirectory, loadCheckpointDirectory } from './checkpoint-directory.js';
 import { defaultEngineOptions, trainTask, type EvalRecord } from './engine.js';
 
-export interface TrainOptions extends LanguageModelTaskOptions {
+export interface TrainOptions extends Partial<LanguageModelTaskOptions> {
   /** Stop after this many steps (total, counting steps before a resume)... */
   steps?: number;
   /** ...or after this many seconds of this invocation. */
@@ -42,16 +41,16 @@ export interface TrainHooks {
   shouldStop?(): boolean;
 }
 
-export const defaultTrainOptions: Omit<TrainOptions, 'out'> = {
+export const defaultTrainOptions = {
   ...defaultLanguageModelTaskOptions,
   ...defaultEngineOptions,
-  schedule: { kind: 'constant' },
+  schedule: { kind: 'constant' } as ScheduleSpec,
   resume: false,
-};
+} satisfies Omit<TrainOptions, 'out'>;
 
 export async function trainLanguageModel(
   text: string, dataName: string, opts: TrainOptions, hooks: TrainHooks = {},
-): Promise<{ metrics: EvalRecord[]; stoppedEarly: boolean; model: LanguageModel; vocab: Vocabulary }> {
+): Promise<{ metrics: EvalRecord[]; stoppedEarly: boolean; model: CharModel; vocab: Vocabulary }> {
   if (opts.steps === undefined && opts.timeSec === undefined) throw new Error('give --steps or --time');
   const r = await trainTask(languageModelTask(text, dataName, opts), opts, {
     store: checkpointDirectory(opts.out),
@@ -66,7 +65,7 @@ export async function trainLanguageModel(
 }
 
 /** A language-model checkpoint directory's model (model.safetensors: the average, if the run kept one), vocabulary and config. */
-export function loadCheckpoint(dir: string): { config: LanguageModelCheckpointConfig; vocab: Vocabulary; model: LanguageModel; step: number } {
+export function loadCheckpoint(dir: string): { config: LanguageModelCheckpointConfig; vocab: Vocabulary; model: CharModel; step: number } {
   return loadCheckpointDirectory(dir, [LANGUAGE_MODEL_FORMAT], 'recurrent language-model',
     (config: LanguageModelCheckpointConfig, configPath) => languageModelFromConfig(config, configPath, new Rng(0)));
 }

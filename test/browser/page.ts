@@ -16,6 +16,10 @@ async function main(): Promise<void> {
     } else {
       const { runChecks } = await import('./checks.js');
       report = await runChecks('page main thread');
+      // recurrent/onnx and onnxruntime-web are reached by name through the page's import map, which a module
+      // Web Worker does not inherit: the ONNX check runs on the main thread.
+      const { runOnnxChecks } = await import('./onnx-checks.js');
+      report.checks.push(...(await runOnnxChecks()));
     }
   } catch (e) {
     report = { context: inWorker ? 'worker' : 'page', isolated: crossOriginIsolated, checks: [{ name: 'load', ok: false, detail: String((e as Error)?.stack ?? e) }] };

@@ -1,5 +1,6 @@
 // `npm run test:browser`: the library in headless Chromium. Serves the repository over loopback — the
-// built dist/ and this folder's page — once as a cross-origin isolated page (COOP/COEP headers, so
+// built dist/, this folder's page, and through an import map the two packages recurrent/onnx and its check
+// reach by name (@bufbuild/protobuf, onnxruntime-web) — once as a cross-origin isolated page (COOP/COEP headers, so
 // SharedArrayBuffer exists) and once as a plain one, loads test/browser/page.js on the page's main
 // thread and in a module Web Worker, and asserts on the reports the page posts back (checks.ts).
 // Needs Chromium (Debian: apt-get install chromium; or CHROMIUM=/path/to/chrome); without it this
@@ -16,7 +17,20 @@ import type { Report } from './checks.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'); // dist/test/browser -> repo
 const CHROMIUM = process.env.CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
 const TIMEOUT_MS = 120_000;
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.map': 'application/json' };
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.map': 'application/json' };
+
+/**
+ * The packages the page reaches by name, served from node_modules through an import map: recurrent/onnx's one
+ * dependency, and onnxruntime-web, which runs the exported graphs (its wasm build, next to its module).
+ */
+const PACKAGES = ['node_modules/@bufbuild/protobuf/dist/esm/', 'node_modules/onnxruntime-web/dist/'];
+const IMPORT_MAP = JSON.stringify({
+  imports: {
+    '@bufbuild/protobuf': './node_modules/@bufbuild/protobuf/dist/esm/index.js',
+    '@bufbuild/protobuf/codegenv2': './node_modules/@bufbuild/protobuf/dist/esm/codegenv2/index.js',
+    'onnxruntime-web': './node_modules/onnxruntime-web/dist/ort.wasm.min.mjs',
+  },
+});
 
 /** One page load: its URL path prefix decides whether the responses carry the isolation headers. */
 const CASES = [
@@ -46,11 +60,12 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
   }
   if (rest === '/' || rest === '/index.html') {
     res.setHeader('Content-Type', 'text/html');
-    res.end('<!doctype html><meta charset="utf-8"><title>recurrent</title><script type="module" src="dist/test/browser/page.js"></script>');
+    res.end(`<!doctype html><meta charset="utf-8"><title>recurrent</title><script type="importmap">${IMPORT_MAP}</script><script type="module" src="dist/test/browser/page.js"></script>`);
     return;
   }
   const file = normalize(join(ROOT, rest));
-  if (!file.startsWith(join(ROOT, 'dist') + '/') || !existsSync(file)) {
+  const served = [join(ROOT, 'dist') + '/', ...PACKAGES.map((p) => join(ROOT, p))];
+  if (!served.some((dir) => file.startsWith(dir)) || !existsSync(file)) {
     res.statusCode = 404;
     res.end();
     return;
