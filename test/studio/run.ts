@@ -361,7 +361,7 @@ async function main(): Promise<number> {
         return `${info}; ${await shot(page, 'unrolled')}`;
       });
 
-      await check('a checkpoint of `recurrent train`, served by `recurrent studio --checkpoint`, opens and is analysed in the page', async () => {
+      await check('a checkpoint of `recurrent train`, served by `recurrent studio --checkpoint`, opens, is analysed and resumes in the page', async () => {
         await tab(page, 'train');
         await page.selectOption('#served', '0');
         await page.click('#open-served');
@@ -374,7 +374,15 @@ async function main(): Promise<number> {
         await tab(page, 'train');
         await page.setInputFiles('#checkpoint-files', ['config.json', 'model.safetensors', 'training.safetensors'].map((f) => join(lmDir, f)));
         await page.waitForFunction(() => /from the opened checkpoint/.test(document.getElementById('model-line')!.textContent ?? ''));
-        return `${await page.textContent('#model-line')}; ${await page.textContent('#analyse-info')}`;
+        const opened = await page.textContent('#model-line');
+        // Resumed in the page, from its own text (the 60,000 characters it was trained on) to 60 steps.
+        await page.fill('#text', moby.slice(0, 60_000));
+        await setField(page, 'steps', 60);
+        await page.click('#resume');
+        await trainingDone(page, 120_000);
+        const resumed = await page.evaluate(() => (globalThis as unknown as { studioRun: { last(): { step: number } | null } }).studioRun.last()?.step);
+        if (resumed !== 60) fail(`resumed to step ${resumed}`);
+        return `${opened}; ${await page.textContent('#analyse-info')}; resumed in the page from step 40 to ${resumed}`;
       });
 
       await check('Attention view: an encoder–decoder of `recurrent seq2seq train` decodes a source with its attention matrix', async () => {
