@@ -76,6 +76,9 @@ export function setupCells(app: App): void {
   };
 
   $('analyse').addEventListener('click', () => app.guard(async () => {
+    // What was found in the last analysis goes: it was about other activations.
+    for (const id of ['ranking', 'span-cells']) $(id).textContent = '';
+    $('analyse-info').textContent = 'analysing…';
     const a = await analyse(app);
     build(a);
     await show(current());
@@ -118,6 +121,7 @@ export function setupCells(app: App): void {
 
   const search = async (feature: FeatureQuery, title: string): Promise<void> => {
     if (analysisState.analysis === null) throw new Error('analyse a text first');
+    $('ranking').textContent = '';
     const { cells } = await app.client.call({ kind: 'rank', feature });
     const why = (c: RankedCell) => `r = ${c.r.toFixed(3)} with ${title}`;
     table($('ranking'), ['cell', `r with ${title}`], cells.slice(0, 10).map((c) => ({ cells: [cellName(c), c.r.toFixed(3)], ref: c, why: why(c) })));

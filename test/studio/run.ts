@@ -306,9 +306,9 @@ async function main(): Promise<number> {
         await tab(page, 'cells');
         if ((await page.inputValue('#analyse-text')).length < 1000) fail('the held-out text was not filled in');
         await page.click('#analyse');
-        await page.waitForSelector('#colored span');
+        await until(page, { id: 'analyse-info', re: /^3,000 characters, 1×64 cells/ });
         await page.click('#feature-buttons button[data-feature="line-position"]');
-        await page.waitForSelector('#ranking tr.pick');
+        await until(page, { id: 'ranking', re: /r with position in the line/ });
         const top = (await page.locator('#ranking tr.pick').first().locator('td').allTextContents()).join(' r = ');
         // Select 12 characters of the coloured text and list the cells on across them.
         await setField(page, 'threshold', 0.05);
@@ -433,9 +433,9 @@ async function main(): Promise<number> {
         await tab(page, 'cells');
         await page.fill('#analyse-text', quotesText(3000, 6));
         await page.click('#analyse');
-        await page.waitForSelector('#colored span');
+        await until(page, { id: 'analyse-info', re: /^3,\d{3} characters, 1×32 cells/ });
         await page.click('#feature-buttons button[data-feature="quotes"]');
-        await page.waitForSelector('#ranking tr.pick');
+        await until(page, { id: 'ranking', re: /r with inside quotes/ });
         const row = (await page.locator('#ranking tr.pick').first().locator('td').allTextContents());
         const r = Number(row[1]);
         if (!(Math.abs(r) >= 0.8)) fail(`best cell ${row.join(' ')}`);
