@@ -122,13 +122,15 @@ function drawTrain(): void {
   ], { xLabel: 'step', yLabel: 'loss (nats/char)' });
 }
 
+let probeLine = '';
 const frame = (): void => {
   if (dirty) {
     dirty = false;
     drawTrain();
   }
   const r = probe.report();
-  $('probe').textContent = `· main thread since the page loaded or the last run started: longest task ${Math.round(r.longestTask)} ms, frame gap ${Math.round(r.frameGap)} ms, timer gap ${Math.round(r.timerGap)} ms`;
+  const line = `· main thread since the page loaded or the last run started: longest task ${Math.round(r.longestTask)} ms, frame gap ${Math.round(r.frameGap)} ms, timer gap ${Math.round(r.timerGap)} ms`;
+  if (line !== probeLine) $('probe').textContent = probeLine = line; // no layout in a frame where nothing changed
   requestAnimationFrame(frame);
 };
 
