@@ -21,6 +21,8 @@ import { CLASSIFY_HELP, classify } from './classify.js';
 import { SEQ2SEQ_HELP, seq2seq } from './seq2seq.js';
 import { CAPTION_HELP, caption } from './caption.js';
 import { EXPORT_HELP, exportCommand } from './export.js';
+import { STUDIO_HELP, studio } from './studio.js';
+import { CELLS_HELP, cells } from './cells.js';
 
 const HELP = `recurrent — recurrent neural networks in TypeScript
 
@@ -36,9 +38,11 @@ Usage:
   recurrent seq2seq train|eval|decode ...     encoder–decoders (attention, beam search, ensembles) on "source<TAB>target" lines
   recurrent caption data ...                  generated images with captions and questions (scenes, numbers)
   recurrent export --checkpoint DIR --format onnx --out FILE   a checkpoint's model as ONNX graphs
+  recurrent cells  --checkpoint DIR --data FILE [--html FILE]   the cells that track quotes, brackets, line position, ...
+  recurrent studio [--port N] [--checkpoint DIR ...]   a local page: train in the browser, see what the network learned
 
-Run "recurrent help train" for every training option, "recurrent help classify", "recurrent help seq2seq", "recurrent help caption"
-and "recurrent help export" for the others.`;
+Run "recurrent help train" for every training option, "recurrent help classify", "recurrent help seq2seq", "recurrent help caption",
+"recurrent help export", "recurrent help cells" and "recurrent help studio" for the others.`;
 
 const TRAIN_HELP = `recurrent train: train a character-level language model (char-rnn)
 
@@ -159,7 +163,9 @@ function evaluate(argv: string[]): number {
 }
 
 /** `recurrent help NAME`: each command's own help. */
-const HELPS: Record<string, string> = { train: TRAIN_HELP, classify: CLASSIFY_HELP, seq2seq: SEQ2SEQ_HELP, caption: CAPTION_HELP, export: EXPORT_HELP };
+const HELPS: Record<string, string> = {
+  train: TRAIN_HELP, classify: CLASSIFY_HELP, seq2seq: SEQ2SEQ_HELP, caption: CAPTION_HELP, export: EXPORT_HELP, cells: CELLS_HELP, studio: STUDIO_HELP,
+};
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -178,10 +184,15 @@ async function main(argv: string[]): Promise<number> {
       return caption(rest);
     case 'export':
       return exportCommand(rest);
+    case 'studio':
+      return studio(rest);
+    case 'cells':
+      return cells(rest);
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write((HELPS[rest[0]] ?? HELP) + '\n');
+      // An own property only: "help constructor" is no command.
+      process.stdout.write((Object.hasOwn(HELPS, rest[0] ?? '') ? HELPS[rest[0]] : HELP) + '\n');
       return 0;
     case '--version':
       process.stdout.write(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version + '\n');
@@ -190,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP + '\n');
       return 2;
     default:
-      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, caption, export, help)`);
+      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, caption, export, cells, studio, help)`);
   }
 }
 

@@ -79,6 +79,20 @@ export {
   seq2seqTask, seq2seqFromConfig, decodeAll, teacherForcedScores, decodedScores, SEQ2SEQ_FORMAT,
   type Seq2SeqTask, type Seq2SeqTaskOptions, type Seq2SeqModelOptions, type Seq2SeqCheckpointConfig, type DecodeOptions,
 } from './tasks/seq2seq.js';
+export { oneSequenceTask, defaultOneSequenceTaskOptions, type OneSequenceTaskOptions } from './tasks/one-sequence.js';
+export { decodeTextBytes } from './data/text-bytes.js';
+
+export {
+  cellActivations, cellSeries, cellSignals, recurrentModel, sigmoidGateNames, topPredictions,
+  type CellActivations, type CellActivationOptions, type CellRef, type CellSignal, type GateSeries,
+} from './analysis/cell-activations.js';
+export { textFeature, regexFeature, featureNames, featureTitles, type FeatureName } from './analysis/text-features.js';
+export { rankCells, cellsOnSpan, type RankedCell, type SpanCell } from './analysis/cell-search.js';
+export { gateSaturation, LEFT_SATURATED, RIGHT_SATURATED, type GateSaturation } from './analysis/gate-saturation.js';
+export { gradientFlow, gradientFlowWindows, type GradientFlow, type GradientFlowOptions } from './analysis/gradient-flow.js';
+export { unrollSequence, type Unrolled, type UnrolledStep } from './analysis/unroll.js';
+export { attentionMap, type AttentionMap } from './analysis/attention-map.js';
+export { activationColor } from './analysis/activation-color.js';
 export {
   randomScene, renderScene, objectMask, sceneCaptions, sceneQuestions, relation, randomNumber, renderNumber, digitMask, numberCaption, itemRng,
   SHAPES, COLOURS, SIZES, QUESTION_TYPES, type Scene, type SceneObject, type SceneOptions, type Caption, type Question, type QuestionType, type NumberImage,

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import {
   LanguageModel, Vocabulary, StreamBatcher, Rng, createOptimizer, optimizerStep, clipGradNorm,
   crossEntropy, backward, tidy, generateText, Tensor, classifierTask, seq2seqTask, trainTask, greedyDecode,
+  languageModelTask, cellActivations, rankCells, textFeature, regexFeature, cellsOnSpan, gateSaturation, gradientFlow,
 } from '../src/index.js';
 import { checkpointDirectory, readTextFile } from '../src/node.js';
 
@@ -151,6 +152,32 @@ test('README library example: a classifier and an encoder–decoder trained with
   } finally {
     process.chdir(cwd);
   }
+});
+
+test('README analysis example: a quote cell found, a regular expression, the span select, gate saturation, gradient flow', async () => {
+  // --- README example begins ---
+  // A text where quotes decide the case: an LSTM that predicts it well must keep track of them.
+  const rng = new Rng(5);
+  const words = ['the', 'cat', 'sat', 'on', 'a', 'mat', 'said', 'dog'];
+  const pick = () => words[rng.int(words.length)];
+  let text = '';
+  while (text.length < 20_000) text += `${pick()} ${pick()} ${pick()} "${pick().toUpperCase()} ${pick().toUpperCase()}" `;
+  const { task } = await trainTask(languageModelTask(text, 'quotes.txt', { cell: 'lstm', hiddenSize: 16, numLayers: 1, seqLength: 32, batchSize: 16 }), { steps: 200, lr: 1e-2 });
+  const { model, vocab } = task;
+  const probe = text.slice(0, 3000);
+  const acts = cellActivations(model, vocab, probe, { gates: true }); // after each character: every layer's h, tanh(c), σ gates
+  const [best] = rankCells(acts, textFeature(probe, 'quotes'), 1);   // e.g. { layer: 0, signal: 'tanh_c', unit: 14, r: 0.99 }
+  const mats = rankCells(acts, regexFeature(probe, '\\bmat\\b'), 5); // the five cells that best track a regular expression
+  const on = cellsOnSpan(acts, 120, 140, 0.5);  // LSTMVis: the cells on across characters 120–139, the most specific first
+  const saturation = gateSaturation(acts);      // per layer and gate (i, f, o): each unit's fraction of time < 0.1 and > 0.9
+  const flow = gradientFlow(model, vocab, probe, new Rng(1), { length: 100, windows: 32 }); // ‖∂ℓ/∂h_k‖ per layer, k = 0..99
+  // --- README example ends ---
+  assert.ok(Math.abs(best.r) >= 0.8, `best quote cell ${JSON.stringify(best)}`);
+  assert.equal(mats.length, 5);
+  assert.ok(on.every((c) => c.least >= 0.5));
+  assert.deepEqual(saturation.map((s) => s.gate), ['i', 'f', 'o']);
+  assert.equal(flow.h[0].length, 100);
+  model.dispose();
 });
 
 test('README Transformer example: a PyTorch TransformerEncoderLayer state_dict loads as it is and gives PyTorch\'s output', async () => {

@@ -1,7 +1,9 @@
 // Reading a training text from a file (Node): a missing, empty or binary file is refused with a message
-// naming it. Not here: splitting text into lines (lines.ts, which browsers load too).
+// naming it (the bytes' checks are text-bytes.ts', which pages use too). Not here: splitting text into
+// lines (lines.ts, which browsers load too).
 
 import { readFileSync, statSync } from 'node:fs';
+import { decodeTextBytes } from './text-bytes.js';
 
 export function readTextFile(path: string): string {
   let bytes: Buffer;
@@ -14,12 +16,5 @@ export function readTextFile(path: string): string {
     if (err.code === 'EACCES') throw new Error(`data file ${path} cannot be read (permission denied)`);
     throw e;
   }
-  if (bytes.length === 0) throw new Error(`data file ${path} is empty`);
-  if (bytes.includes(0)) throw new Error(`data file ${path} looks binary (it contains NUL bytes); give a text file`);
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  const bad = (text.match(/\uFFFD/g) ?? []).length;
-  if (bad > 0 && bad > text.length / 1000) {
-    throw new Error(`data file ${path} is not UTF-8 text (${bad} undecodable bytes)`);
-  }
-  return text;
+  return decodeTextBytes(bytes, `data file ${path}`);
 }

@@ -1,19 +1,17 @@
 // Text generation from a character language model, batch 1, without the tape: feed the prime, then one
-// character at a time. A recurrent model carries its state: its weights are packed once (RecurrentStepper,
-// the head's Linear), and each character is an embedding row copy, one stepper step and one vector-matrix
-// product into a reused logits buffer. A Transformer keeps a key/value cache per layer, so a character costs
+// character at a time. A recurrent model carries its state (nn/language-model-stepper.ts: its weights packed
+// once, each character an embedding row copy, one stepper step and one vector-matrix product into a reused
+// logits buffer). A Transformer keeps a key/value cache per layer, so a character costs
 // one step over the cache, not a pass over the window; when the window is full it slides: the cache is
 // rebuilt from the last half of the window (positions are absolute, so the kept characters are read again
 // from position 0), and decoding goes on from there.
 
-import { backend } from '../backend/registry.js';
 import type { Vocabulary } from '../data/vocabulary.js';
 import type { LanguageModel } from '../nn/language-model.js';
-import { RecurrentStepper, type DirectionWeights } from '../nn/recurrent/recurrent-stack.js';
+import { languageModelStepper } from '../nn/language-model-stepper.js';
 import { TransformerLanguageModel } from '../nn/transformer-language-model.js';
 import { TransformerStepper } from '../nn/transformer-stepper.js';
 import type { Rng } from '../random/rng.js';
-import { Tensor, untracked } from '../tensor/tensor.js';
 import { sampleLogits, validateSampleOptions, type SampleOptions } from './sample.js';
 
 export interface GenerateOptions extends SampleOptions {
@@ -66,38 +64,8 @@ export function generateText(model: LanguageModel | TransformerLanguageModel, vo
 }
 
 function recurrentReader(model: LanguageModel): Reader {
-  const { hiddenSize: H, numLayers: L, vocabSize: V } = model.config;
-  const be = backend();
-  // NOTE: packing allocates from the heap (it may grow): every view below is taken after it, per use.
-  const { stepper, head, logits } = untracked(() => {
-    const p = new Map(model.rnn.namedParameters());
-    const weights: DirectionWeights[] = Array.from({ length: L }, (_, l) => ({
-      wih: p.get(`weight_ih_l${l}`)!, whh: p.get(`weight_hh_l${l}`)!, bih: p.get(`bias_ih_l${l}`) ?? null, bhh: p.get(`bias_hh_l${l}`) ?? null,
-    }));
-    return {
-      stepper: new RecurrentStepper(model.rnn.cell, H, L, weights, 1),
-      head: be.packB(true, H, V, model.head.weight.data, H), // (H, V) = head.weightᵀ
-      logits: new Tensor([V]), // (V)
-    };
-  });
-  return {
-    // One character in, the next character's logits out (eval mode: the model's dropout does not apply).
-    feed: (id) => {
-      stepper.x.data.set(model.embedding.weight.data.subarray(id * H, (id + 1) * H)); // (1, H)
-      const h = stepper.step(); // (1, H)
-      const lv = logits.data;
-      if (model.head.bias !== null) lv.set(model.head.bias.data);
-      else lv.fill(0);
-      be.gemmPacked(false, 1, 1, h, H, head, 1, lv, V); // (1, V)
-      return lv;
-    },
-    restart: () => stepper.setState(null, null),
-    dispose: () => {
-      stepper.dispose();
-      head.dispose();
-      logits.dispose();
-    },
-  };
+  const { stepper, feed, dispose } = languageModelStepper(model);
+  return { feed, restart: () => stepper.setState(null, null), dispose };
 }
 
 /** The window a Transformer reads: every character since the last restart, at most `context`, its keys and values cached. */

@@ -544,7 +544,7 @@ export class RecurrentStepper {
   private readonly cs: Tensor | null; // (L, 2, B, H)
   private readonly xg: Tensor; // (B, G·H)
   private readonly hg: Tensor; // (B, G·H)
-  private readonly gates: Tensor; // (B, C·H) the cell's cache, unused here
+  private readonly gates: Tensor; // (L, B, C·H) each layer's cell cache of the last step (its activations: CELL_LAYOUTS)
   private readonly u: Tensor | null; // (B, H)
   private readonly th: Tensor | null; // (B, H)
   private slot = 0; // which of the two slots holds the current state
@@ -569,7 +569,7 @@ export class RecurrentStepper {
     this.cs = plan.hasCell ? new Tensor([L, 2, B, H]) : null; // (L, 2, B, H)
     this.xg = new Tensor([B, plan.gates * H]); // (B, G·H)
     this.hg = new Tensor([B, plan.gates * H]); // (B, G·H)
-    this.gates = new Tensor([B, plan.cache * H]); // (B, C·H)
+    this.gates = new Tensor([L, B, plan.cache * H]); // (L, B, C·H)
     this.u = this.stage2 !== null ? new Tensor([B, H]) : null; // (B, H)
     this.th = this.hhRuns.some((r) => r.operand === 'tanh_h') ? new Tensor([B, H]) : null; // (B, H)
   }
@@ -584,6 +584,15 @@ export class RecurrentStepper {
       h: Array.from({ length: this.L }, (_, l) => at(hv, l)),
       c: cv === null ? null : Array.from({ length: this.L }, (_, l) => at(cv, l)),
     };
+  }
+
+  /**
+   * Layer l's cell cache of the last step, (B, C·H): per row the C blocks of H activations CELL_LAYOUTS lists
+   * (LSTM: i, f, g, o, tanh(c)). A view, valid until the next allocation.
+   */
+  cache(l: number): Float32Array {
+    const n = this.B * this.plan.cache * this.H;
+    return this.gates.data.subarray(l * n, (l + 1) * n);
   }
 
   /** Sets the state from h (L, B, H) and c (null: zeros), or zeros everything when h is null. */
@@ -636,6 +645,7 @@ export class RecurrentStepper {
         be.gemmPacked(false, B, 1, run.operand === 'tanh_h' ? thv! : hPrev, H, this.hhPacked[l][r], 1, hgv.subarray(run.gate * H), GH);
       }
       s.x = plan.readsX ? input : null;
+      s.cache = this.cache(l);
       s.hPrev = hPrev;
       s.cPrev = csv?.subarray((l * 2 + cur) * BH, (l * 2 + cur + 1) * BH) ?? null;
       s.h = hsv.subarray((l * 2 + nxt) * BH, (l * 2 + nxt + 1) * BH);
