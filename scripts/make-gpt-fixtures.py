@@ -32,22 +32,12 @@ _mf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mf)
 
 
-class GPT(nn.Module):
-    def __init__(self, V, E, L, heads, context, tie):
-        super().__init__()
-        self.embedding = nn.Embedding(V, E)
-        self.positions = nn.Embedding(context, E)
-        layer = nn.TransformerEncoderLayer(E, heads, 4 * E, dropout=0.0, activation='gelu', norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, L, norm=nn.LayerNorm(E))
-        self.head = nn.Linear(E, V, bias=False)
-        if tie:
-            self.head.weight = self.embedding.weight
+sys.path.insert(0, os.path.join(ROOT, 'python'))
+from recurrent_torch.models import TransformerLanguageModel  # noqa: E402  the twin every script shares
 
-    def forward(self, ids):  # (T, B)
-        T = ids.shape[0]
-        x = self.embedding(ids) + self.positions(torch.arange(T))[:, None, :]  # (T, B, E)
-        mask = torch.triu(torch.full((T, T), float('-inf'), dtype=x.dtype), diagonal=1)
-        return self.head(self.encoder(x, mask=mask)).reshape(-1, self.head.out_features)  # (T·B, V)
+
+def GPT(V, E, L, heads, context, tie):
+    return TransformerLanguageModel({'vocabSize': V, 'dModel': E, 'numLayers': L, 'numHeads': heads, 'context': context, 'dropout': 0.0, 'tieEmbeddings': tie})
 
 
 CONFIGS = [
@@ -68,7 +58,7 @@ def make(name, c, seed):
     if c['tie']:
         del state['head.weight']
     model = model.double()
-    logits = model(ids)
+    logits = model(ids)[0].reshape(-1, c['V'])  # (T·B, V)
     loss = F.cross_entropy(logits, targets)
     named = dict(model.named_parameters())  # a tied weight is listed once, as embedding.weight
     grads = torch.autograd.grad(loss, list(named.values()))

@@ -87,20 +87,12 @@ class Model(nn.Module):
         return self.head(out).view(-1, self.head.out_features), state  # (T*B, V)
 
 
-class GPT(nn.Module):
-    def __init__(self, V, E, L, heads, context):
-        super().__init__()
-        self.embedding = nn.Embedding(V, E)
-        self.positions = nn.Embedding(context, E)
-        layer = nn.TransformerEncoderLayer(E, heads, 4 * E, dropout=0.0, activation='gelu', norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, L, norm=nn.LayerNorm(E), enable_nested_tensor=False)
-        self.head = nn.Linear(E, V, bias=False)
-        self.register_buffer('mask', torch.triu(torch.full((context, context), float('-inf')), diagonal=1), persistent=False)
+sys.path.insert(0, __import__('os').path.join(__import__('os').path.dirname(__import__('os').path.abspath(__file__)), '..', '..', 'python'))
+from recurrent_torch.models import TransformerLanguageModel  # noqa: E402  the twin the fixtures and the round trip use
 
-    def forward(self, ids):  # (T, B)
-        T = ids.shape[0]
-        x = self.embedding(ids) + self.positions.weight[:T, None, :]  # (T, B, E)
-        return self.head(self.encoder(x, mask=self.mask[:T, :T])).view(-1, self.head.out_features)  # (T*B, V)
+
+def GPT(V, E, L, heads, context):
+    return TransformerLanguageModel({'vocabSize': V, 'dModel': E, 'numLayers': L, 'numHeads': heads, 'context': context, 'dropout': 0.0, 'tieEmbeddings': False}).init_gpt2()
 
 
 def gpt_sampler(model, heads, context):
@@ -155,8 +147,8 @@ def train_transformer(ids):
     def step():
         starts = torch.randint(len(ids) - T, (B,))
         w = ids[starts[:, None] + offsets].t()  # (T + 1, B)
-        logits = model(w[:-1].contiguous())
-        loss = F.cross_entropy(logits, w[1:].reshape(-1))
+        logits = model(w[:-1].contiguous())[0]  # (T, B, V)
+        loss = F.cross_entropy(logits.reshape(-1, V), w[1:].reshape(-1))
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -219,7 +211,7 @@ def sample_transformer():
 
     with torch.no_grad():  # the cached loop against the full causal pass, once
         ids = torch.randint(V, (12,))
-        full = model(ids[:, None])
+        full = model(ids[:, None])[0][:, 0]  # (12, V)
         reset()
         cached = torch.stack([step(int(i)) for i in ids])
         assert (full - cached).abs().max().item() < 1e-4, 'the cached sampler disagrees with the model'

@@ -89,3 +89,58 @@ class LanguageModel(nn.Module):
         y, state = self.rnn(self.embedding(ids), state)
         y = nn.functional.dropout(y, self.dropout, self.training)
         return self.head(y), state
+
+
+class TransformerLanguageModel(nn.Module):
+    """config.json's `model` with arch 'transformer': { vocabSize, dModel, numLayers, numHeads, context, dropout,
+    tieEmbeddings } -- recurrent's src/nn/transformer-language-model.ts, built from PyTorch's own modules so the
+    names are a checkpoint's: embedding, positions (nn.Embedding), encoder (nn.TransformerEncoder of
+    nn.TransformerEncoderLayer(E, heads, 4E, gelu, norm_first) with a final LayerNorm), head (a bias-free
+    nn.Linear, or the token embedding's weight when tied: then a checkpoint has no head.weight)."""
+
+    def __init__(self, config):
+        super().__init__()
+        V, E, L, heads, T, p = (config[k] for k in ('vocabSize', 'dModel', 'numLayers', 'numHeads', 'context', 'dropout'))
+        self.tied, self.dropout, self.context = bool(config['tieEmbeddings']), p, T
+        self.embedding = nn.Embedding(V, E)
+        self.positions = nn.Embedding(T, E)
+        layer = nn.TransformerEncoderLayer(E, heads, 4 * E, dropout=p, activation='gelu', norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, L, norm=nn.LayerNorm(E), enable_nested_tensor=False)
+        self.head = nn.Linear(E, V, bias=False)
+        if self.tied:
+            self.head.weight = self.embedding.weight
+        self.register_buffer('causal', torch.triu(torch.full((T, T), float('-inf')), diagonal=1), persistent=False)
+
+    def init_gpt2(self):
+        """recurrent's initialisation: every weight N(0, 0.02), the projections back into the residual stream
+        (self_attn.out_proj, linear2) N(0, 0.02/sqrt(2L)), biases 0, LayerNorms 1 and 0."""
+        L = len(self.encoder.layers)
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if name.endswith('bias'):
+                    p.zero_()
+                elif 'norm' in name:
+                    p.fill_(1.0)
+                else:
+                    std = 0.02 / (2 * L) ** 0.5 if name.endswith(('out_proj.weight', 'linear2.weight')) else 0.02
+                    p.normal_(0.0, std)
+        return self
+
+    def checkpoint_state(self):
+        """The state_dict as a checkpoint's model.safetensors holds it (a tied head has no weight of its own)."""
+        state = self.state_dict()
+        if self.tied:
+            del state['head.weight']
+        return state
+
+    def forward(self, ids, state=None):
+        """ids (T, B) -> logits (T, B, V) and None (a Transformer carries nothing between windows)."""
+        T = ids.shape[0]
+        x = self.embedding(ids) + self.positions.weight[:T, None, :]  # (T, B, E)
+        x = nn.functional.dropout(x, self.dropout, self.training)
+        return self.head(self.encoder(x, mask=self.causal[:T, :T])), None
+
+
+def language_model(config):
+    """The twin of a checkpoint's `model` config, either architecture."""
+    return TransformerLanguageModel(config) if config.get('arch') == 'transformer' else LanguageModel(config)
