@@ -48,6 +48,7 @@ export { teacherForcingProbability, validateSamplingSchedule, type SamplingSched
 export { greedyDecode, sampleDecode, type Hypothesis, type GreedyOptions, type SampleDecodeOptions } from './decode/greedy.js';
 export { beamSearch, type BeamSearchOptions } from './decode/beam-search.js';
 export { createScorer, disposeScorerState, type Scorer, type ScorerState, type ScorerStep, type Seq2SeqModels, type ScorerModel, type ScorerModels, type MemberState } from './decode/ensemble.js';
+export { isStepDecoder, type StepDecoder, type StepDecoderStep, type DecodingSignature } from './decode/step-decoder.js';
 export { ConditionedGenerator, conditioningKinds, selectGeneratorRows, type ConditionedGeneratorConfig, type Conditioning, type ConditioningVectors, type ConditionedGeneratorBatch, type ConditionedGeneratorForwardOptions, type ConditionedGeneratorOutput, type GeneratorCondition, type GeneratorState, type GeneratorStep } from './nn/conditioned-generator.js';
 export {
   SequenceClassifier, poolKinds, type PoolKind, type SequenceClassifierConfig, type SequenceEncoderConfig,

@@ -253,7 +253,7 @@ test('bad input gets an error naming the problem', () => {
   assert.throws(() => greedyDecode([m, new ConditionedGenerator({ ...base, eos: 2 }, rng)], vectors, { maxLength: 3 }), /ensemble: member 1 has eos 2, member 0 has 1/);
   const s2s = new Seq2Seq({ cell: 'gru', srcVocabSize: 6, tgtVocabSize: 6, embeddingSize: 4, hiddenSize: 5, bos: BOS, eos: EOS }, rng);
   assert.throws(() => greedyDecode([m, s2s], vectors, { maxLength: 3 }), /ensemble: member 1 is a Seq2Seq, member 0 is a ConditionedGenerator/);
-  assert.throws(() => greedyDecode([m, {} as never], vectors, { maxLength: 3 }), /ensemble: member 1 must be a Seq2Seq or a ConditionedGenerator/);
+  assert.throws(() => greedyDecode([m, {} as never], vectors, { maxLength: 3 }), /ensemble: member 1 must be a model that decodes step by step/);
 });
 
 test('decoding frees everything it makes; training memory is flat', () => {

@@ -1,15 +1,14 @@
 // The next-symbol scorer every search runs on: one model, or an ensemble of models run side by side on
 // the same prefixes with their next-symbol distributions averaged (arithmetic mean of probabilities).
-// A model is a Seq2Seq (the source is a sequence of ids) or a ConditionedGenerator (the source is a
-// vector). Log-probabilities come out as plain float64 rows; tensors stay inside. Not here: the searches
-// themselves (greedy.ts, beam-search.ts).
+// A model is any StepDecoder (step-decoder.ts): the recurrent encoder–decoder (the source is a sequence of
+// ids), the conditioned generator (a vector), and the models of later tasks. Log-probabilities come out as
+// plain float64 rows; tensors stay inside. Not here: the searches themselves (greedy.ts, beam-search.ts).
 
-import { ConditionedGenerator, selectGeneratorRows, type GeneratorCondition, type GeneratorState } from '../nn/conditioned-generator.js';
-import { Seq2Seq, selectDecoderRows, type DecoderState, type EncodedSource } from '../nn/seq2seq.js';
 import { Tensor } from '../tensor/tensor.js';
+import { isStepDecoder, type StepDecoder } from './step-decoder.js';
 
 /** A model the searches run on: p(next symbol | source, prefix), stepped one token at a time. */
-export type ScorerModel = Seq2Seq | ConditionedGenerator;
+export type ScorerModel = StepDecoder;
 
 /** One model, or several of the same kind with the same vocabularies and special symbols. */
 export type ScorerModels = ScorerModel | readonly ScorerModel[];
@@ -17,10 +16,11 @@ export type ScorerModels = ScorerModel | readonly ScorerModel[];
 /** The name from before generators could be decoded; the same type as ScorerModels. */
 export type Seq2SeqModels = ScorerModels;
 
-/** One member's fixed encoding and current state, tagged with the kind of model it belongs to. */
-export type MemberState =
-  | { kind: 'seq2seq'; encoded: EncodedSource; state: DecoderState }
-  | { kind: 'generator'; encoded: GeneratorCondition; state: GeneratorState };
+/** One member's fixed encoding and current state (the model's own types). */
+export interface MemberState {
+  encoded: unknown;
+  state: unknown;
+}
 
 /** Each member's encoding and state for the current rows (tensors: free with disposeScorerState). */
 export interface ScorerState {
@@ -49,73 +49,22 @@ export interface Scorer {
   select(state: ScorerState, rows: ArrayLike<number>): ScorerState;
 }
 
-/** One model behind a common face: what the scorer needs from either kind. */
-interface Member {
-  start(src: ReadonlyArray<ArrayLike<number>>): MemberState;
-  step(s: MemberState, prev: Int32Array): { logits: Tensor; weights: Tensor | null; next: MemberState };
-  select(s: MemberState, rows: ArrayLike<number>): MemberState;
-}
-
-function memberOf(m: ScorerModel): Member {
-  const mismatch = (s: MemberState): never => {
-    throw new Error(`ensemble: a ${s.kind} state was given to a ${m instanceof ConditionedGenerator ? 'generator' : 'seq2seq'} model`);
-  };
-  if (m instanceof ConditionedGenerator) {
-    const own = (s: MemberState): Extract<MemberState, { kind: 'generator' }> => (s.kind === 'generator' ? s : mismatch(s));
-    return {
-      start: (src) => ({ kind: 'generator', ...m.encode(src) }),
-      step: (s, prev) => {
-        const g = own(s);
-        const out = m.step(g.encoded, g.state, prev);
-        return { logits: out.logits, weights: null, next: { kind: 'generator', encoded: g.encoded, state: out.state } };
-      },
-      select: (s, rows) => {
-        const g = own(s);
-        return { kind: 'generator', ...selectGeneratorRows(g.encoded, g.state, rows) };
-      },
-    };
-  }
-  const own = (s: MemberState): Extract<MemberState, { kind: 'seq2seq' }> => (s.kind === 'seq2seq' ? s : mismatch(s));
-  return {
-    start: (src) => ({ kind: 'seq2seq', ...m.encode(src) }),
-    step: (s, prev) => {
-      const d = own(s);
-      const out = m.step(d.encoded, d.state, prev);
-      return { logits: out.logits, weights: out.weights, next: { kind: 'seq2seq', encoded: d.encoded, state: out.state } };
-    },
-    select: (s, rows) => {
-      const d = own(s);
-      return { kind: 'seq2seq', ...selectDecoderRows(d.encoded, d.state, rows) };
-    },
-  };
-}
-
-/** What an ensemble's members must agree on, per kind of model, and the output vocabulary size. */
-function shared(m: ScorerModel): { kind: string; keys: Array<[string, number]>; V: number } {
-  if (m instanceof ConditionedGenerator) {
-    const { vectorSize, vocabSize, bos, eos } = m.config;
-    return { kind: 'ConditionedGenerator', keys: [['vectorSize', vectorSize], ['vocabSize', vocabSize], ['bos', bos], ['eos', eos]], V: vocabSize };
-  }
-  const { srcVocabSize, tgtVocabSize, bos, eos } = m.config;
-  return { kind: 'Seq2Seq', keys: [['srcVocabSize', srcVocabSize], ['tgtVocabSize', tgtVocabSize], ['bos', bos], ['eos', eos]], V: tgtVocabSize };
-}
-
 /**
- * The scorer of a model or an ensemble. An ensemble's members must be of one kind and agree on its
- * vocabularies, source width and special symbols — Seq2Seq: srcVocabSize, tgtVocabSize, bos, eos;
- * ConditionedGenerator: vectorSize, vocabSize, bos, eos (anything else — cell, sizes, attention,
- * conditioning — may differ); otherwise this throws naming the member.
+ * The scorer of a model or an ensemble. An ensemble's members must be of one kind and agree on the keys of
+ * their decodingSignature() — Seq2Seq: srcVocabSize, tgtVocabSize, bos, eos; ConditionedGenerator:
+ * vectorSize, vocabSize, bos, eos (anything else — cell, sizes, attention, conditioning — may differ);
+ * otherwise this throws naming the member.
  * With one model, log p = log_softmax(logits); with M models, log p = log((1/M) Σ_m softmax(logits_m)).
  */
 export function createScorer(models: ScorerModels): Scorer {
   const list: readonly ScorerModel[] = Array.isArray(models) ? (models as readonly ScorerModel[]) : [models as ScorerModel];
   if (list.length === 0) throw new Error('ensemble: needs at least one model, got none');
   list.forEach((m, i) => {
-    if (!(m instanceof Seq2Seq || m instanceof ConditionedGenerator)) throw new Error(`ensemble: member ${i} must be a Seq2Seq or a ConditionedGenerator, got ${String(m)}`);
+    if (!isStepDecoder(m)) throw new Error(`ensemble: member ${i} must be a model that decodes step by step (a Seq2Seq, a ConditionedGenerator, ...), got ${String(m)}`);
   });
-  const s0 = shared(list[0]);
+  const s0 = list[0].decodingSignature();
   list.forEach((m, i) => {
-    const si = shared(m);
+    const si = m.decodingSignature();
     if (si.kind !== s0.kind) throw new Error(`ensemble: member ${i} is a ${si.kind}, member 0 is a ${s0.kind} (every member must take the same kind of source)`);
     si.keys.forEach(([key, v], k) => {
       if (v !== s0.keys[k][1]) {
@@ -123,25 +72,23 @@ export function createScorer(models: ScorerModels): Scorer {
       }
     });
   });
-  const members = list.map(memberOf);
-  const V = s0.V;
+  const V = s0.vocabSize;
   const ensemble = Array.isArray(models);
   return {
     models: list,
     vocabSize: V,
-    bos: list[0].config.bos,
-    eos: list[0].config.eos,
-    start: (src) => ({ members: members.map((m) => m.start(src)) }),
-    select: (state, rows) => ({ members: state.members.map((s, i) => members[i].select(s, rows)) }),
+    bos: s0.bos,
+    eos: s0.eos,
+    start: (src) => ({ members: list.map((m) => m.encode(src)) }),
+    select: (state, rows) => ({ members: state.members.map((s, i) => list[i].selectRows(s.encoded, s.state, rows)) }),
     step: (state, prev) => {
       const B = prev.length;
       const logProbs = new Float64Array(B * V);
-      const m0 = state.members[0];
-      const lengths = m0.kind === 'seq2seq' ? m0.encoded.srcLengths : [];
+      const lengths = list[0].attendedLengths(state.members[0].encoded);
       let weights: Float32Array[] | null = null;
       let attending = 0;
-      const next = state.members.map((s, i) => {
-        const out = members[i].step(s, prev);
+      const next = state.members.map((s, i): MemberState => {
+        const out = list[i].decodeStep(s.encoded, s.state, prev);
         const lv = out.logits.data; // (B, V)
         for (let b = 0; b < B; b++) {
           const row = lv.subarray(b * V, (b + 1) * V);
@@ -163,7 +110,7 @@ export function createScorer(models: ScorerModels): Scorer {
           for (let b = 0; b < B; b++) for (let j = 0; j < lengths[b]; j++) weights[b][j] += wv[b * S + j];
           attending++;
         }
-        return out.next;
+        return { encoded: out.encoded ?? s.encoded, state: out.state };
       });
       if (ensemble) for (let k = 0; k < logProbs.length; k++) logProbs[k] = Math.log(logProbs[k] / list.length);
       if (weights !== null && attending > 1) for (const w of weights as Float32Array[]) for (let j = 0; j < w.length; j++) w[j] /= attending;

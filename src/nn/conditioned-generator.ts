@@ -5,6 +5,7 @@
 // masked loss over variable-length targets. Not here: search (decode/), whatever computes v.
 
 import { concat, crossEntropy, indexSelect, narrow, reshape, stack, tanh } from '../autograd/ops.js';
+import type { DecodingSignature, StepDecoder } from '../decode/step-decoder.js';
 import type { Rng } from '../random/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Embedding } from './embedding.js';
@@ -96,7 +97,7 @@ export type ConditionedGeneratorOutput = FeedbackOutput;
  * `rnn.weight_ih_l0` (G·H, E + Dv) holding [W_ie | W_iv] under 'every-step' and 'both'); `head.weight` (V, H),
  * `head.bias` (V).
  */
-export class ConditionedGenerator extends Module {
+export class ConditionedGenerator extends Module implements StepDecoder<GeneratorCondition, GeneratorState> {
   readonly config: Readonly<Required<ConditionedGeneratorConfig>>;
   readonly embedding: Embedding;
   readonly initH: Linear | null;
@@ -166,6 +167,24 @@ export class ConditionedGenerator extends Module {
     const r = this.rnn.forward(x, { h0: state.h, c0: state.c ?? undefined }); // output (1, B, H)
     const logits = this.head.forward(reshape(r.output, [B, H])); // (B, V)
     return { logits, state: { h: r.h, c: r.c } };
+  }
+
+  // --- StepDecoder: what the searches in src/decode/ read (the source is a vector: nothing to attend) ---
+  decodingSignature(): DecodingSignature {
+    const { vectorSize, vocabSize, bos, eos } = this.config;
+    return { kind: 'ConditionedGenerator', keys: [['vectorSize', vectorSize], ['vocabSize', vocabSize], ['bos', bos], ['eos', eos]], vocabSize, bos, eos };
+  }
+
+  decodeStep(encoded: GeneratorCondition, state: GeneratorState, prev: Int32Array): GeneratorStep & { weights: null } {
+    return { ...this.step(encoded, state, prev), weights: null };
+  }
+
+  selectRows(encoded: GeneratorCondition, state: GeneratorState, rows: ArrayLike<number>): { encoded: GeneratorCondition; state: GeneratorState } {
+    return selectGeneratorRows(encoded, state, rows);
+  }
+
+  attendedLengths(encoded: GeneratorCondition): readonly number[] {
+    return new Array<number>(encoded.B).fill(0);
   }
 
   /**

@@ -6,6 +6,7 @@
 // probability (scheduled-sampling.ts).
 
 import { concat, crossEntropy, dropout as dropoutOp, indexSelect, reshape, select, stack, swapAxes01, tanh } from '../autograd/ops.js';
+import type { DecodingSignature, StepDecoder } from '../decode/step-decoder.js';
 import type { Rng } from '../random/rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Attention, attentionKinds, selectMemoryRows, type AttentionKind, type AttentionMemory } from './attention.js';
@@ -126,7 +127,7 @@ export { IGNORE_INDEX };
  * Parameters: `src_embedding.weight`, `encoder.*` (PyTorch names), `bridge_h.*`, `bridge_c.*`,
  * `tgt_embedding.weight`, `decoder.*`, `attention.*`, `combine.weight` (Luong W_c, no bias), `head.*`.
  */
-export class Seq2Seq extends Module {
+export class Seq2Seq extends Module implements StepDecoder<EncodedSource, DecoderState> {
   readonly config: Readonly<Required<Omit<Seq2SeqConfig, 'attentionSize'>> & { attentionSize: number | undefined }>;
   readonly srcEmbedding: Embedding;
   readonly encoder: Recurrent;
@@ -250,6 +251,24 @@ export class Seq2Seq extends Module {
       if (this.config.inputFeeding) feed = ht;
     }
     return { logits, state: { h: r.h, c: r.c, feed }, weights };
+  }
+
+  // --- StepDecoder: what the searches in src/decode/ read ---
+  decodingSignature(): DecodingSignature {
+    const { srcVocabSize, tgtVocabSize, bos, eos } = this.config;
+    return { kind: 'Seq2Seq', keys: [['srcVocabSize', srcVocabSize], ['tgtVocabSize', tgtVocabSize], ['bos', bos], ['eos', eos]], vocabSize: tgtVocabSize, bos, eos };
+  }
+
+  decodeStep(encoded: EncodedSource, state: DecoderState, prev: Int32Array): DecoderStep {
+    return this.step(encoded, state, prev);
+  }
+
+  selectRows(encoded: EncodedSource, state: DecoderState, rows: ArrayLike<number>): { encoded: EncodedSource; state: DecoderState } {
+    return selectDecoderRows(encoded, state, rows);
+  }
+
+  attendedLengths(encoded: EncodedSource): readonly number[] {
+    return encoded.srcLengths;
   }
 
   /**
