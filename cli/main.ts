@@ -169,6 +169,11 @@ const HELPS: Record<string, string> = {
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // `recurrent train --help` (or -h anywhere after a command) is `recurrent help train`, as users type it.
+  if (cmd !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write((Object.hasOwn(HELPS, cmd) ? HELPS[cmd] : HELP) + '\n');
+    return 0;
+  }
   switch (cmd) {
     case 'train':
       return train(rest);

@@ -209,3 +209,12 @@ test('Ctrl-C saves a checkpoint at the current step, and --resume continues from
   assert.equal(r.code, 0, r.stderr);
   assert.equal(metrics(out).at(-1)!.step, step + 3);
 });
+
+test('--help after a command prints that command\'s help, as `recurrent help NAME` does', () => {
+  for (const [args, heading] of [[['train', '--help'], /^recurrent train: /], [['seq2seq', 'train', '-h'], /^recurrent seq2seq/], [['sample', '--help'], /^recurrent — /]] as const) {
+    const r = runCli([...args]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, heading);
+  }
+  assert.equal(runCli(['train', '--help']).stdout, runCli(['help', 'train']).stdout);
+});
