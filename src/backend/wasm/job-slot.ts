@@ -1,8 +1,11 @@
 // The job slot a kernel worker thread reads: one small SharedArrayBuffer per worker, written by the
 // main thread, run by kernel-worker.ts. Posting a message per call is far too slow, so the main thread
-// writes the kernel's number and arguments, bumps SEQ and notifies; the worker calls the kernel with
-// its own scratch appended and stores SEQ into DONE. Both sides spin a little before they sleep
-// (spinUntilChanged). Not here: the pool and the splits (thread-pool.ts, wasm-backend.ts).
+// writes the kernel's number and arguments, bumps SEQ and notifies; the worker claims the job (CLAIM from
+// SEQ - 1 to SEQ, compare-and-swap), calls the kernel with its own scratch appended and stores SEQ into
+// DONE. The main thread, done with its own part, claims a job no worker has claimed yet and runs it itself
+// (then it stores DONE): on a loaded machine a worker the system has not scheduled never holds up the call.
+// Both sides spin a little before they sleep (spinUntilChanged). Not here: the pool and the splits
+// (thread-pool.ts, wasm-backend.ts).
 
 // Int32 words of the header.
 export const SEQ = 0; // job number, bumped by the main thread per job
@@ -11,6 +14,12 @@ export const READY = 2; // 1 once the worker has instantiated the kernels, START
 export const FAILED = 3; // set by a worker whose kernel threw (the main thread then throws)
 export const FN = 4; // which kernel (FN_*)
 export const NARGS = 5; // how many arguments, before the worker's scratch
+export const CLAIM = 6; // the last job number claimed, by the worker or taken back by the main thread
+
+/** Claims job `seq` (posted as SEQ = seq): true for the one thread, worker or main, that gets to run it. */
+export function claim(s: Int32Array, seq: number): boolean {
+  return Atomics.compareExchange(s, CLAIM, seq - 1, seq) === seq - 1;
+}
 
 /** The arguments: float64 from this byte on (pointers, sizes and float32 scalars are all exact in it). */
 const ARGS_BYTE = 64;

@@ -1,6 +1,6 @@
 // A kernel worker thread: instantiates the same compiled kernels against the shared heap, with its own
-// gemm scratch, then loops forever: wait for a job on its slot (job-slot.ts: spin, then sleep), call
-// the kernel, report DONE. With the native backend it loads the native addon and runs its kernels
+// gemm scratch, then loops forever: wait for a job on its slot (job-slot.ts: spin, then sleep), claim it
+// (unless the main thread took it back first), call the kernel, report DONE. With the native backend it loads the native addon and runs its kernels
 // instead (same arguments, same heap). Started by thread-pool.ts (Node: node:worker_threads with workerData; a
 // browser Web Worker would get the same WorkerInit as its first message). Not here: choosing or
 // splitting jobs.
@@ -25,6 +25,7 @@ function run(init: J.WorkerInit, native: Partial<J.WorkerKernels> | null): void 
   for (;;) {
     if (!J.spinUntilChanged(s, J.SEQ, seen)) Atomics.wait(s, J.SEQ, seen);
     seen = Atomics.load(s, J.SEQ);
+    if (!J.claim(s, seen)) continue; // the main thread took the job back and reports it done itself
     try {
       const args = Array.from(slot.args.subarray(0, s[J.NARGS]));
       args.push(init.scratch);
