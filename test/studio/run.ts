@@ -172,8 +172,8 @@ async function main(): Promise<number> {
       cli(['train', '--data', join(tmp, 'moby.txt'), '--hidden', '32', '--layers', '1', '--seq-length', '32', '--batch-size', '8', '--steps', '40', '--eval-every', '40', '--out', lmDir]),
       cli(['seq2seq', 'train', '--data', join(tmp, 'reverse.tsv'), '--model', 'gru', '--hidden', '32', '--batch-size', '16', '--steps', '250', '--lr', '1e-2', '--eval-every', '250', '--out', s2sDir]),
       cli(['classify', 'train', '--data', join(tmp, 'labels.tsv'), '--hidden', '8', '--steps', '5', '--eval-every', '5', '--out', clfDir]),
-      cli(['train', '--data', join(tmp, 'moby.txt'), '--model', 'transformer', '--hidden', '16', '--layers', '2', '--heads', '2', '--context', '32', '--batch-size', '8',
-        '--steps', '40', '--lr', '1e-2', '--eval-every', '40', '--out', gptDir]),
+      cli(['train', '--data', join(tmp, 'moby.txt'), '--model', 'transformer', '--hidden', '32', '--layers', '2', '--heads', '2', '--context', '32', '--batch-size', '16',
+        '--steps', '300', '--lr', '1e-2', '--eval-every', '300', '--out', gptDir]),
     ]);
     const { server, url } = await startStudio({ port: 0, host: '127.0.0.1', checkpoints: servedCheckpoints([lmDir, s2sDir, clfDir, gptDir]) });
     const origin = new URL(url).origin;
@@ -417,7 +417,7 @@ async function main(): Promise<number> {
         await tab(page, 'train');
         await page.selectOption('#served', '3');
         await page.click('#open-served');
-        await until(page, { id: 'model-line', re: /^Transformer 2×16, 2 heads, context 32 from / });
+        await until(page, { id: 'model-line', re: /^Transformer 2×32, 2 heads, context 32 from / });
         await page.click('#sample-again');
         await page.waitForFunction(() => (document.getElementById('sample')!.textContent ?? '').length > 300 || !document.getElementById('error')!.hidden);
         const sample = (await page.textContent('#sample'))!;
