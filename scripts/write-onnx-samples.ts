@@ -1,7 +1,7 @@
 // Writes one exported graph for every shape the ONNX tests run (each cell kind, layers, bidirectional,
-// every pooling, the bag of words' features, every attention kind, bridged encoders, input feeding) into a
-// directory, for scripts/check-onnx.py (onnx.checker, from Debian's python3-onnx) to check: `npm run
-// test:onnx-checker`. Untrained weights: the checker reads structure and types, not values.
+// every pooling, the bag of words' features, every attention kind, bridged encoders, input feeding, the
+// Transformer language model tied and untied) into a directory, for scripts/check-onnx.py (onnx.checker,
+// from Debian's python3-onnx) to check: `npm run test:onnx-checker`. Untrained weights: the checker reads structure and types, not values.
 //   node dist/scripts/write-onnx-samples.js DIR
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import type { Module } from '../src/nn/module.js';
 import { cellKinds } from '../src/nn/recurrent/index.js';
 import { SequenceClassifier, poolKinds } from '../src/nn/sequence-classifier.js';
 import { Seq2Seq, seq2seqAttentionKinds } from '../src/nn/seq2seq.js';
+import { TransformerLanguageModel } from '../src/nn/transformer-language-model.js';
 import { toOnnx } from '../src/onnx.js';
 import { Rng } from '../src/random/rng.js';
 
@@ -45,4 +46,9 @@ for (const attention of seq2seqAttentionKinds) {
   }
 }
 write('s2s-bridged', new Seq2Seq({ cell: 'lstm', srcVocabSize: 6, tgtVocabSize: 8, embeddingSize: 4, hiddenSize: 4, encoderHiddenSize: 3, numLayers: 2, attention: 'none', bos: 0, eos: 1 }, rng));
+for (const [numLayers, numHeads, tieEmbeddings] of [[1, 1, false], [2, 2, true]] as const) {
+  write(`gpt-${numLayers}x${numHeads}-${tieEmbeddings ? 'tied' : 'untied'}`, new TransformerLanguageModel({
+    arch: 'transformer', vocabSize: 7, dModel: 4, numLayers, numHeads, context: 5, dropout: 0, tieEmbeddings,
+  }, rng));
+}
 process.stdout.write(`wrote ${n} graphs to ${dir}\n`);

@@ -93,6 +93,7 @@ export { gateSaturation, LEFT_SATURATED, RIGHT_SATURATED, type GateSaturation } 
 export { gradientFlow, gradientFlowWindows, type GradientFlow, type GradientFlowOptions } from './analysis/gradient-flow.js';
 export { unrollSequence, type Unrolled, type UnrolledStep } from './analysis/unroll.js';
 export { attentionMap, type AttentionMap } from './analysis/attention-map.js';
+export { selfAttentionMap, type SelfAttentionMap } from './analysis/self-attention.js';
 export { activationColor } from './analysis/activation-color.js';
 export {
   randomScene, renderScene, objectMask, sceneCaptions, sceneQuestions, relation, randomNumber, renderNumber, digitMask, numberCaption, itemRng,

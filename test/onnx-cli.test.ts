@@ -39,6 +39,30 @@ test('export a language model: FILE-step.onnx and FILE-sequence.onnx, equal to t
   model.dispose();
 });
 
+test('export a Transformer language model: its sequence graph scores as the checkpoint\'s forward, its step graph starts as it', async () => {
+  const dir = tempDir();
+  const data = join(dir, 'text.txt');
+  writeFileSync(data, smallCorpus(60));
+  const run = join(dir, 'gpt');
+  const t = runCli(['train', '--data', data, '--model', 'transformer', '--hidden', '8', '--layers', '2', '--heads', '2', '--context', '12', '--tie-embeddings',
+    '--batch-size', '4', '--steps', '3', '--eval-every', '3', '--sample-length', '0', '--out', run]);
+  assert.equal(t.code, 0, t.stderr);
+  const r = runCli(['export', '--checkpoint', run, '--format', 'onnx', '--out', join(dir, 'gpt.onnx')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /gpt-step\.onnx  step graph, [\d.]+ KiB\n.*gpt-sequence\.onnx  sequence graph/s);
+  const { model, vocab } = loadCheckpoint(run);
+  const ids = vocab.encode('the cat sat', 'test'); // (T, 1)
+  const T = ids.length;
+  const want = noGrad(() => tidy(() => model.eval().forward(ids, T, 1, null).logits.data.slice())); // (T, V)
+  const seq = await session(readFileSync(join(dir, 'gpt-sequence.onnx')));
+  assertClose((await seq.run({ tokens: int64(ids, [1, T]) })).logits, want, 'sequence logits', [1, T, vocab.size]);
+  const step = await session(readFileSync(join(dir, 'gpt-step.onnx')));
+  const past = Object.fromEntries([0, 1].flatMap((l) => ['key', 'value'].map((kv) => [`past_${kv}_${l}`, zeros([1, 2, 0, 4])])));
+  const first = await step.run({ token: int64([ids[0]], [1]), position: int64([0], [1]), ...past });
+  assertClose(first.logits, want.subarray(0, vocab.size), 'step logits', [1, vocab.size]);
+  model.dispose();
+});
+
 test('export a classifier: one graph, whose probabilities are classify predict\'s', async () => {
   const dir = tempDir();
   const data = join(dir, 'train.tsv');
@@ -135,7 +159,7 @@ test('what cannot be exported is one line naming it', () => {
     return d;
   };
   const out = join(dir, 'x.onnx');
-  // A kind of model with no exporter (a Transformer, one day).
+  // A kind of model with no exporter (a format recurrent does not know).
   const future = ckpt('future', { format: 'recurrent-transformer/1' }, new Uint8Array());
   assertOneLineError(runCli(['export', '--checkpoint', future, '--format', 'onnx', '--out', out]), /cannot export .*future to ONNX: its model \(format "recurrent-transformer\/1"\) has no ONNX exporter/);
   const lm = { format: 'recurrent-language-model/1', model: { cell: 'lstm', vocabSize: 3, hiddenSize: 4, numLayers: 1, dropout: 0 }, vocab: ['a', 'b', 'c'] };
@@ -150,6 +174,6 @@ test('what cannot be exported is one line naming it', () => {
   // From code: bytes in, the same one-line errors; a model class with no exporter is named.
   assert.throws(() => checkpointToOnnx({ config: new TextEncoder().encode('{"format": "recurrent-transformer/1"}'), model: new Uint8Array() }, 'mine'), /^Error: cannot export mine to ONNX/);
   const tagger = new SequenceTagger({ cell: 'gru', vocabSize: 4, hiddenSize: 3, numTags: 2 }, new Rng(1));
-  assert.throws(() => toOnnx(tagger), /cannot export a SequenceTagger to ONNX: the exportable models are LanguageModel, SequenceClassifier, BagOfWordsClassifier and Seq2Seq/);
+  assert.throws(() => toOnnx(tagger), /cannot export a SequenceTagger to ONNX: the exportable models are LanguageModel, TransformerLanguageModel, SequenceClassifier, BagOfWordsClassifier and Seq2Seq/);
   tagger.dispose();
 });

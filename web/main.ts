@@ -14,7 +14,7 @@ import { checkpointFrom, download, droppedFiles, fetchServedCheckpoint, servedCh
 import { startFreezeProbe } from './freeze-probe.js';
 import { linePlot } from './plot.js';
 import type { CheckpointBytes, ModelInfo, Push, TrainSpec } from './protocol.js';
-import { setupAttention, setupFlow, setupGates, setupUnrolled } from './views.js';
+import { setupAttention, setupFlow, setupGates, setupNotForTransformers, setupUnrolled } from './views.js';
 
 const probe = startFreezeProbe();
 
@@ -339,6 +339,7 @@ setupCells(app);
 setupGates(app);
 setupFlow(app);
 setupAttention(app);
+setupNotForTransformers(app);
 setupUnrolled(app, (f) => unrolledListeners.push(f), () => {
   helloSettings();
   return startTraining();

@@ -4,7 +4,7 @@
 
 import type {
   AttentionMap, CellRef, CellSignal, EngineOptions, EvalRecord, FeatureName, GateSaturation, GradientFlow, RankedCell,
-  SpanCell, TrainEvent, Unrolled,
+  SelfAttentionMap, SpanCell, TrainEvent, Unrolled,
 } from '../src/index.js';
 
 /** What the page trains: a text with the language model's options, or the lectures' "hello". */
@@ -25,7 +25,9 @@ export interface CheckpointBytes {
 export type ModelInfo =
   | { kind: 'none' }
   | { kind: 'language-model'; description: string; cell: string; layers: number; hiddenSize: number; vocab: string[]; step: number; resumable: boolean; hello: boolean }
-  | { kind: 'seq2seq'; description: string; step: number; srcSplit: string; attention: string };
+  | { kind: 'seq2seq'; description: string; step: number; srcSplit: string; attention: string }
+  /** A GPT-style language model (opened from a checkpoint): samples and self-attention; no cells. */
+  | { kind: 'transformer'; description: string; step: number; layers: number; heads: number; context: number; vocab: string[] };
 
 export type FeatureQuery = { kind: 'builtin'; name: FeatureName } | { kind: 'regex'; pattern: string; flags: string };
 
@@ -54,6 +56,7 @@ export type Request =
   | { kind: 'flow'; text: string; length: number; windows: number }
   | { kind: 'unroll' }
   | { kind: 'decode'; source: string }
+  | { kind: 'attend'; text: string }
   | { kind: 'files' };
 
 /** Not answered: settings the worker applies from now on. */
@@ -70,6 +73,7 @@ export type Reply =
   | { kind: 'flow'; flow: GradientFlow }
   | { kind: 'unroll'; unrolled: Unrolled }
   | { kind: 'decode'; map: AttentionMap }
+  | { kind: 'attend'; map: SelfAttentionMap }
   | { kind: 'files'; files: CheckpointBytes };
 
 /** Pushed by the worker. */

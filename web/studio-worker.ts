@@ -7,7 +7,8 @@
 import {
   LANGUAGE_MODEL_FORMAT, Rng, SEQ2SEQ_FORMAT, defaultLanguageModelTaskOptions, recurrentModel, attentionMap, backend, cellActivations, cellSeries, cellsOnSpan, gateSaturation,
   generateText, gradientFlow, languageModelFromConfig, languageModelTask, loadCheckpointWeights, memoryStore, oneSequenceTask,
-  parseCheckpointConfig, rankCells, regexFeature, seq2seqFromConfig, textFeature, topPredictions, trainTask, unrollSequence,
+  parseCheckpointConfig, rankCells, regexFeature, selfAttentionMap, seq2seqFromConfig, textFeature, topPredictions, trainTask, unrollSequence,
+  TransformerLanguageModel,
   type CellActivations, type EngineOptions, type LanguageModel, type LanguageModelCheckpointConfig, type LanguageModelTask,
   type MemoryStore, type Seq2Seq, type Seq2SeqCheckpointConfig, type TaskDefinition, type TokenVocabulary, type TrainEvent, type Vocabulary,
 } from '../src/index.js';
@@ -22,7 +23,7 @@ const scope = globalThis as unknown as {
 
 const HELLO = 'hello';
 
-/** A language model with what it takes to resume it, or an encoder–decoder to decode with. */
+/** A language model with what it takes to resume it, a Transformer language model, or an encoder–decoder to decode with. */
 type Held =
   | { kind: 'none' }
   | {
@@ -30,6 +31,7 @@ type Held =
     store: MemoryStore | null; definition: TaskDefinition<LanguageModelTask> | null; engine: EngineOptions | null;
     config: LanguageModelCheckpointConfig | null;
   }
+  | { kind: 'transformer'; model: TransformerLanguageModel; vocab: Vocabulary; info: Extract<ModelInfo, { kind: 'transformer' }> }
   | { kind: 'seq2seq'; model: Seq2Seq; src: TokenVocabulary; tgt: TokenVocabulary; split: 'char' | 'space'; info: Extract<ModelInfo, { kind: 'seq2seq' }> };
 
 let held: Held = { kind: 'none' };
@@ -166,18 +168,13 @@ function load(files: CheckpointBytes, name: string, definition: TaskDefinition<L
     files.config, configPath, [LANGUAGE_MODEL_FORMAT, SEQ2SEQ_FORMAT], 'recurrent language-model or seq2seq',
   );
   const modelPath = `${name}/model.safetensors`;
-  let next: Held;
+  let next: Exclude<Held, { kind: 'none' }>;
   if (config.format === LANGUAGE_MODEL_FORMAT) {
     const c = config as unknown as LanguageModelCheckpointConfig;
     const built = languageModelFromConfig(c, configPath, new Rng(0));
     const { vocab } = built;
-    let model: LanguageModel;
-    try {
-      model = recurrentModel(built.model, configPath);
-    } catch (e) {
-      built.model.dispose();
-      throw e;
-    }
+    if (built.model instanceof TransformerLanguageModel) return hold(transformerHeld(built.model, vocab, files, name, c, modelPath, configPath));
+    const model = recurrentModel(built.model, configPath);
     const step = loadCheckpointWeights(model, files.model, modelPath, configPath);
     let store: MemoryStore | null = null;
     if (files.training !== null) {
@@ -195,13 +192,37 @@ function load(files: CheckpointBytes, name: string, definition: TaskDefinition<L
     const info: Extract<ModelInfo, { kind: 'seq2seq' }> = { kind: 'seq2seq', description: `${model.config.cell} encoder–decoder from ${name}`, step, srcSplit: split, attention: String(model.config.attention) };
     next = { kind: 'seq2seq', model, src, tgt, split, info };
   }
+  return hold(next);
+}
+
+/** What the worker holds from now on (the previous model freed). */
+function hold(next: Exclude<Held, { kind: 'none' }>): ModelInfo {
   release(held);
   held = next;
   acts = null;
   return next.info;
 }
 
+/** A Transformer checkpoint, opened for its samples and self-attention (training one is the command line's). */
+function transformerHeld(model: TransformerLanguageModel, vocab: Vocabulary, files: CheckpointBytes, name: string, c: LanguageModelCheckpointConfig, modelPath: string, configPath: string): Extract<Held, { kind: 'transformer' }> {
+  try {
+    const step = loadCheckpointWeights(model, files.model, modelPath, configPath);
+    const { numLayers: layers, numHeads: heads, dModel, context } = model.config;
+    const description = `Transformer ${layers}×${dModel}, ${heads} heads, context ${context} from ${name} (trained on ${c.data?.name ?? 'unknown data'})`;
+    return { kind: 'transformer', model: model.eval(), vocab, info: { kind: 'transformer', description, step, layers, heads, context, vocab: [...vocab.chars] } };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/** The language model to sample from: either kind. */
+function sampler(): { model: LanguageModel | TransformerLanguageModel; vocab: Vocabulary } {
+  return held.kind === 'transformer' ? held : needLm();
+}
+
 function needLm(): Extract<Held, { kind: 'lm' }> {
+  if (held.kind === 'transformer') throw new Error('this is a Transformer language model: it has no cells, gates or recurrent state to show (and trains with recurrent train); its view is Attention');
   if (held.kind !== 'lm') throw new Error(held.kind === 'none' ? 'there is no model yet: train one or open a checkpoint' : 'this is an encoder–decoder: its view is Attention');
   return held;
 }
@@ -243,7 +264,7 @@ async function answer(r: Request): Promise<{ reply: Reply; transfer?: Transferab
     case 'load':
       return { reply: { kind: 'load', model: load(r.files, r.name) } };
     case 'sample': {
-      const h = needLm();
+      const h = sampler();
       temperature = r.temperature;
       sampleLength = r.length;
       return { reply: { kind: 'sample', text: generateText(h.model, h.vocab, { length: r.length, temperature: r.temperature }, sampleRng) } };
@@ -286,6 +307,10 @@ async function answer(r: Request): Promise<{ reply: Reply; transfer?: Transferab
     case 'decode': {
       if (held.kind !== 'seq2seq') throw new Error('open an encoder–decoder checkpoint (trained by `recurrent seq2seq train`) to see its attention');
       return { reply: { kind: 'decode', map: attentionMap(held.model, held.src, held.tgt, r.source, held.split) } };
+    }
+    case 'attend': {
+      if (held.kind !== 'transformer') throw new Error('open a Transformer language-model checkpoint (recurrent train --model transformer) to see its self-attention');
+      return { reply: { kind: 'attend', map: selfAttentionMap(held.model, held.vocab, r.text) } };
     }
     case 'files': {
       const h = needLm();

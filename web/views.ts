@@ -1,7 +1,7 @@
 // The Gates, Gradient flow, Attention and Unrolled views: each asks the worker for its numbers
 // (src/analysis/) and draws them on a canvas (plot.ts).
 
-import type { Unrolled } from '../src/index.js';
+import type { SelfAttentionMap, Unrolled } from '../src/index.js';
 import { $, numberField, positiveInt, showChar, type App } from './app.js';
 import { analyse, analysisState, heldOutExcerpt } from './cells-view.js';
 import { activationColor, heatmap, linePlot, prepare, unitScatter } from './plot.js';
@@ -56,6 +56,7 @@ export function setupFlow(app: App): void {
 }
 
 export function setupAttention(app: App): void {
+  setupSelfAttention(app);
   $('decode').addEventListener('click', () => app.guard(async () => {
     const source = $<HTMLInputElement>('source').value;
     if (source.trim() === '') throw new Error('type a source to decode');
@@ -67,6 +68,68 @@ export function setupAttention(app: App): void {
   }));
   app.onModel((m) => {
     if (m.kind === 'seq2seq') $('decoded').textContent = `${m.description}, attention ${m.attention}: type a source and decode it`;
+  });
+}
+
+/** A Transformer's causal self-attention over a typed text: the chosen layer and head (or the heads' average). */
+function setupSelfAttention(app: App): void {
+  let map: SelfAttentionMap | null = null;
+  const layer = $<HTMLSelectElement>('attend-layer');
+  const head = $<HTMLSelectElement>('attend-head');
+  const draw = (): void => {
+    if (map === null) return;
+    const m = map;
+    const l = Number(layer.value);
+    const w = head.value === 'mean' ? m.mean[l] : m.weights[l][Number(head.value)]; // (T, T)
+    const T = m.chars.length;
+    const labels = m.chars.map(showChar);
+    heatmap($<HTMLCanvasElement>('attention-plot'), Array.from({ length: T }, (_, i) => w.subarray(i * T, (i + 1) * T)), labels, labels);
+    const which = head.value === 'mean' ? `the average of its ${m.heads} heads` : `head ${head.value} of ${m.heads}`;
+    $('decoded').textContent = `layer ${l} of ${m.layers}, ${which}: rows are query positions, columns key positions, each row sums to 1 and nothing lies above the diagonal (causal)`;
+  };
+  layer.addEventListener('change', draw);
+  head.addEventListener('change', draw);
+  $('attend').addEventListener('click', () => app.guard(async () => {
+    const text = $<HTMLInputElement>('attend-text').value;
+    if (text === '') throw new Error('type a text to read');
+    map = (await app.client.call({ kind: 'attend', text })).map;
+    draw();
+  }));
+  app.onModel((m) => {
+    const t = m.kind === 'transformer';
+    $('attend-row').hidden = !t;
+    $('decode-row').hidden = t;
+    map = null;
+    if (!t) return;
+    layer.replaceChildren(...Array.from({ length: m.layers }, (_, l) => new Option(String(l), String(l))));
+    head.replaceChildren(new Option('average', 'mean'), ...Array.from({ length: m.heads }, (_, h) => new Option(String(h), String(h))));
+    $('decoded').textContent = `${m.description}: type a text of at most ${m.context} characters and show its self-attention`;
+  });
+}
+
+/** The views that read a recurrent model's cells and state, each saying so in its own line when a Transformer is open. */
+export function setupNotForTransformers(app: App): void {
+  const lines: Record<string, string> = {
+    'analyse-info': 'a Transformer has no cells to colour the text with: its view is Attention',
+    'gates-info': 'a Transformer has no gates: its view is Attention',
+    'flow-info': 'gradient flow runs back through a recurrent state, which a Transformer does not carry: its view is Attention',
+    'unrolled-info': 'the unrolled "hello" is a recurrent network\'s (Train "hello" trains one); a Transformer\'s view is Attention',
+  };
+  app.onModel((m) => {
+    for (const [id, line] of Object.entries(lines)) {
+      if (m.kind === 'transformer') $(id).textContent = line;
+      else if ($(id).textContent === line) $(id).textContent = '';
+    }
+    if (m.kind !== 'transformer') return;
+    // What those views drew of an earlier model goes with it.
+    analysisState.analysis = null;
+    for (const id of ['colored', 'ranking', 'span-cells', 'gate-plots']) $(id).textContent = '';
+    $('predictions').hidden = true;
+    $('cell-caption').textContent = 'analyse a text';
+    for (const id of ['flow-plot', 'unrolled-plot']) {
+      const c = $<HTMLCanvasElement>(id);
+      c.width = c.width; // NOTE: setting a canvas's width clears it
+    }
   });
 }
 
@@ -176,7 +239,7 @@ function drawUnrolled(canvas: HTMLCanvasElement, u: Unrolled, vocab: readonly st
 export function setupUnrolled(app: App, listen: (f: (p: Extract<Push, { kind: 'unrolled' }>) => void) => void, trainHello: () => Promise<void>): void {
   let last: Unrolled | null = null;
   const draw = (): void => {
-    if (last === null || $('view-unrolled').hidden) return;
+    if (last === null || $('view-unrolled').hidden || app.model.kind === 'transformer') return; // a Transformer has none: setupNotForTransformers
     const vocab = app.model.kind === 'language-model' ? app.model.vocab : [];
     drawUnrolled($<HTMLCanvasElement>('unrolled-plot'), last, vocab);
     $('unrolled-info').textContent = `step ${app.model.kind === 'language-model' ? app.model.step : 0}: L = ${last.loss.toFixed(4)}; the network reads "hell" and should say "ello"`;

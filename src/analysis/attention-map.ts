@@ -1,6 +1,6 @@
 // What an encoder–decoder looks at: a source decoded greedily by a seq2seq checkpoint's model, with the
 // attention weights of every output symbol over the source's positions (the matrix a page draws).
-// Transformer checkpoints (every layer and head) will come with Transformers.
+// A Transformer language model's self-attention, every layer and head, is self-attention.ts.
 
 import { splitTokens, type TokenSplit, type TokenVocabulary } from '../data/parallel-text.js';
 import { greedyDecode } from '../decode/greedy.js';

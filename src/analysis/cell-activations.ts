@@ -77,7 +77,7 @@ export function sigmoidGateNames(cell: CellKind): string[] {
  */
 export function recurrentModel(model: unknown, what: string): LanguageModel {
   if (model instanceof LanguageModel) return model;
-  throw new Error(`${what} is a Transformer language model: the cell analysis reads recurrent models (rnn, lstm, gru, mut); attention views for Transformers are not built yet`);
+  throw new Error(`${what} is a Transformer language model: it has no cells (this analysis reads recurrent models: rnn, lstm, gru, mut); its self-attention is the studio's Attention view`);
 }
 
 /** Every cell of the model's signals, layer by layer (h before tanh(c) in each layer). */

@@ -77,11 +77,21 @@ export class TransformerLanguageModel extends Module {
   /** ids (T, B) time-major → logits (T·B, V); `state` must be null (there is none to carry). */
   forward(ids: Int32Array, T: number, B: number, state: null = null): { logits: Tensor; state: null } {
     if (state !== null) throw new Error('TransformerLanguageModel.forward: a Transformer carries no state between windows (pass null)');
+    const y = this.encoder.forward(this.inputs(ids, T, B), { isCausal: true }); // (T, B, E), final LayerNorm included
+    return { logits: this.logits(y, T * B), state: null };
+  }
+
+  /** forward, and every layer's causal self-attention weights per head: (B, numHeads, T, T) each. */
+  forwardWithWeights(ids: Int32Array, T: number, B: number): { logits: Tensor; weights: Tensor[] } {
+    const { output, weights } = this.encoder.forwardWithWeights(this.inputs(ids, T, B), { isCausal: true }); // (T, B, E)
+    return { logits: this.logits(output, T * B), weights };
+  }
+
+  /** The blocks' input: token embeddings plus positions, with dropout in training. */
+  private inputs(ids: Int32Array, T: number, B: number): Tensor {
     if (T > this.config.context) throw new Error(`TransformerLanguageModel: a window of ${T} steps exceeds the context ${this.config.context}`);
     const x0 = this.positions.forward(this.embedding.forward(ids, [T, B])); // (T, B, E)
-    const x = dropoutOp(x0, this.config.dropout, this.rng, this.training); // (T, B, E)
-    const y = this.encoder.forward(x, { isCausal: true }); // (T, B, E), final LayerNorm included
-    return { logits: this.logits(y, T * B), state: null };
+    return dropoutOp(x0, this.config.dropout, this.rng, this.training); // (T, B, E)
   }
 
   /** One cache per layer for decoding `batch` sequences of up to `context` steps (dispose them after). */

@@ -9,6 +9,7 @@ import { LanguageModel } from '../nn/language-model.js';
 import type { Module } from '../nn/module.js';
 import { SequenceClassifier } from '../nn/sequence-classifier.js';
 import { Seq2Seq } from '../nn/seq2seq.js';
+import { TransformerLanguageModel } from '../nn/transformer-language-model.js';
 import { Rng } from '../random/rng.js';
 import { BOW_CLASSIFIER_FORMAT, CHAR_CLASSIFIER_FORMAT, classifierFromConfig, type ClassifierCheckpointConfig } from '../tasks/classifier.js';
 import { LANGUAGE_MODEL_FORMAT, languageModelFromConfig, type LanguageModelCheckpointConfig } from '../tasks/language-model.js';
@@ -18,12 +19,13 @@ import { bagOfWordsToOnnx, sequenceClassifierToOnnx } from './classifier-onnx.js
 import type { OnnxGraph } from './layers.js';
 import { languageModelToOnnx } from './language-model-onnx.js';
 import { seq2seqToOnnx } from './seq2seq-onnx.js';
+import { transformerLanguageModelToOnnx } from './transformer-language-model-onnx.js';
 
 export type { OnnxGraph };
 
 /** The checkpoint formats that export, with what each becomes. */
 export const ONNX_EXPORTS = {
-  [LANGUAGE_MODEL_FORMAT]: 'a language model: step and sequence graphs',
+  [LANGUAGE_MODEL_FORMAT]: 'a language model, recurrent or Transformer: step and sequence graphs',
   [CHAR_CLASSIFIER_FORMAT]: 'a recurrent classifier: one graph',
   [BOW_CLASSIFIER_FORMAT]: 'a bag-of-words classifier: one graph',
   [SEQ2SEQ_FORMAT]: 'an encoder–decoder: encoder and decoder-step graphs',
@@ -31,16 +33,17 @@ export const ONNX_EXPORTS = {
 export const onnxExportFormats = Object.keys(ONNX_EXPORTS);
 
 /**
- * A model's ONNX graphs: LanguageModel → [step, sequence], SequenceClassifier and BagOfWordsClassifier →
+ * A model's ONNX graphs: LanguageModel and TransformerLanguageModel → [step, sequence], SequenceClassifier and BagOfWordsClassifier →
  * [classifier], Seq2Seq → [encoder, decoder]. `config` (a checkpoint's config.json) goes into each graph's
  * metadata as `recurrent.config`, so the vocabulary travels with the graph.
  */
 export function toOnnx(model: Module, config: object | null = null): OnnxGraph[] {
   if (model instanceof LanguageModel) return languageModelToOnnx(model, config);
+  if (model instanceof TransformerLanguageModel) return transformerLanguageModelToOnnx(model, config);
   if (model instanceof SequenceClassifier) return sequenceClassifierToOnnx(model, config);
   if (model instanceof BagOfWordsClassifier) return bagOfWordsToOnnx(model, config);
   if (model instanceof Seq2Seq) return seq2seqToOnnx(model, config);
-  throw new Error(`cannot export a ${model?.constructor?.name ?? String(model)} to ONNX: the exportable models are LanguageModel, SequenceClassifier, BagOfWordsClassifier and Seq2Seq`);
+  throw new Error(`cannot export a ${model?.constructor?.name ?? String(model)} to ONNX: the exportable models are LanguageModel, TransformerLanguageModel, SequenceClassifier, BagOfWordsClassifier and Seq2Seq`);
 }
 
 /** The model a checkpoint's parsed config.json describes (weights not loaded); errors name `configPath`. */

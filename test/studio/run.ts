@@ -6,8 +6,10 @@
 // (read from the browser's trace: a loaded machine stretches a task's wall time, not its CPU time; the
 // probe's wall-clock witnesses — long tasks, frame and timer gaps — are reported beside it); each view renders (its
 // screenshot not blank); the cell search finds a planted quote cell (|r| >= 0.8); checkpoints go from the
-// page to `recurrent sample` and from `recurrent train` into the page; bad input gets a message and loses
-// nothing; and the page's training speed against the library's in Node on the same model (printed).
+// page to `recurrent sample` and from `recurrent train` into the page; a Transformer of `recurrent train`
+// opens, samples and shows its self-attention per layer and head, and the views it has nothing for say so;
+// bad input gets a message and loses nothing; and the page's training speed against the library's in Node
+// on the same model (printed).
 // Needs Chromium (apt-get install chromium, or CHROMIUM=/path). --screenshots DIR keeps the screenshots there.
 
 import { spawn } from 'node:child_process';
@@ -158,7 +160,7 @@ async function main(): Promise<number> {
   const tmp = mkdtempSync(join(tmpdir(), 'recurrent-studio-'));
   const moby = readFileSync(defaultCorpusPath(), 'utf8');
   try {
-    // --- checkpoints from the command line: a language model, an encoder–decoder, and a classifier (another kind) ---
+    // --- checkpoints from the command line: a language model, an encoder–decoder, a classifier (another kind), a Transformer ---
     writeFileSync(join(tmp, 'moby.txt'), moby.slice(0, 60_000));
     const rng = new Rng(3);
     const strings = Array.from({ length: 300 }, () => Array.from({ length: 2 + rng.int(5) }, () => 'abcdef'[rng.int(6)]).join(''));
@@ -167,12 +169,15 @@ async function main(): Promise<number> {
     const lmDir = join(tmp, 'cli-lm');
     const s2sDir = join(tmp, 'cli-seq2seq');
     const clfDir = join(tmp, 'cli-classifier');
+    const gptDir = join(tmp, 'cli-transformer');
     await Promise.all([
       cli(['train', '--data', join(tmp, 'moby.txt'), '--hidden', '32', '--layers', '1', '--seq-length', '32', '--batch-size', '8', '--steps', '40', '--eval-every', '40', '--out', lmDir]),
       cli(['seq2seq', 'train', '--data', join(tmp, 'reverse.tsv'), '--model', 'gru', '--hidden', '32', '--batch-size', '16', '--steps', '250', '--lr', '1e-2', '--eval-every', '250', '--out', s2sDir]),
       cli(['classify', 'train', '--data', join(tmp, 'labels.tsv'), '--hidden', '8', '--steps', '5', '--eval-every', '5', '--out', clfDir]),
+      cli(['train', '--data', join(tmp, 'moby.txt'), '--model', 'transformer', '--hidden', '32', '--layers', '2', '--heads', '2', '--context', '32', '--batch-size', '16',
+        '--steps', '300', '--lr', '1e-2', '--eval-every', '300', '--out', gptDir]),
     ]);
-    const { server, url } = await startStudio({ port: 0, host: '127.0.0.1', checkpoints: servedCheckpoints([lmDir, s2sDir, clfDir]) });
+    const { server, url } = await startStudio({ port: 0, host: '127.0.0.1', checkpoints: servedCheckpoints([lmDir, s2sDir, clfDir, gptDir]) });
     const origin = new URL(url).origin;
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -409,6 +414,36 @@ async function main(): Promise<number> {
         const e = await errorLine(page);
         if (e !== null) fail(e);
         return `${await page.textContent('#decoded')}; ${await shot(page, 'attention')}`;
+      });
+
+      await check('a Transformer of `recurrent train --model transformer` opens: it samples, shows its self-attention per layer and head, and the views it has nothing for say so', async () => {
+        await tab(page, 'train');
+        await page.selectOption('#served', '3');
+        await page.click('#open-served');
+        await until(page, { id: 'model-line', re: /^Transformer 2×32, 2 heads, context 32 from / });
+        await page.click('#sample-again');
+        await page.waitForFunction(() => (document.getElementById('sample')!.textContent ?? '').length > 300 || !document.getElementById('error')!.hidden);
+        const sample = (await page.textContent('#sample'))!;
+        if ((await errorLine(page)) !== null) fail(`sampling: ${await errorLine(page)}`);
+        await tab(page, 'cells');
+        const cells = (await page.textContent('#analyse-info'))!;
+        if (!/a Transformer has no cells/.test(cells)) fail(`the Cells view says ${JSON.stringify(cells)}`);
+        await page.click('#analyse');
+        await page.waitForSelector('#error:not([hidden])');
+        const refused = (await errorLine(page))!;
+        if (!/this is a Transformer language model: .*its view is Attention/.test(refused)) fail(`Analyse: ${refused}`);
+        for (const [view, id] of [['gates', 'gates-info'], ['flow', 'flow-info'], ['unrolled', 'unrolled-info']] as const) {
+          await tab(page, view);
+          if (!/Transformer/.test((await page.textContent(`#${id}`)) ?? '')) fail(`the ${view} view says ${JSON.stringify(await page.textContent(`#${id}`))}`);
+        }
+        await tab(page, 'attention');
+        await page.fill('#attend-text', moby.slice(54_000, 54_032)); // 32 characters: the context
+        await page.click('#attend');
+        await until(page, { id: 'decoded', re: /^layer 0 of 2, the average of its 2 heads: rows are query positions/ });
+        await page.selectOption('#attend-layer', '1');
+        await page.selectOption('#attend-head', '1');
+        await until(page, { id: 'decoded', re: /^layer 1 of 2, head 1 of 2:/ });
+        return `${await page.textContent('#model-line')}; sample ${JSON.stringify(sample.slice(0, 40))}…; Analyse: ${JSON.stringify(refused)}; ${await shot(page, 'transformer-attention')}`;
       });
 
       await check('bad input: a checkpoint of another kind, a binary file, a text too short for one batch — a message, nothing lost', async () => {

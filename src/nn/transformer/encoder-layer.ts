@@ -54,17 +54,32 @@ export class TransformerEncoderLayer extends Module {
   }
 
   forward(src: Tensor, opts: EncoderLayerForwardOptions = {}): Tensor {
+    return this.run(src, opts, false).output;
+  }
+
+  /** forward, and the self-attention weights of every head: (B, nhead, T, S). */
+  forwardWithWeights(src: Tensor, opts: EncoderLayerForwardOptions = {}): { output: Tensor; weights: Tensor } {
+    const { output, weights } = this.run(src, opts, true);
+    return { output, weights: weights! };
+  }
+
+  private run(src: Tensor, opts: EncoderLayerForwardOptions, needWeights: boolean): { output: Tensor; weights: Tensor | null } {
     rejectUnknownKeys('TransformerEncoderLayer.forward options', opts, ENCODER_FORWARD_KEYS);
-    const sa = (x: Tensor): Tensor => this.dropout1.forward(this.selfAttn.forward(x, x, x, {
-      attnMask: opts.srcMask, keyPaddingMask: opts.srcKeyPaddingMask, isCausal: opts.isCausal, needWeights: false, cache: opts.cache,
-    }).output); // (T, B, E)
+    let weights: Tensor | null = null;
+    const sa = (x: Tensor): Tensor => {
+      const r = this.selfAttn.forward(x, x, x, {
+        attnMask: opts.srcMask, keyPaddingMask: opts.srcKeyPaddingMask, isCausal: opts.isCausal, needWeights, averageAttnWeights: false, cache: opts.cache,
+      });
+      weights = r.weights; // (B, nhead, T, S) or null
+      return this.dropout1.forward(r.output); // (T, B, E)
+    };
     const ff = (x: Tensor): Tensor => this.dropout2.forward(feedForward(this.ff, x)); // (T, B, E)
     let x = src; // (T, B, E)
     if (this.options.normFirst) {
       x = add(x, sa(this.norm1.forward(x))); // (T, B, E)
-      return add(x, ff(this.norm2.forward(x))); // (T, B, E)
+      return { output: add(x, ff(this.norm2.forward(x))), weights }; // (T, B, E)
     }
     x = this.norm1.forward(add(x, sa(x))); // (T, B, E)
-    return this.norm2.forward(add(x, ff(x))); // (T, B, E)
+    return { output: this.norm2.forward(add(x, ff(x))), weights }; // (T, B, E)
   }
 }

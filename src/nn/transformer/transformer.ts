@@ -75,6 +75,18 @@ export class TransformerEncoder extends TransformerStack<TransformerEncoderLayer
     this.layers.forEach((layer, i) => { x = layer.forward(x, { ...rest, ...(caches ? { cache: caches[i] } : {}) }); });
     return this.final(x); // (T, B, E)
   }
+
+  /** forward, and every layer's self-attention weights per head: (B, nhead, T, S) each. */
+  forwardWithWeights(src: Tensor, opts: EncoderForwardOptions = {}): { output: Tensor; weights: Tensor[] } {
+    const { caches, rest } = this.split(opts, ENCODER_FORWARD_KEYS);
+    let x = src; // (T, B, E)
+    const weights = this.layers.map((layer, i) => {
+      const r = layer.forwardWithWeights(x, { ...rest, ...(caches ? { cache: caches[i] } : {}) });
+      x = r.output; // (T, B, E)
+      return r.weights; // (B, nhead, T, S)
+    });
+    return { output: this.final(x), weights };
+  }
 }
 
 export interface DecoderForwardOptions extends Omit<DecoderLayerForwardOptions, 'cache'> {
