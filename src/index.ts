@@ -19,6 +19,7 @@ export * from './nn/recurrent/index.js';
 export { recurrentSteps, type RecurrentSteps, type RecurrentStepsOptions } from './nn/recurrent/recurrent-steps.js';
 export { LanguageModel, detachState, disposeState, type LanguageModelConfig, type CarriedState } from './nn/language-model.js';
 export { TransformerLanguageModel, type TransformerLanguageModelConfig } from './nn/transformer-language-model.js';
+export { TransformerSeq2Seq, positionKinds, type PositionKind, type TransformerSeq2SeqConfig, type TransformerEncodedSource, type TransformerDecoderState } from './nn/transformer-seq2seq.js';
 
 export * from './optim/optimizer.js';
 export { clipGradNorm, clipGradValue, gradNorm } from './optim/clip.js';
