@@ -8,7 +8,7 @@
 import { crossEntropy, dropout as dropoutOp, indexSelect, linear, meanAxis, reshape, scale } from '../autograd/ops.js';
 import type { DecodingSignature, StepDecoder, StepDecoderStep } from '../decode/step-decoder.js';
 import type { Rng } from '../random/rng.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, noGrad, tidy } from '../tensor/tensor.js';
 import { Embedding } from './embedding.js';
 import { Linear, positiveInt } from './linear.js';
 import { Module } from './module.js';
@@ -214,6 +214,29 @@ export class TransformerSeq2Seq extends Module implements StepDecoder<Transforme
     const logits = this.logits(r.output); // (T, B, V)
     const loss = crossEntropy(logits, targets, IGNORE_INDEX, labelSmoothing); // [1]
     return { loss, logits, targets, inputs, crossWeights: r.crossWeights };
+  }
+
+  /**
+   * Every decoder layer's and head's attention over `src` while it wrote `tokens` (a decoded hypothesis) and,
+   * when `finished`, eos: [layer][head][step][source position], one step per symbol written. Computed
+   * teacher-forced in eval mode without the tape (the same numbers as the steps that wrote them).
+   */
+  crossAttention(src: ArrayLike<number>, tokens: readonly number[], finished: boolean): number[][][][] {
+    const steps = tokens.length + (finished ? 1 : 0);
+    const was = this.training;
+    this.eval();
+    try {
+      return noGrad(() => tidy(() => {
+        // forward feeds bos, tokens: its first `steps` positions are the steps that wrote them (an empty one reads bos only).
+        const out = this.forward({ src: [src], tgt: [Int32Array.from(tokens.length === 0 ? [this.config.eos] : tokens)] });
+        return out.crossWeights.map((w) => {
+          const [, H, T, S] = w.shape; // (1, H, T, S)
+          return Array.from({ length: H }, (_, h) => Array.from({ length: steps }, (_, t) => Array.from(w.data.subarray((h * T + t) * S, (h * T + t + 1) * S))));
+        });
+      }));
+    } finally {
+      this.train(was);
+    }
   }
 
   // --- StepDecoder: what the searches in src/decode/ read ---
