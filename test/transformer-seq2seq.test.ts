@@ -15,7 +15,7 @@ import { decodeSafetensors } from '../src/io/safetensors.js';
 import { Seq2Seq } from '../src/nn/seq2seq.js';
 import { TransformerSeq2Seq, type TransformerSeq2SeqConfig } from '../src/nn/transformer-seq2seq.js';
 import { Rng } from '../src/random/rng.js';
-import { noGrad, tidy } from '../src/tensor/tensor.js';
+import { Tensor, noGrad, tidy } from '../src/tensor/tensor.js';
 import { compareToFixture, f32, fixturesDir } from './util/fixtures.js';
 import { gradcheck } from './util/gradcheck.js';
 
@@ -188,6 +188,13 @@ test('TransformerSeq2Seq: bad options are one-line errors', () => {
   assert.throws(() => new TransformerSeq2Seq(small({ positions: 'rotary' as never }), new Rng(1)), /positions must be one of sinusoidal, learned/);
   assert.throws(() => new TransformerSeq2Seq({ ...small(), cell: 'lstm' } as never, new Rng(1)), /unknown.*cell|cell/);
   const m = new TransformerSeq2Seq(small({ maxLength: 4 }), new Rng(1));
+  const mha = m.transformer.decoder.layers[0].multiheadAttn;
+  noGrad(() => tidy(() => {
+    const q = Tensor.from(new Float32Array(2 * 1 * 8), [2, 1, 8]);
+    const mem = Tensor.from(new Float32Array(3 * 1 * 8), [3, 1, 8]);
+    assert.throws(() => mha.forward(q, mem, mem, { keyValue: mha.projectKeyValue(q) }), /keyValue must be projectKeyValue\(key\), shape \[3, 1, 16\], got \[2, 1, 16\]/);
+    assert.throws(() => mha.forward(q, q, q, { keyValue: mha.projectKeyValue(q) }), /keyValue is for attention over a memory/);
+  }));
   assert.throws(() => m.forward(batch, { teacherForcing: 0.5, rng: new Rng(1) }), /scheduled sampling\) applies to the recurrent encoder–decoder only/);
   assert.throws(() => m.forward({ src: [Int32Array.of(3, 4, 5, 6, 3)], tgt: [Int32Array.of(3)] }), /positions \[0, 5\) are past the model's maxLength 4/);
   m.head!.bias!.data[2] = -1e4; // never eos: decoding runs into maxLength
