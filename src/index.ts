@@ -78,8 +78,8 @@ export {
   type ClassifierTask, type ClassifierTaskOptions, type Classifier, type ClassifierCheckpointConfig, type LabeledLine,
 } from './tasks/classifier.js';
 export {
-  seq2seqTask, seq2seqFromConfig, decodeAll, teacherForcedScores, decodedScores, SEQ2SEQ_FORMAT,
-  type Seq2SeqTask, type Seq2SeqTaskOptions, type Seq2SeqModelOptions, type Seq2SeqCheckpointConfig, type DecodeOptions,
+  seq2seqTask, seq2seqFromConfig, seq2seqModelFromConfig, isTransformerConfig, decodeAll, teacherForcedScores, decodedScores, SEQ2SEQ_FORMAT,
+  type Seq2SeqTask, type Seq2SeqModel, type Seq2SeqArch, type Seq2SeqTaskOptions, type Seq2SeqModelOptions, type Seq2SeqCheckpointConfig, type DecodeOptions,
 } from './tasks/seq2seq.js';
 export { oneSequenceTask, defaultOneSequenceTaskOptions, type OneSequenceTaskOptions } from './tasks/one-sequence.js';
 export { decodeTextBytes } from './data/text-bytes.js';
