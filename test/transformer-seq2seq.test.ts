@@ -15,6 +15,7 @@ import { decodeSafetensors } from '../src/io/safetensors.js';
 import { Seq2Seq } from '../src/nn/seq2seq.js';
 import { TransformerSeq2Seq, type TransformerSeq2SeqConfig } from '../src/nn/transformer-seq2seq.js';
 import { Rng } from '../src/random/rng.js';
+import { seq2seqFromConfig, seq2seqModelFromConfig, seq2seqTask } from '../src/tasks/seq2seq.js';
 import { Tensor, noGrad, tidy } from '../src/tensor/tensor.js';
 import { compareToFixture, f32, fixturesDir } from './util/fixtures.js';
 import { gradcheck } from './util/gradcheck.js';
@@ -200,4 +201,18 @@ test('TransformerSeq2Seq: bad options are one-line errors', () => {
   m.head!.bias!.data[2] = -1e4; // never eos: decoding runs into maxLength
   assert.throws(() => greedyDecode(m, [Int32Array.of(3)], { maxLength: 6 }), /position 4 is past the model's maxLength 4/);
   m.dispose();
+});
+
+test('the seq2seq task: a checkpoint config with arch transformer builds a TransformerSeq2Seq; readers of the recurrent model only refuse it; options of the other arch refused', () => {
+  const c = small();
+  const config = { format: 'recurrent-seq2seq/1', model: c, srcVocab: ['a', 'b', 'c', 'd', 'e', 'f', 'g'], tgtVocab: ['x', '<s>', '</s>', 'A', 'B', 'C', 'D', 'E', 'F'] } as never;
+  const { model } = seq2seqModelFromConfig(config, 'ck/config.json');
+  assert.ok(model instanceof TransformerSeq2Seq);
+  model.dispose();
+  assert.throws(() => seq2seqFromConfig(config, 'ck/config.json'), /^Error: ck\/config.json: the model is the Transformer encoder–decoder \(arch transformer\); only the recurrent one is read here$/);
+  const text = 'ab\tB A\nabc\tC B A\nba\tA B\n';
+  const create = (o: Parameters<typeof seq2seqTask>[2]) => seq2seqTask(text, 'pairs.tsv', o).create({ rng: new Rng(1), seed: 1 } as never);
+  assert.throws(() => create({ model: { arch: 'transformer', hiddenSize: 8 } }), /hiddenSize applies to the recurrent encoder–decoder, not the transformer one/);
+  assert.throws(() => create({ model: { nhead: 2 } }), /nhead applies to the Transformer encoder–decoder, not the recurrent one/);
+  assert.throws(() => create({ model: { arch: 'transformer' }, teacherForcing: { kind: 'constant', p: 0.5 } }), /scheduled sampling \(teacher forcing < 1\) applies to the recurrent encoder–decoder/);
 });
