@@ -45,9 +45,11 @@ abstract class TransformerStack<L extends Module> extends Module {
 
   /**
    * The forward options checked (the layer's keys but the per-layer `cache` and `memoryKeyValue`, and their
-   * per-stack lists `caches` and `memoryKeyValues`), split into each layer's options.
+   * per-stack lists `caches` and `memoryKeyValues`), split into those lists and the rest.
    */
-  protected split<O extends { caches?: readonly KeyValueCache[]; memoryKeyValues?: readonly Tensor[] }>(opts: O, layerKeys: readonly string[]): Array<Omit<O, 'caches' | 'memoryKeyValues'> & { cache?: KeyValueCache; memoryKeyValue?: Tensor }> {
+  protected split<O extends { caches?: readonly KeyValueCache[]; memoryKeyValues?: readonly Tensor[] }>(opts: O, layerKeys: readonly string[]): {
+    caches: readonly KeyValueCache[] | undefined; memoryKeyValues: readonly Tensor[] | undefined; rest: Omit<O, 'caches' | 'memoryKeyValues'>;
+  } {
     rejectUnknownKeys(`${this.who}.forward options`, opts, [...layerKeys.filter((k) => k !== 'cache' && k !== 'memoryKeyValue'), 'caches', ...(layerKeys.includes('memoryKeyValue') ? ['memoryKeyValues'] : [])]);
     const { caches, memoryKeyValues, ...rest } = opts;
     for (const [name, list, what] of [['caches', caches, 'KeyValueCache'], ['memoryKeyValues', memoryKeyValues, 'projected memory']] as const) {
@@ -55,7 +57,7 @@ abstract class TransformerStack<L extends Module> extends Module {
         throw new Error(`${this.who}: ${name} must hold one ${what} per layer (${this.layers.length}), got ${Array.isArray(list) ? list.length : String(list)}`);
       }
     }
-    return this.layers.map((_, i) => ({ ...rest, ...(caches ? { cache: caches[i] } : {}), ...(memoryKeyValues ? { memoryKeyValue: memoryKeyValues[i] } : {}) }));
+    return { caches, memoryKeyValues, rest };
   }
 
   protected final(x: Tensor): Tensor {
@@ -75,9 +77,9 @@ export class TransformerEncoder extends TransformerStack<TransformerEncoderLayer
   }
 
   forward(src: Tensor, opts: EncoderForwardOptions = {}): Tensor {
-    const each = this.split(opts, ENCODER_FORWARD_KEYS);
+    const { caches, rest } = this.split(opts, ENCODER_FORWARD_KEYS);
     let x = src; // (T, B, E)
-    this.layers.forEach((layer, i) => { x = layer.forward(x, each[i]); });
+    this.layers.forEach((layer, i) => { x = layer.forward(x, { ...rest, ...(caches ? { cache: caches[i] } : {}) }); });
     return this.final(x); // (T, B, E)
   }
 }
@@ -108,11 +110,11 @@ export class TransformerDecoder extends TransformerStack<TransformerDecoderLayer
 
   /** forward, and the cross-attention weights of every layer and head. */
   forwardWithWeights(tgt: Tensor, memory: Tensor, opts: DecoderForwardOptions = {}): DecoderOutput {
-    const each = this.split(opts, DECODER_FORWARD_KEYS);
+    const { caches, memoryKeyValues, rest } = this.split(opts, DECODER_FORWARD_KEYS);
     let x = tgt; // (T, B, E)
     const crossWeights: Tensor[] = [];
     this.layers.forEach((layer, i) => {
-      const r = layer.forwardWithWeights(x, memory, each[i]);
+      const r = layer.forwardWithWeights(x, memory, { ...rest, ...(caches ? { cache: caches[i] } : {}), ...(memoryKeyValues ? { memoryKeyValue: memoryKeyValues[i] } : {}) });
       x = r.output; // (T, B, E)
       crossWeights.push(r.crossWeights); // (B, nhead, T, S)
     });
