@@ -52,14 +52,13 @@ Usage:
   --embedding N          width of both embeddings (default: --hidden)
   --hidden N             hidden size of the decoder, and of the encoder unless --encoder-hidden (default 128)
   --encoder-hidden N     hidden size of the encoder, per direction (default --hidden)
-  --layers N             layers of encoder and decoder (default 1)
+  --layers N             layers of encoder and decoder (default 1; transformer: N encoder and N decoder layers, default 3)
   --bidirectional        a bidirectional encoder (its final states are bridged to the decoder)
   --attention NAME       ${seq2seqAttentionKinds.join(', ')} (default luong-general)
   --input-feeding        Luong attention: feed the previous attentional state into the decoder
   --attention-size N     bahdanau attention: width of the score's hidden layer (default --hidden)
   --dropout X            dropout on the embeddings, between layers and before the output layer, in [0, 1) (default 0);
                          transformer: on the embeddings, the attention weights and every residual branch
-  --layers N             transformer: encoder layers and decoder layers, N of each (default 3)
   --heads N              transformer: attention heads, dividing --width (default 4)
   --width N              transformer: d_model, the width of the embeddings and every layer (default 128)
   --ff N                 transformer: the feed-forward width (default 4 × --width)
