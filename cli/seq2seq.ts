@@ -1,4 +1,4 @@
-// `recurrent seq2seq train|eval|decode`: encoder–decoders on `source<TAB>target` lines: the flags parsed
+// `recurrent seq2seq train|eval|decode`: encoder–decoders (recurrent or Transformer) on `source<TAB>target` lines: the flags parsed
 // into the seq2seq task (src/tasks/seq2seq.ts), trained by the engine (training-run.ts); eval and decode load
 // its checkpoints, several of them as an ensemble.
 
@@ -9,10 +9,11 @@ import { sampleDecode, type Hypothesis } from '../src/decode/greedy.js';
 import { cellKinds, type CellKind } from '../src/nn/recurrent/index.js';
 import { validateSamplingSchedule, type SamplingSchedule } from '../src/nn/scheduled-sampling.js';
 import { seq2seqAttentionKinds, type Seq2SeqAttention } from '../src/nn/seq2seq.js';
+import { TransformerSeq2Seq, positionKinds } from '../src/nn/transformer-seq2seq.js';
 import { optimizerNames } from '../src/optim/optimizer.js';
 import { Rng } from '../src/random/rng.js';
 import {
-  EOS, SEQ2SEQ_FORMAT, decodeAll, decodedScores, encodePairs, groupBySource, seq2seqFromConfig, seq2seqTask, teacherForcedScores,
+  EOS, SEQ2SEQ_FORMAT, decodeAll, decodedScores, encodePairs, groupBySource, isTransformerConfig, seq2seqModelFromConfig, seq2seqTask, teacherForcedScores,
   type DecodeOptions, type Seq2SeqCheckpointConfig, type Seq2SeqModelOptions,
 } from '../src/tasks/seq2seq.js';
 import { loadCheckpointDirectory } from '../src/train/checkpoint-directory.js';
@@ -29,6 +30,8 @@ Usage:
                            [--model lstm|gru|rnn|...] [--embedding N] [--hidden N] [--encoder-hidden N] [--layers N]
                            [--bidirectional] [--attention none|bahdanau|luong-dot|luong-general] [--input-feeding]
                            [--attention-size N] [--dropout X] [--teacher-forcing SCHEDULE] [--feedback sample|argmax] [--batch-size B]
+                           [--arch transformer [--layers N] [--heads N] [--width N] [--ff N] [--activation relu|gelu] [--norm-first]
+                                               [--positions sinusoidal|learned] [--max-positions N] [--tie-embeddings]]
                            [--steps N | --time SECONDS] [--lr X] [--lr-schedule NAME ...] [--optimizer NAME] [--clip X] [--clip-value X]
                            [--label-smoothing E] [--ema D] [--eval-every N] [--seed S] [--out DIR] [--resume] [--backend NAME]
   recurrent seq2seq eval   --checkpoint DIR[,DIR...] --data FILE [--beam K] [--length-penalty A] [--max-length N]
@@ -42,16 +45,29 @@ Usage:
                          eval counts a hypothesis right if it equals any of them
   --val FILE             held-out pairs to validate on (default: a seeded 5% of the training sources)
   --src-split, --tgt-split  tokens of each side: char (every character) or space (space-separated), default char
+  --arch NAME            recurrent (the default: the flags above) or transformer (Vaswani et al. 2017: the flags below;
+                         the recurrent-only flags --model, --embedding, --hidden, --encoder-hidden, --bidirectional,
+                         --attention, --input-feeding, --attention-size, --teacher-forcing and --feedback are refused)
   --model NAME           ${['lstm', 'gru', 'rnn', ...cellKinds.filter((k) => !['lstm', 'gru'].includes(k))].join(', ')} (default lstm)
   --embedding N          width of both embeddings (default: --hidden)
   --hidden N             hidden size of the decoder, and of the encoder unless --encoder-hidden (default 128)
   --encoder-hidden N     hidden size of the encoder, per direction (default --hidden)
-  --layers N             layers of encoder and decoder (default 1)
+  --layers N             layers of encoder and decoder (default 1; transformer: N encoder and N decoder layers, default 3)
   --bidirectional        a bidirectional encoder (its final states are bridged to the decoder)
   --attention NAME       ${seq2seqAttentionKinds.join(', ')} (default luong-general)
   --input-feeding        Luong attention: feed the previous attentional state into the decoder
   --attention-size N     bahdanau attention: width of the score's hidden layer (default --hidden)
-  --dropout X            dropout on the embeddings, between layers and before the output layer, in [0, 1) (default 0)
+  --dropout X            dropout on the embeddings, between layers and before the output layer, in [0, 1) (default 0);
+                         transformer: on the embeddings, the attention weights and every residual branch
+  --heads N              transformer: attention heads, dividing --width (default 4)
+  --width N              transformer: d_model, the width of the embeddings and every layer (default 128)
+  --ff N                 transformer: the feed-forward width (default 4 × --width)
+  --activation NAME      transformer: relu or gelu (default relu)
+  --norm-first           transformer: pre-norm layers (LayerNorm before each sublayer; default post-norm, as Vaswani)
+  --positions NAME       transformer: ${positionKinds.join(' or ')} (default sinusoidal)
+  --max-positions N      transformer: the longest source, and target with its end token (default twice the
+                         data's longest); decoding stops there
+  --tie-embeddings       transformer: the output layer is the target embedding (no weights of its own)
   --teacher-forcing S    probability of feeding the gold previous token, per training step i (Bengio et al. 2015):
                            P                    constant, e.g. 1 (teacher forcing, the default) or 0.75
                            linear:K,C,MIN       max(MIN, K - C·i)
@@ -81,7 +97,12 @@ ${lrScheduleHelp(25)}
   --nbest N              decode: print the N best hypotheses of the beam with their scores (default 1)
   --sample               decode: sample instead of searching (--temperature, --top-k, --top-p, --seed)
   --max-length N         most target tokens per decoded sequence (default: 2 × the source length + 10)
-  --attention-out FILE   decode: write each hypothesis's attention weights as JSON lines
+  --attention-out FILE   decode: write each hypothesis's attention weights as JSON lines {line, source, target,
+                         weights, crossAttention}: weights[t][s] is what the search reads (recurrent: the attention;
+                         transformer: the last decoder layer's cross-attention averaged over heads; an ensemble: the
+                         mean of its members'); crossAttention has one entry per model, null for a recurrent one and
+                         [layer][head][t][s] for a Transformer (every decoder layer and head). t: each target token
+                         written (the end token included), s: each source token
 ${backendHelp(25)}
 
 eval prints one JSON line: loss and tokenAccuracy under teacher forcing, then sequenceAccuracy, tokenErrorRate
@@ -121,7 +142,7 @@ function loadEnsemble(dirs: string) {
   if (list.length === 0) throw new UsageError('--checkpoint needs a directory');
   const members = list.map((dir) => ({
     dir,
-    ...loadCheckpointDirectory(dir, [SEQ2SEQ_FORMAT], 'recurrent seq2seq', (c: Seq2SeqCheckpointConfig, path) => seq2seqFromConfig(c, path)),
+    ...loadCheckpointDirectory(dir, [SEQ2SEQ_FORMAT], 'recurrent seq2seq', (c: Seq2SeqCheckpointConfig, path) => seq2seqModelFromConfig(c, path)),
   }));
   for (const m of members) m.model.eval(); // eval and decode are inference: no dropout
   const [m0] = members;
@@ -141,9 +162,14 @@ function loadEnsemble(dirs: string) {
 
 /** The flags of the model options, for the error that refuses a resume whose flags disagree with the checkpoint. */
 const MODEL_FLAGS: Record<keyof Seq2SeqModelOptions, string> = {
-  cell: 'model', hiddenSize: 'hidden', embeddingSize: 'embedding', encoderHiddenSize: 'encoder-hidden', numLayers: 'layers',
+  arch: 'arch', cell: 'model', hiddenSize: 'hidden', embeddingSize: 'embedding', encoderHiddenSize: 'encoder-hidden', numLayers: 'layers',
   bidirectional: 'bidirectional', attention: 'attention', inputFeeding: 'input-feeding', attentionSize: 'attention-size', dropout: 'dropout',
+  dModel: 'width', nhead: 'heads', numEncoderLayers: 'layers', numDecoderLayers: 'layers', dimFeedforward: 'ff', activation: 'activation',
+  normFirst: 'norm-first', positions: 'positions', maxLength: 'max-positions', tieEmbeddings: 'tie-embeddings',
 };
+/** The flags of one arch only (--layers and --dropout are both's). */
+const RECURRENT_FLAGS = ['model', 'embedding', 'hidden', 'encoder-hidden', 'bidirectional', 'attention', 'input-feeding', 'attention-size', 'teacher-forcing', 'feedback'];
+const TRANSFORMER_FLAGS = ['heads', 'width', 'ff', 'activation', 'norm-first', 'positions', 'max-positions', 'tie-embeddings'];
 
 async function train(argv: string[]): Promise<number> {
   const v = parse(argv, {
@@ -151,11 +177,19 @@ async function train(argv: string[]): Promise<number> {
     model: { type: 'string' }, embedding: { type: 'string' }, hidden: { type: 'string' }, 'encoder-hidden': { type: 'string' }, layers: { type: 'string' },
     bidirectional: { type: 'boolean' }, attention: { type: 'string' }, 'input-feeding': { type: 'boolean' }, 'attention-size': { type: 'string' },
     dropout: { type: 'string' }, 'teacher-forcing': { type: 'string' }, feedback: { type: 'string' }, 'batch-size': { type: 'string' },
-    'label-smoothing': { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, ...ENGINE_OPTIONS,
+    'label-smoothing': { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+    arch: { type: 'string' }, heads: { type: 'string' }, width: { type: 'string' }, ff: { type: 'string' }, activation: { type: 'string' },
+    'norm-first': { type: 'boolean' }, positions: { type: 'string' }, 'max-positions': { type: 'string' }, 'tie-embeddings': { type: 'boolean' },
+    ...ENGINE_OPTIONS,
   });
   selectBackend(v);
   const dataPath = str(v, 'data');
   if (dataPath === undefined) throw new UsageError('seq2seq train needs --data FILE');
+  const arch = oneOf(v, 'arch', 'recurrent', ['recurrent', 'transformer'] as const);
+  const transformer = arch === 'transformer';
+  for (const flag of transformer ? RECURRENT_FLAGS : TRANSFORMER_FLAGS) {
+    if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --arch ${transformer ? 'recurrent' : 'transformer'}, not --arch ${arch}`);
+  }
   const modelName = oneOf(v, 'model', 'lstm', ['rnn', ...cellKinds] as const);
   const hidden = int(v, 'hidden', 128);
   const attention = oneOf(v, 'attention', 'luong-general', seq2seqAttentionKinds) as Seq2SeqAttention;
@@ -163,8 +197,13 @@ async function train(argv: string[]): Promise<number> {
   if (v['input-feeding'] === true && !attention.startsWith('luong')) throw new UsageError(`--input-feeding applies to Luong attention, not --attention ${attention}`);
   if (v['attention-size'] !== undefined && attention !== 'bahdanau') throw new UsageError(`--attention-size applies to --attention bahdanau, not ${attention}`);
   // The model options given (a resumed run checks these against its checkpoint's model; a new one fills defaults).
-  const asked: Seq2SeqModelOptions = {
-    cell: modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind), hiddenSize: hidden, embeddingSize: int(v, 'embedding', hidden),
+  const width = int(v, 'width', 128);
+  const asked: Seq2SeqModelOptions = transformer ? {
+    arch, dModel: width, nhead: int(v, 'heads', 4), numEncoderLayers: int(v, 'layers', 3), numDecoderLayers: int(v, 'layers', 3),
+    dimFeedforward: int(v, 'ff', 4 * width), dropout, activation: oneOf(v, 'activation', 'relu', ['relu', 'gelu'] as const), normFirst: v['norm-first'] === true,
+    positions: oneOf(v, 'positions', 'sinusoidal', positionKinds), maxLength: int(v, 'max-positions', 1), tieEmbeddings: v['tie-embeddings'] === true,
+  } : {
+    arch, cell: modelName === 'rnn' ? 'rnn_tanh' : (modelName as CellKind), hiddenSize: hidden, embeddingSize: int(v, 'embedding', hidden),
     encoderHiddenSize: int(v, 'encoder-hidden', hidden), numLayers: int(v, 'layers', 1), bidirectional: v.bidirectional === true, attention,
     inputFeeding: v['input-feeding'] === true, attentionSize: int(v, 'attention-size', hidden), dropout,
   };
@@ -272,19 +311,21 @@ function decode(argv: string[]): number {
   const srcText = (l: ParallelPair): string => l.src.join(config.train.srcSplit === 'char' ? '' : ' ');
   const outLines: string[] = [];
   const attention: string[] = [];
+  const attentionOut = str(v, 'attention-out');
   lines.forEach((l, i) => {
     for (const h of hyps[i]) {
       const tokens = tgt.decode(h.tokens);
       outLines.push(nBest > 1 ? `${srcText(l)}\t${joinTokens(tokens)}\t${h.score.toFixed(4)}` : `${srcText(l)}\t${joinTokens(tokens)}`);
-      if (h.weights !== null) {
-        attention.push(JSON.stringify({ line: l.line, source: l.src, target: [...tokens, ...(h.finished ? [EOS] : [])], weights: h.weights.map((w) => Array.from(w, (x) => +x.toFixed(4))) }));
+      if (h.weights !== null && attentionOut !== undefined) {
+        const round = (w: ArrayLike<number>): number[] => Array.from(w, (x) => +x.toFixed(4));
+        const crossAttention = models.map((m) => (m instanceof TransformerSeq2Seq ? m.crossAttention(srcs[i], h.tokens, h.finished).map((l) => l.map((hd) => hd.map(round))) : null));
+        attention.push(JSON.stringify({ line: l.line, source: l.src, target: [...tokens, ...(h.finished ? [EOS] : [])], weights: h.weights.map(round), crossAttention }));
       }
     }
   });
   process.stdout.write(outLines.join('\n') + '\n');
-  const attentionOut = str(v, 'attention-out');
   if (attentionOut !== undefined) {
-    if (config.model.attention === 'none' && members.every((m) => m.config.model.attention === 'none')) throw new UsageError('--attention-out: the model has no attention');
+    if (members.every((m) => !isTransformerConfig(m.config.model) && m.config.model.attention === 'none')) throw new UsageError('--attention-out: the model has no attention');
     writeFileSync(attentionOut, attention.join('\n') + '\n');
   }
   for (const m of models) m.dispose();

@@ -19,6 +19,7 @@ export * from './nn/recurrent/index.js';
 export { recurrentSteps, type RecurrentSteps, type RecurrentStepsOptions } from './nn/recurrent/recurrent-steps.js';
 export { LanguageModel, detachState, disposeState, type LanguageModelConfig, type CarriedState } from './nn/language-model.js';
 export { TransformerLanguageModel, type TransformerLanguageModelConfig } from './nn/transformer-language-model.js';
+export { TransformerSeq2Seq, positionKinds, type PositionKind, type TransformerSeq2SeqConfig, type TransformerEncodedSource, type TransformerDecoderState } from './nn/transformer-seq2seq.js';
 
 export * from './optim/optimizer.js';
 export { clipGradNorm, clipGradValue, gradNorm } from './optim/clip.js';
@@ -77,8 +78,8 @@ export {
   type ClassifierTask, type ClassifierTaskOptions, type Classifier, type ClassifierCheckpointConfig, type LabeledLine,
 } from './tasks/classifier.js';
 export {
-  seq2seqTask, seq2seqFromConfig, decodeAll, teacherForcedScores, decodedScores, SEQ2SEQ_FORMAT,
-  type Seq2SeqTask, type Seq2SeqTaskOptions, type Seq2SeqModelOptions, type Seq2SeqCheckpointConfig, type DecodeOptions,
+  seq2seqTask, seq2seqFromConfig, seq2seqModelFromConfig, isTransformerConfig, decodeAll, teacherForcedScores, decodedScores, SEQ2SEQ_FORMAT,
+  type Seq2SeqTask, type Seq2SeqModel, type Seq2SeqArch, type Seq2SeqTaskOptions, type Seq2SeqModelOptions, type Seq2SeqCheckpointConfig, type DecodeOptions,
 } from './tasks/seq2seq.js';
 export { oneSequenceTask, defaultOneSequenceTaskOptions, type OneSequenceTaskOptions } from './tasks/one-sequence.js';
 export { decodeTextBytes } from './data/text-bytes.js';

@@ -234,6 +234,73 @@ test('seq2seq train: Ctrl-C saves a checkpoint at the current step; --resume the
   assert.deepEqual(readFileSync(join(a, 'model.safetensors')), readFileSync(join(b, 'model.safetensors')));
 });
 
+test('seq2seq train --arch transformer: exact --resume with dropout, beam and ensemble decoding (with a recurrent model too), every cross-attention layer and head, the other arch\'s flags refused', () => {
+  const dir = tempDir();
+  const data = join(dir, 'train.tsv');
+  writeFileSync(data, reverseLines(120, 5));
+  const common = ['seq2seq', 'train', '--data', data, '--tgt-split', 'space', '--arch', 'transformer', '--width', '16', '--heads', '2', '--layers', '2', '--ff', '24',
+    '--dropout', '0.1', '--norm-first', '--positions', 'learned', '--batch-size', '16', '--lr', '3e-3', '--eval-every', '10'];
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const full = runCli([...common, '--steps', '20', '--out', a]);
+  assert.equal(full.code, 0, full.stderr);
+  assert.match(full.stdout, /seq2seq transformer 2\+2 layers × 16 \(2 heads, feed-forward 24, relu, pre-norm, learned positions up to 12\)/);
+  assert.equal(runCli([...common, '--steps', '10', '--out', b]).code, 0);
+  const r = runCli([...common, '--steps', '20', '--out', b, '--resume']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readFileSync(join(b, 'model.safetensors')), readFileSync(join(a, 'model.safetensors')), 'same weights');
+  const losses = (d: string): number[] => readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).valLoss);
+  assert.deepEqual(losses(b), losses(a));
+  const config = JSON.parse(readFileSync(join(a, 'config.json'), 'utf8'));
+  assert.deepEqual(config.model, {
+    arch: 'transformer', srcVocabSize: 6, tgtVocabSize: 8, dModel: 16, nhead: 2, numEncoderLayers: 2, numDecoderLayers: 2, dimFeedforward: 24, dropout: 0.1,
+    activation: 'relu', normFirst: true, positions: 'learned', maxLength: 12, tieEmbeddings: false, bos: 0, eos: 1,
+  });
+  const names = [...decodeSafetensors(readFileSync(join(a, 'model.safetensors')), 'model').tensors.keys()];
+  assert.ok(names.includes('transformer.decoder.layers.1.multihead_attn.in_proj_weight') && names.includes('tgt_positions.weight'), names.join(' '));
+  assertOneLineError(runCli([...common, '--steps', '30', '--out', a, '--resume', '--heads', '4']), /cannot resume .*its model has nhead 2, this run asks for --heads 4/);
+  assertOneLineError(runCli(['seq2seq', 'train', '--data', data, '--tgt-split', 'space', '--arch', 'recurrent', '--batch-size', '16', '--steps', '30', '--out', a, '--resume']), /its model is the transformer encoder–decoder, this run asks for --arch recurrent/);
+
+  const e = runCli(['seq2seq', 'eval', '--checkpoint', a, '--data', data, '--beam', '2']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(JSON.parse(e.stdout).pairs, 120);
+  const rec = join(dir, 'rec');
+  assert.equal(runCli(['seq2seq', 'train', '--data', data, ...tiny, '--steps', '2', '--out', rec]).code, 0);
+  const sources = join(dir, 'sources.txt');
+  writeFileSync(sources, 'abc\nfedab\n');
+  const attOut = join(dir, 'attention.jsonl');
+  for (const ck of [a, `${a},${b}`, `${a},${rec}`]) {
+    const d = runCli(['seq2seq', 'decode', '--checkpoint', ck, '--data', sources, '--beam', '3', '--attention-out', attOut]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /^abc\t[A-F ]*\nfedab\t[A-F ]*\n$/);
+    const att = readFileSync(attOut, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(att.length, 2);
+    const members = ck.split(',').length;
+    for (const [i, line] of att.entries()) {
+      const steps = line.target.length;
+      const S = [3, 5][i];
+      assert.equal(line.weights.length, steps);
+      assert.equal(line.crossAttention.length, members);
+      const layers = line.crossAttention[0];
+      assert.deepEqual([layers.length, layers[0].length, layers[0][0].length, layers[0][0][0].length], [2, 2, steps, S], 'layers × heads × steps × source');
+      for (const head of layers.flat()) for (const w of head) assert.ok(Math.abs(w.reduce((x: number, y: number) => x + y, 0) - 1) < 2e-3);
+      if (members === 1) { // the search's weights: the last layer's heads averaged
+        line.weights.forEach((w: number[], t: number) => w.forEach((x, s) => assert.ok(Math.abs(x - (layers[1][0][t][s] + layers[1][1][t][s]) / 2) < 2e-4)));
+      }
+      if (ck.endsWith(rec)) assert.equal(line.crossAttention[1], null);
+    }
+  }
+
+  const train = (...more: string[]): ReturnType<typeof runCli> => runCli(['seq2seq', 'train', '--data', data, '--tgt-split', 'space', '--steps', '2', '--out', join(dir, `o${Math.random()}`), ...more]);
+  assertOneLineError(train('--arch', 'transformer', '--hidden', '8'), /--hidden applies to --arch recurrent, not --arch transformer/, 2);
+  assertOneLineError(train('--arch', 'transformer', '--teacher-forcing', '0.5'), /--teacher-forcing applies to --arch recurrent, not --arch transformer/, 2);
+  assertOneLineError(train('--heads', '2'), /--heads applies to --arch transformer, not --arch recurrent/, 2);
+  assertOneLineError(train('--arch', 'transformer', '--width', '10', '--heads', '4'), /nhead 4 does not divide the width dModel 10/);
+  assertOneLineError(train('--arch', 'transformer', '--max-positions', '4'), /past the Transformer's 4 positions \(--max-positions\)/);
+  assertOneLineError(train('--arch', 'rnn'), /unknown --arch "rnn"/, 2);
+  assertOneLineError(runCli(['export', '--format', 'onnx', '--checkpoint', a, '--out', join(dir, 'x.onnx')]), /the Transformer encoder–decoder \(seq2seq --arch transformer\) cannot be exported to ONNX yet/);
+});
+
 test('seq2seq bad input: one line naming the problem', () => {
   const dir = tempDir();
   const good = join(dir, 'good.tsv');

@@ -13,7 +13,7 @@ import { TransformerLanguageModel } from '../nn/transformer-language-model.js';
 import { Rng } from '../random/rng.js';
 import { BOW_CLASSIFIER_FORMAT, CHAR_CLASSIFIER_FORMAT, classifierFromConfig, type ClassifierCheckpointConfig } from '../tasks/classifier.js';
 import { LANGUAGE_MODEL_FORMAT, languageModelFromConfig, type LanguageModelCheckpointConfig } from '../tasks/language-model.js';
-import { SEQ2SEQ_FORMAT, seq2seqFromConfig, type Seq2SeqCheckpointConfig } from '../tasks/seq2seq.js';
+import { SEQ2SEQ_FORMAT, isTransformerConfig, seq2seqFromConfig, type Seq2SeqCheckpointConfig } from '../tasks/seq2seq.js';
 import { checkpointPath, loadCheckpointWeights, parseCheckpointConfig } from '../train/checkpoint-files.js';
 import { bagOfWordsToOnnx, sequenceClassifierToOnnx } from './classifier-onnx.js';
 import type { OnnxGraph } from './layers.js';
@@ -55,6 +55,7 @@ export function modelFromCheckpointConfig(config: { format: string }, configPath
     case BOW_CLASSIFIER_FORMAT:
       return classifierFromConfig(config as ClassifierCheckpointConfig, configPath);
     case SEQ2SEQ_FORMAT:
+      if (isTransformerConfig((config as Seq2SeqCheckpointConfig).model)) throw new Error(`${configPath}: the Transformer encoder–decoder (seq2seq --arch transformer) cannot be exported to ONNX yet (the recurrent one can)`);
       return seq2seqFromConfig(config as Seq2SeqCheckpointConfig, configPath);
     default:
       throw new Error(`${configPath}: format ${JSON.stringify(config.format)} cannot be exported to ONNX (exportable: ${onnxExportFormats.join(', ')})`);

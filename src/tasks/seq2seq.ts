@@ -2,7 +2,8 @@
 // space-separated tokens): the vocabularies come from the training file; a held-out file, or a seeded 5% of
 // the training sources (with all their targets, so no source is on both sides), validates; batches group
 // pairs of similar length (data/length-buckets.ts), an epoch at a time; teacher forcing or scheduled
-// sampling. Also here, for eval and decode: a checkpoint's config into a model, decoding many sources
+// sampling (recurrent) — the recurrent encoder–decoder (nn/seq2seq.ts) or the Transformer one
+// (nn/transformer-seq2seq.ts), as the run asks and the checkpoint's config says. Also here, for eval and decode: a checkpoint's config into a model, decoding many sources
 // (greedy in batches, or beam search), and the scores of both.
 
 import { checkSameData, dataFingerprint } from '../data/fingerprint.js';
@@ -13,6 +14,7 @@ import { greedyDecode, type Hypothesis } from '../decode/greedy.js';
 import { scoreSequences } from '../metrics/sequence-metrics.js';
 import { teacherForcingProbability, type SamplingSchedule } from '../nn/scheduled-sampling.js';
 import { IGNORE_INDEX, Seq2Seq, type Seq2SeqBatch, type Seq2SeqConfig } from '../nn/seq2seq.js';
+import { TransformerSeq2Seq, type TransformerSeq2SeqConfig } from '../nn/transformer-seq2seq.js';
 import { Rng } from '../random/rng.js';
 import { noGrad, tidy } from '../tensor/tensor.js';
 import { checkResumeOption, disposeOnThrow, type TaskDefinition, type TrainingTask } from '../train/engine.js';
@@ -21,12 +23,22 @@ export const SEQ2SEQ_FORMAT = 'recurrent-seq2seq/1';
 export const BOS = '<s>';
 export const EOS = '</s>';
 
+/** The two encoder–decoders: a checkpoint's model config has arch 'transformer', or no arch (recurrent). */
+export type Seq2SeqArch = 'recurrent' | 'transformer';
+export type Seq2SeqModel = Seq2Seq | TransformerSeq2Seq;
+
+/** Options only the recurrent model has, and only the Transformer has (each refused for the other arch). */
+const RECURRENT_KEYS = ['cell', 'hiddenSize', 'embeddingSize', 'encoderHiddenSize', 'numLayers', 'bidirectional', 'attention', 'inputFeeding', 'attentionSize'] as const;
+const TRANSFORMER_KEYS = ['dModel', 'nhead', 'numEncoderLayers', 'numDecoderLayers', 'dimFeedforward', 'activation', 'normFirst', 'positions', 'maxLength', 'tieEmbeddings'] as const;
+
 /**
- * The model a run asks for (Seq2Seq's options but the vocabularies and the bos/eos ids, which the data
- * gives); each one left out takes the command line's default (lstm, hidden 128, attention luong-general).
- * On resume, each option given must agree with the checkpoint's model.
+ * The model a run asks for: its arch, and that model's options but the vocabularies and the bos/eos ids,
+ * which the data gives (dropout is both's); each one left out takes the command line's default (recurrent:
+ * lstm, hidden 128, attention luong-general; Transformer: see seq2seqTask). On resume, each option given must
+ * agree with the checkpoint's model.
  */
-export type Seq2SeqModelOptions = Partial<Omit<Seq2SeqConfig, 'srcVocabSize' | 'tgtVocabSize' | 'bos' | 'eos'>>;
+export type Seq2SeqModelOptions = { arch?: Seq2SeqArch } & Partial<Omit<Seq2SeqConfig, 'srcVocabSize' | 'tgtVocabSize' | 'bos' | 'eos'>>
+  & Partial<Omit<TransformerSeq2SeqConfig, 'arch' | 'srcVocabSize' | 'tgtVocabSize' | 'bos' | 'eos'>>;
 
 export interface Seq2SeqTaskOptions {
   srcSplit: TokenSplit;
@@ -46,7 +58,7 @@ export const defaultSeq2SeqTaskOptions: Seq2SeqTaskOptions = {
 
 export interface Seq2SeqCheckpointConfig {
   format: typeof SEQ2SEQ_FORMAT;
-  model: Seq2SeqConfig;
+  model: Seq2SeqConfig | TransformerSeq2SeqConfig;
   srcVocab: string[];
   tgtVocab: string[];
   train: Seq2SeqTaskOptions & Record<string, unknown>;
@@ -81,7 +93,7 @@ export function groupBySource(pairs: readonly ParallelPair[]): SourceGroup[] {
 }
 
 /** A checkpoint's model and vocabularies from its config.json (weights not loaded); `rng` becomes the model's dropout generator. */
-export function seq2seqFromConfig(config: Seq2SeqCheckpointConfig, configPath: string, rng: Rng = new Rng(0)): { model: Seq2Seq; src: TokenVocabulary; tgt: TokenVocabulary } {
+export function seq2seqModelFromConfig(config: Seq2SeqCheckpointConfig, configPath: string, rng: Rng = new Rng(0)): { model: Seq2SeqModel; src: TokenVocabulary; tgt: TokenVocabulary } {
   if (!Array.isArray(config.srcVocab) || !Array.isArray(config.tgtVocab) || config.model === null || typeof config.model !== 'object') {
     throw new Error(`${configPath} is corrupt: it lacks the model or a vocabulary`);
   }
@@ -90,7 +102,20 @@ export function seq2seqFromConfig(config: Seq2SeqCheckpointConfig, configPath: s
   if (config.model.srcVocabSize !== src.size || config.model.tgtVocabSize !== tgt.size) {
     throw new Error(`${configPath} is inconsistent: the model's vocabulary sizes do not match its vocabularies`);
   }
-  return { model: new Seq2Seq(config.model, rng), src, tgt };
+  const m = config.model;
+  return { model: isTransformerConfig(m) ? new TransformerSeq2Seq(m, rng) : new Seq2Seq(m, rng), src, tgt };
+}
+
+export function isTransformerConfig(m: Seq2SeqCheckpointConfig['model']): m is TransformerSeq2SeqConfig {
+  return m !== null && typeof m === 'object' && 'arch' in m && m.arch === 'transformer';
+}
+
+/** seq2seqModelFromConfig for readers of the recurrent model only (the studio's attention view, ONNX): a Transformer's config is an error. */
+export function seq2seqFromConfig(config: Seq2SeqCheckpointConfig, configPath: string, rng: Rng = new Rng(0)): { model: Seq2Seq; src: TokenVocabulary; tgt: TokenVocabulary } {
+  if (config?.model !== null && typeof config?.model === 'object' && isTransformerConfig(config.model)) {
+    throw new Error(`${configPath}: the model is the Transformer encoder–decoder (arch transformer); only the recurrent one is read here`);
+  }
+  return seq2seqModelFromConfig(config, configPath, rng) as { model: Seq2Seq; src: TokenVocabulary; tgt: TokenVocabulary };
 }
 
 export interface DecodeOptions {
@@ -101,9 +126,13 @@ export interface DecodeOptions {
   nBest?: number;
 }
 
-/** Hypotheses (best first per source) for every source, decoded in batches (greedy) or one by one (beam). */
-export function decodeAll(models: Seq2Seq[], srcs: readonly Int32Array[], o: DecodeOptions, batchSize = 64): Hypothesis[][] {
-  const maxLen = (s: Int32Array): number => o.maxLength ?? 2 * s.length + 10;
+/**
+ * Hypotheses (best first per source) for every source, decoded in batches (greedy) or one by one (beam). The
+ * default length limit stops at a Transformer member's positions (maxLength); an explicit one past them is its error.
+ */
+export function decodeAll(models: Seq2SeqModel[], srcs: readonly Int32Array[], o: DecodeOptions, batchSize = 64): Hypothesis[][] {
+  const positions = Math.min(...models.map((m) => (m instanceof TransformerSeq2Seq ? m.config.maxLength : Infinity)));
+  const maxLen = (s: Int32Array): number => o.maxLength ?? Math.min(2 * s.length + 10, positions);
   const out: Hypothesis[][] = [];
   if (o.beam === 1) {
     for (let i = 0; i < srcs.length; i += batchSize) {
@@ -124,7 +153,7 @@ function cutTo(h: Hypothesis, n: number): Hypothesis {
 }
 
 /** Teacher-forced mean loss per target token (eos included) and argmax token accuracy. */
-export function teacherForcedScores(model: Seq2Seq, data: EncodedPairs, batchSize: number): { loss: number; tokenAccuracy: number } {
+export function teacherForcedScores(model: Seq2SeqModel, data: EncodedPairs, batchSize: number): { loss: number; tokenAccuracy: number } {
   let lossSum = 0;
   let tokens = 0;
   let right = 0;
@@ -149,14 +178,14 @@ export function teacherForcedScores(model: Seq2Seq, data: EncodedPairs, batchSiz
 }
 
 /** Decoding scores over sources grouped with all their references. */
-export function decodedScores(models: Seq2Seq[], groups: readonly SourceGroup[], src: TokenVocabulary, tgt: TokenVocabulary, o: DecodeOptions, what: string) {
+export function decodedScores(models: Seq2SeqModel[], groups: readonly SourceGroup[], src: TokenVocabulary, tgt: TokenVocabulary, o: DecodeOptions, what: string) {
   const srcs = groups.map((g) => src.encode(g.pair.src, `${what} line ${g.pair.line}, source`));
   const hyps = decodeAll(models, srcs, o).map((h) => tgt.decode(h[0].tokens));
   return scoreSequences(hyps, groups.map((g) => g.refs));
 }
 
 export interface Seq2SeqTask extends TrainingTask<Seq2SeqBatch> {
-  readonly model: Seq2Seq;
+  readonly model: Seq2SeqModel;
   readonly src: TokenVocabulary;
   readonly tgt: TokenVocabulary;
 }
@@ -195,7 +224,7 @@ export function seq2seqTask(
     return { trainPairs: all.filter((p) => !held.has(p.src.join('\u0000'))), valPairs: all.filter((p) => held.has(p.src.join('\u0000'))) };
   };
 
-  const make = (model: Seq2Seq, src: TokenVocabulary, tgt: TokenVocabulary, data: Seq2SeqCheckpointConfig['data'], seed: number, rng: Rng, pairs: ReturnType<typeof split>): Seq2SeqTask => {
+  const make = (model: Seq2SeqModel, src: TokenVocabulary, tgt: TokenVocabulary, data: Seq2SeqCheckpointConfig['data'], seed: number, rng: Rng, pairs: ReturnType<typeof split>): Seq2SeqTask => {
     const { trainPairs, valPairs } = pairs;
     const trainSet = encodePairs(trainPairs, src, tgt, dataName);
     const valSet = encodePairs(valPairs, src, tgt, valName);
@@ -204,16 +233,17 @@ export function seq2seqTask(
     let epoch = 0;
     let batchIndex = 0;
     let batches = lengthBucketedBatches(lengths, own.batchSize, seed, epoch);
-    const c = model.config;
-    const He = c.encoderHiddenSize;
-    const encoderNote = He === c.hiddenSize ? '' : ` ${c.numLayers}×${He}`;
-    const shape = c.bidirectional ? ` (bidirectional encoder${encoderNote})` : encoderNote === '' ? '' : ` (encoder${encoderNote})`;
+    const limit = model instanceof TransformerSeq2Seq ? model.config.maxLength : Infinity;
+    for (const [set, name] of [[trainSet, dataName], [valSet, valName]] as const) {
+      set.src.forEach((x, i) => {
+        if (Math.max(x.length, set.tgt[i].length + 1) > limit) throw new Error(`${name}: pair ${i + 1} has a source of ${x.length} or a target of ${set.tgt[i].length} (+ eos) tokens, past the Transformer's ${limit} positions (--max-positions)`);
+      });
+    }
     return {
       format: SEQ2SEQ_FORMAT,
-      config: { model: model.config as Seq2SeqConfig, srcVocab: [...src.tokens], tgtVocab: [...tgt.tokens], train: own, data },
+      config: { model: { ...model.config } as Seq2SeqCheckpointConfig['model'], srcVocab: [...src.tokens], tgtVocab: [...tgt.tokens], train: own, data },
       model, src, tgt,
-      description: `seq2seq ${c.cell} ${c.numLayers}×${c.hiddenSize}${shape}, attention ${c.attention}, ${c.dropout > 0 ? `dropout ${c.dropout}, ` : ''}` +
-        `on ${trainPairs.length} pairs of ${dataName} (${valPairs.length} validate)`,
+      description: `${describe(model)}, ${model.config.dropout > 0 ? `dropout ${model.config.dropout}, ` : ''}on ${trainPairs.length} pairs of ${dataName} (${valPairs.length} validate)`,
       batch: () => {
         if (batchIndex >= batches.length) {
           epoch++;
@@ -256,6 +286,22 @@ export function seq2seqTask(
       // The vocabularies of the whole data file (its held-out part included): tokens only a --val file has are an error.
       const src = TokenVocabulary.fromSequences(all.map((p) => p.src));
       const tgt = TokenVocabulary.fromSequences(all.map((p) => p.tgt), [BOS, EOS]);
+      const arch = asked.arch ?? 'recurrent';
+      checkArchOptions(arch, asked, optionName);
+      if (arch === 'transformer') {
+        const tf = own.teacherForcing;
+        if (!(tf.kind === 'constant' && tf.p === 1)) throw new Error('scheduled sampling (teacher forcing < 1) applies to the recurrent encoder–decoder, not the Transformer (it reads every fed token in one pass)');
+        const dModel = asked.dModel ?? 128;
+        const longest = Math.max(...all.map((p) => Math.max(p.src.length, p.tgt.length + 1)));
+        const config: TransformerSeq2SeqConfig = {
+          arch, srcVocabSize: src.size, tgtVocabSize: tgt.size, dModel, nhead: asked.nhead ?? 4,
+          numEncoderLayers: asked.numEncoderLayers ?? 3, numDecoderLayers: asked.numDecoderLayers ?? 3, dimFeedforward: asked.dimFeedforward ?? 4 * dModel,
+          dropout: asked.dropout ?? 0, activation: asked.activation ?? 'relu', normFirst: asked.normFirst ?? false, positions: asked.positions ?? 'sinusoidal',
+          maxLength: asked.maxLength ?? 2 * longest, tieEmbeddings: asked.tieEmbeddings ?? false, bos: tgt.id(BOS)!, eos: tgt.id(EOS)!,
+        };
+        const model = new TransformerSeq2Seq(config, rng);
+        return disposeOnThrow(model, () => make(model, src, tgt, { name: dataName, ...fingerprint }, seed, rng, pairs));
+      }
       const hidden = asked.hiddenSize ?? 128;
       const config: Seq2SeqConfig = {
         cell: asked.cell ?? 'lstm', srcVocabSize: src.size, tgtVocabSize: tgt.size,
@@ -274,18 +320,42 @@ export function seq2seqTask(
       // labelSmoothing: absent from checkpoints before the option, 0.
       for (const k of ['srcSplit', 'tgtSplit', 'batchSize', 'labelSmoothing'] as const) checkResumeOption(where, k, s[k] ?? 0, own[k]);
       checkSameData(where, config.data, fingerprint);
-      const m = config.model ?? {};
+      const m = (config.model ?? {}) as Partial<Seq2SeqConfig> & { arch?: string };
+      const had = m.arch === 'transformer' ? 'transformer' : 'recurrent';
+      if (asked.arch !== undefined && asked.arch !== had) throw new Error(`cannot resume ${where}: its model is the ${had} encoder–decoder, this run asks for ${optionName('arch')} ${asked.arch}`);
+      checkArchOptions(had, asked, optionName);
       // What a key absent from an older config means (Seq2Seq's defaults).
       const defaults: Partial<Record<keyof Seq2SeqModelOptions, unknown>> = {
-        numLayers: 1, bidirectional: false, inputFeeding: false, dropout: 0, encoderHiddenSize: m.hiddenSize, attentionSize: m.hiddenSize,
+        arch: 'recurrent', numLayers: 1, bidirectional: false, inputFeeding: false, dropout: 0, encoderHiddenSize: m.hiddenSize, attentionSize: m.hiddenSize,
       };
       for (const [k, want] of Object.entries(asked) as Array<[keyof Seq2SeqModelOptions, unknown]>) {
         const had = (m as Partial<Record<keyof Seq2SeqModelOptions, unknown>>)[k] ?? defaults[k];
         if (want !== undefined && had !== want) throw new Error(`cannot resume ${where}: its model has ${k} ${String(had)}, this run asks for ${optionName(k)} ${String(want)}`);
       }
       const pairs = split(seed);
-      const { model, src, tgt } = seq2seqFromConfig(config, `${where}/config.json`, rng);
+      const { model, src, tgt } = seq2seqModelFromConfig(config, `${where}/config.json`, rng);
       return disposeOnThrow(model, () => make(model, src, tgt, config.data, seed, rng, pairs));
     },
   };
+}
+
+/** The options of the other arch, refused: a one-line error naming the first one given. */
+function checkArchOptions(arch: Seq2SeqArch, asked: Seq2SeqModelOptions, optionName: (k: keyof Seq2SeqModelOptions) => string): void {
+  const foreign = arch === 'transformer' ? RECURRENT_KEYS : TRANSFORMER_KEYS;
+  const k = foreign.find((key) => asked[key] !== undefined);
+  if (k !== undefined) throw new Error(`${optionName(k)} applies to the ${arch === 'transformer' ? 'recurrent' : 'Transformer'} encoder–decoder, not the ${arch} one`);
+}
+
+/** A one-line description of a model, for the run's first line. */
+function describe(model: Seq2SeqModel): string {
+  if (model instanceof TransformerSeq2Seq) {
+    const c = model.config;
+    return `seq2seq transformer ${c.numEncoderLayers}+${c.numDecoderLayers} layers × ${c.dModel} (${c.nhead} heads, feed-forward ${c.dimFeedforward}, ${c.activation}, ` +
+      `${c.normFirst ? 'pre-norm' : 'post-norm'}, ${c.positions} positions up to ${c.maxLength}${c.tieEmbeddings ? ', tied head' : ''})`;
+  }
+  const c = model.config;
+  const He = c.encoderHiddenSize;
+  const encoderNote = He === c.hiddenSize ? '' : ` ${c.numLayers}×${He}`;
+  const shape = c.bidirectional ? ` (bidirectional encoder${encoderNote})` : encoderNote === '' ? '' : ` (encoder${encoderNote})`;
+  return `seq2seq ${c.cell} ${c.numLayers}×${c.hiddenSize}${shape}, attention ${c.attention}`;
 }

@@ -29,9 +29,11 @@ export interface DecoderLayerForwardOptions {
   memoryIsCausal?: boolean;
   /** Self-attention over a cache's earlier target steps too (inference, one step at a time). */
   cache?: KeyValueCache;
+  /** The memory's keys and values already projected, multihead_attn.projectKeyValue(memory) (decoding step by step). */
+  memoryKeyValue?: Tensor;
 }
 
-export const DECODER_FORWARD_KEYS = ['tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal', 'cache'] as const;
+export const DECODER_FORWARD_KEYS = ['tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal', 'cache', 'memoryKeyValue'] as const;
 
 export interface DecoderLayerOutput {
   /** (T, B, E), or (B, T, E) batch-first. */
@@ -87,6 +89,7 @@ export class TransformerDecoderLayer extends Module {
     const mha = (x: Tensor): Tensor => {
       const r = this.multiheadAttn.forward(x, memory, memory, {
         attnMask: opts.memoryMask, keyPaddingMask: opts.memoryKeyPaddingMask, isCausal: opts.memoryIsCausal, averageAttnWeights: false,
+        ...(opts.memoryKeyValue === undefined ? {} : { keyValue: opts.memoryKeyValue }),
       });
       crossWeights = r.weights; // (B, nhead, T, S)
       return d2.forward(r.output); // (T, B, E)

@@ -50,6 +50,8 @@ export interface MultiheadAttentionForwardOptions {
   isCausal?: boolean;
   /** Self-attention over this cache's earlier steps and the new ones, which it appends (inference only). */
   cache?: KeyValueCache;
+  /** key (= value) already projected by projectKeyValue(key): [k | v] (S, B, 2E) or batch-first (a decoder's memory, projected once). */
+  keyValue?: Tensor;
 }
 
 export interface MultiheadAttentionOutput {
@@ -59,7 +61,7 @@ export interface MultiheadAttentionOutput {
   weights: Tensor | null;
 }
 
-const FORWARD_KEYS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal', 'cache'] as const;
+const FORWARD_KEYS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal', 'cache', 'keyValue'] as const;
 
 /**
  * The keys and values of the steps seen so far, per batch entry, for a self-attention layer decoding one
@@ -73,14 +75,25 @@ export class KeyValueCache {
   /** (B, capacity, 2E) */
   readonly kv: Tensor;
   length = 0;
-  constructor(opts: { batch: number; capacity: number; embedDim: number }) {
+  /**
+   * kv: an existing (batch, capacity, 2E) tensor whose first `length` steps are filled, to read and append to
+   * (its owner frees it: a decoder state carried as plain tensors, as the searches carry theirs); by default
+   * a new one outside any tidy scope.
+   */
+  constructor(opts: { batch: number; capacity: number; embedDim: number; kv?: Tensor; length?: number }) {
     positiveInt('KeyValueCache batch', opts.batch);
     positiveInt('KeyValueCache capacity', opts.capacity);
     positiveInt('KeyValueCache embedDim', opts.embedDim);
     this.batch = opts.batch;
     this.capacity = opts.capacity;
     this.embedDim = opts.embedDim;
-    this.kv = untracked(() => new Tensor([opts.batch, opts.capacity, 2 * opts.embedDim]));
+    const shape = [opts.batch, opts.capacity, 2 * opts.embedDim];
+    if (opts.kv !== undefined && !(opts.kv instanceof Tensor && opts.kv.shape.length === 3 && opts.kv.shape.every((d, i) => d === shape[i]))) {
+      throw new Error(`KeyValueCache: kv must have shape [${shape.join(', ')}], got ${opts.kv instanceof Tensor ? `[${opts.kv.shape.join(', ')}]` : String(opts.kv)}`);
+    }
+    this.kv = opts.kv ?? untracked(() => new Tensor(shape));
+    this.length = opts.length ?? 0;
+    if (!(Number.isInteger(this.length) && this.length >= 0 && this.length <= opts.capacity)) throw new Error(`KeyValueCache: length ${this.length} is outside [0, ${opts.capacity}]`);
   }
   /** Forgets every step (a new sequence). */
   reset(): void {
@@ -147,6 +160,7 @@ export class MultiheadAttention extends Module {
     const [L, B] = this.sizes('query', query);
     const self = query === key && key === value;
     if (cache !== undefined) return this.forwardCached(query, key, value, opts);
+    if (opts.keyValue !== undefined && (self || key !== value)) throw new Error('MultiheadAttention: keyValue is for attention over a memory (key and value the same tensor, not the query)');
     const [S, Bk] = this.sizes('key', key);
     const [Sv, Bv] = this.sizes('value', value);
     if (Bk !== B || Bv !== B || Sv !== S) {
@@ -159,7 +173,10 @@ export class MultiheadAttention extends Module {
       ops = [{ tensor: qkv, batchFirst: bf }, { tensor: qkv, batchFirst: bf, column: E }, { tensor: qkv, batchFirst: bf, column: 2 * E }];
     } else if (key === value) {
       const q = this.project(query, 0, 1); // (L, B, E)
-      const kv = this.project(key, 1, 2); // (S, B, 2E)
+      const kv = opts.keyValue ?? this.project(key, 1, 2); // (S, B, 2E)
+      if (!(kv instanceof Tensor) || kv.shape.length !== 3 || kv.shape[0] !== key.shape[0] || kv.shape[1] !== key.shape[1] || kv.shape[2] !== 2 * E) {
+        throw new Error(`MultiheadAttention: keyValue must be projectKeyValue(key), shape [${key.shape[0]}, ${key.shape[1]}, ${2 * E}], got ${kv instanceof Tensor ? `[${kv.shape.join(', ')}]` : String(kv)}`);
+      }
       ops = [{ tensor: q, batchFirst: bf }, { tensor: kv, batchFirst: bf }, { tensor: kv, batchFirst: bf, column: E }];
     } else {
       ops = [0, 1, 2].map((i) => ({ tensor: this.project([query, key, value][i], i, 1), batchFirst: bf })) as typeof ops; // each (·, B, E)
@@ -178,6 +195,12 @@ export class MultiheadAttention extends Module {
     const out = this.outProj.forward(output); // (L, B, E)
     if (!opts.needWeights) return { output: out, weights: null };
     return { output: out, weights: opts.averageAttnWeights ? meanAxis(weights, 1) : weights }; // (B, L, S) or (B, H, L, S)
+  }
+
+  /** [k | v] = [memory W_k + b_k | memory W_v + b_v]: (S, B, 2E) or batch-first, for keyValue (projected once, read by every step). */
+  projectKeyValue(memory: Tensor): Tensor {
+    this.sizes('memory', memory);
+    return this.project(memory, 1, 2); // (S, B, 2E)
   }
 
   /** x W_blockᵀ + b_block over row blocks [first, first + count) of in_proj (each E rows): (T, B, count·E). */

@@ -43,14 +43,21 @@ abstract class TransformerStack<L extends Module> extends Module {
     this.norm = norm ? this.child('norm', new LayerNorm({ normalizedShape: o.dModel, eps: o.layerNormEps, bias: o.bias })) : null;
   }
 
-  /** The forward options checked (the layer's keys but `cache`, and `caches`), split into the caches and the rest. */
-  protected split<O extends { caches?: readonly KeyValueCache[] }>(opts: O, layerKeys: readonly string[]): { caches: readonly KeyValueCache[] | undefined; rest: Omit<O, 'caches'> } {
-    rejectUnknownKeys(`${this.who}.forward options`, opts, [...layerKeys.filter((k) => k !== 'cache'), 'caches']);
-    const { caches, ...rest } = opts;
-    if (caches !== undefined && (!Array.isArray(caches) || caches.length !== this.layers.length)) {
-      throw new Error(`${this.who}: caches must hold one KeyValueCache per layer (${this.layers.length}), got ${Array.isArray(caches) ? caches.length : String(caches)}`);
+  /**
+   * The forward options checked (the layer's keys but the per-layer `cache` and `memoryKeyValue`, and their
+   * per-stack lists `caches` and `memoryKeyValues`), split into those lists and the rest.
+   */
+  protected split<O extends { caches?: readonly KeyValueCache[]; memoryKeyValues?: readonly Tensor[] }>(opts: O, layerKeys: readonly string[]): {
+    caches: readonly KeyValueCache[] | undefined; memoryKeyValues: readonly Tensor[] | undefined; rest: Omit<O, 'caches' | 'memoryKeyValues'>;
+  } {
+    rejectUnknownKeys(`${this.who}.forward options`, opts, [...layerKeys.filter((k) => k !== 'cache' && k !== 'memoryKeyValue'), 'caches', ...(layerKeys.includes('memoryKeyValue') ? ['memoryKeyValues'] : [])]);
+    const { caches, memoryKeyValues, ...rest } = opts;
+    for (const [name, list, what] of [['caches', caches, 'KeyValueCache'], ['memoryKeyValues', memoryKeyValues, 'projected memory']] as const) {
+      if (list !== undefined && (!Array.isArray(list) || list.length !== this.layers.length)) {
+        throw new Error(`${this.who}: ${name} must hold one ${what} per layer (${this.layers.length}), got ${Array.isArray(list) ? list.length : String(list)}`);
+      }
     }
-    return { caches, rest };
+    return { caches, memoryKeyValues, rest };
   }
 
   protected final(x: Tensor): Tensor {
@@ -89,9 +96,11 @@ export class TransformerEncoder extends TransformerStack<TransformerEncoderLayer
   }
 }
 
-export interface DecoderForwardOptions extends Omit<DecoderLayerForwardOptions, 'cache'> {
+export interface DecoderForwardOptions extends Omit<DecoderLayerForwardOptions, 'cache' | 'memoryKeyValue'> {
   /** One cache per layer (inference one step at a time). */
   caches?: readonly KeyValueCache[];
+  /** Per layer, layers[i].multiheadAttn.projectKeyValue(memory) (decoding step by step: the memory projected once). */
+  memoryKeyValues?: readonly Tensor[];
 }
 
 export interface DecoderOutput {
@@ -113,11 +122,11 @@ export class TransformerDecoder extends TransformerStack<TransformerDecoderLayer
 
   /** forward, and the cross-attention weights of every layer and head. */
   forwardWithWeights(tgt: Tensor, memory: Tensor, opts: DecoderForwardOptions = {}): DecoderOutput {
-    const { caches, rest } = this.split(opts, DECODER_FORWARD_KEYS);
+    const { caches, memoryKeyValues, rest } = this.split(opts, DECODER_FORWARD_KEYS);
     let x = tgt; // (T, B, E)
     const crossWeights: Tensor[] = [];
     this.layers.forEach((layer, i) => {
-      const r = layer.forwardWithWeights(x, memory, { ...rest, ...(caches ? { cache: caches[i] } : {}) });
+      const r = layer.forwardWithWeights(x, memory, { ...rest, ...(caches ? { cache: caches[i] } : {}), ...(memoryKeyValues ? { memoryKeyValue: memoryKeyValues[i] } : {}) });
       x = r.output; // (T, B, E)
       crossWeights.push(r.crossWeights); // (B, nhead, T, S)
     });
