@@ -1,5 +1,5 @@
 // The image kernels of every fast backend against the reference (the definition): im2col, col2imAcc, and
-// max pooling forward (values and arg-max) and backward on random and odd shapes — strides larger than
+// max pooling forward (values and arg-max; the 2×2 tiles' vector path and the general one) and backward on random and odd shapes — strides larger than
 // the kernel, padding wider than the image, rectangular windows, one-pixel planes, ties, -∞ and NaN. They
 // move and compare floats in the same order, so they must agree exactly. Also their checks.
 
@@ -63,6 +63,7 @@ for (const be of fast) {
     const poolShapes = [
       [6, 4, 4, 2, 2, 2, 2, 0, 0], [3, 7, 5, 3, 3, 2, 2, 1, 1], [2, 5, 8, 3, 2, 1, 3, 1, 0], [1, 1, 1, 1, 1, 1, 1, 0, 0],
       [4, 9, 9, 2, 2, 1, 1, 1, 1], [2, 11, 6, 5, 3, 4, 2, 2, 1], [3, 6, 6, 2, 2, 3, 3, 0, 0], [5, 32, 31, 2, 2, 2, 2, 0, 0],
+      [2, 9, 16, 2, 2, 2, 2, 0, 0], [3, 8, 17, 2, 2, 2, 2, 0, 0], // the 2×2 tiles' vector path: whole rows of it, an odd last column
     ];
     for (const s of poolShapes) {
       const g = geometry(...(s as [number, number, number, number, number, number, number, number, number]));
