@@ -3,12 +3,12 @@
 // (one more step with every backend method timed: gemm against the image kernels and the rest).
 //
 //   node dist/scripts/bench-conv.js [--batch 16] [--size 64] [--channels 32,64,128] [--convs 1] [--steps 5]
-//        [--backends reference,wasm,native] [--threads N]
+//        [--backends reference,wasm,native] [--threads N]   (--threads: of wasm and native; the reference has one)
 //
 // The reference backend runs min(steps, 2) steps (it is plain TypeScript). Not a benchmark against peers.
 
 import { timeKernels } from './kernel-timers.js';
-import { ImageEncoder, Rng, Tensor, availableBackends, backend, backward, setBackend, tidy, untracked } from '../src/index.js';
+import { ImageEncoder, Rng, Tensor, availableBackends, backend, backward, heap, setBackend, tidy, untracked, type Backend } from '../src/index.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) {
@@ -46,15 +46,36 @@ function convMacs(): number {
 }
 const flopsPerStep = 2 * 3 * convMacs(); // forward, dx and dweight gemms
 
+/**
+ * CPU ms per maxPool2dForward call on the first pool's input (B·32 planes of S×S): the 2×2 stride-2 windows
+ * (the encoder's, a vector path in wasm and native) and 3×3 stride-2 windows with padding 1 (the general path).
+ */
+function timePools(be: Backend): void {
+  const planes = B * channels[0];
+  const calls = be.name === 'reference' ? 2 : 20;
+  const rng = new Rng(2);
+  tidy(() => {
+    const x = Tensor.from(Float32Array.from({ length: planes * S * S }, () => rng.normal()));
+    const O = Math.floor(S / 2);
+    const y = new Tensor([planes * O * O]);
+    const idx = new Tensor([planes * O * O]);
+    const line = [['2×2 stride 2', 2, 0], ['3×3 stride 2 padding 1', 3, 1]].map(([name, k, p]) => {
+      const g = { C: planes, H: S, W: S, kh: k as number, kw: k as number, sh: 2, sw: 2, ph: p as number, pw: p as number, OH: O, OW: O };
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < calls; i++) be.maxPool2dForward(g, x.data, y.data, new Int32Array(heap.memory.buffer, idx.offset, idx.size));
+      const c = process.cpuUsage(c0);
+      return `${name} ${((c.user + c.system) / 1000 / calls).toFixed(2)} ms`;
+    });
+    console.log(`  maxPool2dForward alone, ${planes} planes ${S}×${S}, CPU per call: ${line.join(', ')}`);
+  });
+}
+
 console.log(`ImageEncoder channels [${channels.join(', ')}], ${convs} conv(s) per stage, forward + backward of ${B} images 3×${S}×${S}`);
 console.log(`(${(flopsPerStep / 1e9).toFixed(2)} GFLOP of convolution gemms per step)\n`);
 for (const name of names) {
   setBackend(name);
   const be = backend();
-  if (args.has('threads')) {
-    if (be.setThreads === undefined) throw new Error(`bench-conv: backend ${name} has no thread option`);
-    be.setThreads(num('threads', 1));
-  }
+  if (args.has('threads') && be.setThreads !== undefined) be.setThreads(num('threads', 1)); // the reference has one thread
   const rng = new Rng(1);
   const enc = new ImageEncoder({ channels, convsPerStage: convs }, rng);
   const images = untracked(() => Tensor.from(Float32Array.from({ length: B * 3 * S * S }, () => rng.uniform()), [B, 3, S, S]));
@@ -86,6 +107,7 @@ for (const name of names) {
   step();
   const total = performance.now() - t0;
   console.log(timers.table(1, total).split('\n').map((l) => `  ${l}`).join('\n'));
+  timePools(be);
   console.log();
   enc.dispose();
   images.dispose();
