@@ -74,9 +74,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, stride: P
     // Every allocation before the views (an allocation can grow the heap).
     const colsB = Tensor.empty([K, P]); // (C·kh·kw, OH·OW) im2col(x_b), then weightᵀ dout_b
     const ones = bias?.requiresGrad ? Tensor.full([P], 1) : null; // (OH·OW)
-    const dx = x.requiresGrad ? x.ensureGrad().data : null;
-    const dw = weight.requiresGrad ? weight.ensureGrad().data : null;
-    const db = bias !== null && bias.requiresGrad ? bias.ensureGrad().data : null;
+    for (const t of parents) if (t.requiresGrad) t.ensureGrad();
+    const dx = x.requiresGrad ? x.grad!.data : null;
+    const dw = weight.requiresGrad ? weight.grad!.data : null;
+    const db = bias !== null && bias.requiresGrad ? bias.grad!.data : null;
     const dOut = out.grad!.data;
     const c = colsB.data;
     for (let b = 0; b < B; b++) {
