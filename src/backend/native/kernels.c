@@ -1,6 +1,6 @@
 // The native kernels (Node only, x86-64 with AVX2 and FMA): the wasm backend's heaviest kernels —
 // gemm, gemmPacked, the time loops of the one-stage recurrent cells (rnn_tanh, rnn_relu, lstm, gru), and
-// the Transformer's fused attention, LayerNorm and GELU — in C on 256-bit vectors, twice the width of wasm SIMD. They take the wasm exports' arguments (byte
+// the Transformer's fused attention, LayerNorm and GELU, the image layers' im2col, col2im and max pooling — in C on 256-bit vectors, twice the width of wasm SIMD. They take the wasm exports' arguments (byte
 // offsets into the shared tensor heap, 0 for null), read the same packed-B layout (assembly/gemm.ts),
 // write the same cell caches (CELL_LAYOUTS in backend.ts) and compute the same float32 exp, sigmoid and
 // tanh (assembly/simd.ts) at eight lanes; assembly/ is the definition of each, and the tests hold these
@@ -696,6 +696,119 @@ static K void geluBackwardAcc(int approximate, const float *x, const float *dy, 
     st(dx + i, add(ld(dx + i, w), mul(ld(dy + i, w), g)), w);
   }
 }
+
+// ---- image layers: im2col / col2im (the convolution's gemm is gemm above) and max pooling ----
+// Plain loops: they move data (the gemm does the arithmetic), and the compiler vectorises the copies.
+
+static int ceilDiv(int a, int b) { return a <= 0 ? -(-a / b) : (a + b - 1) / b; }
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static K void im2col(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *x, float *cols, int ldc) {
+  float *row = cols;
+  for (int c = 0; c < C; c++)
+    for (int i = 0; i < kh; i++)
+      for (int j = 0; j < kw; j++, row += ldc) {
+        int lo = clampi(ceilDiv(pw - j, sw), 0, OW), hi = clampi(ceilDiv(W + pw - j, sw), lo, OW);
+        for (int oy = 0; oy < OH; oy++) {
+          float *o = row + (size_t)oy * OW;
+          int y = oy * sh - ph + i;
+          if (y < 0 || y >= H) {
+            memset(o, 0, sizeof(float) * OW);
+            continue;
+          }
+          memset(o, 0, sizeof(float) * lo);
+          if (hi > lo) {
+            const float *src = x + ((size_t)c * H + y) * W + (lo * sw - pw + j);
+            if (sw == 1) memcpy(o + lo, src, sizeof(float) * (hi - lo));
+            else for (int ox = lo; ox < hi; ox++) o[ox] = src[(size_t)(ox - lo) * sw];
+          }
+          memset(o + hi, 0, sizeof(float) * (OW - hi));
+        }
+      }
+}
+
+static K void col2imAcc(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *cols, int ldc, float *dx) {
+  const float *row = cols;
+  for (int c = 0; c < C; c++)
+    for (int i = 0; i < kh; i++)
+      for (int j = 0; j < kw; j++, row += ldc) {
+        int lo = clampi(ceilDiv(pw - j, sw), 0, OW), hi = clampi(ceilDiv(W + pw - j, sw), lo, OW);
+        for (int oy = 0; oy < OH; oy++) {
+          int y = oy * sh - ph + i;
+          if (y < 0 || y >= H || hi <= lo) continue;
+          const float *o = row + (size_t)oy * OW + lo;
+          float *dst = dx + ((size_t)c * H + y) * W + (lo * sw - pw + j);
+          for (int ox = 0; ox < hi - lo; ox++) dst[(size_t)ox * sw] += o[ox];
+        }
+      }
+}
+
+/** Outputs [ox0, ox1) of output row oy, any window: the definition, one pixel at a time. */
+static K void poolRow(const float *plane, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int oy, int ox0, int ox1, float *yr, int32_t *ar) {
+  int y0 = oy * sh - ph > 0 ? oy * sh - ph : 0, y1 = imin(oy * sh - ph + kh, H);
+  for (int ox = ox0; ox < ox1; ox++) {
+    int x0 = ox * sw - pw > 0 ? ox * sw - pw : 0, x1 = imin(ox * sw - pw + kw, W);
+    float best = -__builtin_inff();
+    int at = y0 * W + x0;
+    for (int yy = y0; yy < y1; yy++)
+      for (int xx = x0; xx < x1; xx++) {
+        float v = plane[yy * W + xx];
+        int take = (v > best) | (v != v); // a NaN always replaces the maximum, as in PyTorch's kernel
+        best = take ? v : best;
+        at = take ? yy * W + xx : at;
+      }
+    yr[ox] = best;
+    ar[ox] = at;
+  }
+}
+
+/** poolRow's comparisons lane-wise: v replaces (best, at) where v > best or v is NaN. */
+KI void poolTake(__m128 v, __m128i iv, __m128 *best, __m128i *at) {
+  __m128 take = _mm_or_ps(_mm_cmpgt_ps(v, *best), _mm_cmpunord_ps(v, v));
+  *best = _mm_blendv_ps(*best, v, take);
+  *at = _mm_castps_si128(_mm_blendv_ps(_mm_castsi128_ps(*at), _mm_castsi128_ps(iv), take));
+}
+
+/** The encoder's pool (2×2, stride 2, no padding) four outputs at a time, as assembly/image.ts's pool2x2Row. */
+static K int pool2x2Row(const float *plane, int W, int oy, int OW, float *yr, int32_t *ar) {
+  const float *r0 = plane + (size_t)2 * oy * W, *r1 = r0 + W;
+  __m128i i0 = _mm_add_epi32(_mm_setr_epi32(0, 2, 4, 6), _mm_set1_epi32(2 * oy * W));
+  int ox = 0;
+  for (; ox + 4 <= OW; ox += 4) {
+    __m128 a0 = _mm_loadu_ps(r0 + 2 * ox), b0 = _mm_loadu_ps(r0 + 2 * ox + 4);
+    __m128 a1 = _mm_loadu_ps(r1 + 2 * ox), b1 = _mm_loadu_ps(r1 + 2 * ox + 4);
+    __m128 best = _mm_shuffle_ps(a0, b0, _MM_SHUFFLE(2, 0, 2, 0));
+    __m128i at = i0;
+    poolTake(_mm_shuffle_ps(a0, b0, _MM_SHUFFLE(3, 1, 3, 1)), _mm_add_epi32(i0, _mm_set1_epi32(1)), &best, &at);
+    poolTake(_mm_shuffle_ps(a1, b1, _MM_SHUFFLE(2, 0, 2, 0)), _mm_add_epi32(i0, _mm_set1_epi32(W)), &best, &at);
+    poolTake(_mm_shuffle_ps(a1, b1, _MM_SHUFFLE(3, 1, 3, 1)), _mm_add_epi32(i0, _mm_set1_epi32(W + 1)), &best, &at);
+    _mm_storeu_ps(yr + ox, best);
+    _mm_storeu_si128((__m128i *)(ar + ox), at);
+    i0 = _mm_add_epi32(i0, _mm_set1_epi32(8));
+  }
+  return ox;
+}
+
+static K void maxPool2dForward(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *x, float *y, int32_t *argmax) {
+  int tiled = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0;
+  for (int c = 0; c < C; c++) {
+    const float *plane = x + (size_t)c * H * W;
+    for (int oy = 0; oy < OH; oy++) {
+      size_t o = ((size_t)c * OH + oy) * OW;
+      int ox = tiled ? pool2x2Row(plane, W, oy, OW, y + o, argmax + o) : 0;
+      poolRow(plane, H, W, kh, kw, sh, sw, ph, pw, oy, ox, OW, y + o, argmax + o);
+    }
+  }
+}
+
+/** -1, or (writing nothing) the position of the first index outside its plane. */
+static K int maxPool2dBackwardAcc(int C, int H, int W, int OH, int OW, const float *dy, const int32_t *argmax, float *dx) {
+  size_t P = (size_t)OH * OW, n = (size_t)C * P, plane = (size_t)H * W;
+  for (size_t o = 0; o < n; o++)
+    if (argmax[o] < 0 || (size_t)argmax[o] >= plane) return (int)o;
+  for (size_t o = 0; o < n; o++) dx[(o / P) * plane + argmax[o]] += dy[o];
+  return -1;
+}
 #endif
 
 // ---- N-API: `bind(heapView)` returns the kernels bound to that heap's base address ----
@@ -816,6 +929,40 @@ static napi_value jsGeluBackwardAcc(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value jsIm2col(napi_env env, napi_callback_info info) {
+  double a[14];
+  char *base;
+  if (readArgs(env, info, a, 14, &base))
+    im2col(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), I(a[10]), F(a[11]), F(a[12]), I(a[13]));
+  return NULL;
+}
+
+static napi_value jsCol2imAcc(napi_env env, napi_callback_info info) {
+  double a[14];
+  char *base;
+  if (readArgs(env, info, a, 14, &base))
+    col2imAcc(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), I(a[10]), F(a[11]), I(a[12]), F(a[13]));
+  return NULL;
+}
+
+static napi_value jsMaxPool2dForward(napi_env env, napi_callback_info info) {
+  double a[14];
+  char *base;
+  if (readArgs(env, info, a, 14, &base))
+    maxPool2dForward(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), I(a[10]), F(a[11]), F(a[12]),
+                     (int32_t *)(base + (size_t)a[13]));
+  return NULL;
+}
+
+static napi_value jsMaxPool2dBackwardAcc(napi_env env, napi_callback_info info) {
+  double a[8];
+  char *base;
+  napi_value r = NULL;
+  if (readArgs(env, info, a, 8, &base))
+    napi_create_int32(env, maxPool2dBackwardAcc(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), F(a[5]), (const int32_t *)(base + (size_t)a[6]), F(a[7])), &r);
+  return r;
+}
+
 static napi_value jsBind(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out, fn;
@@ -833,7 +980,8 @@ static napi_value jsBind(napi_env env, napi_callback_info info) {
   const struct { const char *name; napi_callback cb; } fns[] = {
     {"gemm", jsGemm}, {"gemmPacked", jsGemmPacked}, {"recurrentForward", jsRecurrentForward}, {"recurrentBackward", jsRecurrentBackward},
     {"attentionForward", jsAttentionForward}, {"attentionBackward", jsAttentionBackward}, {"layerNormForward", jsLayerNormForward},
-    {"layerNormBackward", jsLayerNormBackward}, {"gelu", jsGelu}, {"geluBackwardAcc", jsGeluBackwardAcc},
+    {"layerNormBackward", jsLayerNormBackward}, {"gelu", jsGelu}, {"geluBackwardAcc", jsGeluBackwardAcc}, {"im2col", jsIm2col},
+    {"col2imAcc", jsCol2imAcc}, {"maxPool2dForward", jsMaxPool2dForward}, {"maxPool2dBackwardAcc", jsMaxPool2dBackwardAcc},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, base, &fn);
