@@ -94,6 +94,7 @@ KI v8 tanhv(v8 x) {
 #define PW 8 /* columns per packed-B panel: assembly/gemm.ts's NR, the layout packB writes */
 #define KC 256
 #define MC 120 /* a multiple of MR; MC·KC fits the scratch's A block, which wasm sizes for 128·KC */
+#define WASM_MC 128 /* assembly/gemm.ts's MC: a last row alone in its block of that many takes the one-row kernel there */
 #define NC 1024
 #define SCRATCH_A_FLOATS (128 * KC) /* where the wasm scratch layout puts the packed B block */
 
@@ -242,13 +243,16 @@ static K void micro1(int kc, const float *ap, const float *bp, float *c, int nr)
 
 /** C[0:M, 0:nc] += alpha·op(A)[0:M, pc:pc+kc] · (the packed kc×nc block at Bp). */
 static K void macro(int transA, int M, int nc, int kc, int pc, float alpha, const float *A, int lda, const float *Bp, float *C, int ldc, float *Ap) {
-  for (int ic = 0; ic < M; ic += MC) {
-    int mc = imin(MC, M - ic);
+  // NOTE: the one-row kernel adds its products in another order (even and odd k apart), so it takes exactly
+  // the rows the wasm one takes: a last row alone in a block of WASM_MC, not one alone in a block of MC.
+  int lone = M % WASM_MC == 1;
+  if (lone) {
+    packA(transA, A, lda, M - 1, pc, 1, kc, alpha, Ap);
+    for (int jr = 0; jr < nc; jr += NR) micro1(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)(M - 1) * ldc + jr, imin(NR, nc - jr));
+  }
+  for (int ic = 0; ic < M - lone; ic += MC) {
+    int mc = imin(MC, M - lone - ic);
     packA(transA, A, lda, ic, pc, mc, kc, alpha, Ap);
-    if (mc == 1) {
-      for (int jr = 0; jr < nc; jr += NR) micro1(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)ic * ldc + jr, imin(NR, nc - jr));
-      continue;
-    }
     for (int jr = 0; jr < nc; jr += NR) {
       int nr = imin(NR, nc - jr);
       const float *bp = Bp + (size_t)jr * kc;
