@@ -163,8 +163,9 @@ function discoverSystems(notes: Note[]): System[] {
   const systems: System[] = [];
   const ours = join(ROOT, 'dist', 'bench', 'ours.js');
   const list = spawnSync(process.execPath, [ours, '--list-backends'], { encoding: 'utf8' });
-  const line = list.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-  const backends = line === undefined ? ['reference'] : (JSON.parse(line.slice(RESULT_PREFIX.length)) as string[]);
+  const lines = list.stdout.split('\n').filter((l) => l.startsWith(RESULT_PREFIX)).map((l) => JSON.parse(l.slice(RESULT_PREFIX.length)) as unknown);
+  const backends = lines.length === 0 ? ['reference'] : (lines[0] as string[]);
+  const nativeIsa = (lines[1] as { nativeIsa?: string | null } | undefined)?.nativeIsa ?? null;
   for (const b of backends) {
     const skip = new Map<string, string>();
     if (b === 'reference') {
@@ -174,6 +175,12 @@ function discoverSystems(notes: Note[]): System[] {
       `this library, backend \`${b}\`: LanguageModel (Embedding → fused LSTM/GRU → Linear) or TransformerLanguageModel, the training step of src/train/engine.ts on the language-model task; sampling through generateText (a Transformer's through its key/value cache)${b === 'reference' ? ' (reference backend: plain TypeScript loops, time-boxed)' : ''}`,
       // As the `recurrent` command runs: with relaxed SIMD (the FMA GEMM) where Node 20 has it behind a flag.
       { skip, cmdArgs: RELAXED_FLAG }));
+    if (b === 'native' && nativeIsa === 'avx512') {
+      // The same backend with its 256-bit GEMM kernels (the path of a CPU without AVX-512), interleaved with the 512-bit one.
+      const s = nodeSystem('ours-native-avx2', 'recurrent (native, AVX2 GEMM)', ours, { backend: b }, ['train', 'sample', 'gemm', 'idle'],
+        'this library, backend `native` with RECURRENT_NO_AVX512=1: the same, its GEMM on the 256-bit kernels instead of the 512-bit ones', { cmdArgs: RELAXED_FLAG });
+      systems.push({ ...s, env: { ...s.env, RECURRENT_NO_AVX512: '1' } });
+    }
   }
 
   const torchProbe = existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }) : null;
@@ -611,7 +618,7 @@ function renderReport(r: ReportInput): { tables: string; full: string } {
     const idle = oks(s.id, 'idle', '-')[0];
     const anyInfo = measurements.find((m) => m.system === s.id && m.result.ok && m.task !== 'idle')?.result as OkResult | undefined;
     const info = { ...(idle?.res.info ?? {}), ...(anyInfo?.info ?? {}) };
-    const keep = ['version', 'wasmVersion', 'backend', 'threads', 'simd', 'multithread', 'blasLib'];
+    const keep = ['version', 'wasmVersion', 'backend', 'isa', 'threads', 'simd', 'multithread', 'blasLib'];
     const ver = keep.filter((k) => info[k] !== undefined).map((k) => `${k} ${String(info[k])}`).join('; ');
     sysRows.push(row([s.label, s.describe, ver || '—', idle === undefined ? '—' : mib(idle.res.maxRssKB)]));
   }

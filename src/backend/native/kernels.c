@@ -1,6 +1,7 @@
 // The native kernels (Node only, x86-64 with AVX2 and FMA): the wasm backend's heaviest kernels —
 // gemm, gemmPacked, the time loops of the one-stage recurrent cells (rnn_tanh, rnn_relu, lstm, gru), and
-// the Transformer's fused attention, LayerNorm and GELU — in C on 256-bit vectors, twice the width of wasm SIMD. They take the wasm exports' arguments (byte
+// the Transformer's fused attention, LayerNorm and GELU — in C on 256-bit vectors, twice the width of wasm SIMD,
+// and gemm (so attention's products too) on 512-bit vectors where the CPU has AVX-512F. They take the wasm exports' arguments (byte
 // offsets into the shared tensor heap, 0 for null), read the same packed-B layout (assembly/gemm.ts),
 // write the same cell caches (CELL_LAYOUTS in backend.ts) and compute the same float32 exp, sigmoid and
 // tanh (assembly/simd.ts) at eight lanes; assembly/ is the definition of each, and the tests hold these
@@ -8,6 +9,7 @@
 
 #include <node_api.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -112,38 +114,38 @@ static void scaleC(int M, int N, float beta, float *C, int ldc) {
   }
 }
 
-/** op(B) = B (K×N stored) or Bᵀ (N×K stored) rows [pc, pc+kc), columns [jc, jc+nc) into PW-column panels. */
-static void packB(int transB, const float *B, int ldb, int pc, int jc, int kc, int nc, float *Bp) {
-  for (int j0 = 0; j0 < nc; j0 += PW) {
-    int nr = imin(PW, nc - j0);
+/** op(B) = B (K×N stored) or Bᵀ (N×K stored) rows [pc, pc+kc), columns [jc, jc+nc) into pw-column panels. */
+static inline void packB(int transB, const float *B, int ldb, int pc, int jc, int kc, int nc, int pw, float *Bp) {
+  for (int j0 = 0; j0 < nc; j0 += pw) {
+    int nr = imin(pw, nc - j0);
     float *dst = Bp + (size_t)j0 * kc;
     if (!transB) {
       const float *src = B + (size_t)pc * ldb + jc + j0;
       for (int k = 0; k < kc; k++)
-        for (int j = 0; j < PW; j++) dst[k * PW + j] = j < nr ? src[(size_t)k * ldb + j] : 0.0f;
+        for (int j = 0; j < pw; j++) dst[k * pw + j] = j < nr ? src[(size_t)k * ldb + j] : 0.0f;
     } else {
-      for (int j = 0; j < PW; j++) {
+      for (int j = 0; j < pw; j++) {
         const float *src = B + (size_t)(jc + j0 + j) * ldb + pc;
-        for (int k = 0; k < kc; k++) dst[k * PW + j] = j < nr ? src[k] : 0.0f;
+        for (int k = 0; k < kc; k++) dst[k * pw + j] = j < nr ? src[k] : 0.0f;
       }
     }
   }
 }
 
-/** alpha·op(A) rows [ic, ic+mc), columns [pc, pc+kc) into MR-row panels: Ap[panel][k][i]. */
-static void packA(int transA, const float *A, int lda, int ic, int pc, int mc, int kc, float alpha, float *Ap) {
-  for (int i0 = 0; i0 < mc; i0 += MR) {
-    int mr = imin(MR, mc - i0);
+/** alpha·op(A) rows [ic, ic+mc), columns [pc, pc+kc) into mrp-row panels: Ap[panel][k][i]. */
+static inline void packA(int transA, const float *A, int lda, int ic, int pc, int mc, int kc, float alpha, int mrp, float *Ap) {
+  for (int i0 = 0; i0 < mc; i0 += mrp) {
+    int mr = imin(mrp, mc - i0);
     float *dst = Ap + (size_t)i0 * kc;
     if (!transA) {
-      for (int i = 0; i < MR; i++) {
+      for (int i = 0; i < mrp; i++) {
         const float *src = A + (size_t)(ic + i0 + i) * lda + pc;
-        for (int k = 0; k < kc; k++) dst[k * MR + i] = i < mr ? alpha * src[k] : 0.0f;
+        for (int k = 0; k < kc; k++) dst[k * mrp + i] = i < mr ? alpha * src[k] : 0.0f;
       }
     } else {
       const float *src = A + (size_t)pc * lda + ic + i0;
       for (int k = 0; k < kc; k++)
-        for (int i = 0; i < MR; i++) dst[k * MR + i] = i < mr ? alpha * src[(size_t)k * lda + i] : 0.0f;
+        for (int i = 0; i < mrp; i++) dst[k * mrp + i] = i < mr ? alpha * src[(size_t)k * lda + i] : 0.0f;
     }
   }
 }
@@ -247,12 +249,12 @@ static K void macro(int transA, int M, int nc, int kc, int pc, float alpha, cons
   // the rows the wasm one takes: a last row alone in a block of WASM_MC, not one alone in a block of MC.
   int lone = M % WASM_MC == 1;
   if (lone) {
-    packA(transA, A, lda, M - 1, pc, 1, kc, alpha, Ap);
+    packA(transA, A, lda, M - 1, pc, 1, kc, alpha, MR, Ap);
     for (int jr = 0; jr < nc; jr += NR) micro1(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)(M - 1) * ldc + jr, imin(NR, nc - jr));
   }
   for (int ic = 0; ic < M - lone; ic += MC) {
     int mc = imin(MC, M - lone - ic);
-    packA(transA, A, lda, ic, pc, mc, kc, alpha, Ap);
+    packA(transA, A, lda, ic, pc, mc, kc, alpha, MR, Ap);
     for (int jr = 0; jr < nc; jr += NR) {
       int nr = imin(NR, nc - jr);
       const float *bp = Bp + (size_t)jr * kc;
@@ -265,16 +267,144 @@ static K void macro(int transA, int M, int nc, int kc, int pc, float alpha, cons
   }
 }
 
+// ---- GEMM on 512-bit registers (AVX-512F CPUs, chosen at load: `isa` below): a 12×32 micro-kernel ----
+// NOTE: the same K blocking (KC), the same A blocks (MC, so the same rows take the one-row kernel) and the
+// same per-element order — acc = Σ_k fma(alpha·a, b, acc) from 0 over a K block, then C += acc — as the
+// 256-bit kernels above, so its results equal theirs (and the wasm FMA build's) bit for bit. Its B block
+// is packed in 16-column panels; gemmPacked keeps the wasm 8-column layout and the 256-bit kernels.
+
+#define K5 __attribute__((target("avx512f,avx2,fma")))
+#define MR5 12
+#define NR5 32
+#define PW5 16 /* columns per panel of this kernel's own packed B block */
+
+typedef __m512 v16;
+
+/** The lanes of the first n (0..16) columns. */
+static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+/** C[0:mr, 0:nr] += the tile's rows (two 16-lane halves each), masked to nr columns. */
+static K5 void addTile5(float *c, int ldc, const v16 (*acc)[2], int mr, int nr) {
+  __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+  for (int i = 0; i < mr; i++) {
+    float *p = c + (size_t)i * ldc;
+    _mm512_mask_storeu_ps(p, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, p), acc[i][0]));
+    if (m1) _mm512_mask_storeu_ps(p + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, p + 16), acc[i][1]));
+  }
+}
+
+#define ROW2(i, lo, hi) x = _mm512_set1_ps(a[i]), lo = _mm512_fmadd_ps(x, b0, lo), hi = _mm512_fmadd_ps(x, b1, hi)
+
+/** The 12×32 kernel over two adjacent 16-column panels: 24 accumulators, 2 B vectors, 1 broadcast of 32 registers. */
+static K5 void micro32(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  const float *bq = bp + (size_t)PW5 * kc;
+  v16 z = _mm512_setzero_ps();
+  v16 c0 = z, d0 = z, c1 = z, d1 = z, c2 = z, d2 = z, c3 = z, d3 = z, c4 = z, d4 = z, c5 = z, d5 = z;
+  v16 c6 = z, d6 = z, c7 = z, d7 = z, c8 = z, d8 = z, c9 = z, d9 = z, c10 = z, d10 = z, c11 = z, d11 = z;
+  for (int k = 0; k < kc; k++) {
+    v16 b0 = _mm512_loadu_ps(bp + k * PW5), b1 = _mm512_loadu_ps(bq + k * PW5), x;
+    const float *a = ap + k * MR5;
+    ROW2(0, c0, d0); ROW2(1, c1, d1); ROW2(2, c2, d2); ROW2(3, c3, d3); ROW2(4, c4, d4); ROW2(5, c5, d5);
+    ROW2(6, c6, d6); ROW2(7, c7, d7); ROW2(8, c8, d8); ROW2(9, c9, d9); ROW2(10, c10, d10); ROW2(11, c11, d11);
+  }
+  const v16 acc[MR5][2] = {{c0, d0}, {c1, d1}, {c2, d2}, {c3, d3}, {c4, d4}, {c5, d5},
+                           {c6, d6}, {c7, d7}, {c8, d8}, {c9, d9}, {c10, d10}, {c11, d11}};
+  if (mr == MR5 && nr == NR5) {
+    for (int i = 0; i < MR5; i++) {
+      float *p = c + (size_t)i * ldc;
+      _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), acc[i][0]));
+      _mm512_storeu_ps(p + 16, _mm512_add_ps(_mm512_loadu_ps(p + 16), acc[i][1]));
+    }
+    return;
+  }
+  addTile5(c, ldc, acc, mr, nr);
+}
+
+#define ROW1(i, lo) x = _mm512_set1_ps(a[i]), lo = _mm512_fmadd_ps(x, b0, lo)
+
+/** The 12×16 kernel for a last panel of at most PW5 columns. */
+static K5 void micro16x(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  v16 z = _mm512_setzero_ps();
+  v16 c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z, c8 = z, c9 = z, c10 = z, c11 = z;
+  for (int k = 0; k < kc; k++) {
+    v16 b0 = _mm512_loadu_ps(bp + k * PW5), x;
+    const float *a = ap + k * MR5;
+    ROW1(0, c0); ROW1(1, c1); ROW1(2, c2); ROW1(3, c3); ROW1(4, c4); ROW1(5, c5);
+    ROW1(6, c6); ROW1(7, c7); ROW1(8, c8); ROW1(9, c9); ROW1(10, c10); ROW1(11, c11);
+  }
+  const v16 acc[MR5][2] = {{c0, z}, {c1, z}, {c2, z}, {c3, z}, {c4, z}, {c5, z}, {c6, z}, {c7, z}, {c8, z}, {c9, z}, {c10, z}, {c11, z}};
+  addTile5(c, ldc, acc, mr, nr);
+}
+
+/** One row, as micro1: per column, the even and the odd k in two accumulators, added at the end. */
+static K5 void micro1x(int kc, const float *ap, const float *bp, float *c, int nr) {
+  v16 e = _mm512_setzero_ps(), o = e;
+  int k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    e = _mm512_fmadd_ps(_mm512_set1_ps(ap[k * MR5]), _mm512_loadu_ps(bp + k * PW5), e);
+    o = _mm512_fmadd_ps(_mm512_set1_ps(ap[(k + 1) * MR5]), _mm512_loadu_ps(bp + (k + 1) * PW5), o);
+  }
+  if (k < kc) e = _mm512_fmadd_ps(_mm512_set1_ps(ap[k * MR5]), _mm512_loadu_ps(bp + k * PW5), e);
+  __mmask16 m = lanes(nr);
+  _mm512_mask_storeu_ps(c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), _mm512_add_ps(e, o)));
+}
+
+/** macro on this kernel's panels: C[0:M, 0:nc] += alpha·op(A)[0:M, pc:pc+kc] · (the kc×nc block at Bp). */
+static K5 void macro5(int transA, int M, int nc, int kc, int pc, float alpha, const float *A, int lda, const float *Bp, float *C, int ldc, float *Ap) {
+  int lone = M % WASM_MC == 1; // as in macro
+  if (lone) {
+    packA(transA, A, lda, M - 1, pc, 1, kc, alpha, MR5, Ap);
+    for (int jr = 0; jr < nc; jr += PW5) micro1x(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)(M - 1) * ldc + jr, imin(PW5, nc - jr));
+  }
+  for (int ic = 0; ic < M - lone; ic += MC) {
+    int mc = imin(MC, M - lone - ic);
+    packA(transA, A, lda, ic, pc, mc, kc, alpha, MR5, Ap);
+    for (int jr = 0; jr < nc; jr += NR5) {
+      int nr = imin(NR5, nc - jr);
+      const float *bp = Bp + (size_t)jr * kc;
+      for (int ir = 0; ir < mc; ir += MR5) {
+        float *c = C + (size_t)(ic + ir) * ldc + jr;
+        if (nr > PW5) micro32(kc, Ap + (size_t)ir * kc, bp, c, ldc, imin(MR5, mc - ir), nr);
+        else micro16x(kc, Ap + (size_t)ir * kc, bp, c, ldc, imin(MR5, mc - ir), nr);
+      }
+    }
+  }
+}
+
+/** gemm's blocks (after scaleC) on this kernel; Bp is the scratch's B block, rounded up to a cache line. */
+static K5 void gemm5(int transA, int transB, int M, int N, int Kd, float alpha, const float *A, int lda, const float *B, int ldb, float *C, int ldc, float *scratch) {
+  float *Ap = scratch, *Bp = (float *)(((uintptr_t)(scratch + SCRATCH_A_FLOATS) + 63) & ~(uintptr_t)63);
+  for (int jc = 0; jc < N; jc += NC) {
+    int nc = imin(NC, N - jc);
+    for (int pc = 0; pc < Kd; pc += KC) {
+      int kc = imin(KC, Kd - pc);
+      packB(transB, B, ldb, pc, jc, kc, nc, PW5, Bp);
+      macro5(transA, M, nc, kc, pc, alpha, A, lda, Bp, C + jc, ldc, Ap);
+    }
+  }
+}
+
+/** Which GEMM kernel runs: ISA_AVX512 where the CPU (and OS) has AVX-512F and RECURRENT_NO_AVX512 is unset, 0, or empty. */
+enum { ISA_AVX2 = 0, ISA_AVX512 = 1 };
+static int isa = ISA_AVX2;
+
+static int chooseIsa(void) {
+  const char *off = getenv("RECURRENT_NO_AVX512");
+  int disabled = off != NULL && off[0] != '\0' && strcmp(off, "0") != 0;
+  return __builtin_cpu_supports("avx512f") && !disabled ? ISA_AVX512 : ISA_AVX2;
+}
+
 static K void gemm(int transA, int transB, int M, int N, int Kd, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc, float *scratch) {
   if (M <= 0 || N <= 0) return;
   if (beta != 1) scaleC(M, N, beta, C, ldc);
   if (alpha == 0 || Kd <= 0) return;
+  if (isa == ISA_AVX512) return gemm5(transA, transB, M, N, Kd, alpha, A, lda, B, ldb, C, ldc, scratch);
   float *Ap = scratch, *Bp = scratch + SCRATCH_A_FLOATS;
   for (int jc = 0; jc < N; jc += NC) {
     int nc = imin(NC, N - jc);
     for (int pc = 0; pc < Kd; pc += KC) {
       int kc = imin(KC, Kd - pc);
-      packB(transB, B, ldb, pc, jc, kc, nc, Bp);
+      packB(transB, B, ldb, pc, jc, kc, nc, PW, Bp);
       macro(transA, M, nc, kc, pc, alpha, A, lda, Bp, C + jc, ldc, Ap);
     }
   }
@@ -855,6 +985,9 @@ NAPI_MODULE_INIT() {
   napi_get_boolean(env, ok, &v);
   napi_set_named_property(env, exports, "cpuSupported", v);
   if (ok) {
+    isa = chooseIsa(); // the same in every thread: the CPU's, and the process's environment
+    napi_create_string_utf8(env, isa == ISA_AVX512 ? "avx512" : "avx2", NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, exports, "isa", v);
     napi_create_function(env, "bind", NAPI_AUTO_LENGTH, jsBind, NULL, &v);
     napi_set_named_property(env, exports, "bind", v);
   }
