@@ -270,8 +270,8 @@ static K void macro(int transA, int M, int nc, int kc, int pc, float alpha, cons
 // ---- GEMM on 512-bit registers (AVX-512F CPUs, chosen at load: `isa` below): a 12×32 micro-kernel ----
 // NOTE: the same K blocking (KC), the same A blocks (MC, so the same rows take the one-row kernel) and the
 // same per-element order — acc = Σ_k fma(alpha·a, b, acc) from 0 over a K block, then C += acc — as the
-// 256-bit kernels above, so its results equal theirs (and the wasm FMA build's) bit for bit. Its B block
-// is packed in 16-column panels; gemmPacked keeps the wasm 8-column layout and the 256-bit kernels.
+// 256-bit kernels above, so its results equal theirs (and the wasm FMA build's) bit for bit. gemm packs its
+// B block in 16-column panels; gemmPacked reads the wasm layout's 8-column ones, two to a vector.
 
 #define K5 __attribute__((target("avx512f,avx2,fma")))
 #define MR5 12
@@ -293,16 +293,27 @@ static K5 void addTile5(float *c, int ldc, const v16 (*acc)[2], int mr, int nr) 
   }
 }
 
+#define KI5 static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
+
+/**
+ * Row k of 16 columns of packed B: of a 16-column panel at lo (wide), or of two 8-column panels of the
+ * wasm layout (gemmPacked's operand), lo and hi, joined.
+ */
+KI5 v16 rowB(const float *lo, const float *hi, int k, int wide) {
+  if (wide) return _mm512_loadu_ps(lo + (size_t)k * PW5);
+  __m512d v = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(lo + (size_t)k * PW)));
+  return _mm512_castpd_ps(_mm512_insertf64x4(v, _mm256_castps_pd(_mm256_loadu_ps(hi + (size_t)k * PW)), 1));
+}
+
 #define ROW2(i, lo, hi) x = _mm512_set1_ps(a[i]), lo = _mm512_fmadd_ps(x, b0, lo), hi = _mm512_fmadd_ps(x, b1, hi)
 
-/** The 12×32 kernel over two adjacent 16-column panels: 24 accumulators, 2 B vectors, 1 broadcast of 32 registers. */
-static K5 void micro32(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
-  const float *bq = bp + (size_t)PW5 * kc;
+/** The 12×32 kernel: 24 accumulators, 2 B vectors, 1 broadcast of 32 registers; B's columns 0-15 at p0 (and p1), 16-31 at p2 (and p3). */
+KI5 void tile32(int kc, const float *ap, const float *p0, const float *p1, const float *p2, const float *p3, int wide, float *c, int ldc, int mr, int nr) {
   v16 z = _mm512_setzero_ps();
   v16 c0 = z, d0 = z, c1 = z, d1 = z, c2 = z, d2 = z, c3 = z, d3 = z, c4 = z, d4 = z, c5 = z, d5 = z;
   v16 c6 = z, d6 = z, c7 = z, d7 = z, c8 = z, d8 = z, c9 = z, d9 = z, c10 = z, d10 = z, c11 = z, d11 = z;
   for (int k = 0; k < kc; k++) {
-    v16 b0 = _mm512_loadu_ps(bp + k * PW5), b1 = _mm512_loadu_ps(bq + k * PW5), x;
+    v16 b0 = rowB(p0, p1, k, wide), b1 = rowB(p2, p3, k, wide), x;
     const float *a = ap + k * MR5;
     ROW2(0, c0, d0); ROW2(1, c1, d1); ROW2(2, c2, d2); ROW2(3, c3, d3); ROW2(4, c4, d4); ROW2(5, c5, d5);
     ROW2(6, c6, d6); ROW2(7, c7, d7); ROW2(8, c8, d8); ROW2(9, c9, d9); ROW2(10, c10, d10); ROW2(11, c11, d11);
@@ -322,18 +333,34 @@ static K5 void micro32(int kc, const float *ap, const float *bp, float *c, int l
 
 #define ROW1(i, lo) x = _mm512_set1_ps(a[i]), lo = _mm512_fmadd_ps(x, b0, lo)
 
-/** The 12×16 kernel for a last panel of at most PW5 columns. */
-static K5 void micro16x(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+/** The 12×16 kernel for a last block of at most 16 columns. */
+KI5 void tile16(int kc, const float *ap, const float *p0, const float *p1, int wide, float *c, int ldc, int mr, int nr) {
   v16 z = _mm512_setzero_ps();
   v16 c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z, c8 = z, c9 = z, c10 = z, c11 = z;
   for (int k = 0; k < kc; k++) {
-    v16 b0 = _mm512_loadu_ps(bp + k * PW5), x;
+    v16 b0 = rowB(p0, p1, k, wide), x;
     const float *a = ap + k * MR5;
     ROW1(0, c0); ROW1(1, c1); ROW1(2, c2); ROW1(3, c3); ROW1(4, c4); ROW1(5, c5);
     ROW1(6, c6); ROW1(7, c7); ROW1(8, c8); ROW1(9, c9); ROW1(10, c10); ROW1(11, c11);
   }
   const v16 acc[MR5][2] = {{c0, z}, {c1, z}, {c2, z}, {c3, z}, {c4, z}, {c5, z}, {c6, z}, {c7, z}, {c8, z}, {c9, z}, {c10, z}, {c11, z}};
   addTile5(c, ldc, acc, mr, nr);
+}
+
+// On gemm's own 16-column panels, and on gemmPacked's 8-column ones. NOTE: a packed block has only its
+// ⌈nr/8⌉ panels, so a missing last one is read from the one before: those lanes are never stored.
+static K5 void micro32(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  tile32(kc, ap, bp, NULL, bp + (size_t)PW5 * kc, NULL, 1, c, ldc, mr, nr);
+}
+static K5 void micro16x(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  tile16(kc, ap, bp, NULL, 1, c, ldc, mr, nr);
+}
+static K5 void micro32p(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  const float *p2 = bp + (size_t)2 * PW * kc;
+  tile32(kc, ap, bp, bp + (size_t)PW * kc, p2, nr > 3 * PW ? p2 + (size_t)PW * kc : p2, 0, c, ldc, mr, nr);
+}
+static K5 void micro16p(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  tile16(kc, ap, bp, nr > PW ? bp + (size_t)PW * kc : bp, 0, c, ldc, mr, nr);
 }
 
 /** One row, as micro1: per column, the even and the odd k in two accumulators, added at the end. */
@@ -349,12 +376,18 @@ static K5 void micro1x(int kc, const float *ap, const float *bp, float *c, int n
   _mm512_mask_storeu_ps(c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), _mm512_add_ps(e, o)));
 }
 
-/** macro on this kernel's panels: C[0:M, 0:nc] += alpha·op(A)[0:M, pc:pc+kc] · (the kc×nc block at Bp). */
-static K5 void macro5(int transA, int M, int nc, int kc, int pc, float alpha, const float *A, int lda, const float *Bp, float *C, int ldc, float *Ap) {
+/**
+ * macro on this kernel: C[0:M, 0:nc] += alpha·op(A)[0:M, pc:pc+kc] · (the kc×nc block at Bp), packed in
+ * 16-column panels (wide: gemm's own block) or in the wasm layout's 8-column ones (gemmPacked's operand).
+ */
+static K5 void macro5(int transA, int M, int nc, int kc, int pc, float alpha, const float *A, int lda, const float *Bp, int wide, float *C, int ldc, float *Ap) {
   int lone = M % WASM_MC == 1; // as in macro
-  if (lone) {
+  if (lone && wide) {
     packA(transA, A, lda, M - 1, pc, 1, kc, alpha, MR5, Ap);
     for (int jr = 0; jr < nc; jr += PW5) micro1x(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)(M - 1) * ldc + jr, imin(PW5, nc - jr));
+  } else if (lone) {
+    packA(transA, A, lda, M - 1, pc, 1, kc, alpha, MR, Ap);
+    for (int jr = 0; jr < nc; jr += NR) micro1(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)(M - 1) * ldc + jr, imin(NR, nc - jr));
   }
   for (int ic = 0; ic < M - lone; ic += MC) {
     int mc = imin(MC, M - lone - ic);
@@ -364,8 +397,11 @@ static K5 void macro5(int transA, int M, int nc, int kc, int pc, float alpha, co
       const float *bp = Bp + (size_t)jr * kc;
       for (int ir = 0; ir < mc; ir += MR5) {
         float *c = C + (size_t)(ic + ir) * ldc + jr;
-        if (nr > PW5) micro32(kc, Ap + (size_t)ir * kc, bp, c, ldc, imin(MR5, mc - ir), nr);
-        else micro16x(kc, Ap + (size_t)ir * kc, bp, c, ldc, imin(MR5, mc - ir), nr);
+        int mr = imin(MR5, mc - ir);
+        if (wide && nr > PW5) micro32(kc, Ap + (size_t)ir * kc, bp, c, ldc, mr, nr);
+        else if (wide) micro16x(kc, Ap + (size_t)ir * kc, bp, c, ldc, mr, nr);
+        else if (nr > PW5) micro32p(kc, Ap + (size_t)ir * kc, bp, c, ldc, mr, nr);
+        else micro16p(kc, Ap + (size_t)ir * kc, bp, c, ldc, mr, nr);
       }
     }
   }
@@ -379,7 +415,7 @@ static K5 void gemm5(int transA, int transB, int M, int N, int Kd, float alpha, 
     for (int pc = 0; pc < Kd; pc += KC) {
       int kc = imin(KC, Kd - pc);
       packB(transB, B, ldb, pc, jc, kc, nc, PW5, Bp);
-      macro5(transA, M, nc, kc, pc, alpha, A, lda, Bp, C + jc, ldc, Ap);
+      macro5(transA, M, nc, kc, pc, alpha, A, lda, Bp, 1, C + jc, ldc, Ap);
     }
   }
 }
@@ -416,7 +452,10 @@ static K void gemmPacked(int transA, int M, int N, int Kd, float alpha, const fl
   if (beta != 1) scaleC(M, N, beta, C, ldc);
   if (alpha == 0 || Kd <= 0) return;
   int Np = (N + PW - 1) & ~(PW - 1);
-  for (int pc = 0; pc < Kd; pc += KC) macro(transA, M, N, imin(KC, Kd - pc), pc, alpha, A, lda, Bp + (size_t)pc * Np, C, ldc, scratch);
+  for (int pc = 0; pc < Kd; pc += KC) {
+    if (isa == ISA_AVX512) macro5(transA, M, N, imin(KC, Kd - pc), pc, alpha, A, lda, Bp + (size_t)pc * Np, 0, C, ldc, scratch);
+    else macro(transA, M, N, imin(KC, Kd - pc), pc, alpha, A, lda, Bp + (size_t)pc * Np, C, ldc, scratch);
+  }
 }
 
 // ---- the one-stage cells, one step over B rows (assembly/cells.ts, stage 1) ----
