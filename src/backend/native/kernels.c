@@ -7,7 +7,9 @@
 // tanh (assembly/simd.ts) at eight lanes; assembly/ is the definition of each, and the tests hold these
 // to it (the Transformer kernels to the reference backend, within float32 rounding). Built by node-gyp from binding.gyp; loaded by load-native.ts. Not here: choosing or splitting work.
 
+#ifndef KERNELS_NO_NAPI /* scripts/bench-native-isa.c compiles the kernels alone */
 #include <node_api.h>
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -871,6 +873,7 @@ static K void geluBackwardAcc(int approximate, const float *x, const float *dy, 
 }
 #endif
 
+#ifndef KERNELS_NO_NAPI
 // ---- N-API: `bind(heapView)` returns the kernels bound to that heap's base address ----
 
 #define MAX_ARGS 32
@@ -1036,3 +1039,4 @@ NAPI_MODULE_INIT() {
 #endif
   return exports;
 }
+#endif
