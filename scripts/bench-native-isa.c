@@ -2,7 +2,8 @@
 // its Node-API glue), each native kernel of one Transformer training step — every GEMM of a layer times
 // the layers, the logits' three, fused attention forward and backward, GELU and LayerNorm — and the packed
 // GEMM of the recurrent loops, timed on the 256-bit path and on the 512-bit one, interleaved, best of R
-// rounds (the least disturbed run on a shared machine). On a CPU without AVX-512F only the first column
+// rounds, in this thread's CPU time (so another process's turns on the core are not counted; its effect
+// on the caches still is: the best round is the least disturbed). On a CPU without AVX-512F only the first column
 // is real (the second then runs the same 256-bit code). Not the library's timers (scripts/profile-train.ts)
 // nor a peer comparison (bench/).
 //
@@ -16,7 +17,7 @@
 
 static double now(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
