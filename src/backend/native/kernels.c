@@ -424,7 +424,7 @@ static K5 void gemm5(int transA, int transB, int M, int N, int Kd, float alpha, 
 
 /** Which GEMM kernel runs: ISA_AVX512 where the CPU (and OS) has AVX-512F and RECURRENT_NO_AVX512 is unset, 0, or empty. */
 enum { ISA_AVX2 = 0, ISA_AVX512 = 1 };
-static int isa = ISA_AVX2;
+static int isa = -1; /* chosen when the addon first loads in the process (the 256-bit path until then) */
 
 static int chooseIsa(void) {
   const char *off = getenv("RECURRENT_NO_AVX512");
@@ -1027,7 +1027,7 @@ NAPI_MODULE_INIT() {
   napi_get_boolean(env, ok, &v);
   napi_set_named_property(env, exports, "cpuSupported", v);
   if (ok) {
-    isa = chooseIsa(); // the same in every thread: the CPU's, and the process's environment
+    if (isa < 0) isa = chooseIsa(); // once: a kernel worker loading later (after a change to process.env) keeps the first choice
     napi_create_string_utf8(env, isa == ISA_AVX512 ? "avx512" : "avx2", NAPI_AUTO_LENGTH, &v);
     napi_set_named_property(env, exports, "isa", v);
     napi_create_function(env, "bind", NAPI_AUTO_LENGTH, jsBind, NULL, &v);
