@@ -424,6 +424,11 @@ static K5 void gemm5(int transA, int transB, int M, int N, int Kd, float alpha, 
 
 /** Which GEMM kernel runs: ISA_AVX512 where the CPU (and OS) has AVX-512F and RECURRENT_NO_AVX512 is unset, 0, or empty. */
 enum { ISA_AVX2 = 0, ISA_AVX512 = 1 };
+// NOTE: fewer rows stay on the 256-bit kernels (the same results): there the 12-row tiles waste most of their
+// work (gemmPacked, below 8 rows: 0.8× the 256-bit speed at 2 to 6), or packing B in 16-column panels costs
+// more than they save (gemm, below 24 rows: 0.74× at 1 row and 0.89× at 16 on NT 512×128, measured without it).
+#define MIN_ROWS5 24
+#define MIN_ROWS5_PACKED 8
 static int isa = -1; /* chosen when the addon first loads in the process (the 256-bit path until then) */
 
 static int chooseIsa(void) {
@@ -436,7 +441,7 @@ static K void gemm(int transA, int transB, int M, int N, int Kd, float alpha, co
   if (M <= 0 || N <= 0) return;
   if (beta != 1) scaleC(M, N, beta, C, ldc);
   if (alpha == 0 || Kd <= 0) return;
-  if (isa == ISA_AVX512) return gemm5(transA, transB, M, N, Kd, alpha, A, lda, B, ldb, C, ldc, scratch);
+  if (isa == ISA_AVX512 && M >= MIN_ROWS5) return gemm5(transA, transB, M, N, Kd, alpha, A, lda, B, ldb, C, ldc, scratch);
   float *Ap = scratch, *Bp = scratch + SCRATCH_A_FLOATS;
   for (int jc = 0; jc < N; jc += NC) {
     int nc = imin(NC, N - jc);
@@ -455,7 +460,7 @@ static K void gemmPacked(int transA, int M, int N, int Kd, float alpha, const fl
   if (alpha == 0 || Kd <= 0) return;
   int Np = (N + PW - 1) & ~(PW - 1);
   for (int pc = 0; pc < Kd; pc += KC) {
-    if (isa == ISA_AVX512) macro5(transA, M, N, imin(KC, Kd - pc), pc, alpha, A, lda, Bp + (size_t)pc * Np, 0, C, ldc, scratch);
+    if (isa == ISA_AVX512 && M >= MIN_ROWS5_PACKED) macro5(transA, M, N, imin(KC, Kd - pc), pc, alpha, A, lda, Bp + (size_t)pc * Np, 0, C, ldc, scratch);
     else macro(transA, M, N, imin(KC, Kd - pc), pc, alpha, A, lda, Bp + (size_t)pc * Np, C, ldc, scratch);
   }
 }
