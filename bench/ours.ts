@@ -25,6 +25,12 @@ function threadOption(b: Backend): ThreadOption | null {
   return typeof t.setThreads === 'function' ? (t as Backend & ThreadOption) : null;
 }
 
+/** The active backend's name, and the native backend's GEMM instruction set (avx512 or avx2). */
+function backendInfo(): { backend: string; isa?: string } {
+  const b = backend() as Backend & { nativeIsa?: string | null };
+  return b.nativeIsa == null ? { backend: b.name } : { backend: b.name, isa: b.nativeIsa };
+}
+
 function maxRssKB(): number {
   return process.resourceUsage().maxRSS; // KiB on Linux
 }
@@ -79,7 +85,7 @@ function train(spec: TrainSpec): OkResult {
   if (!Number.isFinite(lastLoss)) throw new Error(`loss became ${lastLoss}`);
   return {
     ok: true, value: (t.count * B * T) / t.seconds, ...t, maxRssKB: maxRssKB(),
-    info: { backend: backend().name, model: `LanguageModel(${spec.cell}, H ${H}, L ${L}, V ${V})`, loss: Number(lastLoss.toFixed(4)) },
+    info: { ...backendInfo(), model: `LanguageModel(${spec.cell}, H ${H}, L ${L}, V ${V})`, loss: Number(lastLoss.toFixed(4)) },
   };
 }
 
@@ -114,7 +120,7 @@ function trainTransformer(spec: TrainSpec, model: TransformerLanguageModel, ids:
   const c = model.config;
   return {
     ok: true, value: (t.count * B * T) / t.seconds, ...t, maxRssKB: maxRssKB(),
-    info: { backend: backend().name, model: `TransformerLanguageModel(${c.numLayers}×${c.dModel}, ${c.numHeads} heads, context ${c.context}, V ${c.vocabSize})`, loss: Number(lastLoss.toFixed(4)) },
+    info: { ...backendInfo(), model: `TransformerLanguageModel(${c.numLayers}×${c.dModel}, ${c.numHeads} heads, context ${c.context}, V ${c.vocabSize})`, loss: Number(lastLoss.toFixed(4)) },
   };
 }
 
@@ -131,7 +137,7 @@ function sample(spec: SampleSpec): OkResult {
   const chars = t.count * CHUNK;
   return {
     ok: true, value: chars / t.seconds, ...t, count: chars, maxRssKB: maxRssKB(),
-    info: { backend: backend().name, via: `generateText (temperature 1${model instanceof TransformerLanguageModel ? '; key/value cache, the window sliding past the context' : ''})`, produced },
+    info: { ...backendInfo(), via: `generateText (temperature 1${model instanceof TransformerLanguageModel ? '; key/value cache, the window sliding past the context' : ''})`, produced },
   };
 }
 
@@ -161,7 +167,7 @@ function gemm(spec: GemmSpec): OkResult {
   const fma = be.name === 'wasm' ? fmaRates(spec.budgetSec) : null;
   return {
     ok: true, gemm: out, ...(fma === null ? {} : { fma }), maxRssKB: maxRssKB(),
-    info: { backend: be.name, threadOption: threads !== null },
+    info: { ...backendInfo(), threadOption: threads !== null },
     notes: [
       ...(threads === null ? [`backend ${be.name} offers no thread option: one thread only`] : []),
       ...(be.name === 'wasm' && fma === null ? ['no FMA rate: this engine lacks relaxed SIMD, or dist/bench/fma-chains.wasm is not built'] : []),
@@ -200,7 +206,7 @@ function run(spec: TaskSpec): ChildResult {
     case 'gemm':
       return gemm(spec);
     case 'idle':
-      return { ok: true, maxRssKB: maxRssKB(), info: { backend: backend().name } };
+      return { ok: true, maxRssKB: maxRssKB(), info: backendInfo() };
     default:
       return spec satisfies never;
   }
@@ -208,7 +214,9 @@ function run(spec: TaskSpec): ChildResult {
 
 const arg = process.argv[process.argv.length - 1];
 if (arg === '--list-backends') {
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(availableBackends())}\n`);
+  // The native backend's GEMM instruction set too: where it is avx512, run.ts also measures the avx2 kernels.
+  const isa = availableBackends().includes('native') ? (setBackend('native'), backendInfo().isa) : undefined;
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(availableBackends())}\n${RESULT_PREFIX}${JSON.stringify({ nativeIsa: isa ?? null })}\n`);
 } else {
   const result = run(JSON.parse(arg) as TaskSpec);
   if (result.ok) {

@@ -95,6 +95,8 @@ export interface OkResult {
   maxRssKB: number;
   /** CPU seconds (user + system, all threads) the measuring process used in all. */
   cpuSec?: number;
+  /** CPU seconds (user + system, all threads) of the timed steps alone (bench/timebox.ts). */
+  cpuSeconds?: number;
   /** What the system actually ran (versions, backend, threads, model form). */
   info: Record<string, string | number | boolean>;
   notes?: string[];

@@ -163,8 +163,9 @@ function discoverSystems(notes: Note[]): System[] {
   const systems: System[] = [];
   const ours = join(ROOT, 'dist', 'bench', 'ours.js');
   const list = spawnSync(process.execPath, [ours, '--list-backends'], { encoding: 'utf8' });
-  const line = list.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-  const backends = line === undefined ? ['reference'] : (JSON.parse(line.slice(RESULT_PREFIX.length)) as string[]);
+  const lines = list.stdout.split('\n').filter((l) => l.startsWith(RESULT_PREFIX)).map((l) => JSON.parse(l.slice(RESULT_PREFIX.length)) as unknown);
+  const backends = lines.length === 0 ? ['reference'] : (lines[0] as string[]);
+  const nativeIsa = (lines[1] as { nativeIsa?: string | null } | undefined)?.nativeIsa ?? null;
   for (const b of backends) {
     const skip = new Map<string, string>();
     if (b === 'reference') {
@@ -174,6 +175,12 @@ function discoverSystems(notes: Note[]): System[] {
       `this library, backend \`${b}\`: LanguageModel (Embedding → fused LSTM/GRU → Linear) or TransformerLanguageModel, the training step of src/train/engine.ts on the language-model task; sampling through generateText (a Transformer's through its key/value cache)${b === 'reference' ? ' (reference backend: plain TypeScript loops, time-boxed)' : ''}`,
       // As the `recurrent` command runs: with relaxed SIMD (the FMA GEMM) where Node 20 has it behind a flag.
       { skip, cmdArgs: RELAXED_FLAG }));
+    if (b === 'native' && nativeIsa === 'avx512') {
+      // The same backend with its 256-bit GEMM kernels (the path of a CPU without AVX-512), interleaved with the 512-bit one.
+      const s = nodeSystem('ours-native-avx2', 'recurrent (native, AVX2 GEMM)', ours, { backend: b }, ['train', 'sample', 'gemm', 'idle'],
+        'this library, backend `native` with RECURRENT_NO_AVX512=1: the same, its GEMM on the 256-bit kernels instead of the 512-bit ones', { cmdArgs: RELAXED_FLAG });
+      systems.push({ ...s, env: { ...s.env, RECURRENT_NO_AVX512: '1' } });
+    }
   }
 
   const torchProbe = existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }) : null;
@@ -509,11 +516,16 @@ function renderReport(r: ReportInput): { tables: string; full: string } {
   const oks = (sys: string, task: Task, config: string): Array<{ repeat: number; res: OkResult; m: Measurement }> =>
     measurements.filter((m) => m.system === sys && m.task === task && m.config === config && m.result.ok).map((m) => ({ repeat: m.repeat, res: m.result as OkResult, m }));
   const torchIds = ['torch-2t', 'torch-1t'].filter((id) => systems.some((s) => s.id === id));
-  /** Median over repeats of this system's value divided by torch's in the same repeat. */
-  const ratio = (sys: string, task: Task, config: string, torch: string): string => {
-    const base = new Map(oks(torch, task, config).map((x) => [x.repeat, x.res.value ?? NaN]));
-    const rs = oks(sys, task, config).map((x) => (x.res.value ?? NaN) / (base.get(x.repeat) ?? NaN)).filter(Number.isFinite);
-    return rs.length === 0 ? '—' : `${median(rs) < 0.1 ? median(rs).toFixed(3) : median(rs).toFixed(2)}×`;
+  /** Training is also compared per CPU-second, against PyTorch on one thread (which spends one core). */
+  const cpuTorch = torchIds.filter((id) => id === 'torch-1t');
+  /** Work per CPU-second of the timed steps (tokens or characters over cpuSeconds), NaN where the child did not say. */
+  const perCpu = (res: OkResult): number => (res.value !== undefined && res.seconds !== undefined && res.cpuSeconds ? (res.value * res.seconds) / res.cpuSeconds : NaN);
+  /** Median (min–max) over repeats of this system's figure divided by torch's in the same repeat. */
+  const ratio = (sys: string, task: Task, config: string, torch: string, figure: (res: OkResult) => number = (res) => res.value ?? NaN): string => {
+    const base = new Map(oks(torch, task, config).map((x) => [x.repeat, figure(x.res)]));
+    const rs = oks(sys, task, config).map((x) => figure(x.res) / (base.get(x.repeat) ?? NaN)).filter(Number.isFinite);
+    const f = (v: number): string => (v < 0.1 ? v.toFixed(3) : v.toFixed(2));
+    return rs.length === 0 ? '—' : `${f(median(rs))}×${rs.length > 1 ? ` (${f(Math.min(...rs))}–${f(Math.max(...rs))})` : ''}`;
   };
   const failure = (sys: string, task: Task, config: string): string | null => r.skipped.get(`${sys}|${task}|${config}`) ?? null;
   const label = (id: string): string => systems.find((s) => s.id === id)?.label ?? id;
@@ -537,13 +549,16 @@ function renderReport(r: ReportInput): { tables: string; full: string } {
     const rss = median(xs.map((x) => x.res.maxRssKB));
     const steps = median(xs.map((x) => x.res.count ?? 0));
     const note = failure(sys, task, config);
-    return [`${fmt(median(vs))}${boxed}`, range, `${xs.length}${note !== null ? ` ${footnote(note)}` : ''}`, ...torchIds.map((t) => (t === sys ? '1×' : ratio(sys, task, config, t))), mib(rss), count(steps)];
+    const cpu = xs.map((x) => perCpu(x.res)).filter(Number.isFinite);
+    const perCpuCells = task !== 'train' ? [] : [cpu.length === 0 ? '—' : fmt(median(cpu)), ...cpuTorch.map((t) => (t === sys ? '1×' : ratio(sys, task, config, t, perCpu)))];
+    return [`${fmt(median(vs))}${boxed}`, range, `${xs.length}${note !== null ? ` ${footnote(note)}` : ''}`, ...torchIds.map((t) => (t === sys ? '1×' : ratio(sys, task, config, t))), ...perCpuCells, mib(rss), count(steps)];
   };
 
   // Training.
   const train: string[] = [];
-  train.push(row(['config', 'system', 'tokens/s (median)', 'min–max', 'runs', ...torchIds.map((t) => `× ${label(t)}`), 'peak RSS MiB', 'timed steps']));
-  train.push(row(Array(7 + torchIds.length).fill('---')));
+  train.push(row(['config', 'system', 'tokens/s (median)', 'min–max', 'runs', ...torchIds.map((t) => `× ${label(t)}`),
+    'tokens per CPU-second (median)', ...cpuTorch.map((t) => `× ${label(t)}, per CPU-second`), 'peak RSS MiB', 'timed steps']));
+  train.push(row(Array(8 + torchIds.length + cpuTorch.length).fill('---')));
   for (const c of args.configs) {
     const shape = `${c.cell.toUpperCase()} ${c.layers}×${c.hidden}, B ${c.batch}, T ${c.seq}`;
     for (const s of systems) {
@@ -551,7 +566,7 @@ function renderReport(r: ReportInput): { tables: string; full: string } {
       const cells = valueCells(s.id, 'train', c.name);
       const name = `${s.label}${s.batchOne ? `, B 1, T ${c.seq}` : ''}`;
       if (cells !== null) train.push(row([`${c.name} (${shape})`, name, ...cells]));
-      else train.push(row([`${c.name} (${shape})`, name, `skipped ${footnote(failure(s.id, 'train', c.name) ?? 'not measured')}`, '', '', ...torchIds.map(() => ''), '', '']));
+      else train.push(row([`${c.name} (${shape})`, name, `skipped ${footnote(failure(s.id, 'train', c.name) ?? 'not measured')}`, '', '', ...torchIds.map(() => ''), '', ...cpuTorch.map(() => ''), '', '']));
     }
   }
 
@@ -611,7 +626,7 @@ function renderReport(r: ReportInput): { tables: string; full: string } {
     const idle = oks(s.id, 'idle', '-')[0];
     const anyInfo = measurements.find((m) => m.system === s.id && m.result.ok && m.task !== 'idle')?.result as OkResult | undefined;
     const info = { ...(idle?.res.info ?? {}), ...(anyInfo?.info ?? {}) };
-    const keep = ['version', 'wasmVersion', 'backend', 'threads', 'simd', 'multithread', 'blasLib'];
+    const keep = ['version', 'wasmVersion', 'backend', 'isa', 'threads', 'simd', 'multithread', 'blasLib'];
     const ver = keep.filter((k) => info[k] !== undefined).map((k) => `${k} ${String(info[k])}`).join('; ');
     sysRows.push(row([s.label, s.describe, ver || '—', idle === undefined ? '—' : mib(idle.res.maxRssKB)]));
   }
@@ -688,7 +703,7 @@ function renderReport(r: ReportInput): { tables: string; full: string } {
     '',
     '- Every figure comes from its own child process for one (system, task, configuration), so peaks of memory do not mix: peak RSS is that process\'s `ru_maxrss` (Node `process.resourceUsage().maxRSS`, Python `resource.getrusage`), everything it loaded included — the "RSS after loading" column of the systems table is each system\'s floor.',
     `- Each measurement: two warm-up steps, then timed steps until ${args.budgetSec} s have passed, at least two (a step of 10 s or more: one warm-up and one timed step, marked †). Training counts B·T tokens per step (brain.js: T per sequence).`,
-    `- Repeats are interleaved — every system on S, then every system on CR, ..., then sampling, then GEMM, and again — and each cell gives the median with the min–max over repeats. Ratios are the median over repeats of (this system ÷ PyTorch in the same repeat).`,
+    `- Repeats are interleaved — every system on S, then every system on CR, ..., then sampling, then GEMM, and again — and each cell gives the median with the min–max over repeats. Ratios are the median (min–max) over repeats of (this system ÷ PyTorch in the same repeat). Training is also given per CPU-second — tokens over the CPU seconds (user + system, every thread) the child's timed steps took — which other processes' turns on the cores do not inflate as they do wall-clock time (their effect on caches remains), against PyTorch on one thread; a threaded system's CPU-seconds include its threads' spinning.`,
     `- The same model everywhere: Embedding(V = ${V}, H) → L recurrent layers of H → Linear(H, V); the same step: mean softmax cross-entropy, backward, clip by global norm 5, Adam(2e-3, 0.9, 0.999, 1e-8) (brain.js excepted, see below). State is carried between steps where the system does so (ours, PyTorch); it does not change the cost.`,
     `- Skipped up front: the reference backend on M and L, and any step but PyTorch's projected (from the same system\'s smaller configurations, by flops per token) to take over ${SKIP_STEP_SEC} s; a measurement whose child took over ${NO_REPEAT_SEC} s is not repeated; a child is killed after ${CHILD_TIMEOUT_SEC} s.`,
     '',

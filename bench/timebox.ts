@@ -8,6 +8,8 @@ export interface Timed {
   count: number;
   warmup: number;
   seconds: number;
+  /** CPU seconds (user + system, every thread of the process) of the timed steps: on a loaded machine, what other processes' turns on the cores do not inflate. */
+  cpuSeconds: number;
   timeBoxed: boolean;
 }
 
@@ -23,10 +25,13 @@ export function timeboxed(step: () => void, budgetSec: number): Timed {
   }
   const minCount = slow ? 1 : 2;
   let count = 0;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   while (count < minCount || (performance.now() - start) / 1000 < budgetSec) {
     step();
     count++;
   }
-  return { count, warmup, seconds: (performance.now() - start) / 1000, timeBoxed: slow };
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { count, warmup, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, timeBoxed: slow };
 }

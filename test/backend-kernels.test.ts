@@ -82,9 +82,9 @@ function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rt
 // accumulation order, FMAs where the wasm FMA build has relaxed_madd), so against that build they must be
 // equal bit for bit: then a model trains to the same numbers on either, only faster on one.
 const bothFma = relaxedSimd && availableBackends().includes('native');
-test('native: gemm and packB + gemmPacked equal the wasm FMA build bit for bit (every transpose, M = 1, K and N across the blocking)', { skip: !bothFma && 'needs the native backend and relaxed SIMD (node --experimental-wasm-relaxed-simd on Node 20)' }, () => {
+test('native: gemm and packB + gemmPacked equal the wasm FMA build bit for bit (every transpose, M = 1, a last row alone in its block, K and N across the blocking and the micro-kernels\' tiles)', { skip: !bothFma && 'needs the native backend and relaxed SIMD (node --experimental-wasm-relaxed-simd on Node 20)' }, () => {
   const [wasm, native] = [named('wasm'), named('native')];
-  for (const [M, N, K] of [[1, 77, 513], [5, 9, 3], [37, 53, 300], [64, 1024, 256], [130, 1030, 260], [300, 41, 1100]]) {
+  for (const [M, N, K] of [[1, 77, 513], [5, 9, 3], [37, 53, 300], [64, 1024, 256], [130, 1030, 260], [300, 41, 1100], [121, 40, 300], [129, 33, 20], [25, 47, 129], [12, 32, 7]]) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
         tidy(() => {

@@ -561,27 +561,22 @@ export function addPositions(x: Tensor, table: Tensor, start: number, batchFirst
   }
   const out = Tensor.empty(x.shape); // every element written
   const be = backend();
-  out.data.set(x.data);
-  // Row (t, b) starts at t·B·E + b·E time-major, b·T·E + t·E batch-first.
-  const rowStride = batchFirst ? T * E : E; // between batch entries of one step
-  const stepStride = batchFirst ? E : B * E;
-  const tab = table.data;
-  for (let t = 0; t < T; t++) {
-    const row = tab.subarray((start + t) * E, (start + t + 1) * E);
-    const o = out.data;
-    for (let b = 0; b < B; b++) be.axpy(1, row, o.subarray(t * stepStride + b * rowStride, t * stepStride + b * rowStride + E));
-  }
+  // One kernel call per step (time-major: its B rows plus one table row, broadcast) or per batch entry
+  // (batch-first: its T rows plus the table's T rows), not one per row: T·B calls cost more than the adds.
+  const rows = table.data.subarray(start * E, (start + T) * E); // (T, E)
+  const [xd, od] = [x.data, out.data];
+  if (batchFirst) for (let b = 0; b < B; b++) be.binary('add', xd.subarray(b * T * E, (b + 1) * T * E), rows, od.subarray(b * T * E, (b + 1) * T * E));
+  else for (let t = 0; t < T; t++) be.binary('add', xd.subarray(t * B * E, (t + 1) * B * E), rows.subarray(t * E, (t + 1) * E), od.subarray(t * B * E, (t + 1) * B * E));
   return record(out, [x, table], () => {
     const gx = x.requiresGrad ? x.ensureGrad() : null;
     const gt = table.requiresGrad ? table.ensureGrad() : null;
     const dOut = out.grad!.data;
     if (gx !== null) be.axpy(1, dOut, gx.data);
     if (gt !== null) {
-      const dt = gt.data;
-      for (let t = 0; t < T; t++) {
-        const dRow = dt.subarray((start + t) * E, (start + t + 1) * E);
-        for (let b = 0; b < B; b++) be.axpy(1, dOut.subarray(t * stepStride + b * rowStride, t * stepStride + b * rowStride + E), dRow);
-      }
+      // dtable[start + t] += dOut[t, b] for b in order, as B separate adds would.
+      const dRows = gt.data.subarray(start * E, (start + T) * E); // (T, E)
+      if (batchFirst) for (let b = 0; b < B; b++) be.axpy(1, dOut.subarray(b * T * E, (b + 1) * T * E), dRows);
+      else for (let t = 0; t < T; t++) be.sumRowsAcc(dOut.subarray(t * B * E, (t + 1) * B * E), E, dRows.subarray(t * E, (t + 1) * E));
     }
   });
 }

@@ -1,13 +1,18 @@
 // The native kernels (Node only, x86-64 with AVX2 and FMA): the wasm backend's heaviest kernels —
 // gemm, gemmPacked, the time loops of the one-stage recurrent cells (rnn_tanh, rnn_relu, lstm, gru), and
-// the Transformer's fused attention, LayerNorm and GELU, the image layers' im2col, col2im and max pooling — in C on 256-bit vectors, twice the width of wasm SIMD. They take the wasm exports' arguments (byte
+// the Transformer's fused attention, LayerNorm and GELU, the image layers' im2col, col2im and max pooling — in C
+// on 256-bit vectors, twice the width of wasm SIMD, and gemm (so attention's products too) on 512-bit vectors
+// where the CPU has AVX-512F. They take the wasm exports' arguments (byte
 // offsets into the shared tensor heap, 0 for null), read the same packed-B layout (assembly/gemm.ts),
 // write the same cell caches (CELL_LAYOUTS in backend.ts) and compute the same float32 exp, sigmoid and
 // tanh (assembly/simd.ts) at eight lanes; assembly/ is the definition of each, and the tests hold these
 // to it (the Transformer kernels to the reference backend, within float32 rounding). Built by node-gyp from binding.gyp; loaded by load-native.ts. Not here: choosing or splitting work.
 
+#ifndef KERNELS_NO_NAPI /* scripts/bench-native-isa.c compiles the kernels alone */
 #include <node_api.h>
+#endif
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -94,6 +99,7 @@ KI v8 tanhv(v8 x) {
 #define PW 8 /* columns per packed-B panel: assembly/gemm.ts's NR, the layout packB writes */
 #define KC 256
 #define MC 120 /* a multiple of MR; MC·KC fits the scratch's A block, which wasm sizes for 128·KC */
+#define WASM_MC 128 /* assembly/gemm.ts's MC: a last row alone in its block of that many takes the one-row kernel there */
 #define NC 1024
 #define SCRATCH_A_FLOATS (128 * KC) /* where the wasm scratch layout puts the packed B block */
 
@@ -111,38 +117,38 @@ static void scaleC(int M, int N, float beta, float *C, int ldc) {
   }
 }
 
-/** op(B) = B (K×N stored) or Bᵀ (N×K stored) rows [pc, pc+kc), columns [jc, jc+nc) into PW-column panels. */
-static void packB(int transB, const float *B, int ldb, int pc, int jc, int kc, int nc, float *Bp) {
-  for (int j0 = 0; j0 < nc; j0 += PW) {
-    int nr = imin(PW, nc - j0);
+/** op(B) = B (K×N stored) or Bᵀ (N×K stored) rows [pc, pc+kc), columns [jc, jc+nc) into pw-column panels. */
+static inline void packB(int transB, const float *B, int ldb, int pc, int jc, int kc, int nc, int pw, float *Bp) {
+  for (int j0 = 0; j0 < nc; j0 += pw) {
+    int nr = imin(pw, nc - j0);
     float *dst = Bp + (size_t)j0 * kc;
     if (!transB) {
       const float *src = B + (size_t)pc * ldb + jc + j0;
       for (int k = 0; k < kc; k++)
-        for (int j = 0; j < PW; j++) dst[k * PW + j] = j < nr ? src[(size_t)k * ldb + j] : 0.0f;
+        for (int j = 0; j < pw; j++) dst[k * pw + j] = j < nr ? src[(size_t)k * ldb + j] : 0.0f;
     } else {
-      for (int j = 0; j < PW; j++) {
+      for (int j = 0; j < pw; j++) {
         const float *src = B + (size_t)(jc + j0 + j) * ldb + pc;
-        for (int k = 0; k < kc; k++) dst[k * PW + j] = j < nr ? src[k] : 0.0f;
+        for (int k = 0; k < kc; k++) dst[k * pw + j] = j < nr ? src[k] : 0.0f;
       }
     }
   }
 }
 
-/** alpha·op(A) rows [ic, ic+mc), columns [pc, pc+kc) into MR-row panels: Ap[panel][k][i]. */
-static void packA(int transA, const float *A, int lda, int ic, int pc, int mc, int kc, float alpha, float *Ap) {
-  for (int i0 = 0; i0 < mc; i0 += MR) {
-    int mr = imin(MR, mc - i0);
+/** alpha·op(A) rows [ic, ic+mc), columns [pc, pc+kc) into mrp-row panels: Ap[panel][k][i]. */
+static inline void packA(int transA, const float *A, int lda, int ic, int pc, int mc, int kc, float alpha, int mrp, float *Ap) {
+  for (int i0 = 0; i0 < mc; i0 += mrp) {
+    int mr = imin(mrp, mc - i0);
     float *dst = Ap + (size_t)i0 * kc;
     if (!transA) {
-      for (int i = 0; i < MR; i++) {
+      for (int i = 0; i < mrp; i++) {
         const float *src = A + (size_t)(ic + i0 + i) * lda + pc;
-        for (int k = 0; k < kc; k++) dst[k * MR + i] = i < mr ? alpha * src[k] : 0.0f;
+        for (int k = 0; k < kc; k++) dst[k * mrp + i] = i < mr ? alpha * src[k] : 0.0f;
       }
     } else {
       const float *src = A + (size_t)pc * lda + ic + i0;
       for (int k = 0; k < kc; k++)
-        for (int i = 0; i < MR; i++) dst[k * MR + i] = i < mr ? alpha * src[(size_t)k * lda + i] : 0.0f;
+        for (int i = 0; i < mrp; i++) dst[k * mrp + i] = i < mr ? alpha * src[(size_t)k * lda + i] : 0.0f;
     }
   }
 }
@@ -242,13 +248,16 @@ static K void micro1(int kc, const float *ap, const float *bp, float *c, int nr)
 
 /** C[0:M, 0:nc] += alpha·op(A)[0:M, pc:pc+kc] · (the packed kc×nc block at Bp). */
 static K void macro(int transA, int M, int nc, int kc, int pc, float alpha, const float *A, int lda, const float *Bp, float *C, int ldc, float *Ap) {
-  for (int ic = 0; ic < M; ic += MC) {
-    int mc = imin(MC, M - ic);
-    packA(transA, A, lda, ic, pc, mc, kc, alpha, Ap);
-    if (mc == 1) {
-      for (int jr = 0; jr < nc; jr += NR) micro1(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)ic * ldc + jr, imin(NR, nc - jr));
-      continue;
-    }
+  // NOTE: the one-row kernel adds its products in another order (even and odd k apart), so it takes exactly
+  // the rows the wasm one takes: a last row alone in a block of WASM_MC, not one alone in a block of MC.
+  int lone = M % WASM_MC == 1;
+  if (lone) {
+    packA(transA, A, lda, M - 1, pc, 1, kc, alpha, MR, Ap);
+    for (int jr = 0; jr < nc; jr += NR) micro1(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)(M - 1) * ldc + jr, imin(NR, nc - jr));
+  }
+  for (int ic = 0; ic < M - lone; ic += MC) {
+    int mc = imin(MC, M - lone - ic);
+    packA(transA, A, lda, ic, pc, mc, kc, alpha, MR, Ap);
     for (int jr = 0; jr < nc; jr += NR) {
       int nr = imin(NR, nc - jr);
       const float *bp = Bp + (size_t)jr * kc;
@@ -261,16 +270,185 @@ static K void macro(int transA, int M, int nc, int kc, int pc, float alpha, cons
   }
 }
 
+// ---- GEMM on 512-bit registers (AVX-512F CPUs, chosen at load: `isa` below): a 12×32 micro-kernel ----
+// NOTE: the same K blocking (KC), the same A blocks (MC, so the same rows take the one-row kernel) and the
+// same per-element order — acc = Σ_k fma(alpha·a, b, acc) from 0 over a K block, then C += acc — as the
+// 256-bit kernels above, so its results equal theirs (and the wasm FMA build's) bit for bit. gemm packs its
+// B block in 16-column panels; gemmPacked reads the wasm layout's 8-column ones, two to a vector.
+
+#define K5 __attribute__((target("avx512f,avx2,fma")))
+#define MR5 12
+#define NR5 32
+#define PW5 16 /* columns per panel of this kernel's own packed B block */
+
+typedef __m512 v16;
+
+/** The lanes of the first n (0..16) columns. */
+static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+/** C[0:mr, 0:nr] += the tile's rows (two 16-lane halves each), masked to nr columns. */
+static K5 void addTile5(float *c, int ldc, const v16 (*acc)[2], int mr, int nr) {
+  __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+  for (int i = 0; i < mr; i++) {
+    float *p = c + (size_t)i * ldc;
+    _mm512_mask_storeu_ps(p, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, p), acc[i][0]));
+    if (m1) _mm512_mask_storeu_ps(p + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, p + 16), acc[i][1]));
+  }
+}
+
+#define KI5 static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
+
+/**
+ * Row k of 16 columns of packed B: of a 16-column panel at lo (wide), or of two 8-column panels of the
+ * wasm layout (gemmPacked's operand), lo and hi, joined.
+ */
+KI5 v16 rowB(const float *lo, const float *hi, int k, int wide) {
+  if (wide) return _mm512_loadu_ps(lo + (size_t)k * PW5);
+  __m512d v = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(lo + (size_t)k * PW)));
+  return _mm512_castpd_ps(_mm512_insertf64x4(v, _mm256_castps_pd(_mm256_loadu_ps(hi + (size_t)k * PW)), 1));
+}
+
+#define ROW2(i, lo, hi) x = _mm512_set1_ps(a[i]), lo = _mm512_fmadd_ps(x, b0, lo), hi = _mm512_fmadd_ps(x, b1, hi)
+
+/** The 12×32 kernel: 24 accumulators, 2 B vectors, 1 broadcast of 32 registers; B's columns 0-15 at p0 (and p1), 16-31 at p2 (and p3). */
+KI5 void tile32(int kc, const float *ap, const float *p0, const float *p1, const float *p2, const float *p3, int wide, float *c, int ldc, int mr, int nr) {
+  v16 z = _mm512_setzero_ps();
+  v16 c0 = z, d0 = z, c1 = z, d1 = z, c2 = z, d2 = z, c3 = z, d3 = z, c4 = z, d4 = z, c5 = z, d5 = z;
+  v16 c6 = z, d6 = z, c7 = z, d7 = z, c8 = z, d8 = z, c9 = z, d9 = z, c10 = z, d10 = z, c11 = z, d11 = z;
+  for (int k = 0; k < kc; k++) {
+    v16 b0 = rowB(p0, p1, k, wide), b1 = rowB(p2, p3, k, wide), x;
+    const float *a = ap + k * MR5;
+    ROW2(0, c0, d0); ROW2(1, c1, d1); ROW2(2, c2, d2); ROW2(3, c3, d3); ROW2(4, c4, d4); ROW2(5, c5, d5);
+    ROW2(6, c6, d6); ROW2(7, c7, d7); ROW2(8, c8, d8); ROW2(9, c9, d9); ROW2(10, c10, d10); ROW2(11, c11, d11);
+  }
+  const v16 acc[MR5][2] = {{c0, d0}, {c1, d1}, {c2, d2}, {c3, d3}, {c4, d4}, {c5, d5},
+                           {c6, d6}, {c7, d7}, {c8, d8}, {c9, d9}, {c10, d10}, {c11, d11}};
+  if (mr == MR5 && nr == NR5) {
+    for (int i = 0; i < MR5; i++) {
+      float *p = c + (size_t)i * ldc;
+      _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), acc[i][0]));
+      _mm512_storeu_ps(p + 16, _mm512_add_ps(_mm512_loadu_ps(p + 16), acc[i][1]));
+    }
+    return;
+  }
+  addTile5(c, ldc, acc, mr, nr);
+}
+
+#define ROW1(i, lo) x = _mm512_set1_ps(a[i]), lo = _mm512_fmadd_ps(x, b0, lo)
+
+/** The 12×16 kernel for a last block of at most 16 columns. */
+KI5 void tile16(int kc, const float *ap, const float *p0, const float *p1, int wide, float *c, int ldc, int mr, int nr) {
+  v16 z = _mm512_setzero_ps();
+  v16 c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z, c8 = z, c9 = z, c10 = z, c11 = z;
+  for (int k = 0; k < kc; k++) {
+    v16 b0 = rowB(p0, p1, k, wide), x;
+    const float *a = ap + k * MR5;
+    ROW1(0, c0); ROW1(1, c1); ROW1(2, c2); ROW1(3, c3); ROW1(4, c4); ROW1(5, c5);
+    ROW1(6, c6); ROW1(7, c7); ROW1(8, c8); ROW1(9, c9); ROW1(10, c10); ROW1(11, c11);
+  }
+  const v16 acc[MR5][2] = {{c0, z}, {c1, z}, {c2, z}, {c3, z}, {c4, z}, {c5, z}, {c6, z}, {c7, z}, {c8, z}, {c9, z}, {c10, z}, {c11, z}};
+  addTile5(c, ldc, acc, mr, nr);
+}
+
+// On gemm's own 16-column panels, and on gemmPacked's 8-column ones. NOTE: a packed block has only its
+// ⌈nr/8⌉ panels, so a missing last one is read from the one before: those lanes are never stored.
+static K5 void micro32(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  tile32(kc, ap, bp, NULL, bp + (size_t)PW5 * kc, NULL, 1, c, ldc, mr, nr);
+}
+static K5 void micro16x(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  tile16(kc, ap, bp, NULL, 1, c, ldc, mr, nr);
+}
+static K5 void micro32p(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  const float *p2 = bp + (size_t)2 * PW * kc;
+  tile32(kc, ap, bp, bp + (size_t)PW * kc, p2, nr > 3 * PW ? p2 + (size_t)PW * kc : p2, 0, c, ldc, mr, nr);
+}
+static K5 void micro16p(int kc, const float *ap, const float *bp, float *c, int ldc, int mr, int nr) {
+  tile16(kc, ap, bp, nr > PW ? bp + (size_t)PW * kc : bp, 0, c, ldc, mr, nr);
+}
+
+/** One row, as micro1: per column, the even and the odd k in two accumulators, added at the end. */
+static K5 void micro1x(int kc, const float *ap, const float *bp, float *c, int nr) {
+  v16 e = _mm512_setzero_ps(), o = e;
+  int k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    e = _mm512_fmadd_ps(_mm512_set1_ps(ap[k * MR5]), _mm512_loadu_ps(bp + k * PW5), e);
+    o = _mm512_fmadd_ps(_mm512_set1_ps(ap[(k + 1) * MR5]), _mm512_loadu_ps(bp + (k + 1) * PW5), o);
+  }
+  if (k < kc) e = _mm512_fmadd_ps(_mm512_set1_ps(ap[k * MR5]), _mm512_loadu_ps(bp + k * PW5), e);
+  __mmask16 m = lanes(nr);
+  _mm512_mask_storeu_ps(c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), _mm512_add_ps(e, o)));
+}
+
+/**
+ * macro on this kernel: C[0:M, 0:nc] += alpha·op(A)[0:M, pc:pc+kc] · (the kc×nc block at Bp), packed in
+ * 16-column panels (wide: gemm's own block) or in the wasm layout's 8-column ones (gemmPacked's operand).
+ */
+static K5 void macro5(int transA, int M, int nc, int kc, int pc, float alpha, const float *A, int lda, const float *Bp, int wide, float *C, int ldc, float *Ap) {
+  int lone = M % WASM_MC == 1; // as in macro
+  if (lone && wide) {
+    packA(transA, A, lda, M - 1, pc, 1, kc, alpha, MR5, Ap);
+    for (int jr = 0; jr < nc; jr += PW5) micro1x(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)(M - 1) * ldc + jr, imin(PW5, nc - jr));
+  } else if (lone) {
+    packA(transA, A, lda, M - 1, pc, 1, kc, alpha, MR, Ap);
+    for (int jr = 0; jr < nc; jr += NR) micro1(kc, Ap, Bp + (size_t)jr * kc, C + (size_t)(M - 1) * ldc + jr, imin(NR, nc - jr));
+  }
+  for (int ic = 0; ic < M - lone; ic += MC) {
+    int mc = imin(MC, M - lone - ic);
+    packA(transA, A, lda, ic, pc, mc, kc, alpha, MR5, Ap);
+    for (int jr = 0; jr < nc; jr += NR5) {
+      int nr = imin(NR5, nc - jr);
+      const float *bp = Bp + (size_t)jr * kc;
+      for (int ir = 0; ir < mc; ir += MR5) {
+        float *c = C + (size_t)(ic + ir) * ldc + jr;
+        int mr = imin(MR5, mc - ir);
+        if (wide && nr > PW5) micro32(kc, Ap + (size_t)ir * kc, bp, c, ldc, mr, nr);
+        else if (wide) micro16x(kc, Ap + (size_t)ir * kc, bp, c, ldc, mr, nr);
+        else if (nr > PW5) micro32p(kc, Ap + (size_t)ir * kc, bp, c, ldc, mr, nr);
+        else micro16p(kc, Ap + (size_t)ir * kc, bp, c, ldc, mr, nr);
+      }
+    }
+  }
+}
+
+/** gemm's blocks (after scaleC) on this kernel; Bp is the scratch's B block, rounded up to a cache line. */
+static K5 void gemm5(int transA, int transB, int M, int N, int Kd, float alpha, const float *A, int lda, const float *B, int ldb, float *C, int ldc, float *scratch) {
+  float *Ap = scratch, *Bp = (float *)(((uintptr_t)(scratch + SCRATCH_A_FLOATS) + 63) & ~(uintptr_t)63);
+  for (int jc = 0; jc < N; jc += NC) {
+    int nc = imin(NC, N - jc);
+    for (int pc = 0; pc < Kd; pc += KC) {
+      int kc = imin(KC, Kd - pc);
+      packB(transB, B, ldb, pc, jc, kc, nc, PW5, Bp);
+      macro5(transA, M, nc, kc, pc, alpha, A, lda, Bp, 1, C + jc, ldc, Ap);
+    }
+  }
+}
+
+/** Which GEMM kernel runs: ISA_AVX512 where the CPU (and OS) has AVX-512F and RECURRENT_NO_AVX512 is unset, 0, or empty. */
+enum { ISA_AVX2 = 0, ISA_AVX512 = 1 };
+// NOTE: fewer rows stay on the 256-bit kernels (the same results): there the 12-row tiles waste most of their
+// work (gemmPacked, below 8 rows: 0.8× the 256-bit speed at 2 to 6), or packing B in 16-column panels costs
+// more than they save (gemm, below 24 rows: 0.74× at 1 row and 0.89× at 16 on NT 512×128, measured without it).
+#define MIN_ROWS5 24
+#define MIN_ROWS5_PACKED 8
+static int isa = -1; /* chosen when the addon first loads in the process (the 256-bit path until then) */
+
+static int chooseIsa(void) {
+  const char *off = getenv("RECURRENT_NO_AVX512");
+  int disabled = off != NULL && off[0] != '\0' && strcmp(off, "0") != 0;
+  return __builtin_cpu_supports("avx512f") && !disabled ? ISA_AVX512 : ISA_AVX2;
+}
+
 static K void gemm(int transA, int transB, int M, int N, int Kd, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc, float *scratch) {
   if (M <= 0 || N <= 0) return;
   if (beta != 1) scaleC(M, N, beta, C, ldc);
   if (alpha == 0 || Kd <= 0) return;
+  if (isa == ISA_AVX512 && M >= MIN_ROWS5) return gemm5(transA, transB, M, N, Kd, alpha, A, lda, B, ldb, C, ldc, scratch);
   float *Ap = scratch, *Bp = scratch + SCRATCH_A_FLOATS;
   for (int jc = 0; jc < N; jc += NC) {
     int nc = imin(NC, N - jc);
     for (int pc = 0; pc < Kd; pc += KC) {
       int kc = imin(KC, Kd - pc);
-      packB(transB, B, ldb, pc, jc, kc, nc, Bp);
+      packB(transB, B, ldb, pc, jc, kc, nc, PW, Bp);
       macro(transA, M, nc, kc, pc, alpha, A, lda, Bp, C + jc, ldc, Ap);
     }
   }
@@ -282,7 +460,10 @@ static K void gemmPacked(int transA, int M, int N, int Kd, float alpha, const fl
   if (beta != 1) scaleC(M, N, beta, C, ldc);
   if (alpha == 0 || Kd <= 0) return;
   int Np = (N + PW - 1) & ~(PW - 1);
-  for (int pc = 0; pc < Kd; pc += KC) macro(transA, M, N, imin(KC, Kd - pc), pc, alpha, A, lda, Bp + (size_t)pc * Np, C, ldc, scratch);
+  for (int pc = 0; pc < Kd; pc += KC) {
+    if (isa == ISA_AVX512 && M >= MIN_ROWS5_PACKED) macro5(transA, M, N, imin(KC, Kd - pc), pc, alpha, A, lda, Bp + (size_t)pc * Np, 0, C, ldc, scratch);
+    else macro(transA, M, N, imin(KC, Kd - pc), pc, alpha, A, lda, Bp + (size_t)pc * Np, C, ldc, scratch);
+  }
 }
 
 // ---- the one-stage cells, one step over B rows (assembly/cells.ts, stage 1) ----
@@ -811,6 +992,7 @@ static K int maxPool2dBackwardAcc(int C, int H, int W, int OH, int OW, const flo
 }
 #endif
 
+#ifndef KERNELS_NO_NAPI
 // ---- N-API: `bind(heapView)` returns the kernels bound to that heap's base address ----
 
 #define MAX_ARGS 32
@@ -999,6 +1181,9 @@ NAPI_MODULE_INIT() {
   napi_get_boolean(env, ok, &v);
   napi_set_named_property(env, exports, "cpuSupported", v);
   if (ok) {
+    if (isa < 0) isa = chooseIsa(); // once: a kernel worker loading later (after a change to process.env) keeps the first choice
+    napi_create_string_utf8(env, isa == ISA_AVX512 ? "avx512" : "avx2", NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, exports, "isa", v);
     napi_create_function(env, "bind", NAPI_AUTO_LENGTH, jsBind, NULL, &v);
     napi_set_named_property(env, exports, "bind", v);
   }
@@ -1008,3 +1193,4 @@ NAPI_MODULE_INIT() {
 #endif
   return exports;
 }
+#endif

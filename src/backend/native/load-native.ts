@@ -1,5 +1,6 @@
 // Finds and loads the native kernels (kernels.c, built by `npm run build:native` into
-// build/Release/recurrent_native.node at the package root): Node only, x86-64 CPUs with AVX2 and FMA.
+// build/Release/recurrent_native.node at the package root): Node only, x86-64 CPUs with AVX2 and FMA
+// (and their GEMM on 512-bit registers where the CPU has AVX-512F, unless RECURRENT_NO_AVX512 is set).
 // Returns what wasm-backend.ts needs to run them on the main thread and in its worker threads, or throws
 // saying why they cannot run here. Not here: the kernels (kernels.c) or choosing a backend (registry.ts).
 
@@ -24,8 +25,12 @@ export interface NativeKernels {
   maxPool2dBackwardAcc?(...args: number[]): number;
 }
 
+/** The instruction set of the addon's GEMM: chosen when it loads, from the CPU and RECURRENT_NO_AVX512 (kernels.c, chooseIsa). */
+export type NativeIsa = 'avx512' | 'avx2';
+
 interface Addon {
   cpuSupported: boolean;
+  isa?: NativeIsa;
   bind?(heapView: Float32Array): NativeKernels;
 }
 
@@ -34,6 +39,8 @@ export interface NativeAddon {
   readonly path: string;
   /** The kernels bound to the tensor heap of this thread (the heap is shared, so its address is the same in every thread). */
   readonly kernels: NativeKernels;
+  /** Which GEMM kernels run: 512-bit (AVX-512F, unless RECURRENT_NO_AVX512 is set) or 256-bit. */
+  readonly isa: NativeIsa;
 }
 
 /** Where the build puts the addon, relative to this module's compiled file (dist/src/backend/native/). */
@@ -41,12 +48,16 @@ export const addonUrl = new URL('../../../../build/Release/recurrent_native.node
 
 const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== undefined;
 
-/** Loads the addon at `path` (in this thread: the main one, or a kernel worker) and binds its kernels to `memory`. */
-export async function bindAddon(path: string, memory: WebAssembly.Memory): Promise<NativeKernels> {
+async function requireAddon(path: string): Promise<Addon> {
   const { createRequire } = await import('node:module');
   const addon = createRequire(import.meta.url)(path) as Addon;
   if (!addon.cpuSupported || addon.bind === undefined) throw new Error('this CPU lacks AVX2 and FMA (or is not x86-64)');
-  return addon.bind(new Float32Array(memory.buffer));
+  return addon;
+}
+
+/** Loads the addon at `path` (in this thread: the main one, or a kernel worker) and binds its kernels to `memory`. */
+export async function bindAddon(path: string, memory: WebAssembly.Memory): Promise<NativeKernels> {
+  return (await requireAddon(path)).bind!(new Float32Array(memory.buffer));
 }
 
 /** Loads the addon and binds it to the tensor heap's `memory`, which must be shared. */
@@ -59,5 +70,6 @@ export async function loadNative(memory: WebAssembly.Memory, shared: boolean): P
   const { existsSync } = await import('node:fs');
   const path = fileURLToPath(addonUrl);
   if (!existsSync(path)) throw new Error(`not built (no ${path}; \`npm run build:native\` builds it, with a C compiler and Node's headers)`);
-  return { path, kernels: await bindAddon(path, memory) };
+  const addon = await requireAddon(path);
+  return { path, kernels: addon.bind!(new Float32Array(memory.buffer)), isa: addon.isa ?? 'avx2' };
 }

@@ -15,7 +15,7 @@ import { CELL_LAYOUTS, checkPool, checkRowIds, checkRows, checkWindow, colsFloat
 import { HEAP_BASE, heap } from '../../tensor/heap.js';
 import { createThreadPool, MIN_THREADED_WORK, splitRange } from './thread-pool.js';
 import { FN_ATTENTION_BACKWARD, FN_ATTENTION_FORWARD, FN_GEMM, FN_GEMM_PACKED, FN_RECURRENT_BACKWARD, FN_RECURRENT_FORWARD } from './job-slot.js';
-import type { NativeAddon } from '../native/load-native.js';
+import type { NativeAddon, NativeIsa } from '../native/load-native.js';
 
 /** A kernel's arguments but its last (the scratch): what a thread pool part carries. */
 type WithoutScratch<F extends (...args: number[]) => unknown> = Parameters<F> extends [...infer A, number] ? A : never;
@@ -128,6 +128,8 @@ export type WasmBackend = Backend & {
   readonly readyThreads: number;
   /** Sets `threads` (>= 1; more than 1 needs a shared heap and worker threads). */
   setThreads(n: number): void;
+  /** The native backend's GEMM instruction set (load-native.ts); null on wasm. */
+  readonly nativeIsa: NativeIsa | null;
 };
 
 /**
@@ -135,7 +137,7 @@ export type WasmBackend = Backend & {
  * Throws when the module's static data would overlap the heap (see HEAP_BASE in tensor/heap.ts).
  * Large GEMMs use `threads` threads: RECURRENT_THREADS, else the available cores (1 without a shared heap).
  * With `native`, the backend is "native": the same, but GEMMs and the recurrent time loops run the
- * native addon's AVX2 kernels (native/kernels.c), on this thread and in the workers.
+ * native addon's AVX2 (and, for GEMM, AVX-512) kernels (native/kernels.c), on this thread and in the workers.
  */
 export function createWasmBackend(module: WebAssembly.Module, native?: NativeAddon): WasmBackend {
   const memory = heap.memory;
@@ -227,6 +229,7 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
 
   return {
     name: native === undefined ? 'wasm' : 'native',
+    nativeIsa: native?.isa ?? null,
 
     get threads() {
       return pool.threads;
