@@ -129,6 +129,44 @@ test('the log after a crash: records past the checkpoint are dropped on resume, 
   assert.deepEqual(logged, Array.from({ length: at + 3 }, (_, i) => i + 1), 'every step logged once, in order');
 });
 
+test('a crash while saving: a committed checkpoint is finished on resume, an uncommitted one is dropped, never a mix', () => {
+  const dir = tempDir();
+  const data = join(dir, 'data.txt');
+  writeFileSync(data, smallCorpus());
+  const at4 = join(dir, 'at4');
+  assert.equal(runCli(['train', '--data', data, ...tiny, '--steps', '4', '--eval-every', '2', '--out', at4]).code, 0);
+  const at6 = join(dir, 'at6');
+  cpSync(at4, at6, { recursive: true });
+  assert.equal(runCli(['train', '--data', data, ...tiny, '--steps', '6', '--eval-every', '2', '--out', at6, '--resume']).code, 0);
+  const files = ['config.json', 'model.safetensors', 'training.safetensors'];
+  const through8 = (d: string) => runCli(['train', '--data', data, ...tiny, '--steps', '8', '--eval-every', '2', '--out', d, '--resume']);
+
+  // Killed in phase two of saving step 6: the record written, training.safetensors renamed, the other two not yet.
+  const committed = join(dir, 'committed');
+  cpSync(at4, committed, { recursive: true });
+  cpSync(join(at6, 'training.safetensors'), join(committed, 'training.safetensors'));
+  cpSync(join(at6, 'metrics.jsonl'), join(committed, 'metrics.jsonl')); // step 6's evaluation was logged first
+  for (const f of ['config.json', 'model.safetensors']) cpSync(join(at6, f), join(committed, `.${f}.next`));
+  writeFileSync(join(committed, '.checkpoint-commit'), JSON.stringify(files));
+  const r = through8(committed);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /finished saving the checkpoint an interrupted run had written/);
+  assert.ok(!existsSync(join(committed, '.checkpoint-commit')) && !existsSync(join(committed, '.model.safetensors.next')));
+  assert.deepEqual(steps(committed), [2, 4, 6, 8], 'resumed from step 6');
+  assert.equal(through8(at6).code, 0);
+  assert.deepEqual(readFileSync(join(committed, 'model.safetensors')), readFileSync(join(at6, 'model.safetensors')), 'as the run that was never killed');
+
+  // Killed in phase one: step 6's files written beside their places, no record: step 4 is the checkpoint.
+  const uncommitted = join(dir, 'uncommitted');
+  cpSync(at4, uncommitted, { recursive: true });
+  for (const f of files) cpSync(join(at6, f), join(uncommitted, `.${f}.next`));
+  const u = through8(uncommitted);
+  assert.equal(u.code, 0, u.stderr);
+  assert.ok(!existsSync(join(uncommitted, '.model.safetensors.next')), 'the uncommitted files are removed');
+  assert.equal(modelStep(uncommitted), 8);
+  assert.deepEqual(readFileSync(join(uncommitted, 'model.safetensors')), readFileSync(join(at6, 'model.safetensors')), 'resumed from step 4 to the same step 8');
+});
+
 function writeLabeled(dir: string): string {
   const p = join(dir, 'labeled.tsv');
   writeFileSync(p, Array.from({ length: 40 }, (_, i) => `${i % 2 ? 'odd' : 'even'}\tnumber ${i} is ${i % 2 ? 'odd' : 'even'}`).join('\n') + '\n');

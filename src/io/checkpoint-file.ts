@@ -18,7 +18,8 @@ function toBytes(data: Uint8Array | string): Uint8Array {
 }
 
 /** Best effort: makes the rename itself durable (not every platform can fsync a directory). */
-function fsyncDirSync(dir: string): void {
+/** Makes a directory's entries (renames, new files) durable, where the file system allows it. */
+export function fsyncDirSync(dir: string): void {
   let fd: number | null = null;
   try {
     fd = openSync(dir, 'r');

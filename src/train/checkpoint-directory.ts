@@ -1,21 +1,70 @@
-// A checkpoint store on a directory (Node): config.json, model.safetensors and training.safetensors, each
-// written atomically (io/checkpoint-file.ts), and metrics.jsonl. While a run trains, DIR/.lock holds its
+// A checkpoint store on a directory (Node): config.json, model.safetensors and training.safetensors,
+// written together in two phases so that a crash leaves the last whole checkpoint or the new one, never a
+// mix (see commitFiles), and metrics.jsonl. While a run trains, DIR/.lock holds its
 // process id and host: a second run on the directory fails naming that process, and a lock left by a
 // process that no longer runs (killed, crashed) is taken over, saying so. The lock is made whole by a hard
 // link (never read half written), and taken over under a mutex (DIR/.lock.takeover) only while it is still
 // the dead run's. Also here: reading a checkpoint
 // directory for inference (sample, eval, predict, decode).
 
-import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomicSync } from '../io/checkpoint-file.js';
+import { fsyncDirSync, writeFileAtomicSync } from '../io/checkpoint-file.js';
 import type { Module } from '../nn/module.js';
 import { checkpointPath, loadCheckpointWeights, parseCheckpointConfig } from './checkpoint-files.js';
 import { keepMetricsThrough, type CheckpointStore } from './checkpoint-store.js';
 
 const LOCK = '.lock';
 const METRICS = 'metrics.jsonl';
+/** The commit record: the names of a checkpoint's files, each written whole as `.NAME.next`, to rename into place. */
+const COMMIT = '.checkpoint-commit';
+const nextName = (file: string): string => `.${file}.next`;
+
+/**
+ * Writes a checkpoint's files together. Phase one writes each whole beside its place (`.NAME.next`, atomically
+ * and synced); then the commit record naming them is written (atomically): from here the new checkpoint is
+ * the one; phase two renames each into place and removes the record. A crash in phase one leaves the last
+ * checkpoint and stray .next files; in phase two, the record, which the next run on the directory finishes
+ * (recoverCommit). Before, the three files were replaced one after the other, and a kill -9 between two left
+ * a model of one step beside the training state of the next: a directory no run could resume.
+ */
+function commitFiles(dir: string, files: ReadonlyArray<readonly [string, Uint8Array | string]>): void {
+  for (const [file, bytes] of files) writeFileAtomicSync(join(dir, nextName(file)), bytes);
+  writeFileAtomicSync(join(dir, COMMIT), JSON.stringify(files.map(([file]) => file)));
+  finishCommit(dir);
+}
+
+/** Phase two of commitFiles; false when there is no commit record. */
+function finishCommit(dir: string): boolean {
+  const record = readFileOrNull(join(dir, COMMIT));
+  if (record === null) return false;
+  let names: unknown;
+  try {
+    names = JSON.parse(record.toString('utf8'));
+  } catch {
+    names = null;
+  }
+  // The record is written atomically, so it is whole; anything else is not ours to rename.
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && /^[\w.-]+$/.test(n) && !n.startsWith('.'))) {
+    throw new Error(`${join(dir, COMMIT)} is not a commit record of recurrent's; remove it if no run uses ${dir}`);
+  }
+  for (const file of names as string[]) {
+    const next = join(dir, nextName(file));
+    if (existsSync(next)) renameSync(next, join(dir, file));
+  }
+  fsyncDirSync(dir);
+  unlinkSync(join(dir, COMMIT));
+  fsyncDirSync(dir);
+  return true;
+}
+
+/** After a crash (under the lock): finishes a committed checkpoint's renames, or removes an uncommitted one's files. */
+function recoverCommit(dir: string): string | null {
+  if (finishCommit(dir)) return `${dir}: finished saving the checkpoint an interrupted run had written`;
+  for (const f of readdirSync(dir)) if (f.startsWith('.') && f.endsWith('.next')) unlinkSync(join(dir, f));
+  return null;
+}
 
 interface LockInfo {
   pid: number;
@@ -96,7 +145,7 @@ export function checkpointDirectory(dir: string): CheckpointStore {
     read: (file) => readFileOrNull(join(dir, file)),
     write: (files) => {
       mkdirSync(dir, { recursive: true });
-      for (const [file, bytes] of files) writeFileAtomicSync(join(dir, file), bytes);
+      commitFiles(dir, files);
     },
     appendMetrics: (line) => {
       mkdirSync(dir, { recursive: true });
@@ -127,7 +176,8 @@ export function checkpointDirectory(dir: string): CheckpointStore {
             linkSync(tmp, lockPath);
             mine = me;
             process.on('exit', release); // also on process.exit (a second Ctrl-C)
-            return note;
+            const recovered = recoverCommit(dir);
+            return note === null ? recovered : recovered === null ? note : `${note}; ${recovered.slice(dir.length + 2)}`;
           } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot lock ${dir}: ${(e as Error).message}`);
           }
