@@ -39,6 +39,8 @@ export { lengthBucketedBatches } from './data/length-buckets.js';
 export { editDistance, scoreSequences, type SequenceScores } from './metrics/sequence-metrics.js';
 
 export * from './nn/transformer/index.js';
+export * from './nn/image/index.js';
+export * as imageOps from './autograd/image-ops.js';
 export { Attention, attentionKinds, type AttentionKind, type AttentionOptions, type AttentionMemory, type AttentionOutput } from './nn/attention.js';
 export {
   Seq2Seq, seq2seqAttentionKinds, selectDecoderRows, IGNORE_INDEX, type Seq2SeqConfig, type Seq2SeqAttention, type Seq2SeqBatch,

@@ -196,6 +196,83 @@ export interface Backend {
 
   /** dx[i] += dy[i]·GELU'(x[i]) (from the input x: 'none' Φ(x) + x·φ(x)). */
   geluBackwardAcc(approximate: GeluApproximate, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+
+  // Image layers (nn/image/): convolution is im2col + gemm (and col2im for the input gradient); max pooling
+  // with the arg-max kept for the backward. See WindowGeometry.
+
+  /**
+   * Unfolds one image x (C, H, W) into cols (C·kh·kw, OH·OW), written (=):
+   *   cols[(c·kh + i)·kw + j, oy·OW + ox] = x[c, oy·sh - ph + i, ox·sw - pw + j]   (0 outside the image)
+   * so that a convolution is weight (O, C·kh·kw) @ cols (PyTorch's unfold).
+   */
+  im2col(g: WindowGeometry, x: Float32Array, cols: Float32Array): void;
+
+  /** Its adjoint, accumulating (PyTorch's fold): dx[c, y, x] += every cols entry im2col reads from x[c, y, x]. */
+  col2imAcc(g: WindowGeometry, cols: Float32Array, dx: Float32Array): void;
+
+  /**
+   * Max pooling of C planes x (C, H, W) to y (C, OH, OW), written (=), over windows that skip the padding;
+   * argmax (C, OH, OW) gets each maximum's index h·W + w within its plane (PyTorch's return_indices). The
+   * first maximum in window order (row by row) wins ties, and a NaN is the maximum (PyTorch's CPU kernel).
+   * Every window must hold at least one pixel of the image (pooling's ph <= kh/2, pw <= kw/2 ensure it).
+   */
+  maxPool2dForward(g: WindowGeometry, x: Float32Array, y: Float32Array, argmax: Int32Array): void;
+
+  /**
+   * Its backward, accumulating: dx[c, argmax[c, o]] += dy[c, o]. Every index must be inside its plane
+   * [0, H·W); the backend checks and throws naming the first that is not.
+   */
+  maxPool2dBackwardAcc(g: WindowGeometry, dy: Float32Array, argmax: Int32Array, dx: Float32Array): void;
+}
+
+/**
+ * Where a kh×kw window goes over C planes of H×W (one image for im2col, batch·channels planes for pooling):
+ * moved by strides (sh, sw) over the planes padded by (ph, pw) on each side, at OH×OW positions, with
+ * OH = ⌊(H + 2ph - kh)/sh⌋ + 1 and OW likewise (PyTorch's floor; checkWindow enforces it).
+ */
+export interface WindowGeometry {
+  C: number;
+  H: number;
+  W: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  OH: number;
+  OW: number;
+}
+
+/**
+ * A geometry's checks, shared by the backends: whole sizes (C, H, W >= 0, kernel and strides >= 1, padding
+ * >= 0), OH and OW PyTorch's floor sizes, and the buffers long enough: x holds C·H·W floats, out (the
+ * kernel's other operand) `outLength` of the `outFloats` it needs.
+ */
+export function checkWindow(g: WindowGeometry, xLength: number, outLength: number, outFloats: number, who: string, op: string, x = 'x', out = 'out'): void {
+  for (const k of ['C', 'H', 'W', 'ph', 'pw'] as const) {
+    if (!Number.isInteger(g[k]) || g[k] < 0) throw new Error(`${who} backend: ${op}: ${k} must be a non-negative integer, got ${g[k]}`);
+  }
+  for (const k of ['kh', 'kw', 'sh', 'sw'] as const) {
+    if (!Number.isInteger(g[k]) || g[k] < 1) throw new Error(`${who} backend: ${op}: ${k} must be a positive integer, got ${g[k]}`);
+  }
+  const OH = Math.floor((g.H + 2 * g.ph - g.kh) / g.sh) + 1;
+  const OW = Math.floor((g.W + 2 * g.pw - g.kw) / g.sw) + 1;
+  if (g.OH !== Math.max(OH, 0) || g.OW !== Math.max(OW, 0)) {
+    throw new Error(`${who} backend: ${op}: output ${g.OH}×${g.OW} is not the ${Math.max(OH, 0)}×${Math.max(OW, 0)} of a ${g.kh}×${g.kw} window over ${g.H}×${g.W}`);
+  }
+  if (xLength < g.C * g.H * g.W) throw new Error(`${who} backend: ${op}: ${x} has ${xLength} elements, needs C·H·W = ${g.C * g.H * g.W}`);
+  if (outLength < outFloats) throw new Error(`${who} backend: ${op}: ${out} has ${outLength} elements, needs ${outFloats}`);
+}
+
+/** Floats of im2col's columns: C·kh·kw rows of OH·OW. */
+export const colsFloats = (g: WindowGeometry): number => g.C * g.kh * g.kw * g.OH * g.OW;
+
+/** Pooling's other checks: a pixel of the image in every window, and argmax as long as y. */
+export function checkPool(g: WindowGeometry, argmaxLength: number, who: string, op: string): void {
+  if (2 * g.ph > g.kh || 2 * g.pw > g.kw) throw new Error(`${who} backend: ${op}: padding ${g.ph}×${g.pw} is more than half the ${g.kh}×${g.kw} window`);
+  const n = g.C * g.OH * g.OW;
+  if (argmaxLength < n) throw new Error(`${who} backend: ${op}: argmax has ${argmaxLength} elements, needs ${n}`);
 }
 
 /** PyTorch's `approximate` argument of GELU. */

@@ -4,6 +4,7 @@
 import type { Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, CellStage, PackedMatrix, UnaryOp } from './backend.js';
 import { checkRowIds, checkRows } from './backend.js';
 import { referenceTransformerKernels } from './reference-transformer.js';
+import { referenceImageKernels } from './reference-image.js';
 
 function gemm(
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
@@ -261,6 +262,7 @@ export const referenceBackend: Backend = {
   },
 
   ...referenceTransformerKernels,
+  ...referenceImageKernels,
 };
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // The native kernels (Node only, x86-64 with AVX2 and FMA): the wasm backend's heaviest kernels —
 // gemm, gemmPacked, the time loops of the one-stage recurrent cells (rnn_tanh, rnn_relu, lstm, gru), and
-// the Transformer's fused attention, LayerNorm and GELU — in C on 256-bit vectors, twice the width of wasm SIMD. They take the wasm exports' arguments (byte
+// the Transformer's fused attention, LayerNorm and GELU, the image layers' im2col, col2im and max pooling — in C on 256-bit vectors, twice the width of wasm SIMD. They take the wasm exports' arguments (byte
 // offsets into the shared tensor heap, 0 for null), read the same packed-B layout (assembly/gemm.ts),
 // write the same cell caches (CELL_LAYOUTS in backend.ts) and compute the same float32 exp, sigmoid and
 // tanh (assembly/simd.ts) at eight lanes; assembly/ is the definition of each, and the tests hold these
@@ -696,6 +696,86 @@ static K void geluBackwardAcc(int approximate, const float *x, const float *dy, 
     st(dx + i, add(ld(dx + i, w), mul(ld(dy + i, w), g)), w);
   }
 }
+
+// ---- image layers: im2col / col2im (the convolution's gemm is gemm above) and max pooling ----
+// Plain loops: they move data (the gemm does the arithmetic), and the compiler vectorises the copies.
+
+static int ceilDiv(int a, int b) { return a <= 0 ? -(-a / b) : (a + b - 1) / b; }
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static K void im2col(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *x, float *cols) {
+  float *row = cols;
+  for (int c = 0; c < C; c++)
+    for (int i = 0; i < kh; i++)
+      for (int j = 0; j < kw; j++, row += (size_t)OH * OW) {
+        int lo = clampi(ceilDiv(pw - j, sw), 0, OW), hi = clampi(ceilDiv(W + pw - j, sw), lo, OW);
+        for (int oy = 0; oy < OH; oy++) {
+          float *o = row + (size_t)oy * OW;
+          int y = oy * sh - ph + i;
+          if (y < 0 || y >= H) {
+            memset(o, 0, sizeof(float) * OW);
+            continue;
+          }
+          memset(o, 0, sizeof(float) * lo);
+          if (hi > lo) {
+            const float *src = x + ((size_t)c * H + y) * W + (lo * sw - pw + j);
+            if (sw == 1) memcpy(o + lo, src, sizeof(float) * (hi - lo));
+            else for (int ox = lo; ox < hi; ox++) o[ox] = src[(size_t)(ox - lo) * sw];
+          }
+          memset(o + hi, 0, sizeof(float) * (OW - hi));
+        }
+      }
+}
+
+static K void col2imAcc(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *cols, float *dx) {
+  const float *row = cols;
+  for (int c = 0; c < C; c++)
+    for (int i = 0; i < kh; i++)
+      for (int j = 0; j < kw; j++, row += (size_t)OH * OW) {
+        int lo = clampi(ceilDiv(pw - j, sw), 0, OW), hi = clampi(ceilDiv(W + pw - j, sw), lo, OW);
+        for (int oy = 0; oy < OH; oy++) {
+          int y = oy * sh - ph + i;
+          if (y < 0 || y >= H || hi <= lo) continue;
+          const float *o = row + (size_t)oy * OW + lo;
+          float *dst = dx + ((size_t)c * H + y) * W + (lo * sw - pw + j);
+          for (int ox = 0; ox < hi - lo; ox++) dst[(size_t)ox * sw] += o[ox];
+        }
+      }
+}
+
+static K void maxPool2dForward(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *x, float *y, int32_t *argmax) {
+  size_t o = 0;
+  for (int c = 0; c < C; c++) {
+    const float *plane = x + (size_t)c * H * W;
+    for (int oy = 0; oy < OH; oy++) {
+      int y0 = oy * sh - ph > 0 ? oy * sh - ph : 0, y1 = imin(oy * sh - ph + kh, H);
+      for (int ox = 0; ox < OW; ox++, o++) {
+        int x0 = ox * sw - pw > 0 ? ox * sw - pw : 0, x1 = imin(ox * sw - pw + kw, W);
+        float best = -__builtin_inff();
+        int at = y0 * W + x0;
+        for (int yy = y0; yy < y1; yy++)
+          for (int xx = x0; xx < x1; xx++) {
+            float v = plane[yy * W + xx];
+            if (v > best || v != v) { // a NaN always replaces the maximum, as in PyTorch's kernel
+              best = v;
+              at = yy * W + xx;
+            }
+          }
+        y[o] = best;
+        argmax[o] = at;
+      }
+    }
+  }
+}
+
+/** -1, or (writing nothing) the position of the first index outside its plane. */
+static K int maxPool2dBackwardAcc(int C, int H, int W, int OH, int OW, const float *dy, const int32_t *argmax, float *dx) {
+  size_t P = (size_t)OH * OW, n = (size_t)C * P, plane = (size_t)H * W;
+  for (size_t o = 0; o < n; o++)
+    if (argmax[o] < 0 || (size_t)argmax[o] >= plane) return (int)o;
+  for (size_t o = 0; o < n; o++) dx[(o / P) * plane + argmax[o]] += dy[o];
+  return -1;
+}
 #endif
 
 // ---- N-API: `bind(heapView)` returns the kernels bound to that heap's base address ----
@@ -816,6 +896,40 @@ static napi_value jsGeluBackwardAcc(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value jsIm2col(napi_env env, napi_callback_info info) {
+  double a[13];
+  char *base;
+  if (readArgs(env, info, a, 13, &base))
+    im2col(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), I(a[10]), F(a[11]), F(a[12]));
+  return NULL;
+}
+
+static napi_value jsCol2imAcc(napi_env env, napi_callback_info info) {
+  double a[13];
+  char *base;
+  if (readArgs(env, info, a, 13, &base))
+    col2imAcc(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), I(a[10]), F(a[11]), F(a[12]));
+  return NULL;
+}
+
+static napi_value jsMaxPool2dForward(napi_env env, napi_callback_info info) {
+  double a[14];
+  char *base;
+  if (readArgs(env, info, a, 14, &base))
+    maxPool2dForward(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), I(a[10]), F(a[11]), F(a[12]),
+                     (int32_t *)(base + (size_t)a[13]));
+  return NULL;
+}
+
+static napi_value jsMaxPool2dBackwardAcc(napi_env env, napi_callback_info info) {
+  double a[8];
+  char *base;
+  napi_value r = NULL;
+  if (readArgs(env, info, a, 8, &base))
+    napi_create_int32(env, maxPool2dBackwardAcc(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), F(a[5]), (const int32_t *)(base + (size_t)a[6]), F(a[7])), &r);
+  return r;
+}
+
 static napi_value jsBind(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out, fn;
@@ -833,7 +947,8 @@ static napi_value jsBind(napi_env env, napi_callback_info info) {
   const struct { const char *name; napi_callback cb; } fns[] = {
     {"gemm", jsGemm}, {"gemmPacked", jsGemmPacked}, {"recurrentForward", jsRecurrentForward}, {"recurrentBackward", jsRecurrentBackward},
     {"attentionForward", jsAttentionForward}, {"attentionBackward", jsAttentionBackward}, {"layerNormForward", jsLayerNormForward},
-    {"layerNormBackward", jsLayerNormBackward}, {"gelu", jsGelu}, {"geluBackwardAcc", jsGeluBackwardAcc},
+    {"layerNormBackward", jsLayerNormBackward}, {"gelu", jsGelu}, {"geluBackwardAcc", jsGeluBackwardAcc}, {"im2col", jsIm2col},
+    {"col2imAcc", jsCol2imAcc}, {"maxPool2dForward", jsMaxPool2dForward}, {"maxPool2dBackwardAcc", jsMaxPool2dBackwardAcc},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, base, &fn);

@@ -18,6 +18,10 @@ export interface NativeKernels {
   layerNormBackward?(...args: number[]): void;
   gelu?(...args: number[]): void;
   geluBackwardAcc?(...args: number[]): void;
+  im2col?(...args: number[]): void;
+  col2imAcc?(...args: number[]): void;
+  maxPool2dForward?(...args: number[]): void;
+  maxPool2dBackwardAcc?(...args: number[]): number;
 }
 
 interface Addon {

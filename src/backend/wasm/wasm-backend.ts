@@ -9,9 +9,9 @@
 
 import type {
   AdamScalars, AttentionProblem, Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, GeluApproximate, PackedMatrix,
-  RecurrentBackwardLoop, RecurrentForwardLoop, RmspropScalars, RowStrides, SgdScalars, UnaryOp,
+  RecurrentBackwardLoop, RecurrentForwardLoop, RmspropScalars, RowStrides, SgdScalars, UnaryOp, WindowGeometry,
 } from '../backend.js';
-import { CELL_LAYOUTS, checkRowIds, checkRows } from '../backend.js';
+import { CELL_LAYOUTS, checkPool, checkRowIds, checkRows, checkWindow, colsFloats } from '../backend.js';
 import { HEAP_BASE, heap } from '../../tensor/heap.js';
 import { createThreadPool, MIN_THREADED_WORK, splitRange } from './thread-pool.js';
 import { FN_ATTENTION_BACKWARD, FN_ATTENTION_FORWARD, FN_GEMM, FN_GEMM_PACKED, FN_RECURRENT_BACKWARD, FN_RECURRENT_FORWARD } from './job-slot.js';
@@ -97,6 +97,13 @@ interface Kernels {
   layerNormBackward(rows: number, n: number, x: number, weight: number, mean: number, rstd: number, dy: number, dx: number, dWeight: number, dBias: number): void;
   gelu(approximate: number, x: number, out: number, n: number): void;
   geluBackwardAcc(approximate: number, x: number, dy: number, dx: number, n: number): void;
+  im2col(C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, OH: number, OW: number, x: number, cols: number): void;
+  col2imAcc(C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, OH: number, OW: number, cols: number, dx: number): void;
+  maxPool2dForward(
+    C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, OH: number, OW: number,
+    x: number, y: number, argmax: number,
+  ): void;
+  maxPool2dBackwardAcc(C: number, H: number, W: number, OH: number, OW: number, dy: number, argmax: number, dx: number): number;
 }
 
 // Op codes: the constants at the top of assembly/elementwise.ts and assembly/cells.ts.
@@ -543,6 +550,30 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
       k.geluBackwardAcc(GELU[approximate], ptr(x, 'x'), ptr(dy, 'dy'), ptr(dx, 'dx'), n);
     },
 
+    im2col(g, x, cols) {
+      checkWindow(g, x.length, cols.length, colsFloats(g), 'wasm', 'im2col', 'x', 'cols');
+      if (colsFloats(g) > 0) k.im2col(...windowArgs(g), ptr(x, 'x'), ptr(cols, 'cols'));
+    },
+
+    col2imAcc(g, cols, dx) {
+      checkWindow(g, dx.length, cols.length, colsFloats(g), 'wasm', 'col2imAcc', 'dx', 'cols');
+      if (colsFloats(g) > 0) k.col2imAcc(...windowArgs(g), ptr(cols, 'cols'), ptr(dx, 'dx'));
+    },
+
+    maxPool2dForward(g, x, y, argmax) {
+      checkWindow(g, x.length, y.length, g.C * g.OH * g.OW, 'wasm', 'maxPool2dForward', 'x', 'y');
+      checkPool(g, argmax.length, 'wasm', 'maxPool2dForward');
+      if (g.C * g.OH * g.OW > 0) k.maxPool2dForward(...windowArgs(g), ptr(x, 'x'), ptr(y, 'y'), ptr(argmax, 'argmax'));
+    },
+
+    maxPool2dBackwardAcc(g, dy, argmax, dx) {
+      checkWindow(g, dx.length, dy.length, g.C * g.OH * g.OW, 'wasm', 'maxPool2dBackwardAcc', 'dx', 'dy');
+      checkPool(g, argmax.length, 'wasm', 'maxPool2dBackwardAcc');
+      if (g.C * g.OH * g.OW === 0) return;
+      const bad = k.maxPool2dBackwardAcc(g.C, g.H, g.W, g.OH, g.OW, ptr(dy, 'dy'), ptr(argmax, 'argmax'), ptr(dx, 'dx'));
+      if (bad >= 0) throw new Error(`wasm backend: maxPool2dBackwardAcc: argmax ${argmax[bad]} at ${bad} is outside its plane of ${g.H}×${g.W}`);
+    },
+
     recurrentBackward(kind, s: RecurrentBackwardLoop) {
       const L = CELL_LAYOUTS[kind];
       const { T, B, H } = s;
@@ -584,6 +615,11 @@ class WasmPacked implements PackedMatrix {
     this.disposed = true;
     if (this.floats > 0) heap.release(this.offset, this.floats);
   }
+}
+
+/** A window geometry as the kernels' first eleven arguments. */
+function windowArgs(g: WindowGeometry): [number, number, number, number, number, number, number, number, number, number, number] {
+  return [g.C, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.OH, g.OW];
 }
 
 function nonNull(v: Float32Array | null, name: string, what: string): Float32Array {

@@ -10,6 +10,7 @@ export {
 export { cellForward, cellBackward } from './cells';
 export { recurrentForward, recurrentBackward } from './recurrence';
 export { attentionForward, attentionBackward, layerNormForward, layerNormBackward, gelu, geluBackwardAcc } from './transformer';
+export { im2col, col2imAcc, maxPool2dForward, maxPool2dBackwardAcc } from './image';
 
 /** End of the module's static data: the tensor heap must start above it. */
 export function dataEnd(): usize {
