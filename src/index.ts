@@ -52,7 +52,7 @@ export { beamSearch, type BeamSearchOptions } from './decode/beam-search.js';
 export { createScorer, disposeScorerState, type Scorer, type ScorerState, type ScorerStep, type Seq2SeqModels, type ScorerModel, type ScorerModels, type MemberState } from './decode/ensemble.js';
 export { isStepDecoder, type StepDecoder, type StepDecoderStep, type DecodingSignature } from './decode/step-decoder.js';
 export { ConditionedGenerator, conditioningKinds, selectGeneratorRows, type ConditionedGeneratorConfig, type Conditioning, type ConditioningVectors, type ConditionedGeneratorBatch, type ConditionedGeneratorForwardOptions, type ConditionedGeneratorOutput, type GeneratorCondition, type GeneratorState, type GeneratorStep } from './nn/conditioned-generator.js';
-export { Captioner, captionerAttentionKinds, type CaptionerAttention, type CaptionerBatch, type CaptionerConfig, type CaptionerEncoded, type CaptionerForwardOptions, type CaptionerOutput, type CaptionerSources, type CaptionerState, type CaptionerStep, type GridEncoder } from './nn/captioner.js';
+export { Captioner, captionerAttentionKinds, type CaptionerAttention, type CaptionerBatch, type CaptionerConfig, type CaptionerEncoded, type CaptionerForwardOptions, type CaptionerOutput, type CaptionerSources, type CaptionerState, type CaptionerStep } from './nn/captioner.js';
 export {
   SequenceClassifier, poolKinds, type PoolKind, type SequenceClassifierConfig, type SequenceEncoderConfig,
 } from './nn/sequence-classifier.js';

@@ -163,6 +163,20 @@ test('Show and Tell: the mean annotation sets h_0, c_0 and the parameters are th
   a.forEach((v, i) => assert.ok(close(v, b[i], 1e-5)));
 });
 
+test('with an encoder the sources are images: the CNN makes the grid, gradients reach its weights, decoding reads pixels', () => {
+  const { annotationSize: _d, gridCells: _l, ...noGrid } = base;
+  const model = new Captioner({ ...noGrid, image: { channels: 3, height: 8, width: 8 }, encoder: { channels: [4, 3] } }, new Rng(21));
+  assert.equal(model.config.gridCells, 4); // 8×8 → 2×2
+  assert.equal(model.config.annotationSize, 3);
+  const rng = new Rng(22);
+  const images = Array.from({ length: 3 }, () => Float32Array.from({ length: 3 * 64 }, () => rng.uniform()));
+  const conv = model.namedParameters().filter(([k]) => k.startsWith('encoder.conv1_1'));
+  assert.equal(conv.length, 2, 'the encoder\'s parameters are the captioner\'s, under encoder.*');
+  gradcheck('captioner with its encoder', () => model.forward({ src: images, tgt }).loss, conv.map(([, t]) => t), { maxPerInput: 6 });
+  const [h] = greedyDecode(model, [images[0]], { maxLength: 4 });
+  assert.equal(h.weights![0].length, 4);
+});
+
 test('bad input: one-line errors naming what is wrong', () => {
   const model = new Captioner(base, new Rng(1));
   const src = grids(2);
@@ -174,6 +188,13 @@ test('bad input: one-line errors naming what is wrong', () => {
   assert.throws(() => new Captioner({ ...base, attention: 'none' }, new Rng(1)).forward({ src, tgt }, { penalty: 1 }), /needs attention 'soft'/);
   assert.throws(() => new Captioner({ ...base, attention: 'hard' as 'soft' }, new Rng(1)), /attention must be one of soft, none/);
   assert.throws(() => new Captioner({ ...base, attention: 'none', attentionSize: 3 }, new Rng(1)), /attentionSize applies to attention 'soft' only/);
-  assert.throws(() => new Captioner({ ...base, image: { channels: 3, height: 8, width: 8 } }, new Rng(1)), /no encoder reads the images/);
+  assert.throws(() => new Captioner({ ...base, image: { channels: 3, height: 8, width: 8 } }, new Rng(1)), /config.image and config.encoder go together/);
+  const { annotationSize: _d, gridCells: _l, ...noGrid } = base;
+  assert.throws(() => new Captioner(noGrid, new Rng(1)), /annotationSize is needed when the sources are annotation grids/);
+  const img = { ...noGrid, image: { channels: 3, height: 8, width: 8 }, encoder: { channels: [4, 3] } };
+  assert.throws(() => new Captioner({ ...img, gridCells: 5 }, new Rng(1)), /gridCells 5 disagrees with the encoder's 4 on 8×8 images/);
+  assert.throws(() => new Captioner({ ...img, image: { channels: 3, height: 2, width: 8 } }, new Rng(1)), /smaller than the 4×4/);
+  const withImages = new Captioner(img, new Rng(1));
+  assert.throws(() => withImages.forward({ src: [new Float32Array(3 * 8 * 7)], tgt: [[2]] }), /source 0 has 168 numbers, an image \(channels, height, width\) = \(3, 8, 8\) has 192/);
   assert.throws(() => model.forward({ src: Tensor.from(new Float32Array(3 * L * D).fill(Number.NaN), [3, L, D]), tgt }), /not a finite number/);
 });

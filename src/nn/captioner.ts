@@ -11,6 +11,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { Attention, selectMemoryRows, type AttentionMemory } from './attention.js';
 import { Embedding } from './embedding.js';
 import { Linear, positiveInt } from './linear.js';
+import { ImageEncoder, type ImageEncoderConfig } from './image/image-encoder.js';
 import { Module } from './module.js';
 import { createRecurrent, type Recurrent } from './recurrent/index.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
@@ -22,11 +23,6 @@ import {
 export type CaptionerAttention = 'soft' | 'none';
 export const captionerAttentionKinds: readonly CaptionerAttention[] = ['soft', 'none'];
 
-/** What turns images into the annotation grid: a module with a forward (B, C, H, W) → (B, L, D). */
-export interface GridEncoder extends Module {
-  forward(images: Tensor): Tensor;
-}
-
 export interface CaptionerConfig {
   /** V: the output vocabulary, bos and eos included. */
   vocabSize: number;
@@ -34,20 +30,21 @@ export interface CaptionerConfig {
   embeddingSize: number;
   /** n: the LSTM's hidden size. */
   hiddenSize: number;
-  /** D: features of each annotation vector (the encoder's output channels). */
-  annotationSize: number;
-  /** L: cells of the annotation grid (H'·W'). */
-  gridCells: number;
+  /** D: features of each annotation vector; with an encoder, its last channels (the default). */
+  annotationSize?: number;
+  /** L: cells of the annotation grid (H'·W'); with an encoder, its grid of `image` (the default). */
+  gridCells?: number;
   attention: CaptionerAttention;
   /** Width of the attention MLP's hidden layer. Default hiddenSize. */
   attentionSize?: number;
-  /** The image each source holds, (channels, height, width), when the captioner has an encoder; absent: sources are annotation grids. */
+  /** The images the sources hold, and the CNN that turns them into the grid; both absent: sources are annotation grids. */
   image?: { channels: number; height: number; width: number };
+  encoder?: ImageEncoderConfig;
   bos: number;
   eos: number;
 }
 
-const CONFIG_KEYS = ['vocabSize', 'embeddingSize', 'hiddenSize', 'annotationSize', 'gridCells', 'attention', 'attentionSize', 'image', 'bos', 'eos'] as const;
+const CONFIG_KEYS = ['vocabSize', 'embeddingSize', 'hiddenSize', 'annotationSize', 'gridCells', 'attention', 'attentionSize', 'image', 'encoder', 'bos', 'eos'] as const;
 
 /** What the image leaves for every step: fixed for the whole decode of a batch. */
 export interface CaptionerEncoded {
@@ -108,14 +105,17 @@ export interface CaptionerOutput extends FeedbackOutput {
  * attention 'none' the LSTM reads E y_{t-1} alone, logits = L_o(E y_{t-1} + L_h h_t): ā reaches the words only
  * through h_0 and c_0 (Show and Tell).
  *
- * Parameters: `encoder.*` (when given); `embedding.weight` (V, m); `init_h.*`, `init_c.*` (n, D); `attention.*`
+ * With config.image and config.encoder the sources are images and an ImageEncoder (image/image-encoder.ts, trained
+ * with the rest) makes the grid: D is its last channels, L its H'·W' cells, row y·W' + x.
+ *
+ * Parameters: `encoder.conv*` (with images); `embedding.weight` (V, m); `init_h.*`, `init_c.*` (n, D); `attention.*`
  * (Attention 'bahdanau': `query.weight` (A, n) = W_h, `key.weight` (A, D) = W_a, `v.weight` (1, A)) and `beta.*`
  * (1, n) under 'soft'; `rnn.*` (PyTorch LSTM, `weight_ih_l0` (4n, m + D) under 'soft', (4n, m) under 'none');
  * `out_h.*` (m, n) = L_h; `out_z.*` (m, D) = L_z ('soft'); `out.*` (V, m) = L_o.
  */
 export class Captioner extends Module implements StepDecoder<CaptionerEncoded, CaptionerState> {
-  readonly config: Readonly<CaptionerConfig & { attentionSize: number }>;
-  readonly encoder: GridEncoder | null;
+  readonly config: Readonly<CaptionerConfig & { annotationSize: number; gridCells: number; attentionSize: number }>;
+  readonly encoder: ImageEncoder | null;
   readonly embedding: Embedding;
   readonly initH: Linear;
   readonly initC: Linear;
@@ -126,12 +126,38 @@ export class Captioner extends Module implements StepDecoder<CaptionerEncoded, C
   readonly outZ: Linear | null;
   readonly out: Linear;
 
-  /** `encoder` turns (B, C, H, W) images into the (B, gridCells, annotationSize) grid; config.image says C, H, W. */
-  constructor(config: CaptionerConfig, rng: Rng, encoder: GridEncoder | null = null) {
+  constructor(config: CaptionerConfig, rng: Rng) {
     super();
     if (config === null || typeof config !== 'object') throw new Error(`Captioner: config must be an object, got ${String(config)}`);
     rejectUnknownKeys('Captioner config', config, CONFIG_KEYS);
-    const { vocabSize: V, embeddingSize: m, hiddenSize: n, annotationSize: D, gridCells: L, attention, image, bos, eos } = config;
+    const { vocabSize: V, embeddingSize: m, hiddenSize: n, attention, image, bos, eos } = config;
+    if ((config.encoder === undefined) !== (image === undefined)) {
+      throw new Error(`Captioner: config.image and config.encoder go together (the images and the CNN that reads them), got only ${image === undefined ? 'encoder' : 'image'}`);
+    }
+    let encoder: ImageEncoder | null = null;
+    let grid: { D: number; L: number } | null = null;
+    if (image !== undefined) {
+      if (image === null || typeof image !== 'object') throw new Error(`Captioner: config.image must be { channels, height, width }, got ${String(image)}`);
+      rejectUnknownKeys('Captioner config.image', image, ['channels', 'height', 'width']);
+      for (const k of ['channels', 'height', 'width'] as const) positiveInt(`Captioner image.${k}`, image[k]);
+      encoder = new ImageEncoder({ convsPerStage: 1, ...config.encoder!, inChannels: config.encoder!.inChannels ?? image.channels }, rng);
+      if (encoder.config.inChannels !== image.channels) throw new Error(`Captioner: the encoder reads ${encoder.config.inChannels} channels, the images have ${image.channels}`);
+      if (image.height < encoder.minImageSize || image.width < encoder.minImageSize) {
+        throw new Error(`Captioner: images of ${image.height}×${image.width} are smaller than the ${encoder.minImageSize}×${encoder.minImageSize} the encoder's ${encoder.config.channels.length} pools need`);
+      }
+      const [gh, gw] = encoder.gridSize(image.height, image.width);
+      grid = { D: encoder.featureSize, L: gh * gw };
+      for (const [k, v, want] of [['annotationSize', config.annotationSize, grid.D], ['gridCells', config.gridCells, grid.L]] as const) {
+        if (v !== undefined && v !== want) throw new Error(`Captioner ${k} ${v} disagrees with the encoder's ${want} on ${image.height}×${image.width} images (leave it out)`);
+      }
+    }
+    const needed = (k: 'annotationSize' | 'gridCells'): number => {
+      const v = config[k];
+      if (v === undefined) throw new Error(`Captioner ${k} is needed when the sources are annotation grids (no encoder)`);
+      return v;
+    };
+    const D = grid?.D ?? needed('annotationSize');
+    const L = grid?.L ?? needed('gridCells');
     for (const [k, v] of Object.entries({ vocabSize: V, embeddingSize: m, hiddenSize: n, annotationSize: D, gridCells: L })) positiveInt(`Captioner ${k}`, v);
     if (!captionerAttentionKinds.includes(attention)) throw new Error(`Captioner attention must be one of ${captionerAttentionKinds.join(', ')}, got ${JSON.stringify(attention)}`);
     if (config.attentionSize !== undefined && attention !== 'soft') throw new Error(`Captioner attentionSize applies to attention 'soft' only, not '${attention}'`);
@@ -140,11 +166,7 @@ export class Captioner extends Module implements StepDecoder<CaptionerEncoded, C
     for (const [k, v] of Object.entries({ bos, eos })) {
       if (!Number.isInteger(v) || v < 0 || v >= V) throw new Error(`Captioner ${k} must be an id in [0, vocabSize = ${V}), got ${String(v)}`);
     }
-    if ((encoder === null) !== (image === undefined)) {
-      throw new Error(encoder === null ? 'Captioner: config.image is given but no encoder reads the images' : 'Captioner: an encoder needs config.image (channels, height, width)');
-    }
-    if (image !== undefined) for (const k of ['channels', 'height', 'width'] as const) positiveInt(`Captioner image.${k}`, image[k]);
-    this.config = { ...config, attentionSize: A };
+    this.config = { ...config, annotationSize: D, gridCells: L, attentionSize: A, ...(encoder === null ? {} : { encoder: encoder.config }) };
 
     this.encoder = encoder === null ? null : this.child('encoder', encoder);
     const soft = attention === 'soft';
