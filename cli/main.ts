@@ -36,7 +36,7 @@ Usage:
   recurrent eval   --checkpoint DIR --data FILE [--backend NAME]
   recurrent classify train|eval|predict ...   sequence classification from "label<TAB>text" lines
   recurrent seq2seq train|eval|decode ...     encoder–decoders (attention, beam search, ensembles) on "source<TAB>target" lines
-  recurrent caption data ...                  generated images with captions and questions (scenes, numbers)
+  recurrent caption data|train|eval|decode ... generated images with captions; captioners with attention over them
   recurrent export --checkpoint DIR --format onnx --out FILE   a checkpoint's model as ONNX graphs
   recurrent cells  --checkpoint DIR --data FILE [--html FILE]   the cells that track quotes, brackets, line position, ...
   recurrent studio [--port N] [--checkpoint DIR ...]   a local page: train in the browser, see what the network learned

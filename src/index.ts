@@ -102,3 +102,9 @@ export {
   SHAPES, COLOURS, SIZES, QUESTION_TYPES, type Scene, type SceneObject, type SceneOptions, type Caption, type Question, type QuestionType, type NumberImage,
 } from './data/scenes.js';
 export { corpusBleu, ciderD, exactMatch } from './metrics/caption-metrics.js';
+export { maskMass, namedObjects, type PixelTile } from './metrics/attention-correctness.js';
+export {
+  CAPTIONER_FORMAT, attentionCorrectness, captionImages, captionScores, captionerFromConfig, captioningTask, cellTiles, defaultCaptioningTaskOptions, imageSources,
+  teacherForcedLoss, type CaptionImage, type CaptionSet, type CaptionerCheckpointConfig, type CaptionerModelOptions, type CaptioningTask, type CaptioningTaskOptions,
+  type DecodeCaptionOptions,
+} from './tasks/captioning.js';
