@@ -114,7 +114,7 @@ export interface CaptionerOutput extends FeedbackOutput {
  * `out_h.*` (m, n) = L_h; `out_z.*` (m, D) = L_z ('soft'); `out.*` (V, m) = L_o.
  */
 export class Captioner extends Module implements StepDecoder<CaptionerEncoded, CaptionerState> {
-  readonly config: Readonly<CaptionerConfig & { annotationSize: number; gridCells: number; attentionSize: number }>;
+  readonly config: Readonly<CaptionerConfig & { annotationSize: number; gridCells: number }>;
   readonly encoder: ImageEncoder | null;
   readonly embedding: Embedding;
   readonly initH: Linear;
@@ -166,7 +166,8 @@ export class Captioner extends Module implements StepDecoder<CaptionerEncoded, C
     for (const [k, v] of Object.entries({ bos, eos })) {
       if (!Number.isInteger(v) || v < 0 || v >= V) throw new Error(`Captioner ${k} must be an id in [0, vocabSize = ${V}), got ${String(v)}`);
     }
-    this.config = { ...config, annotationSize: D, gridCells: L, attentionSize: A, ...(encoder === null ? {} : { encoder: encoder.config }) };
+    // attentionSize is stored resolved under 'soft' and never under 'none' (where the constructor refuses it).
+    this.config = { ...config, annotationSize: D, gridCells: L, ...(attention === 'soft' ? { attentionSize: A } : {}), ...(encoder === null ? {} : { encoder: encoder.config }) };
 
     this.encoder = encoder === null ? null : this.child('encoder', encoder);
     const soft = attention === 'soft';
