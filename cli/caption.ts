@@ -55,7 +55,8 @@ train, eval, decode (the scenes of a \`caption data\` directory, DIR/scenes/SPLI
   --attention-size N     soft: the attention MLP's hidden width (default --hidden)
   --encoder C1,C2,...    the CNN: channels of each stage (a 3×3 conv, ReLU, 2×2 max pool); the last is the
                          annotation width, and a 64×64 image with three stages gives an 8×8 grid (default 16,32,64)
-  --penalty X            λ of the doubly stochastic attention penalty λ Σ_i (1 − Σ_t α_ti)² (default 1; none: 0)
+  --penalty X            λ of the doubly stochastic attention penalty λ Σ_i (1 − Σ_t α_ti)² of each caption, beside
+                         its summed −log p (both divided by the words, so the train loss is per word) (default 1)
   --teacher-forcing S    probability of feeding the gold previous word, per training step i (as seq2seq train):
                          P, linear:K,C,MIN, exponential:K or inverse-sigmoid:K (default 1: teacher forcing)
   --feedback NAME        the model's own word when not teacher forcing: sample or argmax (default sample)
@@ -190,7 +191,8 @@ async function train(argv: string[]): Promise<number> {
   const engine = parseEngineFlags(v, { steps: 2000, lr: 1e-3, evalEvery: 200 });
   const { set: trainSet, text } = readScenes(dir, 'train');
   const { set: valSet } = readScenes(dir, 'val');
-  const task = captioningTask(trainSet, valSet, dataFingerprint(text), {
+  const task = captioningTask(trainSet, valSet, {
+    fingerprint: dataFingerprint(text),
     teacherForcing: parseSchedule(str(v, 'teacher-forcing')),
     feedback: oneOf(v, 'feedback', 'sample', ['sample', 'argmax'] as const),
     batchSize: int(v, 'batch-size', defaultCaptioningTaskOptions.batchSize),

@@ -40,7 +40,7 @@ test('gradients through the grid attention, β and the deep output, into every p
   }
 });
 
-test('the doubly stochastic penalty: its value is λ·mean_b Σ_i (1 − Σ_t α_ti)² over each caption\'s steps, and its gradient checks', () => {
+test('the doubly stochastic penalty: its value is λ Σ_b Σ_i (1 − Σ_t α_ti)² / N over each caption\'s steps, and its gradient checks', () => {
   const model = new Captioner(base, new Rng(5));
   const a = randomTensor(new Rng(6), [3, L, D]);
   const lambda = 0.7;
@@ -56,7 +56,7 @@ test('the doubly stochastic penalty: its value is λ·mean_b Σ_i (1 − Σ_t α
         want += (1 - s) ** 2;
       }
     });
-    want *= lambda / 3;
+    want *= lambda / tgt.reduce((n, c) => n + c.length + 1, 0); // per scored word
     assert.ok(close(out.attentionPenalty!.item(), want, 1e-5), `penalty ${out.attentionPenalty!.item()} vs ${want}`);
     assert.ok(close(out.loss.item(), out.wordLoss.item() + want, 1e-5), 'loss = word loss + penalty');
     assert.deepEqual(out.weights!.shape, [T, 3, L]);

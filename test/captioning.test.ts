@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { datasetItem, pngToTensorData } from '../src/data/caption-dataset.js';
-import { dataFingerprint } from '../src/data/fingerprint.js';
 import { objectMask, type Scene } from '../src/data/scenes.js';
 import { maskMass, namedObjects } from '../src/metrics/attention-correctness.js';
 import { captioningTask, type CaptionSet } from '../src/tasks/captioning.js';
@@ -56,7 +55,7 @@ test('the task: seeded batches that take every image once an epoch; evaluation t
   const train = scenes('train', 12);
   const val = scenes('val', 3);
   const opts = { batchSize: 4, evalImages: 2, model: { hiddenSize: 8, embeddingSize: 4, encoderChannels: [2, 2, 4] } };
-  const def = captioningTask(train, val, dataFingerprint('x'), opts);
+  const def = captioningTask(train, val, opts);
   const task = def.create({ rng: new Rng(1), seed: 5 });
   const firsts: number[][] = [];
   for (let e = 0; e < 2; e++) {
@@ -68,7 +67,7 @@ test('the task: seeded batches that take every image once an epoch; evaluation t
   for (const f of firsts) assert.deepEqual([...f].sort((a, b) => a - b), [...Array(12).keys()], 'every image once an epoch');
   assert.notDeepEqual(firsts[0], firsts[1], 'a new order each epoch');
   const again = def.create({ rng: new Rng(1), seed: 5 });
-  assert.deepEqual(again.batch(0).tgt, captioningTask(train, val, dataFingerprint('x'), opts).create({ rng: new Rng(1), seed: 5 }).batch(0).tgt, 'the same seed, the same batches');
+  assert.deepEqual(again.batch(0).tgt, captioningTask(train, val, opts).create({ rng: new Rng(1), seed: 5 }).batch(0).tgt, 'the same seed, the same batches');
   task.model.dispose();
   again.model.dispose();
 
@@ -78,9 +77,9 @@ test('the task: seeded batches that take every image once an epoch; evaluation t
   r.task.model.dispose();
 
   const empty: CaptionSet = { ...val, images: [{ ...val.images[0], captions: [[]] }] };
-  assert.throws(() => captioningTask(train, empty, dataFingerprint('x')), /val: image 0 has an empty caption or none/);
+  assert.throws(() => captioningTask(train, empty), /val: image 0 has an empty caption or none/);
   const reserved: CaptionSet = { ...val, images: [{ ...val.images[0], captions: [['a', '</s>']] }] };
-  assert.throws(() => captioningTask(train, reserved, dataFingerprint('x')), /the word <\/s> is reserved/);
-  assert.throws(() => captioningTask(train, { ...val, width: 32 }, dataFingerprint('x')), /val: images are 32×64, train's are 64×64/);
-  assert.throws(() => captioningTask(train, val, dataFingerprint('x'), { model: { attention: 'none' }, penalty: 1 }), /penalty needs attention 'soft'/);
+  assert.throws(() => captioningTask(train, reserved), /the word <\/s> is reserved/);
+  assert.throws(() => captioningTask(train, { ...val, width: 32 }), /val: images are 32×64, train's are 64×64/);
+  assert.throws(() => captioningTask(train, val, { model: { attention: 'none' }, penalty: 1 }), /penalty needs attention 'soft'/);
 });

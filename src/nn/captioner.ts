@@ -77,14 +77,14 @@ export interface CaptionerBatch {
 }
 
 export interface CaptionerForwardOptions extends FeedbackOptions {
-  /** λ of the doubly stochastic penalty λ Σ_i (1 − Σ_t α_ti)², averaged over the batch ('soft' only). Default 0. */
+  /** λ of the doubly stochastic penalty λ Σ_i (1 − Σ_t α_ti)² of each caption ('soft' only; see Captioner). Default 0. */
   penalty?: number;
 }
 
 export interface CaptionerOutput extends FeedbackOutput {
   /** The word loss alone (the mean cross-entropy); `loss` adds the penalty to it. */
   wordLoss: Tensor;
-  /** The penalty λ·mean_b Σ_i (1 − Σ_t α_ti)² (before λ when λ = 0: reported, not trained); null for 'none'. */
+  /** The penalty λ Σ_b Σ_i (1 − Σ_t α_bti)² / N (N: the batch's scored words, eos included); 0 when λ = 0; null for 'none'. */
   attentionPenalty: Tensor | null;
   /** (T, B, L) α of every step, 0 rows past each caption's end are kept as computed; null for 'none'. */
   weights: Tensor | null;
@@ -99,7 +99,11 @@ export interface CaptionerOutput extends FeedbackOutput {
  *   β_t = σ(W_β h_{t-1} + b_β),  ẑ_t = β_t z_t                                  (B, 1), the gate of §4.2.1
  *   h_t, c_t = LSTM([E y_{t-1}; ẑ_t], h_{t-1}, c_{t-1})
  *   logits_t = L_o(E y_{t-1} + L_h h_t + L_z ẑ_t)                              the deep output layer, eq. 7
- *   loss = mean_t,b −log p(y_t) + λ · mean_b Σ_i (1 − Σ_t α_ti)²               over each caption's steps, eos included
+ *   loss = (Σ_b Σ_t −log p(y_t) + λ Σ_b Σ_i (1 − Σ_t α_ti)²) / N               over each caption's steps, eos included
+ *
+ * N is the batch's scored words: Xu et al. sum both terms over each caption (their λ is relative to a caption's
+ * summed −log p); dividing both by N keeps the loss a mean per word, as every task here reports it, and the
+ * paper's ratio between the terms.
  *
  * The deep output reads ẑ, the context the LSTM read (the paper's ẑ_t, which §4.2.1 gates by β). With
  * attention 'none' the LSTM reads E y_{t-1} alone, logits = L_o(E y_{t-1} + L_h h_t): ā reaches the words only
@@ -306,7 +310,8 @@ export class Captioner extends Module implements StepDecoder<CaptionerEncoded, C
         total = total === null ? a : add(total, a);
       }
       const gap = sub(Tensor.from(new Float32Array(B * L).fill(1), [B, L]), total!); // (B, L) 1 − Σ_t α_ti
-      attentionPenalty = scale(sum(mul(gap, gap)), penalty / B); // [1]
+      const words = lengths.reduce((a, n) => a + n + 1, 0); // N, eos included
+      attentionPenalty = scale(sum(mul(gap, gap)), penalty / words); // [1]
       if (penalty > 0) loss = add(wordLoss, attentionPenalty);
     }
     return { loss, wordLoss, attentionPenalty, logits, targets, inputs: fed.inputs, weights: alphas.length === 0 ? null : stack(alphas) };

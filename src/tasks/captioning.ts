@@ -6,7 +6,7 @@
 // captioning many images, and attention correctness against the objects' masks.
 
 import { TokenVocabulary } from '../data/parallel-text.js';
-import { checkSameData, type DataFingerprint } from '../data/fingerprint.js';
+import { checkSameData, dataFingerprint, type DataFingerprint } from '../data/fingerprint.js';
 import { objectMask, type Scene } from '../data/scenes.js';
 import { beamSearch } from '../decode/beam-search.js';
 import { greedyDecode, type Hypothesis } from '../decode/greedy.js';
@@ -177,14 +177,16 @@ export interface CaptioningTask extends TrainingTask<CaptionerBatch> {
 
 /**
  * The task of training a captioner on `train`, validated on `val` (images of the same size). `fingerprint`
- * identifies the training data (a resume must read the same); `optionName` names a model option in the
- * message that refuses a resume whose options disagree with the checkpoint's.
+ * identifies the training data, which a resume must read again (default: that of its captions; the command
+ * line gives its JSON lines'); `optionName` names a model option in the message that refuses a resume whose
+ * options disagree with the checkpoint's.
  */
 export function captioningTask(
-  train: CaptionSet, val: CaptionSet, fingerprint: DataFingerprint,
-  opts: Partial<CaptioningTaskOptions> & { model?: CaptionerModelOptions; optionName?(key: keyof CaptionerModelOptions): string } = {},
+  train: CaptionSet, val: CaptionSet,
+  opts: Partial<CaptioningTaskOptions> & { model?: CaptionerModelOptions; fingerprint?: DataFingerprint; optionName?(key: keyof CaptionerModelOptions): string } = {},
 ): TaskDefinition<CaptioningTask> {
-  const { model: asked = {}, optionName = (k) => k, ...given } = opts;
+  const { model: asked = {}, optionName = (k) => k, fingerprint: givenFingerprint, ...given } = opts;
+  const fingerprint = givenFingerprint ?? dataFingerprint(train.images.map((im) => im.captions.map((c) => c.join(' ')).join('\t')).join('\n'));
   const own: CaptioningTaskOptions = { ...defaultCaptioningTaskOptions, ...(asked.attention === 'none' ? { penalty: 0 } : {}), ...given };
   if (asked.attention === 'none' && own.penalty > 0) throw new Error("the attention penalty needs attention 'soft' (Show and Tell has no attention)");
   for (const set of [train, val]) {
