@@ -7,7 +7,7 @@ set -e
 cd "$(dirname "$0")/.."
 numeric=$(ls dist/test/*.test.js | grep -v -- '-cli\.test\.js$')
 commands=$(ls dist/test/*-cli.test.js)
-relaxed="backend-kernels parity recurrent-gradcheck recurrent-tape attention-fixtures recurrent-loop transformer-kernels transformer-fixtures"
+relaxed="backend-kernels parity recurrent-gradcheck recurrent-tape attention-fixtures recurrent-loop transformer-kernels transformer-fixtures image-kernels image-layers conv-fixtures"
 RECURRENT_BACKEND=reference node --test --test-concurrency=2 $numeric
 RECURRENT_BACKEND=wasm node --test --test-concurrency=2 $numeric
 RECURRENT_BACKEND=wasm node --experimental-wasm-relaxed-simd --test --test-concurrency=2 $(for f in $relaxed; do echo "dist/test/$f.test.js"; done)

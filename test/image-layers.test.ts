@@ -216,3 +216,46 @@ test('ImageEncoder gradients (finite differences through convs, ReLU, pools and 
   const images = randomTensor(rng, [1, 2, 9, 8], 0.5);
   gradcheck('ImageEncoder', () => enc.forward(images), [images, ...enc.parameters()], { maxPerInput: 20, eps: 3e-4 });
 });
+
+test('README image example: an ImageEncoder and a linear head learn which quadrant holds the square', async () => {
+  const { ImageEncoder, Linear, Rng, Tensor, backward, createOptimizer, crossEntropy, noGrad, ops, optimizerStep, tidy } = await import('../src/index.js');
+  const data = new Rng(7);
+  /** B 16×16 images, each a bright 4×4 square on noise in quadrant labels[b] (0 top left, 1 top right, 2, 3). */
+  const batch = (B: number) => {
+    const labels = Int32Array.from({ length: B }, () => data.int(4));
+    const pixels = Float32Array.from({ length: B * 256 }, () => 0.3 * data.uniform());
+    labels.forEach((q, b) => {
+      const [y0, x0] = [(q >> 1) * 8 + data.int(5), (q & 1) * 8 + data.int(5)];
+      for (let y = y0; y < y0 + 4; y++) for (let x = x0; x < x0 + 4; x++) pixels[b * 256 + y * 16 + x] = 1;
+    });
+    return { images: Tensor.from(pixels, [B, 1, 16, 16]), labels };
+  };
+  // --- README example begins ---
+  const rng = new Rng(1);
+  const encoder = new ImageEncoder({ inChannels: 1, channels: [8, 16] }, rng); // 16×16 images -> a 4×4 grid of 16 features
+  const head = new Linear({ inFeatures: 16 * 16, outFeatures: 4 }, rng); // the whole grid -> which quadrant holds the square
+  const params = [...encoder.namedParameters(), ...head.namedParameters().map(([n, t]) => [`head.${n}`, t] as [string, typeof t])];
+  const optim = createOptimizer('adam', params, { lr: 3e-3 });
+  for (let step = 0; step < 60; step++) {
+    tidy(() => {
+      const { images, labels } = batch(16); // (16, 1, 16, 16) noise with a bright 4×4 square; labels its quadrant
+      const grid = encoder.forward(images); // (B, L = 16, D = 16), cell i = (row ⌊i/4⌋, column i % 4)
+      backward(crossEntropy(head.forward(ops.reshape(grid, [16, 16 * 16])), labels));
+    });
+    optimizerStep(optim, params);
+    encoder.zeroGrad();
+    head.zeroGrad();
+  }
+  // --- README example ends ---
+  const accuracy = tidy(() => noGrad(() => {
+    const { images, labels } = batch(200);
+    const logits = head.forward(ops.reshape(encoder.forward(images), [200, 16 * 16])).data; // (200, 4)
+    let right = 0;
+    labels.forEach((q, b) => {
+      const row = Array.from(logits.subarray(b * 4, b * 4 + 4));
+      if (row.indexOf(Math.max(...row)) === q) right++;
+    });
+    return right / labels.length;
+  }));
+  assert.ok(accuracy > 0.9, `accuracy ${accuracy}`);
+});

@@ -743,27 +743,60 @@ static K void col2imAcc(int C, int H, int W, int kh, int kw, int sh, int sw, int
       }
 }
 
+/** Outputs [ox0, ox1) of output row oy, any window: the definition, one pixel at a time. */
+static K void poolRow(const float *plane, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int oy, int ox0, int ox1, float *yr, int32_t *ar) {
+  int y0 = oy * sh - ph > 0 ? oy * sh - ph : 0, y1 = imin(oy * sh - ph + kh, H);
+  for (int ox = ox0; ox < ox1; ox++) {
+    int x0 = ox * sw - pw > 0 ? ox * sw - pw : 0, x1 = imin(ox * sw - pw + kw, W);
+    float best = -__builtin_inff();
+    int at = y0 * W + x0;
+    for (int yy = y0; yy < y1; yy++)
+      for (int xx = x0; xx < x1; xx++) {
+        float v = plane[yy * W + xx];
+        int take = (v > best) | (v != v); // a NaN always replaces the maximum, as in PyTorch's kernel
+        best = take ? v : best;
+        at = take ? yy * W + xx : at;
+      }
+    yr[ox] = best;
+    ar[ox] = at;
+  }
+}
+
+/** poolRow's comparisons lane-wise: v replaces (best, at) where v > best or v is NaN. */
+KI void poolTake(__m128 v, __m128i iv, __m128 *best, __m128i *at) {
+  __m128 take = _mm_or_ps(_mm_cmpgt_ps(v, *best), _mm_cmpunord_ps(v, v));
+  *best = _mm_blendv_ps(*best, v, take);
+  *at = _mm_castps_si128(_mm_blendv_ps(_mm_castsi128_ps(*at), _mm_castsi128_ps(iv), take));
+}
+
+/** The encoder's pool (2×2, stride 2, no padding) four outputs at a time, as assembly/image.ts's pool2x2Row. */
+static K int pool2x2Row(const float *plane, int W, int oy, int OW, float *yr, int32_t *ar) {
+  const float *r0 = plane + (size_t)2 * oy * W, *r1 = r0 + W;
+  __m128i i0 = _mm_add_epi32(_mm_setr_epi32(0, 2, 4, 6), _mm_set1_epi32(2 * oy * W));
+  int ox = 0;
+  for (; ox + 4 <= OW; ox += 4) {
+    __m128 a0 = _mm_loadu_ps(r0 + 2 * ox), b0 = _mm_loadu_ps(r0 + 2 * ox + 4);
+    __m128 a1 = _mm_loadu_ps(r1 + 2 * ox), b1 = _mm_loadu_ps(r1 + 2 * ox + 4);
+    __m128 best = _mm_shuffle_ps(a0, b0, _MM_SHUFFLE(2, 0, 2, 0));
+    __m128i at = i0;
+    poolTake(_mm_shuffle_ps(a0, b0, _MM_SHUFFLE(3, 1, 3, 1)), _mm_add_epi32(i0, _mm_set1_epi32(1)), &best, &at);
+    poolTake(_mm_shuffle_ps(a1, b1, _MM_SHUFFLE(2, 0, 2, 0)), _mm_add_epi32(i0, _mm_set1_epi32(W)), &best, &at);
+    poolTake(_mm_shuffle_ps(a1, b1, _MM_SHUFFLE(3, 1, 3, 1)), _mm_add_epi32(i0, _mm_set1_epi32(W + 1)), &best, &at);
+    _mm_storeu_ps(yr + ox, best);
+    _mm_storeu_si128((__m128i *)(ar + ox), at);
+    i0 = _mm_add_epi32(i0, _mm_set1_epi32(8));
+  }
+  return ox;
+}
+
 static K void maxPool2dForward(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *x, float *y, int32_t *argmax) {
-  size_t o = 0;
+  int tiled = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0;
   for (int c = 0; c < C; c++) {
     const float *plane = x + (size_t)c * H * W;
     for (int oy = 0; oy < OH; oy++) {
-      int y0 = oy * sh - ph > 0 ? oy * sh - ph : 0, y1 = imin(oy * sh - ph + kh, H);
-      for (int ox = 0; ox < OW; ox++, o++) {
-        int x0 = ox * sw - pw > 0 ? ox * sw - pw : 0, x1 = imin(ox * sw - pw + kw, W);
-        float best = -__builtin_inff();
-        int at = y0 * W + x0;
-        for (int yy = y0; yy < y1; yy++)
-          for (int xx = x0; xx < x1; xx++) {
-            float v = plane[yy * W + xx];
-            if (v > best || v != v) { // a NaN always replaces the maximum, as in PyTorch's kernel
-              best = v;
-              at = yy * W + xx;
-            }
-          }
-        y[o] = best;
-        argmax[o] = at;
-      }
+      size_t o = ((size_t)c * OH + oy) * OW;
+      int ox = tiled ? pool2x2Row(plane, W, oy, OW, y + o, argmax + o) : 0;
+      poolRow(plane, H, W, kh, kw, sh, sw, ph, pw, oy, ox, OW, y + o, argmax + o);
     }
   }
 }

@@ -80,32 +80,76 @@ export function col2imAcc(C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw:
 export function maxPool2dForward(
   C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, OH: i32, OW: i32, x: usize, y: usize, argmax: usize,
 ): void {
-  let o: usize = 0;
+  const tiled = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0;
   for (let c = 0; c < C; c++) {
     const plane = x + <usize>(c * H * W) * 4;
     for (let oy = 0; oy < OH; oy++) {
-      const y0 = max(oy * sh - ph, 0);
-      const y1 = min(oy * sh - ph + kh, H);
-      for (let ox = 0; ox < OW; ox++) {
-        const x0 = max(ox * sw - pw, 0);
-        const x1 = min(ox * sw - pw + kw, W);
-        let best: f32 = -Infinity;
-        let at = y0 * W + x0;
-        for (let yy = y0; yy < y1; yy++) {
-          for (let xx = x0; xx < x1; xx++) {
-            const v = load<f32>(plane + <usize>(yy * W + xx) * 4);
-            if (v > best || v != v) { // NOTE: a NaN always replaces the maximum, as in PyTorch's kernel
-              best = v;
-              at = yy * W + xx;
-            }
-          }
-        }
-        store<f32>(y + o * 4, best);
-        store<i32>(argmax + o * 4, at);
-        o++;
-      }
+      const o = <usize>((c * OH + oy) * OW) * 4;
+      const ox = tiled ? pool2x2Row(plane, W, oy, OW, y + o, argmax + o) : 0;
+      poolRow(plane, H, W, kh, kw, sh, sw, ph, pw, oy, ox, OW, y + o, argmax + o);
     }
   }
+}
+
+/** Outputs [ox0, ox1) of output row oy, any window: the definition, one pixel at a time. */
+function poolRow(
+  plane: usize, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oy: i32, ox0: i32, ox1: i32, yRow: usize, aRow: usize,
+): void {
+  const y0 = max(oy * sh - ph, 0);
+  const y1 = min(oy * sh - ph + kh, H);
+  for (let ox = ox0; ox < ox1; ox++) {
+    const x0 = max(ox * sw - pw, 0);
+    const x1 = min(ox * sw - pw + kw, W);
+    let best: f32 = -Infinity;
+    let at = y0 * W + x0;
+    for (let yy = y0; yy < y1; yy++) {
+      for (let xx = x0; xx < x1; xx++) {
+        const v = load<f32>(plane + <usize>(yy * W + xx) * 4);
+        const take = (v > best) | (v != v); // NOTE: a NaN always replaces the maximum, as in PyTorch's kernel
+        best = select<f32>(v, best, take);
+        at = select<i32>(yy * W + xx, at, take);
+      }
+    }
+    store<f32>(yRow + <usize>ox * 4, best);
+    store<i32>(aRow + <usize>ox * 4, at);
+  }
+}
+
+/**
+ * The encoder's pool (2×2, stride 2, no padding) four outputs at a time: the left and right pixels of four
+ * windows by shuffles, then poolRow's comparisons in its order, lane-wise. Returns the outputs done.
+ */
+function pool2x2Row(plane: usize, W: i32, oy: i32, OW: i32, yRow: usize, aRow: usize): i32 {
+  const r0 = plane + <usize>(2 * oy * W) * 4;
+  const r1 = r0 + <usize>W * 4;
+  const step = i32x4.splat(8);
+  let i0 = i32x4.add(i32x4(0, 2, 4, 6), i32x4.splat(2 * oy * W)); // the top-left pixels' indices
+  let ox = 0;
+  for (; ox + 4 <= OW; ox += 4) {
+    const o = <usize>ox * 8;
+    const a0 = v128.load(r0 + o);
+    const b0 = v128.load(r0 + o + 16);
+    const a1 = v128.load(r1 + o);
+    const b1 = v128.load(r1 + o + 16);
+    let best = v128.shuffle<f32>(a0, b0, 0, 2, 4, 6);
+    let at = i0;
+    let v = v128.shuffle<f32>(a0, b0, 1, 3, 5, 7);
+    let take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+    best = v128.bitselect(v, best, take);
+    at = v128.bitselect(i32x4.add(i0, i32x4.splat(1)), at, take);
+    v = v128.shuffle<f32>(a1, b1, 0, 2, 4, 6);
+    take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+    best = v128.bitselect(v, best, take);
+    at = v128.bitselect(i32x4.add(i0, i32x4.splat(W)), at, take);
+    v = v128.shuffle<f32>(a1, b1, 1, 3, 5, 7);
+    take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+    best = v128.bitselect(v, best, take);
+    at = v128.bitselect(i32x4.add(i0, i32x4.splat(W + 1)), at, take);
+    v128.store(yRow + <usize>ox * 4, best);
+    v128.store(aRow + <usize>ox * 4, at);
+    i0 = i32x4.add(i0, step);
+  }
+  return ox;
 }
 
 /**
