@@ -122,30 +122,40 @@ function data(argv: string[]): number {
 
 // ---- the scenes of a dataset directory ----
 
-/** DIR/scenes/SPLIT.jsonl with its PNGs, and the fingerprint of the JSON lines. */
-function readScenes(dir: string, split: string): { set: CaptionSet; text: string } {
-  const path = join(dir, 'scenes', `${split}.jsonl`);
-  if (!existsSync(path)) throw new Error(`${path} does not exist (write the dataset with \`recurrent caption data --out ${dir}\`; splits: ${SPLITS.scenes.join(', ')})`);
+/** DIR/KIND/SPLIT.jsonl: each record with its PNG's pixels (3, H, W) as bytes, the images' size, and the text. */
+export function readImageRecords<R extends { image: string }>(
+  dir: string, kind: DatasetKind, split: string, check: (r: Partial<R>) => boolean, what: string,
+): { records: Array<{ record: R; pixels: Uint8Array }>; width: number; height: number; path: string; text: string } {
+  const path = join(dir, kind, `${split}.jsonl`);
+  if (!existsSync(path)) throw new Error(`${path} does not exist (write the dataset with \`recurrent caption data --out ${dir}\`; splits: ${SPLITS[kind].join(', ')})`);
   const text = readFileSync(path, 'utf8');
-  const images: CaptionImage[] = [];
+  const records: Array<{ record: R; pixels: Uint8Array }> = [];
   let size: { width: number; height: number } | undefined;
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    let r: { image?: unknown; scene?: Scene; captions?: Array<{ words: string[] }> };
+    let r: Partial<R>;
     try {
-      r = JSON.parse(line) as typeof r;
+      r = JSON.parse(line) as Partial<R>;
     } catch (e) {
       throw new Error(`${path} line ${i + 1} is not JSON: ${(e as Error).message}`);
     }
-    if (typeof r.image !== 'string' || !Array.isArray(r.captions) || r.scene === undefined) throw new Error(`${path} line ${i + 1} is not a scene record (image, scene, captions)`);
-    const png = join(dir, 'scenes', r.image);
+    if (typeof r.image !== 'string' || !check(r)) throw new Error(`${path} line ${i + 1} is not a ${what} record`);
+    const png = join(dir, kind, r.image);
     if (!existsSync(png)) throw new Error(`${png} (${path} line ${i + 1}) does not exist`);
     const img = pngToTensorData(readFileSync(png), png, size);
     size ??= { width: img.width, height: img.height };
-    images.push({ pixels: Uint8Array.from(img.data, (x) => Math.round(x * 255)), captions: r.captions.map((c) => c.words), scene: r.scene });
+    records.push({ record: r as R, pixels: Uint8Array.from(img.data, (x) => Math.round(x * 255)) });
   });
   if (size === undefined) throw new Error(`${path} holds no images`);
-  return { set: { name: path, ...size, images }, text };
+  return { records, ...size, path, text };
+}
+
+/** DIR/scenes/SPLIT.jsonl with its PNGs, and the text of the JSON lines (its fingerprint identifies the data). */
+function readScenes(dir: string, split: string): { set: CaptionSet; text: string } {
+  type SceneRecord = { image: string; scene: Scene; captions: Array<{ words: string[] }> };
+  const r = readImageRecords<SceneRecord>(dir, 'scenes', split, (x) => Array.isArray(x.captions) && x.scene !== undefined, 'scene (image, scene, captions)');
+  const images = r.records.map(({ record, pixels }) => ({ pixels, captions: record.captions.map((c) => c.words), scene: record.scene }));
+  return { set: { name: r.path, width: r.width, height: r.height, images }, text: r.text };
 }
 
 /** Several checkpoints (comma-separated) as an ensemble: the same vocabulary and image size. */

@@ -108,3 +108,5 @@ export {
   teacherForcedLoss, type CaptionImage, type CaptionSet, type CaptionerCheckpointConfig, type CaptionerModelOptions, type CaptioningTask, type CaptioningTaskOptions,
   type DecodeCaptionOptions,
 } from './tasks/captioning.js';
+export { VqaModel, type VqaBatch, type VqaModelConfig, type VqaOutput } from './nn/vqa-model.js';
+export { VQA_FORMAT, defaultVqaTaskOptions, vqaFromConfig, vqaScores, vqaTask, type VqaCheckpointConfig, type VqaImage, type VqaModelOptions, type VqaSet, type VqaTask, type VqaTaskOptions } from './tasks/vqa.js';
