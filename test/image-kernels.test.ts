@@ -41,21 +41,23 @@ function both(be: Backend, make: () => Tensor[], fn: (b: Backend, ts: Tensor[]) 
 }
 
 for (const be of fast) {
-  test(`${be.name}: im2col and col2imAcc equal the reference exactly`, () => {
+  test(`${be.name}: im2col and col2imAcc equal the reference exactly, rows packed or strided`, () => {
     for (const s of convShapes) {
       const g = geometry(...(s as [number, number, number, number, number, number, number, number, number]));
       const K = g.C * g.kh * g.kw;
       const P = g.OH * g.OW;
-      const [want, got] = both(be, () => [rand(g.C * g.H * g.W), rand(K * P + 3)], (b, [x, cols]) => {
-        b.im2col(g, x.data, cols.data); // the 3 floats past the columns stay as they were
-        return [cols];
-      });
-      assert.deepEqual(got, want, `im2col ${label(g)}`);
-      const [want2, got2] = both(be, () => [rand(K * P), rand(g.C * g.H * g.W)], (b, [cols, dx]) => {
-        b.col2imAcc(g, cols.data, dx.data); // accumulates into a nonzero dx
-        return [dx];
-      });
-      assert.deepEqual(got2, want2, `col2imAcc ${label(g)}`);
+      for (const ldc of [P, P + 3]) {
+        const [want, got] = both(be, () => [rand(g.C * g.H * g.W), rand(K * ldc + 2)], (b, [x, cols]) => {
+          b.im2col(g, x.data, cols.data, ldc); // the floats between and after the rows stay as they were
+          return [cols];
+        });
+        assert.deepEqual(got, want, `im2col ${label(g)} ldc ${ldc}`);
+        const [want2, got2] = both(be, () => [rand(K * ldc), rand(g.C * g.H * g.W)], (b, [cols, dx]) => {
+          b.col2imAcc(g, cols.data, ldc, dx.data); // accumulates into a nonzero dx
+          return [dx];
+        });
+        assert.deepEqual(got2, want2, `col2imAcc ${label(g)} ldc ${ldc}`);
+      }
     }
   });
 
@@ -92,10 +94,12 @@ for (const be of [ref, ...fast]) {
     tidy(() => {
       const g = geometry(2, 5, 5, 3, 3, 1, 1, 1, 1); // 5×5 out, 18 rows of 25
       const x = rand(50);
-      assert.throws(() => be.im2col(g, x.data, rand(449).data), /^Error: (reference|wasm) backend: im2col: cols has 449 elements, needs 450$/);
-      assert.throws(() => be.im2col({ ...g, OH: 4 }, x.data, rand(450).data), /im2col: output 4×5 is not the 5×5 of a 3×3 window over 5×5/);
-      assert.throws(() => be.col2imAcc({ ...g, sh: 0 }, rand(450).data, x.data), /col2imAcc: sh must be a positive integer, got 0/);
-      assert.throws(() => be.col2imAcc(g, rand(450).data, rand(49).data), /col2imAcc: dx has 49 elements, needs C·H·W = 50/);
+      assert.throws(() => be.im2col(g, x.data, rand(449).data, 25), /^Error: (reference|wasm) backend: im2col: cols has 449 elements, needs 450$/);
+      assert.throws(() => be.im2col(g, x.data, rand(534).data, 30), /im2col: cols has 534 elements, needs 535$/); // 17 rows of 30, then 25
+      assert.throws(() => be.im2col(g, x.data, rand(450).data, 24), /im2col: the row stride ldc must be an integer >= OH·OW = 25, got 24/);
+      assert.throws(() => be.im2col({ ...g, OH: 4 }, x.data, rand(450).data, 25), /im2col: output 4×5 is not the 5×5 of a 3×3 window over 5×5/);
+      assert.throws(() => be.col2imAcc({ ...g, sh: 0 }, rand(450).data, 25, x.data), /col2imAcc: sh must be a positive integer, got 0/);
+      assert.throws(() => be.col2imAcc(g, rand(450).data, 25, rand(49).data), /col2imAcc: dx has 49 elements, needs C·H·W = 50/);
       const p = geometry(2, 4, 4, 2, 2, 2, 2, 0, 0);
       const idx = new Tensor([8]);
       const wide = geometry(2, 4, 4, 3, 3, 2, 2, 2, 1);

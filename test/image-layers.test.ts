@@ -5,7 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { conv2d, imageGrid, maxPool2d, type Pair } from '../src/autograd/image-ops.js';
+import { GROUP_FLOATS, conv2d, convGroupSize, imageGrid, maxPool2d, type Pair } from '../src/autograd/image-ops.js';
+import { backend } from '../src/backend/registry.js';
 import * as ops from '../src/autograd/ops.js';
 import { backward } from '../src/autograd/tape.js';
 import { Conv2d, ImageEncoder, MaxPool2d } from '../src/nn/image/index.js';
@@ -32,6 +33,44 @@ for (const c of convCases) {
     gradcheck('conv2d', () => conv2d(x, w, b, c.s, c.p), b === null ? [x, w] : [x, w, b]);
   });
 }
+
+test('conv2d over several gemm groups, the last one partial, equals it image by image (output and every gradient)', () => {
+  const [B, C, O, H, W] = [3, 64, 2, 48, 64]; // columns of 576 × 3072 floats: two images per group, then one
+  assert.equal(convGroupSize(B, C * 9, H * W, 2), 2, 'the shapes make groups of two on two threads');
+  assert.equal(convGroupSize(B, C * 9, H * W, 1), 1, 'and a gemm per image on one');
+  assert.equal(convGroupSize(5, 27, 64, 2), 5, 'a small batch is one group');
+  assert.equal(convGroupSize(2, C * 9, 2 * GROUP_FLOATS, 2), 1, 'columns over the bound: one image per group');
+  // The fast backends run their gemms on two threads here, so that the groups are used (the reference has one).
+  const be = backend();
+  const saved = be.threads;
+  if (be.setThreads !== undefined) be.setThreads(2);
+  const x = randomTensor(rng, [B, C, H, W]);
+  const w = randomTensor(rng, [O, C, 3, 3], 0.05);
+  const b = randomTensor(rng, [O]);
+  const dOut = randomTensor(rng, [B, O, H, W], 1, false);
+  tidy(() => backward(conv2d(x, w, b, [1, 1], [1, 1]), dOut));
+  const [out, dx, dw, db] = [tidy(() => conv2d(x, w, b, [1, 1], [1, 1]).toArray()), x.grad!.toArray(), w.grad!.toArray(), b.grad!.toArray()];
+  w.zeroGrad();
+  b.zeroGrad();
+  const close = (what: string, got: ArrayLike<number>, want: ArrayLike<number>): void => {
+    for (let j = 0; j < want.length; j++) assert.ok(Math.abs(got[j] - want[j]) <= 1e-4 * (1 + Math.abs(want[j])), `${what}[${j}]: ${got[j]} vs ${want[j]}`);
+  };
+  const n = C * H * W;
+  for (let i = 0; i < B; i++) {
+    const xi = Tensor.from(x.data.subarray(i * n, (i + 1) * n), [1, C, H, W], true);
+    const m = O * H * W;
+    tidy(() => {
+      const yi = conv2d(xi, w, b, [1, 1], [1, 1]);
+      close(`image ${i} output`, out.slice(i * m, (i + 1) * m), yi.data);
+      backward(yi, Tensor.from(dOut.data.subarray(i * m, (i + 1) * m), yi.shape));
+      close(`image ${i} dx`, dx.slice(i * n, (i + 1) * n), xi.grad!.data);
+    });
+    xi.dispose();
+  }
+  close('dweight', dw, w.grad!.data); // the three images' sums, accumulated one by one
+  close('dbias', db, b.grad!.data);
+  if (be.setThreads !== undefined) be.setThreads(saved!);
+});
 
 test('conv2d forward is the cross-correlation of its definition (direct sum, float64)', () => {
   tidy(() => {

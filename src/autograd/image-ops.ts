@@ -1,6 +1,6 @@
 // The differentiable ops of the image layers, on NCHW tensors: 2-D convolution (im2col, then one gemm
-// per image), max pooling (the arg-max kept for the backward), and the (B, C, H, W) -> (B, H·W, C) grid
-// of feature vectors an attention reads. Not here: parameters and options as PyTorch spells them
+// per group of images), max pooling (the arg-max kept for the backward), and the (B, C, H, W) ->
+// (B, H·W, C) grid of feature vectors an attention reads. Not here: parameters and options as PyTorch spells them
 // (nn/image/), the kernels (backend/).
 
 import { backend } from '../backend/registry.js';
@@ -37,13 +37,29 @@ function check4d(op: string, x: Tensor): void {
   }
 }
 
+/** A group's columns stay under this many floats (16 MB). */
+export const GROUP_FLOATS = 1 << 22;
+
+/**
+ * Images per gemm, for a batch of B images whose columns are K×P floats each, on a backend running gemms on
+ * `threads` threads: one on one thread, else as many as keep the columns under GROUP_FLOATS (at least one).
+ * NOTE: measured by scripts/bench-conv.ts (the encoder on 16 images of 64×64, native): on one thread a gemm
+ * per image cost 93 ms of CPU a step against 137 for groups (an image's columns stay in cache); split across
+ * two threads, a gemm per image cost 400 ms against 164 (the threads' hand-offs, per call, dominate).
+ */
+export function convGroupSize(B: number, K: number, P: number, threads: number): number {
+  return threads > 1 ? Math.max(1, Math.min(B, Math.floor(GROUP_FLOATS / (K * P)))) : 1;
+}
+
 /**
  * 2-D cross-correlation (PyTorch's conv2d, groups 1, dilation 1) of x (B, C, H, W) with weight (O, C, kh, kw):
  *   out[b, o, y, x] = bias[o] + Σ_{c,i,j} weight[o, c, i, j] · x[b, c, y·sh - ph + i, x·sw - pw + j]   (0 off the image)
- * as out_b (O, OH·OW) = weight (O, C·kh·kw) @ im2col(x_b) per image. Backward, per image:
- *   dweight += dout_b colsᵀ,  dbias += dout_b 1,  dx_b += col2im(weightᵀ dout_b).
- * NOTE: the columns (C·kh·kw·OH·OW floats) are one image's scratch, made again in the backward rather
- * than kept for the whole batch: an unfold is cheap beside its gemm, and a batch's columns are 9× its input.
+ * per group of G images: cols (C·kh·kw, G·OH·OW) = their im2col side by side, Y (O, G·OH·OW) = weight (O,
+ * C·kh·kw) @ cols, each image's block of Y copied to its (O, OH, OW). Backward, per group (dY gathered the same way):
+ *   dweight += dY colsᵀ,  dbias += dY 1,  dx_b += col2im(weightᵀ dY) for each image's block.
+ * G is convGroupSize's (one image on one thread, more when the gemm is split across threads); the bound
+ * keeps the columns, 9× the input for a 3×3 kernel, from growing with the batch, and the backward makes them
+ * again rather than keep them.
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, stride: Pair, padding: Pair): Tensor {
   check4d('conv2d', x);
@@ -57,41 +73,53 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, stride: P
   const P = g.OH * g.OW;
   const CHW = C * g.H * g.W;
   const be = backend();
+  const G = convGroupSize(B, K, P, be.threads ?? 1); // images per gemm
+  const GP = G * P; // the row stride of a group's columns and outputs
   const out = Tensor.empty([B, O, g.OH, g.OW]); // (B, O, OH, OW) every element written
-  const cols = Tensor.empty([K, P]); // (C·kh·kw, OH·OW) one image's columns
-  const o = out.data;
-  if (bias !== null) {
-    const bd = bias.data;
-    for (let r = 0; r < B * O; r++) o.fill(bd[r % O], r * P, (r + 1) * P);
-  }
-  for (let b = 0; b < B; b++) {
-    be.im2col(g, x.data.subarray(b * CHW, (b + 1) * CHW), cols.data);
-    be.gemm(false, false, O, P, K, 1, weight.data, K, cols.data, P, bias === null ? 0 : 1, out.data.subarray(b * O * P, (b + 1) * O * P), P);
+  const cols = Tensor.empty([K, GP]); // (C·kh·kw, G·OH·OW) a group's columns
+  const y = Tensor.empty([O, GP]); // (O, G·OH·OW) a group's outputs
+  for (let b0 = 0; b0 < B; b0 += G) {
+    const n = Math.min(G, B - b0);
+    for (let b = 0; b < n; b++) be.im2col(g, x.data.subarray((b0 + b) * CHW, (b0 + b + 1) * CHW), cols.data.subarray(b * P), GP);
+    if (bias !== null) {
+      const yd = y.data;
+      const bd = bias.data;
+      for (let o = 0; o < O; o++) yd.fill(bd[o], o * GP, o * GP + n * P);
+    }
+    be.gemm(false, false, O, n * P, K, 1, weight.data, K, cols.data, GP, bias === null ? 0 : 1, y.data, GP); // Y (+)= weight cols
+    for (let b = 0; b < n; b++) be.copyRows(O, P, y.data.subarray(b * P), GP, out.data.subarray((b0 + b) * O * P), P, false);
   }
   cols.dispose();
+  y.dispose();
   const parents = bias === null ? [x, weight] : [x, weight, bias];
   return record(out, parents, () => {
     // Every allocation before the views (an allocation can grow the heap).
-    const colsB = Tensor.empty([K, P]); // (C·kh·kw, OH·OW) im2col(x_b), then weightᵀ dout_b
-    const ones = bias?.requiresGrad ? Tensor.full([P], 1) : null; // (OH·OW)
-    const dx = x.requiresGrad ? x.ensureGrad().data : null;
-    const dw = weight.requiresGrad ? weight.ensureGrad().data : null;
-    const db = bias !== null && bias.requiresGrad ? bias.ensureGrad().data : null;
+    const colsG = Tensor.empty([K, GP]); // (C·kh·kw, G·OH·OW) a group's im2col, then weightᵀ dY
+    const dY = Tensor.empty([O, GP]); // (O, G·OH·OW) a group's output gradients
+    const ones = bias?.requiresGrad ? Tensor.full([GP], 1) : null; // (G·OH·OW)
+    for (const t of parents) if (t.requiresGrad) t.ensureGrad();
+    const dx = x.requiresGrad ? x.grad!.data : null;
+    const dw = weight.requiresGrad ? weight.grad!.data : null;
+    const db = bias !== null && bias.requiresGrad ? bias.grad!.data : null;
     const dOut = out.grad!.data;
-    const c = colsB.data;
-    for (let b = 0; b < B; b++) {
-      const dy = dOut.subarray(b * O * P, (b + 1) * O * P); // (O, OH·OW)
+    const c = colsG.data;
+    const d = dY.data;
+    for (let b0 = 0; b0 < B; b0 += G) {
+      const n = Math.min(G, B - b0);
+      const N = n * P;
+      for (let b = 0; b < n; b++) be.copyRows(O, P, dOut.subarray((b0 + b) * O * P), P, d.subarray(b * P), GP, false);
       if (dw !== null) {
-        be.im2col(g, x.data.subarray(b * CHW, (b + 1) * CHW), c);
-        be.gemm(false, true, O, K, P, 1, dy, P, c, P, 1, dw, K); // dweight += dy colsᵀ
+        for (let b = 0; b < n; b++) be.im2col(g, x.data.subarray((b0 + b) * CHW, (b0 + b + 1) * CHW), c.subarray(b * P), GP);
+        be.gemm(false, true, O, K, N, 1, d, GP, c, GP, 1, dw, K); // dweight += dY colsᵀ
       }
-      if (db !== null) be.gemm(false, false, O, 1, P, 1, dy, P, ones!.data, 1, 1, db, 1); // dbias += dy 1
+      if (db !== null) be.gemm(false, false, O, 1, N, 1, d, GP, ones!.data, 1, 1, db, 1); // dbias += dY 1
       if (dx !== null) {
-        be.gemm(true, false, K, P, O, 1, weight.data, K, dy, P, 0, c, P); // dcols = weightᵀ dy
-        be.col2imAcc(g, c, dx.subarray(b * CHW, (b + 1) * CHW));
+        be.gemm(true, false, K, N, O, 1, weight.data, K, d, GP, 0, c, GP); // dcols = weightᵀ dY
+        for (let b = 0; b < n; b++) be.col2imAcc(g, c.subarray(b * P), GP, dx.subarray((b0 + b) * CHW, (b0 + b + 1) * CHW));
       }
     }
-    colsB.dispose();
+    colsG.dispose();
+    dY.dispose();
     ones?.dispose();
   });
 }

@@ -201,14 +201,15 @@ export interface Backend {
   // with the arg-max kept for the backward. See WindowGeometry.
 
   /**
-   * Unfolds one image x (C, H, W) into cols (C·kh·kw, OH·OW), written (=):
-   *   cols[(c·kh + i)·kw + j, oy·OW + ox] = x[c, oy·sh - ph + i, ox·sw - pw + j]   (0 outside the image)
-   * so that a convolution is weight (O, C·kh·kw) @ cols (PyTorch's unfold).
+   * Unfolds one image x (C, H, W) into the C·kh·kw rows of OH·OW columns of cols, row stride ldc (>= OH·OW:
+   * several images' columns side by side make one gemm), written (=):
+   *   cols[((c·kh + i)·kw + j)·ldc + oy·OW + ox] = x[c, oy·sh - ph + i, ox·sw - pw + j]   (0 outside the image)
+   * so that a convolution is weight (O, C·kh·kw) @ cols (PyTorch's unfold). Other columns are left as they were.
    */
-  im2col(g: WindowGeometry, x: Float32Array, cols: Float32Array): void;
+  im2col(g: WindowGeometry, x: Float32Array, cols: Float32Array, ldc: number): void;
 
   /** Its adjoint, accumulating (PyTorch's fold): dx[c, y, x] += every cols entry im2col reads from x[c, y, x]. */
-  col2imAcc(g: WindowGeometry, cols: Float32Array, dx: Float32Array): void;
+  col2imAcc(g: WindowGeometry, cols: Float32Array, ldc: number, dx: Float32Array): void;
 
   /**
    * Max pooling of C planes x (C, H, W) to y (C, OH, OW), written (=), over windows that skip the padding;
@@ -265,8 +266,13 @@ export function checkWindow(g: WindowGeometry, xLength: number, outLength: numbe
   if (outLength < outFloats) throw new Error(`${who} backend: ${op}: ${out} has ${outLength} elements, needs ${outFloats}`);
 }
 
-/** Floats of im2col's columns: C·kh·kw rows of OH·OW. */
-export const colsFloats = (g: WindowGeometry): number => g.C * g.kh * g.kw * g.OH * g.OW;
+/** Floats im2col's columns span at row stride ldc (an integer >= OH·OW, else an error): C·kh·kw rows of OH·OW. */
+export function colsFloats(g: WindowGeometry, ldc: number, who: string, op: string): number {
+  const P = g.OH * g.OW;
+  if (!Number.isInteger(ldc) || ldc < P) throw new Error(`${who} backend: ${op}: the row stride ldc must be an integer >= OH·OW = ${P}, got ${ldc}`);
+  const rows = g.C * g.kh * g.kw;
+  return rows === 0 || P === 0 ? 0 : (rows - 1) * ldc + P;
+}
 
 /** Pooling's other checks: a pixel of the image in every window, and argmax as long as y. */
 export function checkPool(g: WindowGeometry, argmaxLength: number, who: string, op: string): void {

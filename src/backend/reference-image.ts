@@ -25,19 +25,17 @@ function forEachTap(g: WindowGeometry, fn: (r: number, p: number, src: number) =
 }
 
 export const referenceImageKernels: Pick<Backend, 'im2col' | 'col2imAcc' | 'maxPool2dForward' | 'maxPool2dBackwardAcc'> = {
-  im2col(g, x, cols) {
-    checkWindow(g, x.length, cols.length, colsFloats(g), 'reference', 'im2col', 'x', 'cols');
-    const P = g.OH * g.OW;
+  im2col(g, x, cols, ldc) {
+    checkWindow(g, x.length, cols.length, colsFloats(g, ldc, 'reference', 'im2col'), 'reference', 'im2col', 'x', 'cols');
     forEachTap(g, (r, p, src) => {
-      cols[r * P + p] = src < 0 ? 0 : x[src];
+      cols[r * ldc + p] = src < 0 ? 0 : x[src];
     });
   },
 
-  col2imAcc(g, cols, dx) {
-    checkWindow(g, dx.length, cols.length, colsFloats(g), 'reference', 'col2imAcc', 'dx', 'cols');
-    const P = g.OH * g.OW;
+  col2imAcc(g, cols, ldc, dx) {
+    checkWindow(g, dx.length, cols.length, colsFloats(g, ldc, 'reference', 'col2imAcc'), 'reference', 'col2imAcc', 'dx', 'cols');
     forEachTap(g, (r, p, src) => {
-      if (src >= 0) dx[src] += cols[r * P + p];
+      if (src >= 0) dx[src] += cols[r * ldc + p];
     });
   },
 

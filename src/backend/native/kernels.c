@@ -703,11 +703,11 @@ static K void geluBackwardAcc(int approximate, const float *x, const float *dy, 
 static int ceilDiv(int a, int b) { return a <= 0 ? -(-a / b) : (a + b - 1) / b; }
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static K void im2col(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *x, float *cols) {
+static K void im2col(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *x, float *cols, int ldc) {
   float *row = cols;
   for (int c = 0; c < C; c++)
     for (int i = 0; i < kh; i++)
-      for (int j = 0; j < kw; j++, row += (size_t)OH * OW) {
+      for (int j = 0; j < kw; j++, row += ldc) {
         int lo = clampi(ceilDiv(pw - j, sw), 0, OW), hi = clampi(ceilDiv(W + pw - j, sw), lo, OW);
         for (int oy = 0; oy < OH; oy++) {
           float *o = row + (size_t)oy * OW;
@@ -727,11 +727,11 @@ static K void im2col(int C, int H, int W, int kh, int kw, int sh, int sw, int ph
       }
 }
 
-static K void col2imAcc(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *cols, float *dx) {
+static K void col2imAcc(int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int OH, int OW, const float *cols, int ldc, float *dx) {
   const float *row = cols;
   for (int c = 0; c < C; c++)
     for (int i = 0; i < kh; i++)
-      for (int j = 0; j < kw; j++, row += (size_t)OH * OW) {
+      for (int j = 0; j < kw; j++, row += ldc) {
         int lo = clampi(ceilDiv(pw - j, sw), 0, OW), hi = clampi(ceilDiv(W + pw - j, sw), lo, OW);
         for (int oy = 0; oy < OH; oy++) {
           int y = oy * sh - ph + i;
@@ -930,18 +930,18 @@ static napi_value jsGeluBackwardAcc(napi_env env, napi_callback_info info) {
 }
 
 static napi_value jsIm2col(napi_env env, napi_callback_info info) {
-  double a[13];
+  double a[14];
   char *base;
-  if (readArgs(env, info, a, 13, &base))
-    im2col(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), I(a[10]), F(a[11]), F(a[12]));
+  if (readArgs(env, info, a, 14, &base))
+    im2col(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), I(a[10]), F(a[11]), F(a[12]), I(a[13]));
   return NULL;
 }
 
 static napi_value jsCol2imAcc(napi_env env, napi_callback_info info) {
-  double a[13];
+  double a[14];
   char *base;
-  if (readArgs(env, info, a, 13, &base))
-    col2imAcc(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), I(a[10]), F(a[11]), F(a[12]));
+  if (readArgs(env, info, a, 14, &base))
+    col2imAcc(I(a[0]), I(a[1]), I(a[2]), I(a[3]), I(a[4]), I(a[5]), I(a[6]), I(a[7]), I(a[8]), I(a[9]), I(a[10]), F(a[11]), I(a[12]), F(a[13]));
   return NULL;
 }
 

@@ -97,8 +97,8 @@ interface Kernels {
   layerNormBackward(rows: number, n: number, x: number, weight: number, mean: number, rstd: number, dy: number, dx: number, dWeight: number, dBias: number): void;
   gelu(approximate: number, x: number, out: number, n: number): void;
   geluBackwardAcc(approximate: number, x: number, dy: number, dx: number, n: number): void;
-  im2col(C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, OH: number, OW: number, x: number, cols: number): void;
-  col2imAcc(C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, OH: number, OW: number, cols: number, dx: number): void;
+  im2col(C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, OH: number, OW: number, x: number, cols: number, ldc: number): void;
+  col2imAcc(C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, OH: number, OW: number, cols: number, ldc: number, dx: number): void;
   maxPool2dForward(
     C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, OH: number, OW: number,
     x: number, y: number, argmax: number,
@@ -550,14 +550,16 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
       k.geluBackwardAcc(GELU[approximate], ptr(x, 'x'), ptr(dy, 'dy'), ptr(dx, 'dx'), n);
     },
 
-    im2col(g, x, cols) {
-      checkWindow(g, x.length, cols.length, colsFloats(g), 'wasm', 'im2col', 'x', 'cols');
-      if (colsFloats(g) > 0) k.im2col(...windowArgs(g), ptr(x, 'x'), ptr(cols, 'cols'));
+    im2col(g, x, cols, ldc) {
+      const n = colsFloats(g, ldc, 'wasm', 'im2col');
+      checkWindow(g, x.length, cols.length, n, 'wasm', 'im2col', 'x', 'cols');
+      if (n > 0) k.im2col(...windowArgs(g), ptr(x, 'x'), ptr(cols, 'cols'), ldc);
     },
 
-    col2imAcc(g, cols, dx) {
-      checkWindow(g, dx.length, cols.length, colsFloats(g), 'wasm', 'col2imAcc', 'dx', 'cols');
-      if (colsFloats(g) > 0) k.col2imAcc(...windowArgs(g), ptr(cols, 'cols'), ptr(dx, 'dx'));
+    col2imAcc(g, cols, ldc, dx) {
+      const n = colsFloats(g, ldc, 'wasm', 'col2imAcc');
+      checkWindow(g, dx.length, cols.length, n, 'wasm', 'col2imAcc', 'dx', 'cols');
+      if (n > 0) k.col2imAcc(...windowArgs(g), ptr(cols, 'cols'), ldc, ptr(dx, 'dx'));
     },
 
     maxPool2dForward(g, x, y, argmax) {

@@ -1,5 +1,5 @@
 // The image kernels: im2col and its accumulating adjoint col2im (a convolution is then one gemm per
-// image), and max pooling forward (with the arg-max) and backward. Each is the reference kernel of the
+// group of images), and max pooling forward (with the arg-max) and backward. Each is the reference kernel of the
 // same name (../../reference-image.ts, contracts and WindowGeometry in ../../backend.ts); they move data
 // and compare, so they are exact. Pointers are byte offsets. Not here: bounds checks (wasm-backend.ts).
 
@@ -18,10 +18,10 @@ import { accRow } from './simd';
   return min(max(ceilDiv(W + p - j, s), lo), n);
 }
 
-/** cols (C·kh·kw, OH·OW) = the windows of x (C, H, W), 0 over the padding. */
-export function im2col(C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, OH: i32, OW: i32, x: usize, cols: usize): void {
+/** cols (C·kh·kw rows of OH·OW, row stride ldc) = the windows of x (C, H, W), 0 over the padding. */
+export function im2col(C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, OH: i32, OW: i32, x: usize, cols: usize, ldc: i32): void {
   let row = cols;
-  const rowBytes = <usize>(OH * OW) * 4;
+  const rowBytes = <usize>ldc * 4;
   for (let c = 0; c < C; c++) {
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
@@ -49,9 +49,9 @@ export function im2col(C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i3
 }
 
 /** dx (C, H, W) += the columns folded back onto the pixels they were read from. */
-export function col2imAcc(C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, OH: i32, OW: i32, cols: usize, dx: usize): void {
+export function col2imAcc(C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, OH: i32, OW: i32, cols: usize, ldc: i32, dx: usize): void {
   let row = cols;
-  const rowBytes = <usize>(OH * OW) * 4;
+  const rowBytes = <usize>ldc * 4;
   for (let c = 0; c < C; c++) {
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
