@@ -20,6 +20,7 @@ import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags
 import { CLASSIFY_HELP, classify } from './classify.js';
 import { SEQ2SEQ_HELP, seq2seq } from './seq2seq.js';
 import { CAPTION_HELP, caption } from './caption.js';
+import { VQA_HELP, vqa } from './vqa.js';
 import { EXPORT_HELP, exportCommand } from './export.js';
 import { STUDIO_HELP, studio } from './studio.js';
 import { CELLS_HELP, cells } from './cells.js';
@@ -36,12 +37,13 @@ Usage:
   recurrent eval   --checkpoint DIR --data FILE [--backend NAME]
   recurrent classify train|eval|predict ...   sequence classification from "label<TAB>text" lines
   recurrent seq2seq train|eval|decode ...     encoder–decoders (attention, beam search, ensembles) on "source<TAB>target" lines
-  recurrent caption data ...                  generated images with captions and questions (scenes, numbers)
+  recurrent caption data|train|eval|decode ... generated images with captions; captioners with attention over them
+  recurrent vqa train|eval|answer ...         one-word answers to questions about generated scenes
   recurrent export --checkpoint DIR --format onnx --out FILE   a checkpoint's model as ONNX graphs
   recurrent cells  --checkpoint DIR --data FILE [--html FILE]   the cells that track quotes, brackets, line position, ...
   recurrent studio [--port N] [--checkpoint DIR ...]   a local page: train in the browser, see what the network learned
 
-Run "recurrent help train" for every training option, "recurrent help classify", "recurrent help seq2seq", "recurrent help caption",
+Run "recurrent help train" for every training option, "recurrent help classify", "recurrent help seq2seq", "recurrent help caption", "recurrent help vqa",
 "recurrent help export", "recurrent help cells" and "recurrent help studio" for the others.`;
 
 const TRAIN_HELP = `recurrent train: train a character-level language model (char-rnn)
@@ -164,7 +166,7 @@ function evaluate(argv: string[]): number {
 
 /** `recurrent help NAME`: each command's own help. */
 const HELPS: Record<string, string> = {
-  train: TRAIN_HELP, classify: CLASSIFY_HELP, seq2seq: SEQ2SEQ_HELP, caption: CAPTION_HELP, export: EXPORT_HELP, cells: CELLS_HELP, studio: STUDIO_HELP,
+  train: TRAIN_HELP, classify: CLASSIFY_HELP, seq2seq: SEQ2SEQ_HELP, caption: CAPTION_HELP, vqa: VQA_HELP, export: EXPORT_HELP, cells: CELLS_HELP, studio: STUDIO_HELP,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -187,6 +189,8 @@ async function main(argv: string[]): Promise<number> {
       return seq2seq(rest);
     case 'caption':
       return caption(rest);
+    case 'vqa':
+      return vqa(rest);
     case 'export':
       return exportCommand(rest);
     case 'studio':
@@ -206,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP + '\n');
       return 2;
     default:
-      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, caption, export, cells, studio, help)`);
+      throw new UsageError(`unknown command "${cmd}" (commands: train, sample, eval, classify, seq2seq, caption, vqa, export, cells, studio, help)`);
   }
 }
 

@@ -109,7 +109,8 @@ eval prints one JSON line: loss and tokenAccuracy under teacher forcing, then se
 (edit distance / reference length: the phoneme error rate, PER, of G2P) and sequenceErrorRate (the word error
 rate, WER, of G2P) of the decoded hypotheses. A token the model has not seen is an error naming the line.`;
 
-function parseSchedule(raw: string | undefined): SamplingSchedule {
+/** The --teacher-forcing flag as a schedule (also read by `caption train`). */
+export function parseSchedule(raw: string | undefined): SamplingSchedule {
   if (raw === undefined) return { kind: 'constant', p: 1 };
   const bad = (why: string): never => {
     throw new UsageError(`--teacher-forcing "${raw}": ${why} (give P, linear:K,C,MIN, exponential:K or inverse-sigmoid:K)`);

@@ -53,6 +53,7 @@ export { beamSearch, type BeamSearchOptions } from './decode/beam-search.js';
 export { createScorer, disposeScorerState, type Scorer, type ScorerState, type ScorerStep, type Seq2SeqModels, type ScorerModel, type ScorerModels, type MemberState } from './decode/ensemble.js';
 export { isStepDecoder, type StepDecoder, type StepDecoderStep, type DecodingSignature } from './decode/step-decoder.js';
 export { ConditionedGenerator, conditioningKinds, selectGeneratorRows, type ConditionedGeneratorConfig, type Conditioning, type ConditioningVectors, type ConditionedGeneratorBatch, type ConditionedGeneratorForwardOptions, type ConditionedGeneratorOutput, type GeneratorCondition, type GeneratorState, type GeneratorStep } from './nn/conditioned-generator.js';
+export { Captioner, captionerAttentionKinds, type CaptionerAttention, type CaptionerBatch, type CaptionerConfig, type CaptionerEncoded, type CaptionerForwardOptions, type CaptionerOutput, type CaptionerSources, type CaptionerState, type CaptionerStep } from './nn/captioner.js';
 export {
   SequenceClassifier, poolKinds, type PoolKind, type SequenceClassifierConfig, type SequenceEncoderConfig,
 } from './nn/sequence-classifier.js';
@@ -103,3 +104,11 @@ export {
   SHAPES, COLOURS, SIZES, QUESTION_TYPES, type Scene, type SceneObject, type SceneOptions, type Caption, type Question, type QuestionType, type NumberImage,
 } from './data/scenes.js';
 export { corpusBleu, ciderD, exactMatch } from './metrics/caption-metrics.js';
+export { maskMass, namedObjects, type PixelTile } from './metrics/attention-correctness.js';
+export {
+  CAPTIONER_FORMAT, attentionCorrectness, captionImages, captionScores, captionerFromConfig, captioningTask, cellTiles, defaultCaptioningTaskOptions, imageSources,
+  teacherForcedLoss, type CaptionImage, type CaptionSet, type CaptionerCheckpointConfig, type CaptionerModelOptions, type CaptioningTask, type CaptioningTaskOptions,
+  type DecodeCaptionOptions,
+} from './tasks/captioning.js';
+export { VqaModel, type VqaBatch, type VqaModelConfig, type VqaOutput } from './nn/vqa-model.js';
+export { VQA_FORMAT, defaultVqaTaskOptions, vqaFromConfig, vqaScores, vqaTask, type VqaCheckpointConfig, type VqaImage, type VqaModelOptions, type VqaSet, type VqaTask, type VqaTaskOptions } from './tasks/vqa.js';

@@ -209,3 +209,32 @@ test('README Transformer example: a PyTorch TransformerEncoderLayer state_dict l
     process.chdir(cwd);
   }
 });
+
+test('README captioning example: a captioner trained from code on scenes drawn in memory; its words and their attention', async () => {
+  const { captioningTask, captionImages, randomScene, renderScene, sceneCaptions } = await import('../src/index.js');
+  // --- README example begins ---
+  // Scenes drawn in memory: each image's pixels (3, H, W) as bytes, its captions as words, and the scene itself.
+  const scenes = (n: number, rng: Rng) => Array.from({ length: n }, () => {
+    const scene = randomScene(rng); // 64×64, one to four objects
+    const rgb = renderScene(scene); // (H, W, 3)
+    const pixels = new Uint8Array(rgb.length);
+    for (let i = 0; i < 64 * 64; i++) for (let c = 0; c < 3; c++) pixels[c * 64 * 64 + i] = rgb[i * 3 + c]; // (3, H, W)
+    return { pixels, captions: sceneCaptions(scene, rng).map((c) => c.words), scene };
+  });
+  const rng = new Rng(3);
+  const train = { name: 'scenes', width: 64, height: 64, images: scenes(64, rng) };
+  const val = { name: 'validation', width: 64, height: 64, images: scenes(8, rng) };
+  const definition = captioningTask(train, val, {
+    batchSize: 16, evalImages: 8, penalty: 1, // λ of the doubly stochastic attention penalty
+    model: { attention: 'soft', encoderChannels: [4, 8, 8], hiddenSize: 32, embeddingSize: 16 }, // a 3-stage CNN: an 8×8 grid
+  });
+  const { task, evaluations } = await trainTask(definition, { steps: 40, lr: 3e-3, evalEvery: 20 });
+  const [hyp] = captionImages([task.model], val.images.slice(0, 1), { beam: 1, maxLength: 25 });
+  const words = task.vocab.decode(hyp.tokens); // e.g. ['a', 'small', 'red', ...]
+  const alpha = hyp.weights!; // per word (eos last): its attention over the 64 grid cells
+  // --- README example ends ---
+  assert.ok(evaluations[1].valLoss! < evaluations[0].valLoss!, `val loss ${evaluations[0].valLoss} → ${evaluations[1].valLoss}`);
+  assert.equal(alpha.length, words.length + (hyp.finished ? 1 : 0));
+  assert.equal(alpha[0].length, 64);
+  task.model.dispose();
+});
