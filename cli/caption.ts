@@ -56,7 +56,8 @@ train, eval, decode (the scenes of a \`caption data\` directory, DIR/scenes/SPLI
   --encoder C1,C2,...    the CNN: channels of each stage (a 3×3 conv, ReLU, 2×2 max pool); the last is the
                          annotation width, and a 64×64 image with three stages gives an 8×8 grid (default 16,32,64)
   --penalty X            λ of the doubly stochastic attention penalty λ Σ_i (1 − Σ_t α_ti)² of each caption, beside
-                         its summed −log p (both divided by the words, so the train loss is per word) (default 1)
+                         its summed −log p (both divided by the words, so the train loss is per word) (default 0:
+                         Xu et al.'s λ = 1 gave worse captions than no attention on the generated scenes; README)
   --teacher-forcing S    probability of feeding the gold previous word, per training step i (as seq2seq train):
                          P, linear:K,C,MIN, exponential:K or inverse-sigmoid:K (default 1: teacher forcing)
   --feedback NAME        the model's own word when not teacher forcing: sample or argmax (default sample)

@@ -25,7 +25,7 @@ test('caption train → eval → decode: metrics, scores per split with attentio
   const common = ['caption', 'train', '--data', data, ...tiny, '--eval-every', '3'];
   const r = runCli([...common, '--steps', '6', '--out', a]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /captioner soft attention over 64 cells, penalty λ 1, LSTM 16, CNN \[4, 4, 8\], on 32 images/);
+  assert.match(r.stdout, /captioner soft attention over 64 cells, LSTM 16, CNN \[4, 4, 8\], on 32 images/);
   const m = readFileSync(join(a, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(m.map((x) => x.step), [3, 6]);
   for (const k of ['valLoss', 'valBleu4', 'valCiderD', 'valExactMatch', 'epoch', 'teacherForcing']) assert.ok(Number.isFinite(m[1][k]), `${k} logged`);
@@ -36,7 +36,7 @@ test('caption train → eval → decode: metrics, scores per split with attentio
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.deepEqual(readFileSync(join(b, 'model.safetensors')), readFileSync(join(a, 'model.safetensors')), 'same weights after a resume');
   assertOneLineError(runCli([...common, '--steps', '9', '--out', a, '--resume', '--hidden', '32']), /cannot resume .*its model has hiddenSize 16, this run asks for --hidden 32/);
-  assertOneLineError(runCli([...common, '--steps', '9', '--out', a, '--resume', '--penalty', '0.5']), /cannot resume .*penalty 1, this run asks for 0.5/);
+  assertOneLineError(runCli([...common, '--steps', '9', '--out', a, '--resume', '--penalty', '0.5']), /cannot resume .*penalty 0, this run asks for 0.5/);
 
   const e = runCli(['caption', 'eval', '--checkpoint', a, '--data', data, '--images', '3']);
   assert.equal(e.code, 0, e.stderr);

@@ -62,7 +62,7 @@ export interface CaptioningTaskOptions {
 }
 
 export const defaultCaptioningTaskOptions: CaptioningTaskOptions = {
-  teacherForcing: { kind: 'constant', p: 1 }, feedback: 'sample', batchSize: 32, penalty: 1, evalImages: 200, maxLength: 25,
+  teacherForcing: { kind: 'constant', p: 1 }, feedback: 'sample', batchSize: 32, penalty: 0, evalImages: 200, maxLength: 25,
 };
 
 export interface CaptionerCheckpointConfig {
