@@ -222,8 +222,10 @@ async function train(argv: string[]): Promise<number> {
 }
 
 function decodeFlags(v: Record<string, unknown>, config: CaptionerCheckpointConfig) {
+  const beam = int(v, 'beam', 1);
+  if (v['length-penalty'] !== undefined && beam < 2) throw new UsageError('--length-penalty ranks beam-search hypotheses: it needs --beam 2 or more');
   return {
-    beam: int(v, 'beam', 1),
+    beam,
     lengthPenalty: num(v, 'length-penalty', 1, (x) => x >= 0, 'a non-negative number'),
     maxLength: int(v, 'max-length', config.train.maxLength ?? defaultCaptioningTaskOptions.maxLength),
   };
@@ -253,8 +255,9 @@ function evaluate(argv: string[]): number {
     const hyps = captionImages(models, set.images, o);
     const words = hyps.map((h) => vocab.decode(h.tokens));
     const scores = captionScores(words, set.images);
-    // Attention correctness reads the first member's α (an ensemble averages probabilities, not attention).
-    const att = models[0].config.attention === 'soft' ? attentionCorrectness(models[0], hyps, words, set.images) : null;
+    // Attention correctness reads the hypotheses' α: the mean over the members that attend (ensemble.ts).
+    const attending = models.find((m) => m.config.attention === 'soft');
+    const att = attending === undefined ? null : attentionCorrectness(attending, hyps, words, set.images);
     process.stdout.write(JSON.stringify({
       split, step: members.length === 1 ? members[0].step : members.map((m) => m.step), models: members.length, beam: o.beam, images: set.images.length,
       loss: members.reduce((a, m) => a + teacherForcedLoss(m.model, set.images, vocab, set.name), 0) / members.length,

@@ -13,7 +13,7 @@ import { TransformerSeq2Seq, positionKinds } from '../src/nn/transformer-seq2seq
 import { optimizerNames } from '../src/optim/optimizer.js';
 import { Rng } from '../src/random/rng.js';
 import {
-  EOS, SEQ2SEQ_FORMAT, decodeAll, decodedScores, encodePairs, groupBySource, isTransformerConfig, seq2seqModelFromConfig, seq2seqTask, teacherForcedScores,
+  EOS, SEQ2SEQ_FORMAT, decodeAll, decodeLengthLimit, decodedScores, encodePairs, groupBySource, isTransformerConfig, seq2seqModelFromConfig, seq2seqTask, teacherForcedScores,
   type DecodeOptions, type Seq2SeqCheckpointConfig, type Seq2SeqModelOptions,
 } from '../src/tasks/seq2seq.js';
 import { loadCheckpointDirectory } from '../src/train/checkpoint-directory.js';
@@ -233,8 +233,10 @@ async function train(argv: string[]): Promise<number> {
 }
 
 function decodeFlags(v: Record<string, unknown>): DecodeOptions {
+  const beam = int(v, 'beam', 1);
+  if (v['length-penalty'] !== undefined && beam < 2) throw new UsageError('--length-penalty ranks beam-search hypotheses: it needs --beam 2 or more');
   return {
-    beam: int(v, 'beam', 1),
+    beam,
     lengthPenalty: num(v, 'length-penalty', 1, (x) => x >= 0, 'a non-negative number'),
     maxLength: v['max-length'] === undefined ? null : int(v, 'max-length', 1),
   };
@@ -290,6 +292,10 @@ function decode(argv: string[]): number {
   if (sampling && v.beam !== undefined) throw new UsageError('give --sample or --beam, not both');
   const members = loadEnsemble(dirs);
   const { config, src, tgt } = members[0];
+  if (str(v, 'attention-out') !== undefined && members.every((m) => !isTransformerConfig(m.config.model) && m.config.model.attention === 'none')) {
+    for (const m of members) m.model.dispose();
+    throw new UsageError('--attention-out: the model has no attention');
+  }
   const dataPath = str(v, 'data');
   const what = dataPath ?? 'stdin';
   const text = dataPath === undefined ? readFileSync(0, 'utf8') : readTextFile(dataPath);
@@ -304,7 +310,7 @@ function decode(argv: string[]): number {
       ...(v['top-p'] === undefined ? {} : { topP: num(v, 'top-p', 1, (x) => x > 0 && x <= 1, 'in (0, 1]') }),
     };
     const rng = new Rng(int(v, 'seed', (Date.now() ^ process.pid) >>> 0, 0));
-    hyps = srcs.map((s) => sampleDecode(models, [s], { maxLength: o.maxLength ?? 2 * s.length + 10, ...sampleOpts }, rng));
+    hyps = srcs.map((s) => sampleDecode(models, [s], { maxLength: decodeLengthLimit(models, s, o.maxLength), ...sampleOpts }, rng));
   } else {
     hyps = decodeAll(models, srcs, { ...o, nBest });
   }
@@ -325,10 +331,7 @@ function decode(argv: string[]): number {
     }
   });
   process.stdout.write(outLines.join('\n') + '\n');
-  if (attentionOut !== undefined) {
-    if (members.every((m) => !isTransformerConfig(m.config.model) && m.config.model.attention === 'none')) throw new UsageError('--attention-out: the model has no attention');
-    writeFileSync(attentionOut, attention.join('\n') + '\n');
-  }
+  if (attentionOut !== undefined) writeFileSync(attentionOut, attention.join('\n') + '\n');
   for (const m of models) m.dispose();
   return 0;
 }

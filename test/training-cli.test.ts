@@ -148,10 +148,16 @@ test('a crash while saving: a committed checkpoint is finished on resume, an unc
   cpSync(join(at6, 'metrics.jsonl'), join(committed, 'metrics.jsonl')); // step 6's evaluation was logged first
   for (const f of ['config.json', 'model.safetensors']) cpSync(join(at6, f), join(committed, `.${f}.next`));
   writeFileSync(join(committed, '.checkpoint-commit'), JSON.stringify(files));
+  writeFileSync(join(committed, '.model.safetensors.123.0badf00d.tmp'), 'debris of an atomic write a kill interrupted');
+  // A reader (no lock, no renames) already sees the committed step.
+  const ev = runCli(['eval', '--checkpoint', committed, '--data', data]);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.equal(JSON.parse(ev.stdout).step, 6);
   const r = through8(committed);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /finished saving the checkpoint an interrupted run had written/);
   assert.ok(!existsSync(join(committed, '.checkpoint-commit')) && !existsSync(join(committed, '.model.safetensors.next')));
+  assert.ok(!existsSync(join(committed, '.model.safetensors.123.0badf00d.tmp')), 'the debris is removed');
   assert.deepEqual(steps(committed), [2, 4, 6, 8], 'resumed from step 6');
   assert.equal(through8(at6).code, 0);
   assert.deepEqual(readFileSync(join(committed, 'model.safetensors')), readFileSync(join(at6, 'model.safetensors')), 'as the run that was never killed');

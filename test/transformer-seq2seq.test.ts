@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { backward } from '../src/autograd/tape.js';
 import { beamSearch } from '../src/decode/beam-search.js';
-import { greedyDecode } from '../src/decode/greedy.js';
+import { greedyDecode, sampleDecode } from '../src/decode/greedy.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { Seq2Seq } from '../src/nn/seq2seq.js';
 import { TransformerSeq2Seq, type TransformerSeq2SeqConfig } from '../src/nn/transformer-seq2seq.js';
+import { decodeLengthLimit } from '../src/tasks/seq2seq.js';
 import { Rng } from '../src/random/rng.js';
 import { seq2seqFromConfig, seq2seqModelFromConfig, seq2seqTask } from '../src/tasks/seq2seq.js';
 import { Tensor, noGrad, tidy } from '../src/tensor/tensor.js';
@@ -215,4 +216,21 @@ test('the seq2seq task: a checkpoint config with arch transformer builds a Trans
   assert.throws(() => create({ model: { arch: 'transformer', hiddenSize: 8 } }), /hiddenSize applies to the recurrent encoder–decoder, not the transformer one/);
   assert.throws(() => create({ model: { nhead: 2 } }), /nhead applies to the Transformer encoder–decoder, not the recurrent one/);
   assert.throws(() => create({ model: { arch: 'transformer' }, teacherForcing: { kind: 'constant', p: 0.5 } }), /scheduled sampling \(teacher forcing < 1\) applies to the recurrent encoder–decoder/);
+});
+
+test('TransformerSeq2Seq at its length limit: crossAttention of a hypothesis that fills every position, sampling capped by decodeLengthLimit', () => {
+  const model = new TransformerSeq2Seq(small({ maxLength: 5 }), new Rng(4));
+  model.eval();
+  const src = Int32Array.of(3, 4, 5, 6);
+  // An unfinished hypothesis of maxLength tokens: the last was never fed back, so 5 positions suffice.
+  const att = model.crossAttention(src, [4, 5, 4, 5, 4], false);
+  assert.equal(att.length, 2, 'every decoder layer');
+  for (const layer of att) for (const head of layer) assert.equal(head.length, 5, 'one row per token written');
+  assert.equal(model.crossAttention(src, [4, 5, 4, 5], true)[0][0].length, 5, 'a finished one: its tokens and eos');
+  assert.equal(decodeLengthLimit([model], src, null), 5);
+  assert.equal(decodeLengthLimit([model], src, 30), 30, 'an explicit limit is the caller\'s');
+  for (let seed = 0; seed < 20; seed++) {
+    const [h] = sampleDecode(model, [src], { maxLength: decodeLengthLimit([model], src, null) }, new Rng(seed));
+    assert.ok(h.tokens.length <= 5);
+  }
 });

@@ -84,7 +84,6 @@ export function createScorer(models: ScorerModels): Scorer {
     step: (state, prev) => {
       const B = prev.length;
       const logProbs = new Float64Array(B * V);
-      const lengths = list[0].attendedLengths(state.members[0].encoded);
       let weights: Float32Array[] | null = null;
       let attending = 0;
       const next = state.members.map((s, i): MemberState => {
@@ -106,8 +105,10 @@ export function createScorer(models: ScorerModels): Scorer {
         if (out.weights !== null) {
           const S = out.weights.shape[1];
           const wv = out.weights.data; // (B, S)
+          // The lengths of the members that attend (a member without attention, e.g. Show and Tell, has none).
+          const lengths = list[i].attendedLengths(s.encoded);
           weights ??= lengths.map((n) => new Float32Array(n));
-          for (let b = 0; b < B; b++) for (let j = 0; j < lengths[b]; j++) weights[b][j] += wv[b * S + j];
+          for (let b = 0; b < B; b++) for (let j = 0; j < Math.min(lengths[b], weights[b].length); j++) weights[b][j] += wv[b * S + j];
           attending++;
         }
         return { encoded: out.encoded ?? s.encoded, state: out.state };

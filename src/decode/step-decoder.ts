@@ -33,7 +33,11 @@ export interface StepDecoder<E = unknown, S = unknown> {
   decodingSignature(): DecodingSignature;
   /** Encodes B sources; returns what every step reads and the initial state (B rows). */
   encode(src: ReadonlyArray<ArrayLike<number>>): { encoded: E; state: S };
-  /** Feeds one token per row (bos first). */
+  /**
+   * Feeds one token per row (bos first). The state given is consumed: a model may write its caches into it
+   * in place (the Transformer's key/value cache), so step a state once, and use selectRows for a copy to step
+   * another way.
+   */
   decodeStep(encoded: E, state: S, prev: Int32Array): StepDecoderStep<E, S>;
   /** Rows `rows` of an encoding and a state (repeats allowed). */
   selectRows(encoded: E, state: S, rows: ArrayLike<number>): { encoded: E; state: S };

@@ -227,8 +227,10 @@ export class TransformerSeq2Seq extends Module implements StepDecoder<Transforme
     this.eval();
     try {
       return noGrad(() => tidy(() => {
-        // forward feeds bos, tokens: its first `steps` positions are the steps that wrote them (an empty one reads bos only).
-        const out = this.forward({ src: [src], tgt: [Int32Array.from(tokens.length === 0 ? [this.config.eos] : tokens)] });
+        // forward feeds bos then the target: its first `steps` positions are the steps that wrote the tokens. An
+        // unfinished hypothesis never fed its last token back (it may already fill every position: not fed here).
+        const fed = finished ? tokens : tokens.slice(0, -1);
+        const out = this.forward({ src: [src], tgt: [Int32Array.from(fed.length === 0 ? [this.config.eos] : fed)] });
         return out.crossWeights.map((w) => {
           const [, H, T, S] = w.shape; // (1, H, T, S)
           return Array.from({ length: H }, (_, h) => Array.from({ length: steps }, (_, t) => Array.from(w.data.subarray((h * T + t) * S, (h * T + t + 1) * S))));

@@ -126,13 +126,19 @@ export interface DecodeOptions {
   nBest?: number;
 }
 
+/** The length limit of decoding `src`: `maxLength` if given, else 2·|src| + 10, but no further than a Transformer member's positions. */
+export function decodeLengthLimit(models: readonly Seq2SeqModel[], src: ArrayLike<number>, maxLength: number | null): number {
+  if (maxLength !== null) return maxLength;
+  const positions = Math.min(...models.map((m) => (m instanceof TransformerSeq2Seq ? m.config.maxLength : Infinity)));
+  return Math.min(2 * src.length + 10, positions);
+}
+
 /**
  * Hypotheses (best first per source) for every source, decoded in batches (greedy) or one by one (beam). The
  * default length limit stops at a Transformer member's positions (maxLength); an explicit one past them is its error.
  */
 export function decodeAll(models: Seq2SeqModel[], srcs: readonly Int32Array[], o: DecodeOptions, batchSize = 64): Hypothesis[][] {
-  const positions = Math.min(...models.map((m) => (m instanceof TransformerSeq2Seq ? m.config.maxLength : Infinity)));
-  const maxLen = (s: Int32Array): number => o.maxLength ?? Math.min(2 * s.length + 10, positions);
+  const maxLen = (s: Int32Array): number => decodeLengthLimit(models, s, o.maxLength);
   const out: Hypothesis[][] = [];
   if (o.beam === 1) {
     for (let i = 0; i < srcs.length; i += batchSize) {

@@ -35,10 +35,10 @@ function commitFiles(dir: string, files: ReadonlyArray<readonly [string, Uint8Ar
   finishCommit(dir);
 }
 
-/** Phase two of commitFiles; false when there is no commit record. */
-function finishCommit(dir: string): boolean {
+/** The files a commit record in `dir` names (config.json last), or null when there is none. */
+function committedNames(dir: string): string[] | null {
   const record = readFileOrNull(join(dir, COMMIT));
-  if (record === null) return false;
+  if (record === null) return null;
   let names: unknown;
   try {
     names = JSON.parse(record.toString('utf8'));
@@ -49,7 +49,15 @@ function finishCommit(dir: string): boolean {
   if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && /^[\w.-]+$/.test(n) && !n.startsWith('.'))) {
     throw new Error(`${join(dir, COMMIT)} is not a commit record of recurrent's; remove it if no run uses ${dir}`);
   }
-  for (const file of names as string[]) {
+  // config.json last: a reader that looks for a checkpoint by its config finds the weights beside it.
+  return [...(names as string[])].sort((a, b) => Number(a === 'config.json') - Number(b === 'config.json'));
+}
+
+/** Phase two of commitFiles; false when there is no commit record. */
+function finishCommit(dir: string): boolean {
+  const names = committedNames(dir);
+  if (names === null) return false;
+  for (const file of names) {
     const next = join(dir, nextName(file));
     if (existsSync(next)) renameSync(next, join(dir, file));
   }
@@ -59,11 +67,30 @@ function finishCommit(dir: string): boolean {
   return true;
 }
 
-/** After a crash (under the lock): finishes a committed checkpoint's renames, or removes an uncommitted one's files. */
+/**
+ * After a crash (under the lock): finishes a committed checkpoint's renames, or removes an uncommitted one's
+ * files; and removes the temporary files of atomic writes a killed run left (io/checkpoint-file.ts names them
+ * `.NAME.PID.RAND.tmp`; under the lock no other run writes here).
+ */
 function recoverCommit(dir: string): string | null {
-  if (finishCommit(dir)) return `${dir}: finished saving the checkpoint an interrupted run had written`;
-  for (const f of readdirSync(dir)) if (f.startsWith('.') && f.endsWith('.next')) unlinkSync(join(dir, f));
-  return null;
+  const finished = finishCommit(dir);
+  for (const f of readdirSync(dir)) {
+    if ((!finished && f.startsWith('.') && f.endsWith('.next')) || /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/.test(f)) unlinkSync(join(dir, f));
+  }
+  return finished ? `${dir}: finished saving the checkpoint an interrupted run had written` : null;
+}
+
+/**
+ * A checkpoint file as it is once a save in progress (or interrupted in its renames) is finished: the new
+ * version a commit record names, else the file. Readers (sample, eval, decode, export) hold no lock and
+ * rename nothing.
+ */
+function readCommitted(dir: string, file: string): Buffer | null {
+  if (committedNames(dir)?.includes(file)) {
+    const next = readFileOrNull(join(dir, nextName(file)));
+    if (next !== null) return next; // else renamed meanwhile: the file is the new one
+  }
+  return readFileOrNull(join(dir, file));
 }
 
 interface LockInfo {
@@ -176,7 +203,14 @@ export function checkpointDirectory(dir: string): CheckpointStore {
             linkSync(tmp, lockPath);
             mine = me;
             process.on('exit', release); // also on process.exit (a second Ctrl-C)
-            const recovered = recoverCommit(dir);
+            let recovered: string | null;
+            try {
+              recovered = recoverCommit(dir);
+            } catch (e) {
+              release();
+              process.off('exit', release);
+              throw e;
+            }
             return note === null ? recovered : recovered === null ? note : `${note}; ${recovered.slice(dir.length + 2)}`;
           } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot lock ${dir}: ${(e as Error).message}`);
@@ -230,14 +264,14 @@ export function loadCheckpointDirectory<C, M extends { model: Module }>(
 ): M & { config: C; step: number } {
   if (!existsSync(dir)) throw new Error(`checkpoint directory ${dir} does not exist`);
   const configPath = checkpointPath(dir, 'config.json');
-  const bytes = readFileOrNull(join(dir, 'config.json'));
+  const bytes = readCommitted(dir, 'config.json');
   if (bytes === null) throw new Error(`${dir} is not a checkpoint (no config.json)`);
   const config = parseCheckpointConfig<C>(bytes, configPath, formats, what);
   const built = build(config, configPath);
   const modelPath = checkpointPath(dir, 'model.safetensors');
   let weights: Uint8Array | null;
   try {
-    weights = readFileOrNull(join(dir, 'model.safetensors'));
+    weights = readCommitted(dir, 'model.safetensors');
     if (weights === null) throw new Error(`cannot read ${modelPath}: it does not exist`);
   } catch (e) {
     built.model.dispose();
