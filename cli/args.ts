@@ -71,3 +71,37 @@ export async function runSubcommand(
   }
   return commands[cmd](rest);
 }
+
+/** `--NAME C1,C2,...`: positive whole numbers separated by commas (a CNN's channels per stage), `fallback` when not given. */
+export function intList(values: Record<string, unknown>, name: string, fallback: readonly number[], what = 'positive whole numbers'): number[] {
+  const raw = str(values, name);
+  if (raw === undefined) return [...fallback];
+  const list = raw.split(',').map((c) => Number(c.trim()));
+  if (list.some((c) => !Number.isInteger(c) || c < 1)) throw new UsageError(`--${name} "${raw}": expected ${what} separated by commas, e.g. ${fallback.join(',')}`);
+  return list;
+}
+
+/**
+ * `--checkpoint a,b,...` for inference: each directory loaded by `load`, in eval mode (no dropout), as an
+ * ensemble; `agree(m, m0)` throws when member m cannot join member 0. Members already loaded are freed
+ * when a later one fails.
+ */
+export function loadMembers<M extends { model: { eval(): unknown; dispose(): void } }>(
+  dirs: string, load: (dir: string) => M, agree: (m: M & { dir: string }, m0: M & { dir: string }) => void,
+): Array<M & { dir: string }> {
+  const list = dirs.split(',').map((d) => d.trim()).filter((d) => d !== '');
+  if (list.length === 0) throw new UsageError('--checkpoint needs a directory');
+  const members: Array<M & { dir: string }> = [];
+  try {
+    for (const dir of list) {
+      const m = { dir, ...load(dir) };
+      members.push(m);
+      m.model.eval();
+      if (members.length > 1) agree(m, members[0]);
+    }
+  } catch (e) {
+    for (const m of members) m.model.dispose();
+    throw e;
+  }
+  return members;
+}

@@ -16,7 +16,7 @@ import {
   defaultCaptioningTaskOptions, teacherForcedLoss, type CaptionImage, type CaptionSet, type CaptionerCheckpointConfig, type CaptionerModelOptions,
 } from '../src/tasks/captioning.js';
 import { loadCheckpointDirectory } from '../src/train/checkpoint-directory.js';
-import { UsageError, int, num, oneOf, parse, runSubcommand, str } from './args.js';
+import { UsageError, int, intList, loadMembers, num, oneOf, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags.js';
 import { fixed, formatDuration } from './progress.js';
@@ -159,19 +159,11 @@ function readScenes(dir: string, split: string): { set: CaptionSet; text: string
   return { set: { name: r.path, width: r.width, height: r.height, images }, text: r.text };
 }
 
-/** Several checkpoints (comma-separated) as an ensemble: the same vocabulary and image size. */
+/** Several checkpoints (comma-separated) as an ensemble: the same vocabulary. */
 function loadEnsemble(dirs: string) {
-  const list = dirs.split(',').map((d) => d.trim()).filter((d) => d !== '');
-  if (list.length === 0) throw new UsageError('--checkpoint needs a directory');
-  const members = list.map((dir) => ({
-    dir,
-    ...loadCheckpointDirectory(dir, [CAPTIONER_FORMAT], 'recurrent captioner', (c: CaptionerCheckpointConfig, path) => captionerFromConfig(c, path)),
-  }));
-  const [m0] = members;
-  for (const m of members.slice(1)) {
+  return loadMembers(dirs, (dir) => loadCheckpointDirectory(dir, [CAPTIONER_FORMAT], 'recurrent captioner', (c: CaptionerCheckpointConfig, path) => captionerFromConfig(c, path)), (m, m0) => {
     if (m.config.vocab.join('\n') !== m0.config.vocab.join('\n')) throw new Error(`ensemble: ${m.dir} has a different vocabulary from ${m0.dir}`);
-  }
-  return members;
+  });
 }
 
 // ---- the subcommands ----
@@ -192,8 +184,7 @@ async function train(argv: string[]): Promise<number> {
   if (dir === undefined) throw new UsageError('caption train needs --data DIR (a `caption data` directory)');
   const attention = oneOf(v, 'attention', 'soft', captionerAttentionKinds);
   if (attention === 'none') for (const f of ['penalty', 'attention-size']) if (v[f] !== undefined) throw new UsageError(`--${f} applies to --attention soft, not none`);
-  const channels = (str(v, 'encoder') ?? '16,32,64').split(',').map((c) => Number(c.trim()));
-  if (channels.some((c) => !Number.isInteger(c) || c < 1)) throw new UsageError(`--encoder "${str(v, 'encoder')}": expected positive channel counts separated by commas, e.g. 16,32,64`);
+  const channels = intList(v, 'encoder', [16, 32, 64], 'positive channel counts');
   const hidden = int(v, 'hidden', 128);
   const asked: CaptionerModelOptions = {
     attention, hiddenSize: hidden, embeddingSize: int(v, 'embedding', 64), attentionSize: int(v, 'attention-size', hidden), encoderChannels: channels,

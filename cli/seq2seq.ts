@@ -17,7 +17,7 @@ import {
   type DecodeOptions, type Seq2SeqCheckpointConfig, type Seq2SeqModelOptions,
 } from '../src/tasks/seq2seq.js';
 import { loadCheckpointDirectory } from '../src/train/checkpoint-directory.js';
-import { UsageError, int, num, oneOf, parse, runSubcommand, str } from './args.js';
+import { UsageError, int, loadMembers, num, oneOf, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags.js';
 import { fixed, formatDuration } from './progress.js';
@@ -139,24 +139,15 @@ export function parseSchedule(raw: string | undefined): SamplingSchedule {
 
 /** Several checkpoints (comma-separated) as an ensemble: their vocabularies and token splits must be identical. */
 function loadEnsemble(dirs: string) {
-  const list = dirs.split(',').map((d) => d.trim()).filter((d) => d !== '');
-  if (list.length === 0) throw new UsageError('--checkpoint needs a directory');
-  const members = list.map((dir) => ({
-    dir,
-    ...loadCheckpointDirectory(dir, [SEQ2SEQ_FORMAT], 'recurrent seq2seq', (c: Seq2SeqCheckpointConfig, path) => seq2seqModelFromConfig(c, path)),
-  }));
-  for (const m of members) m.model.eval(); // eval and decode are inference: no dropout
-  const [m0] = members;
-  for (const m of members.slice(1)) {
-    const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+  const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+  return loadMembers(dirs, (dir) => loadCheckpointDirectory(dir, [SEQ2SEQ_FORMAT], 'recurrent seq2seq', (c: Seq2SeqCheckpointConfig, path) => seq2seqModelFromConfig(c, path)), (m, m0) => {
     if (!same(m.config.srcVocab, m0.config.srcVocab) || !same(m.config.tgtVocab, m0.config.tgtVocab)) {
       throw new Error(`ensemble: ${m.dir} has different vocabularies from ${m0.dir} (every member must be trained on the same token sets)`);
     }
     if (m.config.train.srcSplit !== m0.config.train.srcSplit || m.config.train.tgtSplit !== m0.config.train.tgtSplit) {
       throw new Error(`ensemble: ${m.dir} splits its tokens differently from ${m0.dir}`);
     }
-  }
-  return members;
+  });
 }
 
 // ---- the subcommands ----

@@ -10,7 +10,7 @@ import { optimizerNames } from '../src/optim/optimizer.js';
 import { noGrad, tidy } from '../src/tensor/tensor.js';
 import { VQA_FORMAT, vqaFromConfig, vqaScores, vqaTask, type VqaCheckpointConfig, type VqaModelOptions, type VqaSet } from '../src/tasks/vqa.js';
 import { loadCheckpointDirectory } from '../src/train/checkpoint-directory.js';
-import { UsageError, int, parse, runSubcommand, str } from './args.js';
+import { UsageError, int, intList, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { readImageRecords } from './caption.js';
 import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags.js';
@@ -68,8 +68,7 @@ async function train(argv: string[]): Promise<number> {
   const dir = str(v, 'data');
   if (dir === undefined) throw new UsageError('vqa train needs --data DIR (a `caption data` directory)');
   if (v['no-image'] === true && v.encoder !== undefined) throw new UsageError('--encoder applies to a model that sees the image, not --no-image');
-  const channels = (str(v, 'encoder') ?? '8,16,32').split(',').map((c) => Number(c.trim()));
-  if (channels.some((c) => !Number.isInteger(c) || c < 1)) throw new UsageError(`--encoder "${str(v, 'encoder')}": expected positive channel counts separated by commas, e.g. 8,16,32`);
+  const channels = intList(v, 'encoder', [8, 16, 32], 'positive channel counts');
   const asked: VqaModelOptions = { useImage: v['no-image'] !== true, hiddenSize: int(v, 'hidden', 128), embeddingSize: int(v, 'embedding', 64), encoderChannels: channels };
   // --no-image is a flag: a resume without it asks for nothing about the image.
   const model = Object.fromEntries(Object.entries(asked).filter(([k]) => v[MODEL_FLAGS[k as keyof VqaModelOptions]] !== undefined)) as VqaModelOptions;
