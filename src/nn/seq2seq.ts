@@ -278,14 +278,8 @@ export class Seq2Seq extends Module implements StepDecoder<EncodedSource, Decode
    */
   forward(batch: Seq2SeqBatch, opts: Seq2SeqForwardOptions = {}): Seq2SeqOutput {
     const { teacherForcing, feedback, rng, labelSmoothing } = checkFeedbackOptions('Seq2Seq.forward', opts);
-    if (batch === null || typeof batch !== 'object') throw new Error(`Seq2Seq.forward: batch must be { src, tgt }, got ${String(batch)}`);
-    rejectUnknownKeys('Seq2Seq.forward batch', batch, ['src', 'tgt']);
     const { bos, eos, tgtVocabSize: V } = this.config;
-    checkSequences('Seq2Seq target', 'tgt', batch.tgt, V);
-    const B = batch.tgt.length;
-    if (!Array.isArray(batch.src) || batch.src.length !== B) {
-      throw new Error(`Seq2Seq.forward: src must hold one sequence per target (${B}), got ${Array.isArray(batch.src) ? batch.src.length : String(batch.src)}`);
-    }
+    const B = checkSeq2SeqBatch('Seq2Seq', batch, V);
     const { targets, T } = timeMajorTargets(batch.tgt, eos);
 
     let { encoded, state } = this.encode(batch.src);
@@ -331,6 +325,18 @@ export class Seq2Seq extends Module implements StepDecoder<EncodedSource, Decode
     const loss = crossEntropy(logits, targets, IGNORE_INDEX, labelSmoothing); // [1]
     return { loss, logits, targets, inputs, weights };
   }
+}
+
+/** Checks an encoder–decoder's training batch (`model` names it in errors): { src, tgt }, one source per target; returns B. */
+export function checkSeq2SeqBatch(model: string, batch: Seq2SeqBatch, tgtVocabSize: number): number {
+  if (batch === null || typeof batch !== 'object') throw new Error(`${model}.forward: batch must be { src, tgt }, got ${String(batch)}`);
+  rejectUnknownKeys(`${model}.forward batch`, batch, ['src', 'tgt']);
+  checkSequences(`${model} target`, 'tgt', batch.tgt, tgtVocabSize);
+  const B = batch.tgt.length;
+  if (!Array.isArray(batch.src) || batch.src.length !== B) {
+    throw new Error(`${model}.forward: src must hold one sequence per target (${B}), got ${Array.isArray(batch.src) ? batch.src.length : String(batch.src)}`);
+  }
+  return B;
 }
 
 /** Rows `rows` of an encoding and a decoder state (beam search reorders and repeats hypotheses). */

@@ -13,7 +13,7 @@ import { Embedding } from './embedding.js';
 import { Linear, positiveInt } from './linear.js';
 import { Module } from './module.js';
 import { rejectUnknownKeys } from './recurrent/recurrent.js';
-import type { Seq2SeqBatch } from './seq2seq.js';
+import { checkSeq2SeqBatch, type Seq2SeqBatch } from './seq2seq.js';
 import {
   IGNORE_INDEX, checkFeedbackOptions, checkSequences, teacherForcedInputs, timeMajorTargets, type FeedbackOptions, type FeedbackOutput,
 } from './sequence-batch.js';
@@ -198,14 +198,8 @@ export class TransformerSeq2Seq extends Module implements StepDecoder<Transforme
   forward(batch: Seq2SeqBatch, opts: FeedbackOptions = {}): TransformerSeq2SeqOutput {
     const { teacherForcing, labelSmoothing } = checkFeedbackOptions('TransformerSeq2Seq.forward', opts);
     if (teacherForcing < 1) throw new Error(`TransformerSeq2Seq.forward: teacherForcing ${teacherForcing} < 1 (scheduled sampling) applies to the recurrent encoder–decoder only`);
-    if (batch === null || typeof batch !== 'object') throw new Error(`TransformerSeq2Seq.forward: batch must be { src, tgt }, got ${String(batch)}`);
-    rejectUnknownKeys('TransformerSeq2Seq.forward batch', batch, ['src', 'tgt']);
     const { bos, eos, tgtVocabSize: V } = this.config;
-    checkSequences('TransformerSeq2Seq target', 'tgt', batch.tgt, V);
-    const B = batch.tgt.length;
-    if (!Array.isArray(batch.src) || batch.src.length !== B) {
-      throw new Error(`TransformerSeq2Seq.forward: src must hold one sequence per target (${B}), got ${Array.isArray(batch.src) ? batch.src.length : String(batch.src)}`);
-    }
+    const B = checkSeq2SeqBatch('TransformerSeq2Seq', batch, V);
     const { targets, T } = timeMajorTargets(batch.tgt, eos); // (T, B)
     const inputs = teacherForcedInputs(targets, B, bos, eos); // (T, B)
     const { memory, keyPadding } = this.encodeSources(batch.src);
