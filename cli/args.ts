@@ -105,3 +105,10 @@ export function loadMembers<M extends { model: { eval(): unknown; dispose(): voi
   }
   return members;
 }
+
+/** `--beam N` and `--length-penalty A`, which ranks beam-search hypotheses and so needs a beam of 2 or more. */
+export function beamFlags(values: Record<string, unknown>): { beam: number; lengthPenalty: number } {
+  const beam = int(values, 'beam', 1);
+  if (values['length-penalty'] !== undefined && beam < 2) throw new UsageError('--length-penalty ranks beam-search hypotheses: it needs --beam 2 or more');
+  return { beam, lengthPenalty: num(values, 'length-penalty', 1, (x) => x >= 0, 'a non-negative number') };
+}

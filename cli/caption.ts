@@ -16,7 +16,7 @@ import {
   defaultCaptioningTaskOptions, teacherForcedLoss, type CaptionImage, type CaptionSet, type CaptionerCheckpointConfig, type CaptionerModelOptions,
 } from '../src/tasks/captioning.js';
 import { loadCheckpointDirectory } from '../src/train/checkpoint-directory.js';
-import { UsageError, int, intList, loadMembers, num, oneOf, parse, runSubcommand, str } from './args.js';
+import { UsageError, beamFlags, int, intList, loadMembers, num, oneOf, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags.js';
 import { fixed, formatDuration } from './progress.js';
@@ -213,11 +213,8 @@ async function train(argv: string[]): Promise<number> {
 }
 
 function decodeFlags(v: Record<string, unknown>, config: CaptionerCheckpointConfig) {
-  const beam = int(v, 'beam', 1);
-  if (v['length-penalty'] !== undefined && beam < 2) throw new UsageError('--length-penalty ranks beam-search hypotheses: it needs --beam 2 or more');
   return {
-    beam,
-    lengthPenalty: num(v, 'length-penalty', 1, (x) => x >= 0, 'a non-negative number'),
+    ...beamFlags(v),
     maxLength: int(v, 'max-length', config.train.maxLength ?? defaultCaptioningTaskOptions.maxLength),
   };
 }

@@ -17,7 +17,7 @@ import {
   type DecodeOptions, type Seq2SeqCheckpointConfig, type Seq2SeqModelOptions,
 } from '../src/tasks/seq2seq.js';
 import { loadCheckpointDirectory } from '../src/train/checkpoint-directory.js';
-import { UsageError, int, loadMembers, num, oneOf, parse, runSubcommand, str } from './args.js';
+import { UsageError, beamFlags, int, loadMembers, num, oneOf, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags.js';
 import { fixed, formatDuration } from './progress.js';
@@ -224,11 +224,8 @@ async function train(argv: string[]): Promise<number> {
 }
 
 function decodeFlags(v: Record<string, unknown>): DecodeOptions {
-  const beam = int(v, 'beam', 1);
-  if (v['length-penalty'] !== undefined && beam < 2) throw new UsageError('--length-penalty ranks beam-search hypotheses: it needs --beam 2 or more');
   return {
-    beam,
-    lengthPenalty: num(v, 'length-penalty', 1, (x) => x >= 0, 'a non-negative number'),
+    ...beamFlags(v),
     maxLength: v['max-length'] === undefined ? null : int(v, 'max-length', 1),
   };
 }

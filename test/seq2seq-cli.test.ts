@@ -328,6 +328,7 @@ test('seq2seq bad input: one line naming the problem', () => {
   assert.equal(runCli(['seq2seq', 'train', '--data', file('other.tsv', 'ab\tX\nba\tY\n'), ...tiny, '--steps', '2', '--out', other]).code, 0);
   assertOneLineError(runCli(['seq2seq', 'decode', '--checkpoint', `${out},${other}`, '--data', file('src.txt', 'ab\n')]), /ensemble: .*other has different vocabularies/);
   assertOneLineError(runCli(['seq2seq', 'decode', '--checkpoint', out, '--data', file('src2.txt', 'ab\n'), '--nbest', '3']), /--nbest 3 needs --beam of at least 3/, 2);
+  assertOneLineError(runCli(['seq2seq', 'decode', '--checkpoint', out, '--data', file('src2.txt', 'ab\n'), '--length-penalty', '0.5']), /--length-penalty ranks beam-search hypotheses: it needs --beam 2 or more/, 2);
   assertOneLineError(runCli(['seq2seq', 'eval', '--checkpoint', join(dir, 'nowhere'), '--data', good]), /checkpoint directory .*nowhere does not exist/);
 });
 
