@@ -21,6 +21,7 @@ const HELP_ROWS: Array<[string, string]> = [
   ['--min-lr X', 'cosine schedule: final learning rate (default 0)'],
   ['', 'with --time, cosine decays over those seconds of the run (counted from its start, through --resume)'],
   ['', 'and the run ends when they are up'],
+  ['--clock wall|cpu', "what --time counts: wall-clock (default) or this process's CPU time, the same work on a busy machine"],
 ];
 
 /** The help lines of the schedule options, indented by 2, descriptions starting at column `column`. */
@@ -60,10 +61,17 @@ export function parseLrSchedule(v: Record<string, unknown>, steps: number | null
 }
 
 export const ENGINE_OPTIONS = {
-  steps: { type: 'string' }, time: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
+  steps: { type: 'string' }, time: { type: 'string' }, clock: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' }, clip: { type: 'string' },
   'clip-value': { type: 'string' }, ema: { type: 'string' }, 'eval-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' },
   ...LR_SCHEDULE_OPTIONS,
 } as const;
+
+/** --clock wall|cpu: what --time counts; cpu (the process's CPU time) makes a budget mean the same work on a busy machine. */
+function clockFlag(v: Record<string, unknown>): 'wall' | 'cpu' {
+  const clock = oneOf(v, 'clock', 'wall', ['wall', 'cpu'] as const);
+  if (v.clock !== undefined && v.time === undefined) throw new UsageError('--clock applies to --time (it says what the seconds count)');
+  return clock;
+}
 
 /** The engine's options from the flags of ENGINE_OPTIONS; `defaults` are the command's own. */
 export function parseEngineFlags(v: Record<string, unknown>, defaults: { steps: number; lr: number; evalEvery: number }): EngineOptions {
@@ -74,6 +82,7 @@ export function parseEngineFlags(v: Record<string, unknown>, defaults: { steps: 
   return {
     steps,
     timeSec,
+    clock: clockFlag(v),
     lr: num(v, 'lr', defaults.lr, (x) => x > 0, 'a positive number'),
     schedule: parseLrSchedule(v, steps, timeSec),
     optimizer: oneOf(v, 'optimizer', d.optimizer, optimizerNames),

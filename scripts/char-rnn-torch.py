@@ -11,8 +11,8 @@ Recipe: vocabulary = sorted unique characters; the first 90% trains, the last 10
 - transformer: the twin of python/recurrent_torch/models.py (GPT-2 init, pre-norm nn.TransformerEncoderLayer
   blocks, causal), B windows of --context characters at random offsets of the training split each step.
 Adam or AdamW (lr, betas 0.9/0.999, eps 1e-8, --weight-decay); clip_grad_norm_ 5; --steps N, or --time
-SECONDS with --lr-schedule cosine decaying over the seconds the run has taken to --min-lr, as recurrent's
-'cosine-time'. Validation: the same streams over the last 10% (T = the context for a Transformer, each window
+SECONDS (of wall-clock, or with --clock cpu of this process's CPU time) with --lr-schedule cosine decaying over
+the seconds the run has taken to --min-lr, as recurrent's 'cosine-time'. Validation: the same streams over the last 10% (T = the context for a Transformer, each window
 on its own), state carried from zero, mean of the per-chunk mean cross-entropies. Prints one JSON line.
 """
 import argparse, json, math, os, sys, time
@@ -31,6 +31,7 @@ p.add_argument('--context', type=int, default=64)
 p.add_argument('--tie-embeddings', action='store_true')
 p.add_argument('--dropout', type=float, default=0.0)
 p.add_argument('--time', type=float, default=None, help='train for this many seconds instead of --steps')
+p.add_argument('--clock', default='wall', choices=['wall', 'cpu'], help="what --time counts: wall-clock or this process's CPU time (every thread), as recurrent's --clock")
 p.add_argument('--lr-schedule', default='constant', choices=['constant', 'cosine'])
 p.add_argument('--min-lr', type=float, default=0.0)
 p.add_argument('--optimizer', default='adam', choices=['adam', 'adamw'])
@@ -97,11 +98,12 @@ def lr_at(step, elapsed):
     return a.min_lr + 0.5 * (a.lr - a.min_lr) * (1 + math.cos(math.pi * progress))
 
 
+clock = time.process_time if a.clock == 'cpu' else time.perf_counter
 state = None
-t0 = time.perf_counter()
+t0 = clock()
 step = 0
 offsets = torch.arange(T + 1)
-while (a.time is None and step < a.steps) or (a.time is not None and time.perf_counter() - t0 < a.time):
+while (a.time is None and step < a.steps) or (a.time is not None and clock() - t0 < a.time):
     model.train()
     if transformer:
         w = train_ids[torch.randint(len(train_ids) - T, (B,))[:, None] + offsets].t()  # (T + 1, B): windows at random offsets
@@ -116,11 +118,11 @@ while (a.time is None and step < a.steps) or (a.time is not None and time.perf_c
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), a.clip)
     for g in opt.param_groups:
-        g['lr'] = lr_at(step, time.perf_counter() - t0)
+        g['lr'] = lr_at(step, clock() - t0)
     opt.step()
     state = detach(state)
     step += 1
-train_sec = time.perf_counter() - t0
+train_sec = clock() - t0
 
 model.eval()
 total, state = 0.0, None

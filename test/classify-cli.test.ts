@@ -286,6 +286,8 @@ test('classify: each bad new option is a one-line error; checkpoints from before
   assertOneLineError(train('--weight-decay=-1'), /--weight-decay must be a non-negative number, got "-1"/, 2);
   assertOneLineError(runCli(['classify', 'train', '--data', data, '--time', '0']), /--time must be a positive number of seconds, got "0"/, 2);
   assertOneLineError(runCli(['classify', 'train', '--data', data, '--steps', '5', '--time', '3']), /give --steps or --time, not both/, 2);
+  assertOneLineError(runCli(['classify', 'train', '--data', data, '--steps', '5', '--clock', 'cpu']), /--clock applies to --time/, 2);
+  assertOneLineError(runCli(['classify', 'train', '--data', data, '--time', '3', '--clock', 'gpu']), /unknown --clock "gpu" \(choose one of: wall, cpu\)/, 2);
 
   // --time bounds the run by wall time; the last step is validated and saved.
   const timed = join(dir, 'timed');

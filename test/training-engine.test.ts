@@ -97,6 +97,22 @@ test('engine: events in order; a stop saves and returns; the sample is shown wit
   assert.equal(stopped.metrics.length, 0, 'a stop saves without evaluating');
 });
 
+test("engine: clock 'cpu' counts the process's CPU time, not time spent waiting", async () => {
+  // Each step waits 10 ms without using the CPU (Atomics.wait): a wall-clock budget of 0.1 s would end after
+  // a few steps, a CPU-time one only once the steps themselves have used 0.1 s.
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const store = memoryStore();
+  const t0 = performance.now();
+  const r = await trainTask(lm(), { timeSec: 0.1, clock: 'cpu', evalEvery: 1e6 }, { store, shouldStop: () => Atomics.wait(sleeper, 0, 0, 10) === 'ok' });
+  const wall = (performance.now() - t0) / 1000;
+  r.task.model.dispose();
+  const last = JSON.parse(store.metrics.at(-1)!);
+  assert.ok(wall > 0.3, `the run took ${wall} s of wall-clock, more than its CPU budget`);
+  assert.ok(last.elapsedSec >= 0.1 && last.elapsedSec < wall / 2, `logged ${last.elapsedSec} CPU seconds in ${wall} s`);
+  assert.equal(JSON.parse(new TextDecoder().decode(store.files.get('config.json'))).train.clock, 'cpu');
+  await assert.rejects(trainTask(lm(), { timeSec: 1, clock: 'sun' as 'cpu' }, { store: memoryStore() }), /clock must be 'wall' or 'cpu', got "sun"/);
+});
+
 test('engine: a store that holds a checkpoint is not overwritten without resume; mismatched options are refused', async () => {
   const store = memoryStore('runs/x');
   (await trainTask(clf(), { steps: 2, evalEvery: 2 }, { store })).task.model.dispose();

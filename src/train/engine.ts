@@ -91,6 +91,11 @@ export interface EngineOptions {
   steps?: number | null;
   /** ...or after this many seconds of this invocation (with a 'cosine-time' schedule: of the whole run). */
   timeSec?: number | null;
+  /**
+   * The clock timeSec, the time schedule and the logged seconds read: 'wall' (default) or 'cpu', the
+   * process's CPU time (Node only), so a time budget buys the same work on a machine shared with others.
+   */
+  clock?: 'wall' | 'cpu';
   /** Base learning rate (default 2e-3). */
   lr?: number;
   /** adam (default), adamw, sgd, rmsprop, adagrad. */
@@ -175,14 +180,27 @@ function resolveEngineOptions(o: EngineOptions) {
   const ema = o.ema ?? d.ema;
   const evalEvery = o.evalEvery ?? d.evalEvery;
   const seed = o.seed ?? d.seed;
+  const clock = o.clock ?? 'wall';
   if (!(clip >= 0 && Number.isFinite(clip))) throw new Error(`clip must be a finite number >= 0 (0: off), got ${clip}`);
   if (!(clipValue >= 0 && Number.isFinite(clipValue))) throw new Error(`clipValue must be a finite number >= 0 (0: off), got ${clipValue}`);
   if (!(ema >= 0 && ema < 1)) throw new Error(`ema must be a number in [0, 1) (0: off), got ${String(ema)}`);
   if (!(Number.isSafeInteger(evalEvery) && evalEvery > 0)) throw new Error(`evalEvery must be a positive integer, got ${evalEvery}`);
   if (!(Number.isSafeInteger(seed) && seed >= 0)) throw new Error(`seed must be a non-negative integer, got ${seed}`);
   // What config.json's `train` records of the engine (beside the task's options).
-  const record = { steps, timeSec, lr, optimizer, ...optimizerOptions, schedule, clip, clipValue, ema, evalEvery, seed };
-  return { steps, timeSec, lr, optimizer, optimizerOptions, hyper, schedule, clip, clipValue, ema, evalEvery, seed, resume: o.resume === true, record };
+  const record = { steps, timeSec, ...(clock === 'wall' ? {} : { clock }), lr, optimizer, ...optimizerOptions, schedule, clip, clipValue, ema, evalEvery, seed };
+  return { steps, timeSec, now: clockSeconds(clock), lr, optimizer, optimizerOptions, hyper, schedule, clip, clipValue, ema, evalEvery, seed, resume: o.resume === true, record };
+}
+
+/** A clock in seconds: wall-clock, or the process's CPU time (user + system, every thread). */
+function clockSeconds(clock: 'wall' | 'cpu'): () => number {
+  if (clock === 'wall') return () => performance.now() / 1000;
+  if (clock !== 'cpu') throw new Error(`clock must be 'wall' or 'cpu', got ${JSON.stringify(clock)}`);
+  const usage = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process?.cpuUsage;
+  if (usage === undefined) throw new Error("clock 'cpu' needs Node's process.cpuUsage, which this runtime lacks");
+  return () => {
+    const u = usage();
+    return (u.user + u.system) / 1e6;
+  };
 }
 
 /** Lets the event loop run (signals, a worker's messages) between steps. */
@@ -262,8 +280,9 @@ export async function trainTask<T extends TrainingTask>(definition: TaskDefiniti
     const trainSecBefore = counters.trainSec ?? 0;
     const elapsedBefore = counters.elapsedSec ?? 0;
     let trainSec = 0;
-    const start = performance.now();
-    const elapsed = (): number => elapsedBefore + (performance.now() - start) / 1000;
+    const now = o.now;
+    const start = now();
+    const elapsed = (): number => elapsedBefore + (now() - start);
     const tokensPerSec = (): number => tokens / Math.max(1e-9, trainSecBefore + trainSec);
     let lr = lrAt(step, elapsedBefore); // the rate of the last update
     const evaluations: EvalRecord[] = [];
@@ -308,9 +327,9 @@ export async function trainTask<T extends TrainingTask>(definition: TaskDefiniti
     };
 
     emit({ kind: 'start', step, resumed: configBytes !== null, description: task.description });
-    const runStart = performance.now();
+    const runStart = now();
     const firstStep = step;
-    const secondsLeft = (): number => budgetSecondsLeft(o.schedule, o.timeSec, elapsed(), (performance.now() - runStart) / 1000);
+    const secondsLeft = (): number => budgetSecondsLeft(o.schedule, o.timeSec, elapsed(), now() - runStart);
     const done = (): boolean => (o.steps !== null && step >= o.steps) || secondsLeft() <= 0;
     if (configBytes !== null && done()) {
       // Nothing to train: the checkpoint is as far as this run asks for. It is left as it is (no evaluation
@@ -324,7 +343,7 @@ export async function trainTask<T extends TrainingTask>(definition: TaskDefiniti
         stopped = true;
         break;
       }
-      const t0 = performance.now();
+      const t0 = now();
       const batch = task.batch(step);
       task.model.train();
       const { value, n } = tidy(() => {
@@ -349,9 +368,9 @@ export async function trainTask<T extends TrainingTask>(definition: TaskDefiniti
       tokens += n;
       lossSum += value;
       lossCount++;
-      trainSec += (performance.now() - t0) / 1000;
+      trainSec += now() - t0;
 
-      const secPerStep = (performance.now() - runStart) / 1000 / (step - firstStep);
+      const secPerStep = (now() - runStart) / (step - firstStep);
       emit({
         kind: 'step', step, totalSteps: o.steps, loss: value, lr, tokensPerSec: tokensPerSec(),
         etaSec: o.steps !== null ? (o.steps - step) * secPerStep : secondsLeft(),
