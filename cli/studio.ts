@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { dirname, extname, join, normalize, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultCorpusPath } from '../src/data/default-corpus.js';
+import { readCommitted } from '../src/train/checkpoint-directory.js';
 import { UsageError, int, parse, str } from './args.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'); // dist/cli -> the package
@@ -106,8 +107,10 @@ function handler(checkpoints: readonly ServedCheckpoint[]): (req: IncomingMessag
     const ck = /^\/checkpoints\/(\d+)\/([^/]+)$/.exec(path);
     let file: string | undefined;
     if (ck !== null) {
+      // A checkpoint's file as its readers see it: mid-save, the version its commit record names.
       const c = checkpoints[Number(ck[1])];
-      if (c !== undefined && c.files.includes(ck[2])) file = join(c.dir, ck[2]);
+      const body = c !== undefined && c.files.includes(ck[2]) ? readCommitted(c.dir, ck[2]) : null;
+      if (body !== null) return send(TYPES[extname(ck[2])] ?? 'application/octet-stream', body);
     } else if (pages.has(path)) file = pages.get(path);
     else {
       const full = normalize(join(ROOT, path));

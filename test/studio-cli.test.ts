@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,23 @@ test('the studio server: isolation and CSP headers on every response, the page a
     const config = await (await fetch(new URL('checkpoints/0/config.json', url))).json() as { format: string };
     assert.equal(config.format, 'recurrent-language-model/1');
     assert.deepEqual(new Uint8Array(await (await fetch(new URL('checkpoints/0/model.safetensors', url))).arrayBuffer()), new Uint8Array(readFileSync(join(shared.dir, 'model.safetensors'))));
+  } finally {
+    server.close();
+  }
+});
+
+test('the studio server serves a checkpoint as its readers see it: mid-save, the version the commit record names', async () => {
+  const dir = join(tempDir(), 'run');
+  cpSync(shared.dir, dir, { recursive: true });
+  // What a save killed between its commit record and its renames leaves: the new weights beside their place.
+  const next = new Uint8Array(readFileSync(join(dir, 'model.safetensors')));
+  next[next.length - 1] ^= 1;
+  writeFileSync(join(dir, '.model.safetensors.next'), next);
+  writeFileSync(join(dir, '.checkpoint-commit'), JSON.stringify(['model.safetensors']));
+  const { server, url } = await startStudio({ port: 0, host: '127.0.0.1', checkpoints: servedCheckpoints([dir]) });
+  try {
+    assert.deepEqual(new Uint8Array(await (await fetch(new URL('checkpoints/0/model.safetensors', url))).arrayBuffer()), next);
+    assert.deepEqual(new Uint8Array(await (await fetch(new URL('checkpoints/0/config.json', url))).arrayBuffer()), new Uint8Array(readFileSync(join(dir, 'config.json'))));
   } finally {
     server.close();
   }

@@ -82,10 +82,10 @@ function recoverCommit(dir: string): string | null {
 
 /**
  * A checkpoint file as it is once a save in progress (or interrupted in its renames) is finished: the new
- * version a commit record names, else the file. Readers (sample, eval, decode, export) hold no lock and
- * rename nothing.
+ * version a commit record names, else the file (null if neither exists). Readers (sample, eval, decode,
+ * export, the studio's server) hold no lock and rename nothing.
  */
-function readCommitted(dir: string, file: string): Buffer | null {
+export function readCommitted(dir: string, file: string): Buffer | null {
   if (committedNames(dir)?.includes(file)) {
     const next = readFileOrNull(join(dir, nextName(file)));
     if (next !== null) return next; // else renamed meanwhile: the file is the new one
