@@ -175,7 +175,7 @@ function load(files: CheckpointBytes, name: string, definition: TaskDefinition<L
     const { vocab } = built;
     if (built.model instanceof TransformerLanguageModel) return hold(transformerHeld(built.model, vocab, files, name, c, modelPath, configPath));
     const model = recurrentModel(built.model, configPath);
-    const step = loadCheckpointWeights(model, files.model, modelPath, configPath);
+    const step = loadOrFree(model, files.model, modelPath, configPath);
     let store: MemoryStore | null = null;
     if (files.training !== null) {
       store = memoryStore(name);
@@ -187,7 +187,7 @@ function load(files: CheckpointBytes, name: string, definition: TaskDefinition<L
   } else {
     const c = config as unknown as Seq2SeqCheckpointConfig;
     const { model, src, tgt } = seq2seqFromConfig(c, configPath, new Rng(0));
-    const step = loadCheckpointWeights(model, files.model, modelPath, configPath);
+    const step = loadOrFree(model, files.model, modelPath, configPath);
     const split = c.train?.srcSplit === 'space' ? 'space' : 'char';
     const info: Extract<ModelInfo, { kind: 'seq2seq' }> = { kind: 'seq2seq', description: `${model.config.cell} encoder–decoder from ${name}`, step, srcSplit: split, attention: String(model.config.attention) };
     next = { kind: 'seq2seq', model, src, tgt, split, info };
@@ -205,11 +205,16 @@ function hold(next: Exclude<Held, { kind: 'none' }>): ModelInfo {
 
 /** A Transformer checkpoint, opened for its samples and self-attention (training one is the command line's). */
 function transformerHeld(model: TransformerLanguageModel, vocab: Vocabulary, files: CheckpointBytes, name: string, c: LanguageModelCheckpointConfig, modelPath: string, configPath: string): Extract<Held, { kind: 'transformer' }> {
+  const step = loadOrFree(model, files.model, modelPath, configPath);
+  const { numLayers: layers, numHeads: heads, dModel, context } = model.config;
+  const description = `Transformer ${layers}×${dModel}, ${heads} heads, context ${context} from ${name} (trained on ${c.data?.name ?? 'unknown data'})`;
+  return { kind: 'transformer', model: model.eval(), vocab, info: { kind: 'transformer', description, step, layers, heads, context, vocab: [...vocab.chars] } };
+}
+
+/** A checkpoint's weights into a model just built for them; a model whose weights do not load is freed. */
+function loadOrFree(model: Parameters<typeof loadCheckpointWeights>[0] & { dispose(): void }, bytes: Uint8Array, modelPath: string, configPath: string): number {
   try {
-    const step = loadCheckpointWeights(model, files.model, modelPath, configPath);
-    const { numLayers: layers, numHeads: heads, dModel, context } = model.config;
-    const description = `Transformer ${layers}×${dModel}, ${heads} heads, context ${context} from ${name} (trained on ${c.data?.name ?? 'unknown data'})`;
-    return { kind: 'transformer', model: model.eval(), vocab, info: { kind: 'transformer', description, step, layers, heads, context, vocab: [...vocab.chars] } };
+    return loadCheckpointWeights(model, bytes, modelPath, configPath);
   } catch (e) {
     model.dispose();
     throw e;
