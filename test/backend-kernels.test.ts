@@ -47,6 +47,15 @@ test('a kernel worker that cannot load the native addon fails the first threaded
   assert.equal(ran, false, 'no part ran');
 });
 
+test('a thread-pool call with too many arguments in any part is refused before any part runs', async () => {
+  if (!heap.shared) return;
+  const pool = createThreadPool(await compileKernels(), 1 << 16);
+  pool.setThreads(2);
+  let ran = false;
+  assert.throws(() => pool.run(FN_GEMM, [[0], new Array(33).fill(0)], () => { ran = true; }), /thread pool: 33 arguments, at most 32/);
+  assert.equal(ran, false, 'no part ran');
+});
+
 const fast = fastBackends();
 const rng = new Rng(2024);
 

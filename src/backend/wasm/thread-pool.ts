@@ -152,6 +152,8 @@ export function createThreadPool(module: WebAssembly.Module, scratchBytes: numbe
 
     run(fn, parts, self) {
       if (parts.length > threads) throw new Error(`thread pool: ${parts.length} parts for ${threads} threads`);
+      // Checked before any part is posted: a throw after would leave workers writing the caller's buffers.
+      for (const a of parts) if (a.length > J.MAX_ARGS) throw new Error(`thread pool: ${a.length} arguments, at most ${J.MAX_ARGS}`);
       spawnUpTo(parts.length);
       if (NodeWorker !== null) for (let p = 1; p < parts.length; p++) awaitReady(workers[p - 1]);
       // Parts whose worker has not started (a browser's, before the caller yields) run here after parts[0].
@@ -165,7 +167,6 @@ export function createThreadPool(module: WebAssembly.Module, scratchBytes: numbe
         posted.push(p);
         const { ints: s, args } = workers[p - 1].slot;
         const a = parts[p];
-        if (a.length > J.MAX_ARGS) throw new Error(`thread pool: ${a.length} arguments, at most ${J.MAX_ARGS}`);
         args.set(a);
         s[J.FN] = fn;
         s[J.NARGS] = a.length;
