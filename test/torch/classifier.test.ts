@@ -4,7 +4,8 @@
 // works, `--resume` continues — and it ends where recurrent's own continuation of the same steps ends.
 
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BOW_CLASSIFIER_FORMAT, CHAR_CLASSIFIER_FORMAT, classifierFromConfig, cutText, parseLabeledLines, type ClassifierCheckpointConfig } from '../../src/tasks/classifier.js';
@@ -12,7 +13,7 @@ import { noGrad, tidy } from '../../src/tensor/tensor.js';
 import { loadCheckpointDirectory } from '../../src/train/checkpoint-directory.js';
 import { runCli, tempDir } from '../util/cli.js';
 import { relativeError } from '../util/onnx-runtime.js';
-import { metrics, torchForward, trainDdp, worstWeightDifference } from './torch-run.js';
+import { metrics, python, torchForward, trainDdp, worstWeightDifference } from './torch-run.js';
 
 /** Three labels told apart by their words, texts of 2 to 7 words (so a batch pads). */
 function labelledLines(n: number): string {
@@ -103,3 +104,57 @@ for (const { name, model } of [MODELS[0], MODELS[4]]) {
     assert.ok(after[5].trainLoss < after[1].trainLoss, `training goes on: train loss ${after[1].trainLoss} at 10, ${after[5].trainLoss} at 30`);
   });
 }
+
+/** train_ddp.py in one process, killed (os._exit, as kill -9 would) at its first save: before the commit record, or after it. */
+function killedAtSave(dir: string, data: string, steps: number, when: 'before the record' | 'after the record'): number | null {
+  const script = `
+import os, sys
+sys.path.insert(0, ${JSON.stringify(python)})
+from recurrent_torch import checkpoint, safetensors_io as st
+from recurrent_torch.train import main
+if sys.argv[1] == 'before the record':
+    real_write = st.write_atomic
+    st.write_atomic = lambda path, data: os._exit(9) if path.endswith('.checkpoint-commit') else real_write(path, data)
+else:
+    real_finish = checkpoint.finish_commit  # also what the lock's recovery calls: killed only with a record to finish
+    checkpoint.finish_commit = lambda d: os._exit(9) if os.path.exists(os.path.join(d, checkpoint.COMMIT)) else real_finish(d)
+main(sys.argv[2:])
+`;
+  return spawnSync('/usr/bin/python3', ['-c', script, when, '--checkpoint', dir, '--data', data, '--steps', String(steps)], { encoding: 'utf8' }).status;
+}
+
+test('classifier: a twin killed while saving leaves the last good checkpoint (before its commit record) or the new one (after), and recurrent goes on', () => {
+  const model = MODELS[1].model;
+  const dir = tempDir();
+  const data = join(dir, 'lines.tsv');
+  writeFileSync(data, labelledLines(40));
+  const start = join(dir, 'c');
+  assert.equal(runCli(['classify', 'train', '--data', data, ...flags(model), '--steps', '10', '--out', start]).code, 0);
+  const step = (d: string): number => {
+    const m = loadCheckpointDirectory(d, [CHAR_CLASSIFIER_FORMAT], 'recurrent classifier', (config: ClassifierCheckpointConfig, p) => classifierFromConfig(config, p));
+    m.module.dispose();
+    return m.step;
+  };
+
+  const early = join(dir, 'early');
+  cpSync(start, early, { recursive: true });
+  assert.equal(killedAtSave(early, data, 15, 'before the record'), 9);
+  assert.ok(readdirSync(early).some((f) => f.endsWith('.next')), 'the new files were written beside the old');
+  assert.equal(step(early), 10);
+  assert.equal(worstWeightDifference(early, start), 0, 'the last good checkpoint is untouched');
+  const r1 = runCli(['classify', 'train', '--data', data, ...flags(model), '--steps', '15', '--out', early, '--resume']);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.match(r1.stderr, /took over the lock of process \d+, which no longer runs/);
+  assert.match(r1.stderr, /dropped 1 metrics record written after the checkpoint of step 10/);
+  assert.deepEqual(readdirSync(early).filter((f) => f.startsWith('.')), []);
+  assert.deepEqual(metrics(early).map((x) => x.step), [5, 10, 15]);
+
+  const late = join(dir, 'late');
+  cpSync(start, late, { recursive: true });
+  assert.equal(killedAtSave(late, data, 15, 'after the record'), 9);
+  assert.equal(step(late), 15, "recurrent's readers read the files the commit record names");
+  const r2 = runCli(['classify', 'train', '--data', data, ...flags(model), '--steps', '20', '--out', late, '--resume']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stderr, /finished saving the checkpoint an interrupted run had written/);
+  assert.deepEqual(metrics(late).map((x) => x.step), [5, 10, 15, 20]);
+});
