@@ -3,10 +3,10 @@ recurrent's: the language model over --text from a zero state (logits (T, V) and
 (L, 1, H)); a classifier over the lines of --data (logits (N, C), the lines in one padded batch); the
 encoder–decoder over the pairs of --data under teacher forcing (logits (T, N, V), T the longest target + 1,
 and `loss`, the mean cross-entropy over the real target tokens)."""
-import argparse, json
+import argparse, json, sys
 import torch
 import torch.nn.functional as F
-from .checkpoint import LANGUAGE_MODEL_FORMAT, read_config, read_model
+from .checkpoint import LANGUAGE_MODEL_FORMAT, CheckpointError, read_config, read_model
 from .models import LanguageModel
 from .rng import Rng
 from .tasks import IGNORE_INDEX, TASKS
@@ -20,6 +20,14 @@ def main(argv=None):
     p.add_argument('--data', help='a classifier or an encoder–decoder: the lines to read, in its training format')
     p.add_argument('--out', required=True)
     a = p.parse_args(argv)
+    try:
+        write_outputs(a)
+    except CheckpointError as e:
+        print(f'recurrent_torch: {e}', file=sys.stderr)
+        sys.exit(1)
+
+
+def write_outputs(a):
     config = read_config(a.checkpoint)
     weights, _ = read_model(a.checkpoint)
     if config['format'] == LANGUAGE_MODEL_FORMAT:
@@ -39,7 +47,7 @@ def main(argv=None):
     with open(a.data, encoding='utf-8-sig', errors='replace', newline='') as f:
         text = f.read()
     # The task reads the lines as training does; only its encoding of them is used here.
-    task = TASKS[config['format']](config, text, text, Rng(0), config['train'].get('seed', 1), 0, 1)
+    task = TASKS[config['format']](config, (a.data, text), (a.data, text), Rng(0), config['train'].get('seed', 1), 0, 1)
     task.model.load_state_dict(weights, strict=True)
     task.model.eval()
     with torch.no_grad():

@@ -10,6 +10,7 @@ length-bucketed epochs are recurrent's (src/data/length-buckets.ts), so with no 
 takes the batches `recurrent ... --resume` would; the language model's streams are recurrent's. Dropout
 masks are torch's own: with dropout > 0 the steps differ from recurrent's by the masks, and recurrent's
 generator, which also draws recurrent's masks, is handed on as the batches left it."""
+import json
 import math
 import re
 import torch
@@ -52,13 +53,13 @@ class LanguageModelTask:
     steps and reset when chunk 0 comes round; each process takes B/W streams (B must divide by W), and the
     carried state is gathered into carried.h / carried.c (L, B, H) in stream order at a checkpoint."""
 
-    def __init__(self, config, text, val_text, rng, seed, rank, world):
+    def __init__(self, config, data, val, rng, seed, rank, world):
         t, m = config['train'], config['model']
         self.T, self.B, self.world = t['seqLength'], t['batchSize'], world
         if self.B % world != 0:
             raise CheckpointError(f'the batch of {self.B} streams does not split evenly over {world} processes')
         stoi = {ch: i for i, ch in enumerate(config['vocab'])}
-        ids = torch.tensor([stoi[ch] for ch in text], dtype=torch.long)
+        ids = torch.tensor([stoi[ch] for ch in data[1]], dtype=torch.long)
         train_ids, val_ids = split_train_val(ids)
         self.train_s, self.val_s = Streams(train_ids, self.B, self.T, 'the training split'), Streams(val_ids, self.B, self.T, 'the validation split')
         self.model = LanguageModel(m)
@@ -120,19 +121,20 @@ class ClassifierTask:
     step draws B training lines from the run's generator, as recurrent does. Loss: the mean cross-entropy over
     the B lines; validation: the mean -log p(label) and the accuracy."""
 
-    def __init__(self, config, text, val_text, rng, seed, rank, world):
+    def __init__(self, config, data, val, rng, seed, rank, world):
         t = config['train']
         self.rng, self.B, self.rank, self.world = rng, t['batchSize'], rank, world
         self.bow = config['format'] == BOW_CLASSIFIER_FORMAT
         max_length = t.get('maxLength', 0)
         labels = {l: i for i, l in enumerate(config['labels'])}
         examples = []
+        what, text = data
         for n, line in enumerate(split_lines(text), 1):
             label, tab, body = line.partition('\t')
             if not tab or label.strip() == '' or body == '':
-                raise CheckpointError(f'line {n} is not "label<TAB>text"')
+                raise CheckpointError(f'{what} line {n}: expected "label<TAB>text" with neither empty')
             if label not in labels:
-                raise CheckpointError(f'line {n}: the label {label!r} is not one of the checkpoint\'s')
+                raise CheckpointError(f'{what} line {n}: the label {json.dumps(label)} is not one of the checkpoint\'s')
             examples.append((labels[label], body[:max_length] if max_length > 0 else body, n))
         if self.bow:
             words = {w: i for i, w in enumerate(config['words'])}
@@ -143,8 +145,9 @@ class ClassifierTask:
             vocab = {ch: i for i, ch in enumerate(config['vocab'])}
             self.seqs = []
             for _, body, n in examples:
-                if any(ch not in vocab for ch in body):
-                    raise CheckpointError(f'line {n}: a character is not in the model\'s vocabulary')
+                for i, ch in enumerate(body):
+                    if ch not in vocab:
+                        raise CheckpointError(f'{what} line {n}: the character {json.dumps(ch)} (column {i + 1}) is not in the model\'s vocabulary')
                 self.seqs.append([vocab[ch] for ch in body])
             self.model = SequenceClassifier(config['model'])
             m = config['model']
@@ -238,35 +241,38 @@ class Seq2SeqTask:
     real target tokens, eos included; validation: teacher-forced loss and token accuracy, then greedy
     decoding's sequence accuracy and token error rate against the closest reference."""
 
-    def __init__(self, config, text, val_text, rng, seed, rank, world):
+    def __init__(self, config, data, val, rng, seed, rank, world):
         t, m = config['train'], config['model']
         tf = t.get('teacherForcing', {'kind': 'constant', 'p': 1})
         if not (tf.get('kind') == 'constant' and tf.get('p') == 1):
-            raise CheckpointError(f'the checkpoint trains with scheduled sampling ({tf}); the PyTorch twin continues teacher-forced runs')
+            raise CheckpointError(f'the checkpoint trains with scheduled sampling (teacher forcing {json.dumps(tf)}); the PyTorch twin continues teacher-forced runs')
         self.B, self.rank, self.world, self.seed = t['batchSize'], rank, world, seed
         self.smoothing = t.get('labelSmoothing', 0)
         self.model = Seq2Seq(m)
         src_v = {w: i for i, w in enumerate(config['srcVocab'])}
         tgt_v = {w: i for i, w in enumerate(config['tgtVocab'])}
 
-        def parse(text):
+        def parse(what, text):
             pairs = []
             for n, line in enumerate(split_lines(text), 1):
                 parts = line.split('\t')
                 if len(parts) != 2:
-                    raise CheckpointError(f'line {n} is not "source<TAB>target"')
+                    raise CheckpointError(f'{what} line {n}: expected "source<TAB>target", found {len(parts) - 1} tabs')
                 sides = []
-                for side, how, vocab in ((parts[0], t['srcSplit'], src_v), (parts[1], t['tgtSplit'], tgt_v)):
+                for name, side, how, vocab in (('source', parts[0], t['srcSplit'], src_v), ('target', parts[1], t['tgtSplit'], tgt_v)):
                     tokens = list(side) if how == 'char' else [w for w in side.split(' ') if w != '']
-                    if not tokens or any(w not in vocab for w in tokens):
-                        raise CheckpointError(f'line {n}: a side is empty or holds a token the model does not know')
+                    if not tokens:
+                        raise CheckpointError(f'{what} line {n}: the {name} is empty')
+                    for i, w in enumerate(tokens):
+                        if w not in vocab:
+                            raise CheckpointError(f'{what} line {n}, {name}: the token {json.dumps(w)} (position {i + 1}) is not in the model\'s vocabulary')
                     sides.append([vocab[w] for w in tokens])
                 pairs.append(tuple(sides))
             return pairs
 
-        pairs = parse(text)
-        if val_text is not None:
-            train, val = pairs, parse(val_text)
+        pairs = parse(*data)
+        if val is not None:
+            train, val = pairs, parse(*val)
         else:
             groups = group_by_source(pairs)
             pick, order = Rng((seed ^ 0x5eed) & M), list(range(len(groups)))

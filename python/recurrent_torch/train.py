@@ -13,7 +13,7 @@ import argparse, json, math, os, socket, sys, time
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
-from .checkpoint import (CheckpointError, fingerprint, optimizer_record, read_config, read_model, read_training, recover, torch_optimizer,
+from .checkpoint import (SEQ2SEQ_FORMAT, CheckpointError, fingerprint, optimizer_record, read_config, read_model, read_training, recover, torch_optimizer,
                          write_checkpoint)
 from .rng import Rng
 from .tasks import TASKS
@@ -111,17 +111,19 @@ def run(a, out, rank, world):
     fp = fingerprint(text)
     if fp['hash'] != config['data']['hash'] or fp['chars'] != config['data']['chars']:
         raise CheckpointError(f'{a.data} is not the text {a.checkpoint} was trained on ({config["data"]["name"]}, {config["data"]["chars"]} characters)')
-    val_text = None
+    val = None
     if a.val is not None:
+        if config['format'] != SEQ2SEQ_FORMAT:
+            raise CheckpointError(f'--val is the encoder–decoder\'s; {a.checkpoint} holds a {config["format"]} checkpoint')
         with open(a.val, encoding='utf-8-sig', errors='replace', newline='') as f:
-            val_text = f.read()
+            val = (a.val, f.read())
 
     weights, step = read_model(a.checkpoint)
     tensors, meta = read_training(a.checkpoint)
     if meta['step'] != step:
         raise CheckpointError(f'{a.checkpoint} is inconsistent: model.safetensors is at step {step}, training.safetensors at {meta["step"]}')
     rng = Rng(meta['rng'])
-    task = TASKS[config['format']](config, text, val_text, rng, train_opts.get('seed', 1), rank, world)
+    task = TASKS[config['format']](config, (a.data, text), val, rng, train_opts.get('seed', 1), rank, world)
     model = task.model
     average = None
     if 'average' in meta:  # the model file holds the average; the run trains the raw weights
