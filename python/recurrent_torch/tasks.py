@@ -42,6 +42,12 @@ def share(n, rank, world):
     return slice(rank * n // world, (rank + 1) * n // world)
 
 
+def shares(B, world, what):
+    """How many rows each process takes, for the first line: "4 of 8 lines each", "2 or 3 of 8 lines each"."""
+    n = B // world
+    return f'{n}{"" if B % world == 0 else f" or {n + 1}"} of {B} {what} each'
+
+
 def no_rows(model):
     """The loss of a process left without rows (a batch smaller than W): 0, over every parameter, so DDP's
     all-reduce still meets every process."""
@@ -67,7 +73,7 @@ class LanguageModelTask:
         self.rows = share(self.B, rank, world)  # this process's streams
         self.carried, self.next_state = None, None
         self.description = f'{m["cell"]} {m["numLayers"]}x{m["hiddenSize"]}'
-        self.shares = f'{self.B // world} of {self.B} streams each'
+        self.shares = shares(self.B, world, 'streams')
 
     def restore(self, counters, tensors):
         if 'carried.h' in tensors:
@@ -156,7 +162,7 @@ class ClassifierTask:
         order = shuffle(list(range(len(examples))), Rng(seed).fork(0x5eed))
         n_val = max(1, js_round(len(order) / 10))
         self.val_idx, self.train_idx = order[:n_val], order[n_val:]
-        self.shares = f'{self.B // world}{"" if self.B % world == 0 else "+"} of {self.B} lines each'
+        self.shares = shares(self.B, world, 'lines')
 
     def restore(self, counters, tensors):
         pass
@@ -287,7 +293,7 @@ class Seq2SeqTask:
         self.epoch, self.batch_index = 0, 0
         self.batches = length_bucketed_batches(self.lengths, self.B, seed, 0)
         self.description = f'seq2seq {m["cell"]} {m.get("numLayers", 1)}x{m["hiddenSize"]}, attention {m.get("attention", "none")}'
-        self.shares = f'{self.B // world}{"" if self.B % world == 0 else "+"} of {self.B} pairs each'
+        self.shares = shares(self.B, world, 'pairs')
 
     def restore(self, counters, tensors):
         self.epoch, self.batch_index = int(counters.get('epoch', 0)), int(counters.get('batchIndex', 0))
