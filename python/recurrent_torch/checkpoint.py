@@ -1,42 +1,124 @@
-"""recurrent's language-model checkpoint (src/train/checkpoint-files.ts) read into PyTorch and written back:
-config.json; model.safetensors (the weights, or with a moving average the average; metadata format, step);
-training.safetensors (optimizer.<slot>.<param>, raw.<param> with an average, carried.h / carried.c, and
-metadata `training` = {step, rng, optimizer, counters, average?}). The optimizer record maps to torch's
-Adam/AdamW state key for key: exp_avg, exp_avg_sq, and the per-parameter step count."""
-import json, os
+"""recurrent's checkpoints (src/train/checkpoint-files.ts, checkpoint-directory.ts) read into PyTorch and written
+back: config.json; model.safetensors (the weights, or with a moving average the average; metadata format, step);
+training.safetensors (optimizer.<slot>.<param>, raw.<param> with an average, the task's tensors such as the
+language model's carried.h / carried.c, and metadata `training` = {step, rng, optimizer, counters, average?}).
+The optimizer record maps to torch's Adam/AdamW state key for key: exp_avg, exp_avg_sq, and the per-parameter
+step count.
+
+Files are written as recurrent writes them, in two phases: each whole as `.NAME.next` (atomically, synced),
+then the commit record `.checkpoint-commit` naming them, then each renamed into place (config.json last) and
+the record removed. A crash before the record leaves the last checkpoint as it was (recurrent's next run
+removes the .next files); after it, recurrent's readers read the new files the record names and its next run,
+or this one, finishes the renames. Readers here read the committed files too."""
+import json, os, re
 import torch
 from . import safetensors_io as st
 
 LANGUAGE_MODEL_FORMAT = 'recurrent-language-model/1'
+CHAR_CLASSIFIER_FORMAT = 'recurrent-sequence-classifier/1'
+BOW_CLASSIFIER_FORMAT = 'recurrent-bow-classifier/1'
+SEQ2SEQ_FORMAT = 'recurrent-seq2seq/1'
+FORMATS = {LANGUAGE_MODEL_FORMAT: 'recurrent train', CHAR_CLASSIFIER_FORMAT: 'recurrent classify train',
+           BOW_CLASSIFIER_FORMAT: 'recurrent classify train --model bow', SEQ2SEQ_FORMAT: 'recurrent seq2seq train'}
+# Checkpoints recurrent writes that the twin has no model for, named in the refusal.
+OTHER_FORMATS = {'recurrent-captioner/1': 'an image captioner (recurrent caption train)',
+                 'recurrent-vqa/1': 'a visual question answerer (recurrent vqa train)'}
 OPTIMIZER_FORMAT = 'recurrent.optimizer'
 TORCH_OPTIMIZERS = {'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW}
+COMMIT = '.checkpoint-commit'
+FILES = ('config.json', 'training.safetensors', 'model.safetensors')  # the engine's order; config.json is renamed last
+
+
+def next_name(file):
+    return f'.{file}.next'
 
 
 class CheckpointError(Exception):
     """A checkpoint this twin cannot read or continue: one line naming the file and the problem."""
 
 
-def read_config(directory):
-    path = os.path.join(directory, 'config.json')
+def committed_names(directory):
+    """The files the commit record in directory names, config.json last; None without a record."""
+    path = os.path.join(directory, COMMIT)
     if not os.path.exists(path):
-        raise CheckpointError(f'{directory} is not a checkpoint (no config.json)')
-    with open(path, encoding='utf-8') as f:
+        return None
+    try:
+        names = json.load(open(path, encoding='utf-8'))
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) and re.fullmatch(r'[\w.-]+', n) and not n.startswith('.') for n in names):
+        raise CheckpointError(f'{path} is not a commit record of recurrent\'s; remove it if no run uses {directory}')
+    return sorted(names, key=lambda n: n == 'config.json')
+
+
+def read_committed(directory, file):
+    """A file's bytes as they are once a save in progress is finished (the .next a commit record names), or None."""
+    names = committed_names(directory)
+    for path in ([os.path.join(directory, next_name(file))] if names and file in names else []) + [os.path.join(directory, file)]:
         try:
-            config = json.load(f)
-        except json.JSONDecodeError as e:
-            raise CheckpointError(f'{path} is corrupt: {e}')
-    if config.get('format') != LANGUAGE_MODEL_FORMAT:
-        raise CheckpointError(f'{path}: format {json.dumps(config.get("format"))} is not a language model; the PyTorch twin continues '
-                              f'"{LANGUAGE_MODEL_FORMAT}" checkpoints (recurrent train)')
+            with open(path, 'rb') as f:
+                return f.read()
+        except FileNotFoundError:
+            pass  # a .next renamed meanwhile: the file is the new one
+    return None
+
+
+def finish_commit(directory):
+    """Phase two: each file the record names renamed into place (config.json last), then the record removed."""
+    names = committed_names(directory)
+    if names is None:
+        return False
+    for file in names:
+        nxt = os.path.join(directory, next_name(file))
+        if os.path.exists(nxt):
+            os.replace(nxt, os.path.join(directory, file))
+    st.fsync_dir(directory)
+    os.remove(os.path.join(directory, COMMIT))
+    st.fsync_dir(directory)
+    return True
+
+
+def recover(directory):
+    """Under the lock, as recurrent's recoverCommit: an interrupted save is finished if it was committed, else its
+    .next files go; debris of atomic writes (.NAME.PID.RAND.tmp) goes too. Returns a note, or None."""
+    finished = finish_commit(directory)
+    for f in os.listdir(directory):
+        if (not finished and f.startswith('.') and f.endswith('.next')) or re.fullmatch(r'\..+\.\d+\.[0-9a-f]{8}\.tmp', f):
+            os.remove(os.path.join(directory, f))
+    return f'{directory}: finished saving the checkpoint an interrupted run had written' if finished else None
+
+
+def read_config(directory):
+    """config.json of a checkpoint the twin can continue; any other is a one-line CheckpointError naming its kind."""
+    data = read_committed(directory, 'config.json')
+    path = os.path.join(directory, 'config.json')
+    if data is None:
+        raise CheckpointError(f'{directory} is not a checkpoint (no config.json)')
+    try:
+        config = json.loads(data.decode('utf-8'))
+    except ValueError as e:
+        raise CheckpointError(f'{path} is corrupt: {e}')
+    fmt = config.get('format') if isinstance(config, dict) else None
+    arch = (config.get('model') or {}).get('arch') if isinstance(config, dict) else None
+    supported = '; the PyTorch twin continues the language model, the classifiers and the recurrent encoder–decoder'
+    if fmt == SEQ2SEQ_FORMAT and arch == 'transformer':
+        raise CheckpointError(f'{path} holds a Transformer encoder–decoder (seq2seq --arch transformer){supported}')
+    if fmt == LANGUAGE_MODEL_FORMAT and arch == 'transformer':
+        raise CheckpointError(f'{path} holds a Transformer language model (train --model transformer){supported}')
+    if fmt in OTHER_FORMATS:
+        raise CheckpointError(f'{path} holds {OTHER_FORMATS[fmt]}{supported}')
+    if fmt not in FORMATS:
+        raise CheckpointError(f'{path}: format {json.dumps(fmt)} is not one of recurrent\'s checkpoints{supported}')
     return config
 
 
 def read_training(directory):
     """(tensors, meta) of training.safetensors, the legacy layout (counters at the top level) read too."""
     path = os.path.join(directory, 'training.safetensors')
-    if not os.path.exists(path):
+    data = read_committed(directory, 'training.safetensors')
+    if data is None:
         raise CheckpointError(f'{directory} has no training.safetensors: it cannot be continued')
-    tensors, metadata = st.read(path)
+    tensors, metadata = st.decode(data, path)
     meta = json.loads(metadata['training'])
     if 'counters' not in meta:
         meta['counters'] = {k: v for k, v in meta.items() if k not in ('step', 'rng', 'optimizer', 'counters', 'average')}
@@ -44,7 +126,11 @@ def read_training(directory):
 
 
 def read_model(directory):
-    tensors, metadata = st.read(os.path.join(directory, 'model.safetensors'))
+    path = os.path.join(directory, 'model.safetensors')
+    data = read_committed(directory, 'model.safetensors')
+    if data is None:
+        raise CheckpointError(f'{directory} has no model.safetensors')
+    tensors, metadata = st.decode(data, path)
     return tensors, int(metadata.get('step', '0'))
 
 
@@ -80,16 +166,19 @@ def optimizer_record(model, opt, base, step):
 
 
 def write_checkpoint(directory, config, model_tensors, training_tensors, meta):
-    """The three files in the engine's order (config, training state, model), each atomically."""
+    """The three files, committed together (see the top of this file)."""
     os.makedirs(directory, exist_ok=True)
     step = str(meta['step'])
-    tmp = os.path.join(directory, f'config.json.tmp-{os.getpid()}')
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(json.dumps(config, indent=2, ensure_ascii=False) + '\n')
-    os.replace(tmp, os.path.join(directory, 'config.json'))
-    st.write(os.path.join(directory, 'training.safetensors'), training_tensors,
-             {'format': config['format'], 'step': step, 'training': json.dumps(meta, separators=(',', ':'))})
-    st.write(os.path.join(directory, 'model.safetensors'), model_tensors, {'format': config['format'], 'step': step})
+    files = {
+        'config.json': (json.dumps(config, indent=2, ensure_ascii=False) + '\n').encode('utf-8'),
+        'training.safetensors': st.encode(training_tensors, {'format': config['format'], 'step': step,
+                                                             'training': json.dumps(meta, separators=(',', ':'))}),
+        'model.safetensors': st.encode(model_tensors, {'format': config['format'], 'step': step}),
+    }
+    for file in FILES:
+        st.write_atomic(os.path.join(directory, next_name(file)), files[file])
+    st.write_atomic(os.path.join(directory, COMMIT), json.dumps(list(FILES)).encode('utf-8'))
+    finish_commit(directory)
 
 
 def fingerprint(text):

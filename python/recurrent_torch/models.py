@@ -1,6 +1,7 @@
 """PyTorch twins of recurrent's character language model (src/nn/language-model.ts): Embedding(V, H) ->
 recurrent stack -> Linear(H, V), attributes embedding / rnn / head, so its state_dict is a checkpoint's
-model.safetensors name for name. RNN (tanh, relu), LSTM and GRU are torch.nn's own; GRU-Cho and MUT1-3
+model.safetensors name for name; and of its classifiers (src/nn/sequence-classifier.ts,
+bag-of-words-classifier.ts), named the same way. The encoder–decoder's twin is seq2seq.py. RNN (tanh, relu), LSTM and GRU are torch.nn's own; GRU-Cho and MUT1-3
 are written out as recurrent's JSDoc states them (src/nn/recurrent/recurrent.ts), with its parameter
 names and row blocks."""
 import torch
@@ -13,27 +14,31 @@ PLAIN_LAYOUT = {'gru_cho': (3, 3, True), 'mut1': (2, 2, False), 'mut2': (2, 3, F
 
 
 class PlainRecurrent(nn.Module):
-    """A unidirectional stack of GRU-Cho or MUT cells over x (T, B, D) from h0 (L, B, H)."""
+    """A stack of GRU-Cho or MUT cells over x (T, B, D) from h0 (L·dirs, B, H), optionally bidirectional (the
+    reverse direction's parameters `*_l{k}_reverse`) and over padded sequences of `lengths` (B), as recurrent
+    runs them (and torch's packed sequences): outputs past a length are 0, a state stops at its last valid
+    step, the reverse direction starts at step length − 1. Dropout p between layers, in training mode."""
 
-    def __init__(self, cell, input_size, hidden_size, num_layers):
+    def __init__(self, cell, input_size, hidden_size, num_layers, bidirectional=False, dropout=0.0):
         super().__init__()
-        self.cell, self.H, self.L = cell, hidden_size, num_layers
+        self.cell, self.H, self.L, self.dirs, self.dropout = cell, hidden_size, num_layers, 2 if bidirectional else 1, dropout
         ih, hh, has_bhh = PLAIN_LAYOUT[cell]
         bound = 1 / hidden_size ** 0.5
         for k in range(num_layers):
-            D = input_size if k == 0 else hidden_size
-            for name, shape in [('weight_ih', (ih * hidden_size, D)), ('weight_hh', (hh * hidden_size, hidden_size)),
-                                ('bias_ih', (3 * hidden_size,))] + ([('bias_hh', (3 * hidden_size,))] if has_bhh else []):
-                self.register_parameter(f'{name}_l{k}', nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
+            D = input_size if k == 0 else self.dirs * hidden_size
+            for sfx in ['', '_reverse'][:self.dirs]:
+                for name, shape in [('weight_ih', (ih * hidden_size, D)), ('weight_hh', (hh * hidden_size, hidden_size)),
+                                    ('bias_ih', (3 * hidden_size,))] + ([('bias_hh', (3 * hidden_size,))] if has_bhh else []):
+                    self.register_parameter(f'{name}_l{k}{sfx}', nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
 
-    def step(self, k, x, h):
+    def step(self, k, x, h, sfx=''):
         H = self.H
-        w_ih, w_hh, b = getattr(self, f'weight_ih_l{k}'), getattr(self, f'weight_hh_l{k}'), getattr(self, f'bias_ih_l{k}')
+        w_ih, w_hh, b = (getattr(self, f'{n}_l{k}{sfx}') for n in ('weight_ih', 'weight_hh', 'bias_ih'))
         xw = lambda i: x @ w_ih[i * H:(i + 1) * H].t()
         hw = lambda i, v: v @ w_hh[i * H:(i + 1) * H].t()
         bz, br, bh = b[:H], b[H:2 * H], b[2 * H:]
         if self.cell == 'gru_cho':  # n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn), h' = (1 - z) ⊙ n + z ⊙ h
-            bhh = getattr(self, f'bias_hh_l{k}')
+            bhh = getattr(self, f'bias_hh_l{k}{sfx}')
             r = torch.sigmoid(xw(0) + bz + hw(0, h) + bhh[:H])
             z = torch.sigmoid(xw(1) + br + hw(1, h) + bhh[H:2 * H])
             n = torch.tanh(xw(2) + bh + hw(2, r * h) + bhh[2 * H:])
@@ -52,16 +57,54 @@ class PlainRecurrent(nn.Module):
             n = torch.tanh(hw(2, r * h) + xw(2) + bh)
         return n * z + h * (1 - z)
 
-    def forward(self, x, h0=None):
+    def forward(self, x, h0=None, lengths=None):
+        """x (T, B, D) -> output (T, B, dirs·H), h_n (L·dirs, B, H)."""
         T, B, _ = x.shape
-        h = [torch.zeros(B, self.H) if h0 is None else h0[k] for k in range(self.L)]
+        valid = None if lengths is None else (torch.arange(T)[:, None] < lengths[None, :]).unsqueeze(-1)  # (T, B, 1)
+        finals = []
         for k in range(self.L):
-            ys = []
-            for t in range(T):
-                h[k] = self.step(k, x[t], h[k])
-                ys.append(h[k])
-            x = torch.stack(ys)
-        return x, torch.stack(h)
+            outs = []
+            for d, sfx in enumerate(['', '_reverse'][:self.dirs]):
+                i = k * self.dirs + d
+                h = torch.zeros(B, self.H) if h0 is None else h0[i]  # (B, H)
+                ys = [None] * T
+                for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
+                    new = self.step(k, x[t], h, sfx)
+                    if valid is None:
+                        h = ys[t] = new
+                    else:  # past a sequence's end its state stays and its output is 0
+                        h = torch.where(valid[t], new, h)
+                        ys[t] = new * valid[t]
+                outs.append(torch.stack(ys))  # (T, B, H)
+                finals.append(h)
+            x = torch.cat(outs, dim=-1)  # (T, B, dirs·H)
+            if k < self.L - 1:
+                x = nn.functional.dropout(x, self.dropout, self.training)
+        return x, torch.stack(finals)
+
+
+def recurrent(cell, input_size, hidden_size, num_layers, bidirectional=False, dropout=0.0):
+    """The twin of recurrent's createRecurrent (time-major): torch.nn's RNN/LSTM/GRU, or PlainRecurrent."""
+    if cell in TORCH_CELLS:
+        kind, nonlinearity = TORCH_CELLS[cell]
+        extra = {'nonlinearity': nonlinearity} if kind == 'RNN' else {}
+        return getattr(nn, kind)(input_size, hidden_size, num_layers, dropout=dropout, bidirectional=bidirectional, **extra)
+    if cell in PLAIN_CELLS:
+        return PlainRecurrent(cell, input_size, hidden_size, num_layers, bidirectional, dropout)
+    raise ValueError(f'unknown cell {cell!r}')
+
+
+def run_recurrent(rnn, x, state=None, lengths=None):
+    """x (T, B, D) through a recurrent() stack from `state`, over sequences of `lengths` (B, or None: all T) ->
+    output (T, B, dirs·H), 0 past each length, and the final state (h, or (h, c) for LSTM, (L·dirs, B, H))."""
+    if isinstance(rnn, PlainRecurrent):
+        return rnn(x, state, lengths)
+    if lengths is None:
+        return rnn(x, state)
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    y, state = rnn(packed, state)  # torch gives the final state back in the batch's own order
+    y, _ = nn.utils.rnn.pad_packed_sequence(y, total_length=x.shape[0])
+    return y, state
 
 
 class LanguageModel(nn.Module):
@@ -72,16 +115,7 @@ class LanguageModel(nn.Module):
         cell, V, H, L, p = config['cell'], config['vocabSize'], config['hiddenSize'], config['numLayers'], config['dropout']
         self.cell, self.dropout = cell, p
         self.embedding = nn.Embedding(V, H)
-        if cell in TORCH_CELLS:
-            kind, nonlinearity = TORCH_CELLS[cell]
-            extra = {'nonlinearity': nonlinearity} if kind == 'RNN' else {}
-            self.rnn = getattr(nn, kind)(H, H, L, dropout=p if L > 1 else 0, **extra)
-        elif cell in PLAIN_CELLS:
-            if p > 0 and L > 1:
-                raise ValueError(f'the PyTorch twin of {cell} has no dropout between layers; this model has dropout {p}')
-            self.rnn = PlainRecurrent(cell, H, H, L)
-        else:
-            raise ValueError(f'unknown cell {cell!r}')
+        self.rnn = recurrent(cell, H, H, L, dropout=p if L > 1 else 0)
         self.head = nn.Linear(H, V)
 
     def forward(self, ids, state=None):
@@ -144,3 +178,55 @@ class TransformerLanguageModel(nn.Module):
 def language_model(config):
     """The twin of a checkpoint's `model` config, either architecture."""
     return TransformerLanguageModel(config) if config.get('arch') == 'transformer' else LanguageModel(config)
+
+
+class SequenceClassifier(nn.Module):
+    """config.json's `model` of a character classifier: { cell, vocabSize, embeddingSize, hiddenSize, numLayers,
+    bidirectional, dropout, numClasses, pool }. Embedding(V, E) -> recurrent stack over each sequence's valid
+    steps -> pool -> dropout -> Linear(dirs·H, C). pool: last (forward after step n − 1, reverse after step 0),
+    mean (1/n Σ_{t<n} y_t) or max (max_{t<n} y_t)."""
+
+    def __init__(self, config):
+        super().__init__()
+        c = config
+        self.pool, self.dropout, self.L, self.dirs = c['pool'], c['dropout'], c['numLayers'], 2 if c['bidirectional'] else 1
+        self.embedding = nn.Embedding(c['vocabSize'], c['embeddingSize'])
+        self.rnn = recurrent(c['cell'], c['embeddingSize'], c['hiddenSize'], c['numLayers'], c['bidirectional'],
+                             c['dropout'] if c['numLayers'] > 1 else 0)
+        self.head = nn.Linear(self.dirs * c['hiddenSize'], c['numClasses'])
+
+    def forward(self, ids, lengths):
+        """ids (T, B) padded (padding never read), lengths (B) -> logits (B, C)."""
+        y, state = run_recurrent(self.rnn, self.embedding(ids), None, lengths)  # (T, B, dirs·H)
+        h = state[0] if isinstance(state, tuple) else state  # (L·dirs, B, H)
+        if self.pool == 'last':
+            pooled = torch.cat([h[(self.L - 1) * self.dirs + d] for d in range(self.dirs)], dim=-1)  # (B, dirs·H)
+        elif self.pool == 'mean':
+            pooled = y.sum(0) / lengths[:, None].to(y.dtype)  # y is 0 past each length
+        else:
+            valid = (torch.arange(y.shape[0])[:, None] < lengths[None, :]).unsqueeze(-1)  # (T, B, 1)
+            pooled = y.masked_fill(~valid, float('-inf')).max(0).values
+        return self.head(nn.functional.dropout(pooled, self.dropout, self.training))
+
+
+class BagOfWordsClassifier(nn.Module):
+    """config.json's `model` of the bag-of-words baseline: { vocabSize, numClasses, features }; softmax(W x + b)
+    over the (B, V) features (see features())."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.V, self.features = config['vocabSize'], config['features']
+        self.head = nn.Linear(config['vocabSize'], config['numClasses'])
+
+    def bag(self, docs):
+        """B texts as lists of word ids -> the (B, V) features: from n_v, the times word v occurs, [n_v > 0]
+        (binary), n_v (count) or log(1 + n_v) (log)."""
+        x = torch.zeros(len(docs), self.V)  # (B, V)
+        for b, ids in enumerate(docs):
+            for v in ids:
+                x[b, v] += 1
+        return (x > 0).float() if self.features == 'binary' else torch.log1p(x) if self.features == 'log' else x
+
+    def forward(self, x):
+        """features (B, V) -> logits (B, C)."""
+        return self.head(x)

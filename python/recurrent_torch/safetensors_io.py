@@ -2,7 +2,7 @@
 python3-safetensors): an 8-byte little-endian header length, a JSON header (`__metadata__` of strings,
 then name -> {dtype, shape, data_offsets}), the packed little-endian data. Written as recurrent's writer
 (src/io/safetensors.ts) orders it: compact JSON, metadata keys sorted, tensors by dtype width then name."""
-import json, os, struct
+import json, os, secrets, struct
 import torch
 
 DTYPES = {'F32': torch.float32, 'F64': torch.float64, 'I32': torch.int32, 'I64': torch.int64}
@@ -13,7 +13,11 @@ RANK = {'I32': 0, 'F32': 1, 'F64': 2, 'I64': 3}
 def read(path):
     """(tensors: name -> torch tensor (a copy), metadata: dict of strings)."""
     with open(path, 'rb') as f:
-        data = f.read()
+        return decode(f.read(), path)
+
+
+def decode(data, path):
+    """read() of the bytes of a file (`path` names it in errors)."""
     if len(data) < 8:
         raise ValueError(f'{path}: too short to be safetensors')
     (n,) = struct.unpack('<Q', data[:8])
@@ -31,8 +35,8 @@ def read(path):
     return tensors, meta
 
 
-def write(path, tensors, metadata=None):
-    """Writes atomically (a temporary name, then renamed into place), as recurrent's checkpoints are."""
+def encode(tensors, metadata=None):
+    """The bytes of a safetensors file."""
     entries = []
     for name, t in tensors.items():
         t = t.detach().contiguous().cpu()
@@ -50,12 +54,36 @@ def write(path, tensors, metadata=None):
         blobs.append(blob)
     js = json.dumps(header, separators=(',', ':'), ensure_ascii=False).encode('utf-8')
     js += b' ' * ((8 - len(js) % 8) % 8)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(struct.pack('<Q', len(js)))
-        f.write(js)
-        for b in blobs:
-            f.write(b)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    return struct.pack('<Q', len(js)) + js + b''.join(blobs)
+
+
+def write_atomic(path, data):
+    """Replaces path with data (bytes) atomically: a temporary file named as recurrent names its own
+    (`.NAME.PID.RAND.tmp`, which a recurrent run that takes the directory's lock removes if a crash left it),
+    synced, then renamed into place, and the directory synced."""
+    d, name = os.path.split(path)
+    tmp = os.path.join(d, f'.{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
+    try:
+        with open(tmp, 'xb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    fsync_dir(d or '.')
+
+
+def fsync_dir(d):
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(path, tensors, metadata=None):
+    """A safetensors file, written atomically."""
+    write_atomic(path, encode(tensors, metadata))

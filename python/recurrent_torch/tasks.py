@@ -1,0 +1,372 @@
+"""What each kind of checkpoint brings to the one training loop (train.py), as recurrent's tasks (src/tasks/)
+bring it to its engine: the model, the batch of a step, this process's share of the loss, the validation
+scores, and the task's own counters and tensors in the training file. Every process draws the whole batch
+the same way and takes its share of the rows (contiguous, in order); its loss is W · (its sum) / (the whole
+batch's count), so the mean DDP takes over the W gradients is the single-process gradient of the whole
+batch (up to float rounding), whatever the rows' lengths.
+
+Batch order: the classifier's lines are drawn from recurrent's generator (rng.py) and the encoder–decoder's
+length-bucketed epochs are recurrent's (src/data/length-buckets.ts), so with no dropout a continued run
+takes the batches `recurrent ... --resume` would; the language model's streams are recurrent's. Dropout
+masks are torch's own: with dropout > 0 the steps differ from recurrent's by the masks, and recurrent's
+generator, which also draws recurrent's masks, is handed on as the batches left it."""
+import json
+import math
+import re
+import torch
+import torch.nn.functional as F
+from .checkpoint import BOW_CLASSIFIER_FORMAT, CHAR_CLASSIFIER_FORMAT, LANGUAGE_MODEL_FORMAT, SEQ2SEQ_FORMAT, CheckpointError
+from .models import BagOfWordsClassifier, LanguageModel, SequenceClassifier
+from .rng import M, Rng, shuffle
+from .seq2seq import Seq2Seq
+from .streams import Streams, split_train_val
+
+IGNORE_INDEX = -100
+
+
+def js_round(x):
+    """Math.round: halves up (Python's round() goes to even)."""
+    return math.floor(x + 0.5)
+
+
+def split_lines(text):
+    """recurrent's splitLines: \\r\\n accepted, a final newline makes no empty line."""
+    lines = [l[:-1] if l.endswith('\r') else l for l in text.split('\n')]
+    if lines and lines[-1] == '':
+        lines.pop()
+    return lines
+
+
+def share(n, rank, world):
+    """This process's rows of a batch of n."""
+    return slice(rank * n // world, (rank + 1) * n // world)
+
+
+def shares(B, world, what):
+    """How many rows each process takes, for the first line: "4 of 8 lines each", "2 or 3 of 8 lines each"."""
+    n = B // world
+    return f'{n}{"" if B % world == 0 else f" or {n + 1}"} of {B} {what} each'
+
+
+def no_rows(model):
+    """The loss of a process left without rows (a batch smaller than W): 0, over every parameter, so DDP's
+    all-reduce still meets every process."""
+    return sum(p.sum() for p in model.parameters()) * 0.0
+
+
+class LanguageModelTask:
+    """`recurrent train` (src/tasks/language-model.ts): B streams of T characters, the state carried between
+    steps and reset when chunk 0 comes round; each process takes B/W streams (B must divide by W), and the
+    carried state is gathered into carried.h / carried.c (L, B, H) in stream order at a checkpoint."""
+
+    def __init__(self, config, data, val, rng, seed, rank, world):
+        t, m = config['train'], config['model']
+        self.T, self.B, self.world = t['seqLength'], t['batchSize'], world
+        if self.B % world != 0:
+            raise CheckpointError(f'the batch of {self.B} streams does not split evenly over {world} processes')
+        stoi = {ch: i for i, ch in enumerate(config['vocab'])}
+        ids = torch.tensor([stoi[ch] for ch in data[1]], dtype=torch.long)
+        train_ids, val_ids = split_train_val(ids)
+        self.train_s, self.val_s = Streams(train_ids, self.B, self.T, 'the training split'), Streams(val_ids, self.B, self.T, 'the validation split')
+        self.model = LanguageModel(m)
+        self.lstm = m['cell'] == 'lstm'
+        self.rows = share(self.B, rank, world)  # this process's streams
+        self.carried, self.next_state = None, None
+        self.description = f'{m["cell"]} {m["numLayers"]}x{m["hiddenSize"]}'
+        self.shares = shares(self.B, world, 'streams')
+
+    def restore(self, counters, tensors):
+        if 'carried.h' in tensors:
+            h = tensors['carried.h'][:, self.rows].contiguous()
+            self.carried = (h, tensors['carried.c'][:, self.rows].contiguous()) if self.lstm else h
+
+    def batch(self, step):
+        return self.train_s.batch(step, self.rows)
+
+    def loss(self, net, batch):
+        x, y, reset = batch
+        if reset:
+            self.carried = None
+        logits, state = net(x, self.carried)  # (T, B/W, V)
+        self.next_state = tuple(s.detach() for s in state) if self.lstm else state.detach()
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        return loss, loss.detach() / self.world, self.T * self.B
+
+    def commit(self):
+        self.carried = self.next_state
+
+    def evaluate(self):
+        total, state = 0.0, None
+        for k in range(self.val_s.chunks):
+            x, y, _ = self.val_s.batch(k)
+            logits, state = self.model(x, state)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).item()
+        return {'valLoss': total / self.val_s.chunks}
+
+    def progress(self):
+        return {}
+
+    def save_state(self, gather):
+        """(counters, tensors); collective: every process calls it (the carried states are gathered)."""
+        if self.carried is None:
+            return {}, {}
+        if self.lstm:
+            return {}, {'carried.h': gather(self.carried[0]), 'carried.c': gather(self.carried[1])}
+        return {}, {'carried.h': gather(self.carried)}
+
+
+def word_tokens(text):
+    """recurrent's wordTokens, /[\\p{L}\\p{N}]+(?:'[\\p{L}\\p{N}]+)*/gu on the lower-cased text; Python's re has no
+    \\p{..}: [^\\W_] (letters and digits as str.isalnum counts them) stands in for it."""
+    return re.findall(r"[^\W_]+(?:'[^\W_]+)*", text.lower())
+
+
+class ClassifierTask:
+    """`recurrent classify train` (src/tasks/classifier.ts): `label<TAB>text` lines, each text cut to maxLength
+    characters; a shuffle of the lines by a fork of Rng(seed), its first 10% (at least one) validate; each
+    step draws B training lines from the run's generator, as recurrent does. Loss: the mean cross-entropy over
+    the B lines; validation: the mean -log p(label) and the accuracy."""
+
+    def __init__(self, config, data, val, rng, seed, rank, world):
+        t = config['train']
+        self.rng, self.B, self.rank, self.world = rng, t['batchSize'], rank, world
+        self.bow = config['format'] == BOW_CLASSIFIER_FORMAT
+        max_length = t.get('maxLength', 0)
+        labels = {l: i for i, l in enumerate(config['labels'])}
+        examples = []
+        what, text = data
+        for n, line in enumerate(split_lines(text), 1):
+            label, tab, body = line.partition('\t')
+            if not tab or label.strip() == '' or body == '':
+                raise CheckpointError(f'{what} line {n}: expected "label<TAB>text" with neither empty')
+            if label not in labels:
+                raise CheckpointError(f'{what} line {n}: the label {json.dumps(label)} is not one of the checkpoint\'s')
+            examples.append((labels[label], body[:max_length] if max_length > 0 else body, n))
+        if self.bow:
+            words = {w: i for i, w in enumerate(config['words'])}
+            self.seqs = [[words[w] for w in word_tokens(body) if w in words] for _, body, _ in examples]
+            self.model = BagOfWordsClassifier(config['model'])
+            self.description = f'bag of words ({len(words)} words, {config["model"]["features"]} features)'
+        else:
+            vocab = {ch: i for i, ch in enumerate(config['vocab'])}
+            self.seqs = []
+            for _, body, n in examples:
+                for i, ch in enumerate(body):
+                    if ch not in vocab:
+                        raise CheckpointError(f'{what} line {n}: the character {json.dumps(ch)} (column {i + 1}) is not in the model\'s vocabulary')
+                self.seqs.append([vocab[ch] for ch in body])
+            self.model = SequenceClassifier(config['model'])
+            m = config['model']
+            self.description = f'{m["cell"]} {m["numLayers"]}x{m["hiddenSize"]}{" bidirectional" if m["bidirectional"] else ""} classifier (pool {m["pool"]})'
+        self.targets = [y for y, _, _ in examples]
+        order = shuffle(list(range(len(examples))), Rng(seed).fork(0x5eed))
+        n_val = max(1, js_round(len(order) / 10))
+        self.val_idx, self.train_idx = order[:n_val], order[n_val:]
+        self.shares = shares(self.B, world, 'lines')
+
+    def restore(self, counters, tensors):
+        pass
+
+    def batch(self, step):
+        return [self.train_idx[self.rng.int(len(self.train_idx))] for _ in range(self.B)]
+
+    def logits(self, net, idx):
+        """The logits (B, C) of lines idx; a line's logits do not depend on the others (padding is never read)."""
+        seqs = [self.seqs[i] for i in idx]
+        if self.bow:
+            return net(self.model.bag(seqs))
+        lengths = torch.tensor([len(s) for s in seqs])
+        ids = torch.zeros(int(lengths.max()), len(seqs), dtype=torch.long)  # (T, B), padding 0
+        for b, s in enumerate(seqs):
+            ids[:len(s), b] = torch.tensor(s, dtype=torch.long)
+        return net(ids, lengths)
+
+    def loss(self, net, idx):
+        mine = idx[share(len(idx), self.rank, self.world)]
+        tokens = sum(len(self.seqs[i]) for i in idx)
+        if not mine:
+            return no_rows(self.model), torch.tensor(0.0), tokens
+        total = F.cross_entropy(self.logits(net, mine), torch.tensor([self.targets[i] for i in mine]), reduction='sum')
+        return total * self.world / len(idx), total.detach() / len(idx), tokens
+
+    def commit(self):
+        pass
+
+    def evaluate(self):
+        nll, right = 0.0, 0
+        for s in range(0, len(self.val_idx), self.B):
+            idx = self.val_idx[s:s + self.B]
+            p = torch.softmax(self.logits(self.model, idx).double(), dim=-1).float()  # (B, C)
+            y = torch.tensor([self.targets[i] for i in idx])
+            nll -= torch.log(p[torch.arange(len(idx)), y].clamp_min(1e-30).double()).sum().item()
+            right += int((p.argmax(-1) == y).sum())
+        return {'valLoss': nll / len(self.val_idx), 'valAccuracy': right / len(self.val_idx)}
+
+    def progress(self):
+        return {}
+
+    def save_state(self, gather):
+        return {}, {}
+
+
+def edit_distance(a, b):
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+        prev = cur
+    return prev[len(b)]
+
+
+def length_bucketed_batches(lengths, batch_size, seed, epoch, pool_batches=32):
+    """recurrent's lengthBucketedBatches: the epoch's shuffle, pools of 32 batches each sorted by length (stably)
+    and cut into batches, the batches shuffled."""
+    rng = Rng((seed * 1_000_003 + epoch * 7919 + 1) % 2 ** 32)
+    order = shuffle(list(range(len(lengths))), rng)
+    batches, pool = [], batch_size * pool_batches
+    for p in range(0, len(order), pool):
+        chunk = sorted(order[p:p + pool], key=lambda i: lengths[i])
+        batches += [chunk[b:b + batch_size] for b in range(0, len(chunk), batch_size)]
+    return shuffle(batches, rng)
+
+
+def group_by_source(pairs):
+    """[(src, [refs])] in first-seen order."""
+    groups = {}
+    for src, tgt in pairs:
+        groups.setdefault(tuple(src), (src, []))[1].append(tgt)
+    return list(groups.values())
+
+
+class Seq2SeqTask:
+    """`recurrent seq2seq train` with the recurrent encoder–decoder (src/tasks/seq2seq.ts): `source<TAB>target`
+    lines split by character or space; a --val file, or a seeded 5% of the distinct sources (with all their
+    targets), validates; recurrent's length-bucketed batches an epoch at a time. Teacher forcing only
+    (scheduled sampling is refused). Loss: the mean cross-entropy (with the run's label smoothing) over the
+    real target tokens, eos included; validation: teacher-forced loss and token accuracy, then greedy
+    decoding's sequence accuracy and token error rate against the closest reference."""
+
+    def __init__(self, config, data, val, rng, seed, rank, world):
+        t, m = config['train'], config['model']
+        tf = t.get('teacherForcing', {'kind': 'constant', 'p': 1})
+        if not (tf.get('kind') == 'constant' and tf.get('p') == 1):
+            raise CheckpointError(f'the checkpoint trains with scheduled sampling (teacher forcing {json.dumps(tf)}); the PyTorch twin continues teacher-forced runs')
+        self.B, self.rank, self.world, self.seed = t['batchSize'], rank, world, seed
+        self.smoothing = t.get('labelSmoothing', 0)
+        self.model = Seq2Seq(m)
+        src_v = {w: i for i, w in enumerate(config['srcVocab'])}
+        tgt_v = {w: i for i, w in enumerate(config['tgtVocab'])}
+
+        def parse(what, text):
+            pairs = []
+            for n, line in enumerate(split_lines(text), 1):
+                parts = line.split('\t')
+                if len(parts) != 2:
+                    raise CheckpointError(f'{what} line {n}: expected "source<TAB>target", found {len(parts) - 1} tabs')
+                sides = []
+                for name, side, how, vocab in (('source', parts[0], t['srcSplit'], src_v), ('target', parts[1], t['tgtSplit'], tgt_v)):
+                    tokens = list(side) if how == 'char' else [w for w in side.split(' ') if w != '']
+                    if not tokens:
+                        raise CheckpointError(f'{what} line {n}: the {name} is empty')
+                    for i, w in enumerate(tokens):
+                        if w not in vocab:
+                            raise CheckpointError(f'{what} line {n}, {name}: the token {json.dumps(w)} (position {i + 1}) is not in the model\'s vocabulary')
+                    sides.append([vocab[w] for w in tokens])
+                pairs.append(tuple(sides))
+            return pairs
+
+        pairs = parse(*data)
+        if val is not None:
+            train, val = pairs, parse(*val)
+        else:
+            groups = group_by_source(pairs)
+            pick, order = Rng((seed ^ 0x5eed) & M), list(range(len(groups)))
+            n_val = max(1, js_round(len(groups) * 0.05))
+            for i in range(n_val):  # a partial Fisher–Yates shuffle, as recurrent's
+                j = i + pick.int(len(order) - i)
+                order[i], order[j] = order[j], order[i]
+            held = {tuple(groups[i][0]) for i in order[:n_val]}
+            train, val = [p for p in pairs if tuple(p[0]) not in held], [p for p in pairs if tuple(p[0]) in held]
+        self.train, self.val, self.val_groups = train, val, group_by_source(val)
+        self.lengths = [max(len(s), len(t)) for s, t in train]
+        self.epoch, self.batch_index = 0, 0
+        self.batches = length_bucketed_batches(self.lengths, self.B, seed, 0)
+        self.description = f'seq2seq {m["cell"]} {m.get("numLayers", 1)}x{m["hiddenSize"]}, attention {m.get("attention", "none")}'
+        self.shares = shares(self.B, world, 'pairs')
+
+    def restore(self, counters, tensors):
+        self.epoch, self.batch_index = int(counters.get('epoch', 0)), int(counters.get('batchIndex', 0))
+        self.batches = length_bucketed_batches(self.lengths, self.B, self.seed, self.epoch)
+
+    def batch(self, step):
+        if self.batch_index >= len(self.batches):
+            self.epoch, self.batch_index = self.epoch + 1, 0
+            self.batches = length_bucketed_batches(self.lengths, self.B, self.seed, self.epoch)
+        idx = self.batches[self.batch_index]
+        self.batch_index += 1
+        return [self.train[i] for i in idx]
+
+    def tensors(self, pairs):
+        """src (S, B) padded, src lengths (B), fed inputs (T, B) (bos, then the gold tokens; eos past a target's
+        end), targets (T, B) (each target then eos, IGNORE_INDEX past it)."""
+        eos, bos, B = self.model.eos, self.model.bos, len(pairs)
+        S, T = max(len(s) for s, _ in pairs), max(len(t) for _, t in pairs) + 1
+        src = torch.zeros(S, B, dtype=torch.long)
+        targets = torch.full((T, B), IGNORE_INDEX, dtype=torch.long)
+        for b, (s, t) in enumerate(pairs):
+            src[:len(s), b] = torch.tensor(s)
+            targets[:len(t) + 1, b] = torch.tensor(t + [eos])
+        inputs = torch.cat([torch.full((1, B), bos, dtype=torch.long), targets[:-1]])
+        inputs[inputs == IGNORE_INDEX] = eos
+        return src, torch.tensor([len(s) for s, _ in pairs]), inputs, targets
+
+    def loss(self, net, pairs):
+        mine = pairs[share(len(pairs), self.rank, self.world)]
+        count = sum(len(t) + 1 for _, t in pairs)
+        if not mine:
+            return no_rows(self.model), torch.tensor(0.0), count
+        src, lengths, inputs, targets = self.tensors(mine)
+        logits = net(src, lengths, inputs)  # (T, B', V)
+        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX,
+                                label_smoothing=self.smoothing, reduction='sum')
+        return total * self.world / count, total.detach() / count, count
+
+    def commit(self):
+        pass
+
+    def evaluate(self):
+        loss, tokens, right = 0.0, 0, 0
+        for s in range(0, len(self.val), self.B):
+            src, lengths, inputs, targets = self.tensors(self.val[s:s + self.B])
+            logits = self.model(src, lengths, inputs)  # (T, B, V)
+            real = targets != IGNORE_INDEX
+            loss += F.cross_entropy(logits[real], targets[real], reduction='sum').item()
+            tokens += int(real.sum())
+            right += int((logits.argmax(-1)[real] == targets[real]).sum())
+        exact, errors, ref_tokens = 0, 0, 0
+        for s in range(0, len(self.val_groups), 64):
+            groups = self.val_groups[s:s + 64]
+            src, lengths, _, _ = self.tensors([(g[0], [0]) for g in groups])
+            hyps = self.model.greedy(src, lengths, [2 * len(g[0]) + 10 for g in groups])
+            for h, (_, refs) in zip(hyps, groups):
+                best, best_len = math.inf, 0
+                for r in refs:  # the closest reference; of equally close ones, the longest
+                    d = edit_distance(h, r)
+                    if d < best or (d == best and len(r) > best_len):
+                        best, best_len = d, len(r)
+                exact += best == 0
+                errors += best
+                ref_tokens += best_len
+        n = len(self.val_groups)
+        return {'valLoss': loss / tokens, 'valTokenAccuracy': right / tokens, 'valSequenceAccuracy': exact / n, 'valTokenErrorRate': errors / ref_tokens}
+
+    def progress(self):
+        return {'epoch': self.epoch + self.batch_index / len(self.batches), 'teacherForcing': 1}
+
+    def save_state(self, gather):
+        return {'epoch': self.epoch, 'batchIndex': self.batch_index}, {}
+
+
+TASKS = {LANGUAGE_MODEL_FORMAT: LanguageModelTask, CHAR_CLASSIFIER_FORMAT: ClassifierTask, BOW_CLASSIFIER_FORMAT: ClassifierTask,
+         SEQ2SEQ_FORMAT: Seq2SeqTask}

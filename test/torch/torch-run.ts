@@ -1,0 +1,51 @@
+// What the PyTorch round-trip tests of the classifier and the encoder–decoder share: running the twin
+// (python/recurrent_torch/) in PyTorch and under torchrun, its outputs read back, and the comparisons of a
+// DDP continuation with recurrent's own. Not a test file: test/torch/*.test.ts import it.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { relativeError } from '../util/onnx-runtime.js';
+
+export const python = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'python'); // dist/test/torch -> repo/python
+// Debian's torch 1.13 on Python 3.11: torchrun's default --redirects 0 / --tee 0 crash (see the README).
+const TORCHRUN = ['--redirects', '2', '--tee', '2'];
+
+export function run(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, RECURRENT_DEBUG: '' } });
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')}:\n${r.stderr}`);
+  return r.stderr;
+}
+
+/** PyTorch's outputs (python/torch_forward.py --data) of the checkpoint in dir over the lines of `data`. */
+export function torchForward(dir: string, data: string): Map<string, Float32Array> {
+  const out = join(dir, '..', `torch-forward-${Math.random().toString(16).slice(2)}.safetensors`);
+  run('/usr/bin/python3', [join(python, 'torch_forward.py'), '--checkpoint', dir, '--data', data, '--out', out]);
+  return new Map([...decodeSafetensors(readFileSync(out)).tensors].map(([k, v]) => [k, v.data as Float32Array]));
+}
+
+/** Two DDP processes (torchrun, gloo) continue the checkpoint in `start` to `steps` in all, into `out`; returns their log. */
+export function trainDdp(start: string, data: string, steps: number, out: string, extra: string[] = []): string {
+  return run('torchrun', [...TORCHRUN, '--nproc_per_node', '2', join(python, 'train_ddp.py'), '--checkpoint', start, '--data', data, '--steps', String(steps), '--out', out, ...extra]);
+}
+
+export function weights(dir: string): Map<string, Float32Array> {
+  return new Map([...decodeSafetensors(readFileSync(join(dir, 'model.safetensors'))).tensors].map(([k, v]) => [k, v.data as Float32Array]));
+}
+
+/** The worst difference between two checkpoints' tensors, each relative to its largest magnitude; the names must agree. */
+export function worstWeightDifference(a: string, b: string): number {
+  const wa = weights(a);
+  const wb = weights(b);
+  assert.deepEqual([...wa.keys()].sort(), [...wb.keys()].sort());
+  let worst = 0;
+  for (const [k, v] of wb) worst = Math.max(worst, relativeError(wa.get(k)!, v));
+  return worst;
+}
+
+export function metrics(dir: string): Array<Record<string, number>> {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
