@@ -21,7 +21,7 @@ const HELP_ROWS: Array<[string, string]> = [
   ['--min-lr X', 'cosine schedule: final learning rate (default 0)'],
   ['', 'with --time, cosine decays over those seconds of the run (counted from its start, through --resume)'],
   ['', 'and the run ends when they are up'],
-  ['--clock wall|cpu', "what --time counts: wall-clock (default) or this process's CPU time, the same work on a busy machine"],
+  ['--clock wall|cpu', "what --time counts: wall-clock (default) or this process's CPU time (a budget a busy machine cannot eat)"],
 ];
 
 /** The help lines of the schedule options, indented by 2, descriptions starting at column `column`. */
@@ -66,7 +66,7 @@ export const ENGINE_OPTIONS = {
   ...LR_SCHEDULE_OPTIONS,
 } as const;
 
-/** --clock wall|cpu: what --time counts; cpu (the process's CPU time) makes a budget mean the same work on a busy machine. */
+/** --clock wall|cpu: what --time counts; cpu (the process's CPU time) keeps other jobs from eating a budget. */
 function clockFlag(v: Record<string, unknown>): 'wall' | 'cpu' {
   const clock = oneOf(v, 'clock', 'wall', ['wall', 'cpu'] as const);
   if (v.clock !== undefined && v.time === undefined) throw new UsageError('--clock applies to --time (it says what the seconds count)');

@@ -7,7 +7,8 @@
 #   bash experiments/tinyshakespeare.sh [BUDGET] [OUTDIR] [RUN...]   (default 300 s, runs/shakespeare-BUDGET, every run)
 # CLOCK=wall (default): each run alone on the machine, one after the other, PyTorch on both cores.
 # CLOCK=cpu: BUDGET counts each process's CPU time and PyTorch runs one thread, as recurrent does, so runs
-# can share the machine (two at once on two cores) and a busy machine buys each the same work.
+# can share the machine (two at once on two cores) and other jobs cannot eat a run's budget (they still
+# slow each CPU-second a little, through shared caches and memory bandwidth, for both programs alike).
 # Budgets of 20 minutes and more train the larger models (settings chosen before the runs, not searched).
 set -euo pipefail
 cd "$(dirname "$0")/.."
