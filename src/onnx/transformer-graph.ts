@@ -5,6 +5,7 @@
 // post-norm or pre-norm, whose self-attention may run over a key/value cache of earlier steps that it returns
 // grown. Inference only: no dropout. Not here: embeddings, positions and heads (the model exporters).
 
+import type { Linear } from '../nn/linear.js';
 import type { TransformerDecoderLayer } from '../nn/transformer/decoder-layer.js';
 import type { TransformerEncoderLayer } from '../nn/transformer/encoder-layer.js';
 import type { FeedForward } from '../nn/transformer/layer-options.js';
@@ -39,14 +40,26 @@ export function causalMask(g: Graph, tokens: string): string {
 }
 
 /**
- * (B, 1, 1, S) bool, true where source position s < src_lengths[b] (src_lengths (B) int64, `like` any tensor
- * (B, S, ·)): the key-padding mask of attention over a padded source, broadcast over heads and queries.
+ * (B, 1, 1, S) bool, true where source position s < src_lengths[b] (src_lengths (B) int64; S is axis `axis` of
+ * `like`): the key-padding mask of attention over a padded source, broadcast over heads and queries.
  */
-export function sourceMask(g: Graph, srcLengths: string, like: string): string {
-  const S = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [like]), g.ints([1]), g.ints([2])]), g.ints([0])]); // scalar S
+export function sourceMask(g: Graph, srcLengths: string, like: string, axis: number): string {
+  const S = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [like]), g.ints([axis]), g.ints([axis + 1])]), g.ints([0])]); // scalar S
   const s = g.op('Range', [g.ints([0], true), S, g.ints([1], true)]); // (S)
   const valid = g.op('Less', [g.op('Unsqueeze', [s, g.ints([0])]), g.op('Unsqueeze', [srcLengths, g.ints([1])])]); // (1, S) < (B, 1) -> (B, S)
   return g.op('Unsqueeze', [valid, g.ints([1, 2])]); // (B, 1, 1, S)
+}
+
+/** The first T rows of a position table (P, E), T the length of tokens (B, T): (T, E), to add to (B, T, E). */
+export function leadingPositions(g: Graph, table: string, tokens: string): string {
+  const T = g.op('Slice', [g.op('Shape', [tokens]), g.ints([1]), g.ints([2])]); // [T]
+  return g.op('Slice', [table, g.ints([0]), T, g.ints([0])]); // (T, E)
+}
+
+/** The output layer: x (·, E) -> (·, V) through `head`, or tied (head null) through the transpose of `table` (V, E), one copy of it in the file. */
+export function headNode(g: Graph, head: Linear | null, x: string, table: string): string {
+  if (head !== null) return linearLayer(g, head, 'head', x); // (·, V)
+  return g.op('MatMul', [x, g.op('Transpose', [table], { perm: { ints: [1, 0] } })]); // (·, V)
 }
 
 export interface KeysValues {
