@@ -1,6 +1,7 @@
 // Writes one exported graph for every shape the ONNX tests run (each cell kind, layers, bidirectional,
 // every pooling, the bag of words' features, every attention kind, bridged encoders, input feeding, the
-// Transformer language model tied and untied) into a directory, for scripts/check-onnx.py (onnx.checker,
+// Transformer language model tied and untied, the Transformer encoder–decoder post-norm and pre-norm, relu and
+// gelu, sinusoidal and learned positions, tied and untied) into a directory, for scripts/check-onnx.py (onnx.checker,
 // from Debian's python3-onnx) to check: `npm run test:onnx-checker`. Untrained weights: the checker reads structure and types, not values.
 //   node dist/scripts/write-onnx-samples.js DIR
 
@@ -13,6 +14,7 @@ import { cellKinds } from '../src/nn/recurrent/index.js';
 import { SequenceClassifier, poolKinds } from '../src/nn/sequence-classifier.js';
 import { Seq2Seq, seq2seqAttentionKinds } from '../src/nn/seq2seq.js';
 import { TransformerLanguageModel } from '../src/nn/transformer-language-model.js';
+import { TransformerSeq2Seq } from '../src/nn/transformer-seq2seq.js';
 import { toOnnx } from '../src/onnx.js';
 import { Rng } from '../src/random/rng.js';
 
@@ -49,6 +51,12 @@ write('s2s-bridged', new Seq2Seq({ cell: 'lstm', srcVocabSize: 6, tgtVocabSize: 
 for (const [numLayers, numHeads, tieEmbeddings] of [[1, 1, false], [2, 2, true]] as const) {
   write(`gpt-${numLayers}x${numHeads}-${tieEmbeddings ? 'tied' : 'untied'}`, new TransformerLanguageModel({
     arch: 'transformer', vocabSize: 7, dModel: 4, numLayers, numHeads, context: 5, dropout: 0, tieEmbeddings,
+  }, rng));
+}
+for (const [normFirst, activation, positions, tieEmbeddings] of [[false, 'relu', 'sinusoidal', false], [true, 'gelu', 'learned', true]] as const) {
+  write(`transformer-s2s-${normFirst ? 'pre' : 'post'}-norm-${activation}-${positions}-${tieEmbeddings ? 'tied' : 'untied'}`, new TransformerSeq2Seq({
+    arch: 'transformer', srcVocabSize: 6, tgtVocabSize: 8, dModel: 4, nhead: 2, numEncoderLayers: 2, numDecoderLayers: 2, dimFeedforward: 6, dropout: 0,
+    activation, normFirst, positions, maxLength: 5, tieEmbeddings, bos: 0, eos: 1,
   }, rng));
 }
 process.stdout.write(`wrote ${n} graphs to ${dir}\n`);

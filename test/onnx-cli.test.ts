@@ -135,6 +135,52 @@ test('export an encoder–decoder: FILE-encoder.onnx and FILE-decoder.onnx, whos
   assert.deepEqual(lines, d.stdout.trim().split('\n'));
 });
 
+test('export a Transformer encoder–decoder: FILE-encoder.onnx and FILE-decoder.onnx, whose greedy loop decodes as seq2seq decode', async () => {
+  const dir = tempDir();
+  const data = join(dir, 'pairs.tsv');
+  const rng = new Rng(3);
+  writeFileSync(data, Array.from({ length: 80 }, () => {
+    const w = Array.from({ length: 2 + rng.int(3) }, () => 'abcd'[rng.int(4)]);
+    return `${w.join('')}\t${[...w].reverse().join('')}`;
+  }).join('\n') + '\n');
+  const run = join(dir, 's2s');
+  const t = runCli(['seq2seq', 'train', '--data', data, '--arch', 'transformer', '--width', '16', '--heads', '2', '--layers', '2', '--ff', '32', '--dropout', '0',
+    '--steps', '40', '--lr', '1e-2', '--eval-every', '40', '--out', run]);
+  assert.equal(t.code, 0, t.stderr);
+  const r = runCli(['export', '--checkpoint', run, '--format', 'onnx', '--out', join(dir, 's2s.onnx')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /s2s-encoder\.onnx  encoder graph, [\d.]+ KiB\n.*s2s-decoder\.onnx  decoder graph/s);
+  const sources = ['abc', 'dd', 'cab'];
+  writeFileSync(join(dir, 'src.txt'), sources.join('\n') + '\n');
+  const d = runCli(['seq2seq', 'decode', '--checkpoint', run, '--data', join(dir, 'src.txt'), '--max-length', '6']);
+  assert.equal(d.code, 0, d.stderr);
+  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+  const { bos, eos, numDecoderLayers: L } = config.model;
+  const enc = await session(readFileSync(join(dir, 's2s-encoder.onnx')));
+  const dec = await session(readFileSync(join(dir, 's2s-decoder.onnx')));
+  const lines: string[] = [];
+  for (const s of sources) {
+    const ids = [...s].map((ch) => config.srcVocab.indexOf(ch));
+    const e = await enc.run({ src: int64(ids, [1, ids.length]), src_lengths: int64([ids.length], [1]) });
+    // The encoder's outputs are the decoder's inputs: its memory keys and values, and the empty caches to start from.
+    const names = Array.from({ length: L }, (_, l) => ['key', 'value'].flatMap((kv) => [`memory_${kv}_${l}`, `past_${kv}_${l}`])).flat();
+    const feeds = Object.fromEntries(names.map((n) => [n, e[n]]));
+    let prev = bos;
+    const out: string[] = [];
+    for (let k = 0; k < 6; k++) {
+      const o = await dec.run({ token: int64([prev], [1]), ...feeds, src_lengths: int64([ids.length], [1]) });
+      const row = Array.from(o.logits.data as Float32Array);
+      prev = row.indexOf(Math.max(...row));
+      if (prev === eos) break;
+      out.push(config.tgtVocab[prev]);
+      for (const n of names) if (n.startsWith('past')) feeds[n] = o[n.replace('past', 'present')];
+    }
+    lines.push(`${s}\t${out.join('')}`);
+  }
+  assert.ok(lines.some((l) => l.split('\t')[1].length >= 2), `decoding should produce tokens: ${JSON.stringify(lines)}`);
+  assert.deepEqual(lines, d.stdout.trim().split('\n'));
+});
+
 test('onnxFileNames: one graph is FILE, several are FILE\'s stem and each role', () => {
   const g = (name: string) => ({ name, bytes: new Uint8Array() });
   assert.deepEqual(onnxFileNames('a/clf.onnx', [g('classifier')]), ['a/clf.onnx']);
@@ -174,6 +220,6 @@ test('what cannot be exported is one line naming it', () => {
   // From code: bytes in, the same one-line errors; a model class with no exporter is named.
   assert.throws(() => checkpointToOnnx({ config: new TextEncoder().encode('{"format": "recurrent-transformer/1"}'), model: new Uint8Array() }, 'mine'), /^Error: cannot export mine to ONNX/);
   const tagger = new SequenceTagger({ cell: 'gru', vocabSize: 4, hiddenSize: 3, numTags: 2 }, new Rng(1));
-  assert.throws(() => toOnnx(tagger), /cannot export a SequenceTagger to ONNX: the exportable models are LanguageModel, TransformerLanguageModel, SequenceClassifier, BagOfWordsClassifier and Seq2Seq/);
+  assert.throws(() => toOnnx(tagger), /cannot export a SequenceTagger to ONNX: the exportable models are LanguageModel, TransformerLanguageModel, SequenceClassifier, BagOfWordsClassifier, Seq2Seq and TransformerSeq2Seq/);
   tagger.dispose();
 });

@@ -10,16 +10,18 @@ import type { Module } from '../nn/module.js';
 import { SequenceClassifier } from '../nn/sequence-classifier.js';
 import { Seq2Seq } from '../nn/seq2seq.js';
 import { TransformerLanguageModel } from '../nn/transformer-language-model.js';
+import { TransformerSeq2Seq } from '../nn/transformer-seq2seq.js';
 import { Rng } from '../random/rng.js';
 import { BOW_CLASSIFIER_FORMAT, CHAR_CLASSIFIER_FORMAT, classifierFromConfig, type ClassifierCheckpointConfig } from '../tasks/classifier.js';
 import { LANGUAGE_MODEL_FORMAT, languageModelFromConfig, type LanguageModelCheckpointConfig } from '../tasks/language-model.js';
-import { SEQ2SEQ_FORMAT, isTransformerConfig, seq2seqFromConfig, type Seq2SeqCheckpointConfig } from '../tasks/seq2seq.js';
+import { SEQ2SEQ_FORMAT, seq2seqModelFromConfig, type Seq2SeqCheckpointConfig } from '../tasks/seq2seq.js';
 import { checkpointPath, loadCheckpointWeights, parseCheckpointConfig } from '../train/checkpoint-files.js';
 import { bagOfWordsToOnnx, sequenceClassifierToOnnx } from './classifier-onnx.js';
 import type { OnnxGraph } from './layers.js';
 import { languageModelToOnnx } from './language-model-onnx.js';
 import { seq2seqToOnnx } from './seq2seq-onnx.js';
 import { transformerLanguageModelToOnnx } from './transformer-language-model-onnx.js';
+import { transformerSeq2seqToOnnx } from './transformer-seq2seq-onnx.js';
 
 export type { OnnxGraph };
 
@@ -28,13 +30,13 @@ export const ONNX_EXPORTS = {
   [LANGUAGE_MODEL_FORMAT]: 'a language model, recurrent or Transformer: step and sequence graphs',
   [CHAR_CLASSIFIER_FORMAT]: 'a recurrent classifier: one graph',
   [BOW_CLASSIFIER_FORMAT]: 'a bag-of-words classifier: one graph',
-  [SEQ2SEQ_FORMAT]: 'an encoder–decoder: encoder and decoder-step graphs',
+  [SEQ2SEQ_FORMAT]: 'an encoder–decoder, recurrent or Transformer: encoder and decoder-step graphs',
 } as const;
 export const onnxExportFormats = Object.keys(ONNX_EXPORTS);
 
 /**
  * A model's ONNX graphs: LanguageModel and TransformerLanguageModel → [step, sequence], SequenceClassifier and BagOfWordsClassifier →
- * [classifier], Seq2Seq → [encoder, decoder]. `config` (a checkpoint's config.json) goes into each graph's
+ * [classifier], Seq2Seq and TransformerSeq2Seq → [encoder, decoder]. `config` (a checkpoint's config.json) goes into each graph's
  * metadata as `recurrent.config`, so the vocabulary travels with the graph.
  */
 export function toOnnx(model: Module, config: object | null = null): OnnxGraph[] {
@@ -43,7 +45,8 @@ export function toOnnx(model: Module, config: object | null = null): OnnxGraph[]
   if (model instanceof SequenceClassifier) return sequenceClassifierToOnnx(model, config);
   if (model instanceof BagOfWordsClassifier) return bagOfWordsToOnnx(model, config);
   if (model instanceof Seq2Seq) return seq2seqToOnnx(model, config);
-  throw new Error(`cannot export a ${model?.constructor?.name ?? String(model)} to ONNX: the exportable models are LanguageModel, TransformerLanguageModel, SequenceClassifier, BagOfWordsClassifier and Seq2Seq`);
+  if (model instanceof TransformerSeq2Seq) return transformerSeq2seqToOnnx(model, config);
+  throw new Error(`cannot export a ${model?.constructor?.name ?? String(model)} to ONNX: the exportable models are LanguageModel, TransformerLanguageModel, SequenceClassifier, BagOfWordsClassifier, Seq2Seq and TransformerSeq2Seq`);
 }
 
 /** The model a checkpoint's parsed config.json describes (weights not loaded); errors name `configPath`. */
@@ -55,8 +58,7 @@ export function modelFromCheckpointConfig(config: { format: string }, configPath
     case BOW_CLASSIFIER_FORMAT:
       return classifierFromConfig(config as ClassifierCheckpointConfig, configPath);
     case SEQ2SEQ_FORMAT:
-      if (isTransformerConfig((config as Seq2SeqCheckpointConfig).model)) throw new Error(`${configPath}: the Transformer encoder–decoder (seq2seq --arch transformer) cannot be exported to ONNX yet (the recurrent one can)`);
-      return seq2seqFromConfig(config as Seq2SeqCheckpointConfig, configPath);
+      return seq2seqModelFromConfig(config as Seq2SeqCheckpointConfig, configPath);
     default:
       throw new Error(`${configPath}: format ${JSON.stringify(config.format)} cannot be exported to ONNX (exportable: ${onnxExportFormats.join(', ')})`);
   }

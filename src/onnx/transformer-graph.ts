@@ -1,11 +1,16 @@
 // Transformer layers (src/nn/transformer/) as ONNX nodes, batch-first: LayerNorm as ONNX's
 // LayerNormalization (opset 17), the exact GELU as its erf decomposition 0.5·x·(1 + erf(x/√2)) (ONNX's Gelu
-// operator is opset 20), and a pre-norm TransformerEncoderLayer whose self-attention is MatMul and Softmax
-// over (B, heads, T, S) — causal through a mask the caller builds, or over a key/value cache of earlier steps
-// that it returns grown. Inference only: no dropout. Not here: embeddings, positions and heads (the model exporters).
+// operator is opset 20), multi-head attention as MatMul and Softmax over (B, heads, T, S) under a bool mask
+// the caller builds (causal, or a source's padding), and TransformerEncoderLayer and TransformerDecoderLayer,
+// post-norm or pre-norm, whose self-attention may run over a key/value cache of earlier steps that it returns
+// grown. Inference only: no dropout. Not here: embeddings, positions and heads (the model exporters).
 
+import type { Linear } from '../nn/linear.js';
+import type { TransformerDecoderLayer } from '../nn/transformer/decoder-layer.js';
 import type { TransformerEncoderLayer } from '../nn/transformer/encoder-layer.js';
+import type { FeedForward } from '../nn/transformer/layer-options.js';
 import type { LayerNorm } from '../nn/transformer/layer-norm.js';
+import type { MultiheadAttention } from '../nn/transformer/multihead-attention.js';
 import type { Graph } from './graph.js';
 import { linearLayer, timesTransposed } from './layers.js';
 
@@ -34,6 +39,29 @@ export function causalMask(g: Graph, tokens: string): string {
   return g.op('LessOrEqual', [g.op('Unsqueeze', [t, g.ints([0])]), g.op('Unsqueeze', [t, g.ints([1])])]); // (1, T) ≤ (T, 1) -> (T, T)
 }
 
+/**
+ * (B, 1, 1, S) bool, true where source position s < src_lengths[b] (src_lengths (B) int64; S is axis `axis` of
+ * `like`): the key-padding mask of attention over a padded source, broadcast over heads and queries.
+ */
+export function sourceMask(g: Graph, srcLengths: string, like: string, axis: number): string {
+  const S = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [like]), g.ints([axis]), g.ints([axis + 1])]), g.ints([0])]); // scalar S
+  const s = g.op('Range', [g.ints([0], true), S, g.ints([1], true)]); // (S)
+  const valid = g.op('Less', [g.op('Unsqueeze', [s, g.ints([0])]), g.op('Unsqueeze', [srcLengths, g.ints([1])])]); // (1, S) < (B, 1) -> (B, S)
+  return g.op('Unsqueeze', [valid, g.ints([1, 2])]); // (B, 1, 1, S)
+}
+
+/** The first T rows of a position table (P, E), T the length of tokens (B, T): (T, E), to add to (B, T, E). */
+export function leadingPositions(g: Graph, table: string, tokens: string): string {
+  const T = g.op('Slice', [g.op('Shape', [tokens]), g.ints([1]), g.ints([2])]); // [T]
+  return g.op('Slice', [table, g.ints([0]), T, g.ints([0])]); // (T, E)
+}
+
+/** The output layer: x (·, E) -> (·, V) through `head`, or tied (head null) through the transpose of `table` (V, E), one copy of it in the file. */
+export function headNode(g: Graph, head: Linear | null, x: string, table: string): string {
+  if (head !== null) return linearLayer(g, head, 'head', x); // (·, V)
+  return g.op('MatMul', [x, g.op('Transpose', [table], { perm: { ints: [1, 0] } })]); // (·, V)
+}
+
 export interface KeysValues {
   /** (B, heads, S, D) */
   key: string;
@@ -41,35 +69,113 @@ export interface KeysValues {
   value: string;
 }
 
+/** (B, T, heads·D) -> (B, heads, T, D). */
+function splitHeads(g: Graph, x: string, heads: number, D: number): string {
+  return g.op('Transpose', [g.op('Reshape', [x, g.ints([0, 0, heads, D])])], { perm: { ints: [0, 2, 1, 3] } });
+}
+
 /**
- * One pre-norm TransformerEncoderLayer over x (B, T, E): x + SA(norm1(x)), then + FF(norm2(x)). With `past`
- * the new steps attend over its S earlier steps too (and `mask` may be null: a single new step sees
- * everything); returns the layer's output and the keys and values of every step it attended over
- * (B, heads, S + T, D), `past`'s first.
+ * x (B, T, E) times row blocks [first, first + count) of in_proj_weight (each E rows: q, k, v), plus their
+ * bias: (B, T, count·E). A part of the weight is named for its blocks (in_proj_weight_kv_t).
  */
-export function encoderLayerNodes(g: Graph, layer: TransformerEncoderLayer, name: string, x: string, mask: string | null, past: KeysValues | null): { y: string; present: KeysValues } {
-  const o = layer.options;
-  if (!o.normFirst) throw new Error(`ONNX export: ${name} is a post-norm layer; only pre-norm (normFirst) layers are exported`);
-  const E = o.dModel;
-  const heads = o.nhead;
-  const D = E / heads;
-  const att = layer.selfAttn;
-  // [q | k | v] = h W_inᵀ + b_in, each (B, T, E), then (B, T, heads, D).
-  const h = layerNormNode(g, layer.norm1, `${name}.norm1`, x); // (B, T, E)
-  let qkv = timesTransposed(g, h, att.inProjWeight.data, 3 * E, E, `${name}.self_attn.in_proj_weight_t`); // (B, T, 3E)
-  if (att.inProjBias !== null) qkv = g.op('Add', [qkv, g.weight(`${name}.self_attn.in_proj_bias`, att.inProjBias.data, [3 * E])]);
-  const [q, k, v] = g.opN('Split', [qkv, g.ints([E, E, E])], 3, { axis: { int: 2 } }).map((t) => g.op('Reshape', [t, g.ints([0, 0, heads, D])])); // (B, T, heads, D)
-  const perHead = (t: string): string => g.op('Transpose', [t], { perm: { ints: [0, 2, 1, 3] } }); // (B, heads, T, D)
-  const key = past === null ? perHead(k) : g.op('Concat', [past.key, perHead(k)], { axis: { int: 2 } }); // (B, heads, S, D)
-  const value = past === null ? perHead(v) : g.op('Concat', [past.value, perHead(v)], { axis: { int: 2 } }); // (B, heads, S, D)
-  const scores = g.op('Mul', [g.op('MatMul', [perHead(q), g.op('Transpose', [key], { perm: { ints: [0, 1, 3, 2] } })]), g.floats([1 / Math.sqrt(D)], [])]); // (B, heads, T, S)
+function inProjection(g: Graph, att: MultiheadAttention, name: string, x: string, first: number, count: number): string {
+  const E = att.embedDim;
+  const part = count === 3 ? '' : `_${'qkv'.slice(first, first + count)}`;
+  const rows = (t: Float32Array, width: number): Float32Array => t.subarray(first * E * width, (first + count) * E * width);
+  const y = timesTransposed(g, x, rows(att.inProjWeight.data, E), count * E, E, `${name}.in_proj_weight${part}_t`); // (B, T, count·E)
+  return att.inProjBias === null ? y : g.op('Add', [y, g.weight(`${name}.in_proj_bias${part}`, rows(att.inProjBias.data, 1), [count * E])]);
+}
+
+/**
+ * The keys and values of attention over a memory (B, S, E): [memory W_k + b_k | memory W_v + b_v] per head,
+ * MultiheadAttention.projectKeyValue's, computed once for every decoder step.
+ */
+export function memoryKeysValues(g: Graph, att: MultiheadAttention, name: string, memory: string): KeysValues {
+  const E = att.embedDim;
+  const kv = inProjection(g, att, name, memory, 1, 2); // (B, S, 2E)
+  const [k, v] = g.opN('Split', [kv, g.ints([E, E])], 2, { axis: { int: 2 } }); // each (B, S, E)
+  return { key: splitHeads(g, k, att.numHeads, att.headDim), value: splitHeads(g, v, att.numHeads, att.headDim) }; // (B, heads, S, D)
+}
+
+/**
+ * softmax(q kᵀ / √D, masked) v per head, then out_proj: q (B, heads, T, D) against `kv` (B, heads, S, D), `mask`
+ * bool (broadcast to (B, heads, T, S), true where a key may be read) or null. Returns the output (B, T, E) and
+ * the weights (B, heads, T, S), exactly 0 where masked.
+ */
+function attendNodes(g: Graph, att: MultiheadAttention, name: string, q: string, kv: KeysValues, mask: string | null): { y: string; probs: string } {
+  const E = att.embedDim;
+  const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [kv.key], { perm: { ints: [0, 1, 3, 2] } })]), g.floats([1 / Math.sqrt(att.headDim)], [])]); // (B, heads, T, S)
   const masked = mask === null ? scores : g.op('Where', [mask, scores, g.floats([-Infinity], [])]); // (B, heads, T, S)
   const probs = g.op('Softmax', [masked], { axis: { int: -1 } }); // (B, heads, T, S)
-  const heads1 = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, value])], { perm: { ints: [0, 2, 1, 3] } }), g.ints([0, 0, E])]); // (B, T, E)
-  const x1 = g.op('Add', [x, linearLayer(g, att.outProj, `${name}.self_attn.out_proj`, heads1)]); // (B, T, E)
-  // x1 + linear2(act(linear1(norm2(x1))))
-  const f = linearLayer(g, layer.ff.linear1, `${name}.linear1`, layerNormNode(g, layer.norm2, `${name}.norm2`, x1)); // (B, T, F)
-  const a = layer.ff.activation === 'gelu' ? geluNode(g, f) : g.op('Relu', [f]); // (B, T, F)
-  const y = g.op('Add', [x1, linearLayer(g, layer.ff.linear2, `${name}.linear2`, a)]); // (B, T, E)
-  return { y, present: { key, value } };
+  const heads = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, kv.value])], { perm: { ints: [0, 2, 1, 3] } }), g.ints([0, 0, E])]); // (B, T, E)
+  return { y: linearLayer(g, att.outProj, `${name}.out_proj`, heads), probs };
+}
+
+/**
+ * Self-attention over x (B, T, E): with `past` the new steps attend over its S earlier steps too. Returns the
+ * output (B, T, E) and the keys and values of every step attended over (B, heads, S + T, D), `past`'s first.
+ */
+function selfAttentionNodes(g: Graph, att: MultiheadAttention, name: string, x: string, mask: string | null, past: KeysValues | null): { y: string; present: KeysValues } {
+  const E = att.embedDim;
+  const qkv = inProjection(g, att, name, x, 0, 3); // (B, T, 3E): [q | k | v] in one MatMul
+  const [q, k, v] = g.opN('Split', [qkv, g.ints([E, E, E])], 3, { axis: { int: 2 } }).map((t) => splitHeads(g, t, att.numHeads, att.headDim)); // (B, heads, T, D)
+  const key = past === null ? k : g.op('Concat', [past.key, k], { axis: { int: 2 } }); // (B, heads, S + T, D)
+  const value = past === null ? v : g.op('Concat', [past.value, v], { axis: { int: 2 } }); // (B, heads, S + T, D)
+  return { y: attendNodes(g, att, name, q, { key, value }, mask).y, present: { key, value } };
+}
+
+/** linear2(act(linear1(x))): (B, T, E) -> (B, T, E). */
+function feedForwardNodes(g: Graph, ff: FeedForward, name: string, x: string): string {
+  const f = linearLayer(g, ff.linear1, `${name}.linear1`, x); // (B, T, F)
+  const a = ff.activation === 'gelu' ? geluNode(g, f) : g.op('Relu', [f]); // (B, T, F)
+  return linearLayer(g, ff.linear2, `${name}.linear2`, a); // (B, T, E)
+}
+
+/** One residual sublayer: x + f(norm(x)) pre-norm, norm(x + f(x)) post-norm. */
+function residual(g: Graph, normFirst: boolean, norm: LayerNorm, normName: string, x: string, f: (h: string) => string): string {
+  if (normFirst) return g.op('Add', [x, f(layerNormNode(g, norm, normName, x))]);
+  return layerNormNode(g, norm, normName, g.op('Add', [x, f(x)]));
+}
+
+/**
+ * One TransformerEncoderLayer over x (B, T, E), post-norm or pre-norm (its JSDoc). With `past` the new steps
+ * attend over its S earlier steps too (and `mask` may be null: a single new step sees everything); returns
+ * the layer's output and the keys and values of every step it attended over (B, heads, S + T, D), `past`'s first.
+ */
+export function encoderLayerNodes(g: Graph, layer: TransformerEncoderLayer, name: string, x: string, mask: string | null, past: KeysValues | null): { y: string; present: KeysValues } {
+  let present: KeysValues | null = null;
+  const x1 = residual(g, layer.options.normFirst, layer.norm1, `${name}.norm1`, x, (h) => {
+    const r = selfAttentionNodes(g, layer.selfAttn, `${name}.self_attn`, h, mask, past);
+    present = r.present;
+    return r.y;
+  }); // (B, T, E)
+  const y = residual(g, layer.options.normFirst, layer.norm2, `${name}.norm2`, x1, (h) => feedForwardNodes(g, layer.ff, name, h)); // (B, T, E)
+  return { y, present: present! };
+}
+
+/**
+ * One TransformerDecoderLayer over x (B, T, E), post-norm or pre-norm (its JSDoc): self-attention under
+ * `mask` over `past` and the new steps, attention over the memory's keys and values (`memory`, from
+ * memoryKeysValues) under `memoryMask`, the feed-forward block. Returns the output, the grown self-attention
+ * keys and values (B, heads, S + T, D), and the cross-attention weights (B, heads, T, S_src).
+ */
+export function decoderLayerNodes(g: Graph, layer: TransformerDecoderLayer, name: string, x: string,
+  mask: string | null, past: KeysValues | null, memory: KeysValues, memoryMask: string | null): { y: string; present: KeysValues; crossWeights: string } {
+  const { normFirst } = layer.options;
+  const att = layer.multiheadAttn;
+  let present: KeysValues | null = null;
+  let crossWeights: string | null = null;
+  const x1 = residual(g, normFirst, layer.norm1, `${name}.norm1`, x, (h) => {
+    const r = selfAttentionNodes(g, layer.selfAttn, `${name}.self_attn`, h, mask, past);
+    present = r.present;
+    return r.y;
+  }); // (B, T, E)
+  const x2 = residual(g, normFirst, layer.norm2, `${name}.norm2`, x1, (h) => {
+    const q = splitHeads(g, inProjection(g, att, `${name}.multihead_attn`, h, 0, 1), att.numHeads, att.headDim); // (B, heads, T, D)
+    const r = attendNodes(g, att, `${name}.multihead_attn`, q, memory, memoryMask);
+    crossWeights = r.probs;
+    return r.y;
+  }); // (B, T, E)
+  const y = residual(g, normFirst, layer.norm3, `${name}.norm3`, x2, (h) => feedForwardNodes(g, layer.ff, name, h)); // (B, T, E)
+  return { y, present: present!, crossWeights: crossWeights! };
 }

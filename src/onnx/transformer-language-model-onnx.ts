@@ -11,8 +11,8 @@
 
 import type { TransformerLanguageModel } from '../nn/transformer-language-model.js';
 import { Graph } from './graph.js';
-import { finish, linearLayer, type OnnxGraph } from './layers.js';
-import { causalMask, encoderLayerNodes, layerNormNode, type KeysValues } from './transformer-graph.js';
+import { finish, type OnnxGraph } from './layers.js';
+import { causalMask, encoderLayerNodes, headNode, layerNormNode, leadingPositions, type KeysValues } from './transformer-graph.js';
 
 const SEQUENCE_DOC = 'recurrent Transformer language model over whole windows: tokens (B, T ≤ context) int64 -> logits (B, T, V), causal';
 const STEP_DOC = 'recurrent Transformer language model, one step: token (B) int64, position (B) int64, past_key_l/past_value_l (B, heads, P, D) per layer -> logits (B, V), present_key_l/present_value_l (B, heads, P + 1, D)';
@@ -23,9 +23,7 @@ export function transformerLanguageModelToOnnx(model: TransformerLanguageModel, 
 
 /** The final LayerNorm and the head (the token embedding's transpose when tied): x (·, E) -> (·, V). */
 function logitsOf(g: Graph, model: TransformerLanguageModel, x: string, table: string): string {
-  const y = layerNormNode(g, model.encoder.norm!, 'encoder.norm', x); // (·, E)
-  if (model.head !== null) return linearLayer(g, model.head, 'head', y); // (·, V)
-  return g.op('MatMul', [y, g.op('Transpose', [table], { perm: { ints: [1, 0] } })]); // (·, V): one copy of the tied weights in the file
+  return headNode(g, model.head, layerNormNode(g, model.encoder.norm!, 'encoder.norm', x), table); // (·, V)
 }
 
 function transformerSequence(model: TransformerLanguageModel, config: object | null): OnnxGraph {
@@ -34,9 +32,7 @@ function transformerSequence(model: TransformerLanguageModel, config: object | n
   const tokens = g.input('tokens', 'int64', ['batch', 'time']);
   const table = g.weight('embedding.weight', model.embedding.weight.data, [V, E]);
   const positions = g.weight('positions.weight', model.positions.weight.data, [context, E]);
-  const T = g.op('Slice', [g.op('Shape', [tokens]), g.ints([1]), g.ints([2])]); // [T]
-  const pos = g.op('Slice', [positions, g.ints([0]), T, g.ints([0])]); // (T, E)
-  let x = g.op('Add', [g.op('Gather', [table, tokens]), pos]); // (B, T, E)
+  let x = g.op('Add', [g.op('Gather', [table, tokens]), leadingPositions(g, positions, tokens)]); // (B, T, E)
   const mask = causalMask(g, tokens); // (T, T)
   model.encoder.layers.forEach((layer, l) => { x = encoderLayerNodes(g, layer, `encoder.layers.${l}`, x, mask, null).y; });
   g.output('logits', logitsOf(g, model, x, table), 'float', ['batch', 'time', V]); // (B, T, V)
