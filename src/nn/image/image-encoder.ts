@@ -46,8 +46,9 @@ export interface PixelBox {
  */
 export class ImageEncoder extends Module {
   readonly config: ResolvedImageEncoderConfig;
-  private readonly convs: Conv2d[][] = [];
-  private readonly pool = new MaxPool2d({ kernelSize: 2 });
+  /** The convolutions of each stage and the pool after each stage, read by the ONNX export (src/onnx/image-graph.ts). */
+  readonly convs: Conv2d[][] = [];
+  readonly pool = new MaxPool2d({ kernelSize: 2 });
 
   constructor(config: ImageEncoderConfig, rng: Rng) {
     super();
