@@ -1,18 +1,21 @@
 // Writes one exported graph for every shape the ONNX tests run (each cell kind, layers, bidirectional,
 // every pooling, the bag of words' features, every attention kind, bridged encoders, input feeding, the
-// Transformer language model tied and untied) into a directory, for scripts/check-onnx.py (onnx.checker,
-// from Debian's python3-onnx) to check: `npm run test:onnx-checker`. Untrained weights: the checker reads structure and types, not values.
+// Transformer language model tied and untied, the captioner with and without attention and CNN, VQA with and
+// without the image) into a directory, for scripts/check-onnx.py (onnx.checker, from Debian's python3-onnx)
+// to check: `npm run test:onnx-checker`. Untrained weights: the checker reads structure and types, not values.
 //   node dist/scripts/write-onnx-samples.js DIR
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BagOfWordsClassifier, bowFeatureKinds } from '../src/nn/bag-of-words-classifier.js';
+import { Captioner, captionerAttentionKinds } from '../src/nn/captioner.js';
 import { LanguageModel } from '../src/nn/language-model.js';
 import type { Module } from '../src/nn/module.js';
 import { cellKinds } from '../src/nn/recurrent/index.js';
 import { SequenceClassifier, poolKinds } from '../src/nn/sequence-classifier.js';
 import { Seq2Seq, seq2seqAttentionKinds } from '../src/nn/seq2seq.js';
 import { TransformerLanguageModel } from '../src/nn/transformer-language-model.js';
+import { VqaModel } from '../src/nn/vqa-model.js';
 import { toOnnx } from '../src/onnx.js';
 import { Rng } from '../src/random/rng.js';
 
@@ -50,5 +53,14 @@ for (const [numLayers, numHeads, tieEmbeddings] of [[1, 1, false], [2, 2, true]]
   write(`gpt-${numLayers}x${numHeads}-${tieEmbeddings ? 'tied' : 'untied'}`, new TransformerLanguageModel({
     arch: 'transformer', vocabSize: 7, dModel: 4, numLayers, numHeads, context: 5, dropout: 0, tieEmbeddings,
   }, rng));
+}
+const image = { channels: 3, height: 13, width: 11 };
+for (const attention of captionerAttentionKinds) {
+  const caption = { vocabSize: 8, embeddingSize: 4, hiddenSize: 4, attention, bos: 0, eos: 1 };
+  write(`caption-${attention}`, new Captioner({ ...caption, image, encoder: { channels: [3, 4], convsPerStage: 2 } }, rng));
+  write(`caption-${attention}-grids`, new Captioner({ ...caption, gridCells: 5, annotationSize: 3 }, rng));
+}
+for (const withImage of [true, false]) {
+  write(`vqa-${withImage ? 'image' : 'baseline'}`, new VqaModel({ vocabSize: 7, numAnswers: 3, embeddingSize: 4, hiddenSize: 4, ...(withImage ? { image, encoder: { channels: [3, 4] } } : {}) }, rng));
 }
 process.stdout.write(`wrote ${n} graphs to ${dir}\n`);
