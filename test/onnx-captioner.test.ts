@@ -3,7 +3,8 @@
 // Captioner.step fed the same words, and the decoder graph driven as a greedy loop against greedyDecode,
 // token for token. Soft attention and Show and Tell, CNNs of one and two convolutions per stage on odd image
 // sizes and channel counts, and a captioner of annotation grids (no CNN); and `recurrent export` of a
-// `caption train` checkpoint, whose greedy loop captions as `caption decode`. Tensors within 1e-5 of their
+// `caption train` checkpoint, whose greedy loop captions as `caption decode`, and a checkpoint from its bytes
+// (`recurrent/onnx`), corrupt ones refused in one line. Tensors within 1e-5 of their
 // largest magnitude.
 
 import assert from 'node:assert/strict';
@@ -12,7 +13,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pngToTensorData } from '../src/data/caption-dataset.js';
 import { greedyDecode } from '../src/decode/greedy.js';
+import { encodeSafetensors } from '../src/io/safetensors.js';
 import { Captioner, type CaptionerConfig } from '../src/nn/captioner.js';
+import { checkpointToOnnx, toOnnx } from '../src/onnx.js';
 import { captionerToOnnx } from '../src/onnx/captioner-onnx.js';
 import { Rng } from '../src/random/rng.js';
 import { noGrad, tidy } from '../src/tensor/tensor.js';
@@ -162,4 +165,18 @@ test('export a caption train checkpoint: FILE-encoder.onnx and FILE-decoder.onnx
   }
   assert.ok(want.some((w) => w.split(' ').length >= 2), `decoding should produce words: ${JSON.stringify(want)}`);
   assert.deepEqual(words.map((w) => w.join(' ')), want);
+});
+
+test('a captioner checkpoint from its bytes: the graphs of the model it describes; a corrupt one is one line', () => {
+  const model = new Captioner({ vocabSize: 4, embeddingSize: 4, hiddenSize: 5, attention: 'soft', bos: 0, eos: 1, image: { channels: 3, height: 8, width: 8 }, encoder: { channels: [2, 3] } }, new Rng(2)).eval();
+  const config = { format: 'recurrent-captioner/1', model: model.config, vocab: ['<s>', '</s>', 'a', 'b'] };
+  const bytes = (c: object): Uint8Array => new TextEncoder().encode(JSON.stringify(c));
+  const weights = (m: Captioner): Uint8Array => encodeSafetensors(new Map([...m.stateDict()].map(([k, t]) => [k, { dtype: 'F32' as const, ...t }])), {});
+  const graphs = checkpointToOnnx({ config: bytes(config), model: weights(model) }, 'cap');
+  assert.deepEqual(graphs, toOnnx(model, config), 'the same graphs as the model\'s, the config in their metadata');
+  assert.throws(() => checkpointToOnnx({ config: bytes({ ...config, vocab: undefined }), model: weights(model) }, 'cap'), /^Error: cap\/config\.json is corrupt: it lacks the model or the vocabulary$/);
+  const other = new Captioner({ ...model.config, encoder: { channels: [3, 3] } }, new Rng(2)); // another CNN, the same grid
+  assert.throws(() => checkpointToOnnx({ config: bytes(config), model: weights(other) }, 'cap'), /^Error: cap\/model\.safetensors does not match cap\/config\.json: [^\n]*$/);
+  model.dispose();
+  other.dispose();
 });

@@ -42,8 +42,8 @@ export const onnxExportFormats = Object.keys(ONNX_EXPORTS);
 
 /**
  * A model's ONNX graphs: LanguageModel and TransformerLanguageModel → [step, sequence], SequenceClassifier and BagOfWordsClassifier →
- * [classifier], Seq2Seq and Captioner → [encoder, decoder], VqaModel → [vqa]. `config` (a checkpoint's config.json) goes into each graph's
- * metadata as `recurrent.config`, so the vocabulary travels with the graph.
+ * [classifier], Seq2Seq and Captioner → [encoder, decoder], VqaModel → [vqa]. `config` (a checkpoint's config.json)
+ * goes into each graph's metadata as `recurrent.config`, so the vocabulary travels with the graph.
  */
 export function toOnnx(model: Module, config: object | null = null): OnnxGraph[] {
   if (model instanceof LanguageModel) return languageModelToOnnx(model, config);
