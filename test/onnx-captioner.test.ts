@@ -2,16 +2,12 @@
 // and projected annotations against Captioner.encode, each decoder step (logits, state, α, β) against
 // Captioner.step fed the same words, and the decoder graph driven as a greedy loop against greedyDecode,
 // token for token. Soft attention and Show and Tell, CNNs of one and two convolutions per stage on odd image
-// sizes and channel counts, and a captioner of annotation grids (no CNN); and `recurrent export` of a
-// `caption train` checkpoint, whose greedy loop captions as `caption decode`, and a checkpoint from its bytes
-// (`recurrent/onnx`), corrupt ones refused in one line. Tensors within 1e-5 of their
-// largest magnitude.
+// sizes and channel counts, and a captioner of annotation grids (no CNN); and a checkpoint from its bytes
+// (`recurrent/onnx`), corrupt ones refused in one line. Tensors within 1e-5 of their largest magnitude.
+// `recurrent export` of `caption train` checkpoints: onnx-image-cli.test.ts.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { pngToTensorData } from '../src/data/caption-dataset.js';
 import { greedyDecode } from '../src/decode/greedy.js';
 import { encodeSafetensors } from '../src/io/safetensors.js';
 import { Captioner, type CaptionerConfig } from '../src/nn/captioner.js';
@@ -19,7 +15,6 @@ import { checkpointToOnnx, toOnnx } from '../src/onnx.js';
 import { captionerToOnnx } from '../src/onnx/captioner-onnx.js';
 import { Rng } from '../src/random/rng.js';
 import { noGrad, tidy } from '../src/tensor/tensor.js';
-import { runCli, tempDir } from './util/cli.js';
 import { assertClose, float, int64, session, type ort } from './util/onnx-runtime.js';
 
 const BOS = 0;
@@ -124,48 +119,6 @@ for (const { what, config } of variants) {
     model.dispose();
   });
 }
-
-test('export a caption train checkpoint: FILE-encoder.onnx and FILE-decoder.onnx, whose greedy loop captions as caption decode', async () => {
-  const dir = tempDir();
-  const data = join(dir, 'data');
-  assert.equal(runCli(['caption', 'data', '--out', data, '--kinds', 'scenes', '--train', '32']).code, 0);
-  const run = join(dir, 'cap');
-  const t = runCli(['caption', 'train', '--data', data, '--encoder', '4,4,8', '--hidden', '16', '--embedding', '8', '--batch-size', '8', '--eval-images', '4',
-    '--lr', '1e-2', '--steps', '20', '--eval-every', '20', '--out', run]);
-  assert.equal(t.code, 0, t.stderr);
-  const r = runCli(['export', '--checkpoint', run, '--format', 'onnx', '--out', join(dir, 'cap.onnx')]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /cap-encoder\.onnx  encoder graph, [\d.]+ KiB\n.*cap-decoder\.onnx  decoder graph/s);
-  const maxLength = 8;
-  const d = runCli(['caption', 'decode', '--checkpoint', run, '--data', data, '--split', 'test-novel', '--images', '3', '--max-length', String(maxLength), '--out', join(dir, 'pics')]);
-  assert.equal(d.code, 0, d.stderr);
-  const want = readFileSync(join(dir, 'pics', 'captions.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t')[1]);
-
-  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
-  const { bos, eos, vocabSize, image } = config.model;
-  const files = readFileSync(join(data, 'scenes', 'test-novel.jsonl'), 'utf8').trim().split('\n').slice(0, 3).map((l) => join(data, 'scenes', JSON.parse(l).image as string));
-  const pixels = files.flatMap((f) => Array.from(pngToTensorData(readFileSync(f), f).data));
-  const n = files.length;
-  const enc = await (await session(readFileSync(join(dir, 'cap-encoder.onnx')))).run({ image: float(pixels, [n, image.channels, image.height, image.width]) });
-  const dec = await session(readFileSync(join(dir, 'cap-decoder.onnx')));
-  const words: string[][] = files.map(() => []);
-  const done = files.map(() => false);
-  let state: Record<string, ort.Tensor> = { h: enc.h, c: enc.c };
-  let prev = new Array<number>(n).fill(bos);
-  for (let k = 0; k < maxLength && done.some((x) => !x); k++) {
-    const o = await dec.run({ token: int64(prev, [n]), ...state, memory: enc.memory, memory_keys: enc.memory_keys });
-    const logits = o.logits.data as Float32Array;
-    prev = prev.map((_, b) => {
-      const best = argmax(logits.subarray(b * vocabSize, (b + 1) * vocabSize));
-      if (best === eos) done[b] = true;
-      else if (!done[b]) words[b].push(config.vocab[best]);
-      return best;
-    });
-    state = { h: o.h_out, c: o.c_out };
-  }
-  assert.ok(want.some((w) => w.split(' ').length >= 2), `decoding should produce words: ${JSON.stringify(want)}`);
-  assert.deepEqual(words.map((w) => w.join(' ')), want);
-});
 
 test('a captioner checkpoint from its bytes: the graphs of the model it describes; a corrupt one is one line', () => {
   const model = new Captioner({ vocabSize: 4, embeddingSize: 4, hiddenSize: 5, attention: 'soft', bos: 0, eos: 1, image: { channels: 3, height: 8, width: 8 }, encoder: { channels: [2, 3] } }, new Rng(2)).eval();
