@@ -1,6 +1,6 @@
 // `recurrent export --checkpoint DIR --format onnx --out FILE`: a checkpoint's model as ONNX graphs
 // (src/onnx/). One graph is written to FILE; several to FILE's stem with the graph's role (lm.onnx ->
-// lm-step.onnx and lm-sequence.onnx; an encoder–decoder's -encoder.onnx and -decoder.onnx).
+// lm-step.onnx and lm-sequence.onnx; an encoder–decoder's or a captioner's -encoder.onnx and -decoder.onnx).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,7 +12,8 @@ export const EXPORT_HELP = `recurrent export: a checkpoint's model in another fo
 Usage:
   recurrent export --checkpoint DIR --format onnx --out FILE
 
-  --checkpoint DIR     a checkpoint of recurrent train, classify train or seq2seq train
+  --checkpoint DIR     a checkpoint of recurrent train, classify train, seq2seq train, caption train or
+                       vqa train
   --format onnx        ONNX (opset 17, IR version 8): the graphs ONNX Runtime runs in Node, browsers
                        (onnxruntime-web), servers and phones
   --out FILE           where the graph goes; a model of several graphs writes FILE's stem, a dash and each

@@ -220,6 +220,6 @@ test('what cannot be exported is one line naming it', () => {
   // From code: bytes in, the same one-line errors; a model class with no exporter is named.
   assert.throws(() => checkpointToOnnx({ config: new TextEncoder().encode('{"format": "recurrent-transformer/1"}'), model: new Uint8Array() }, 'mine'), /^Error: cannot export mine to ONNX/);
   const tagger = new SequenceTagger({ cell: 'gru', vocabSize: 4, hiddenSize: 3, numTags: 2 }, new Rng(1));
-  assert.throws(() => toOnnx(tagger), /cannot export a SequenceTagger to ONNX: the exportable models are LanguageModel, TransformerLanguageModel, SequenceClassifier, BagOfWordsClassifier, Seq2Seq and TransformerSeq2Seq/);
+  assert.throws(() => toOnnx(tagger), /cannot export a SequenceTagger to ONNX: the exportable models are LanguageModel, TransformerLanguageModel, SequenceClassifier, BagOfWordsClassifier, Seq2Seq, TransformerSeq2Seq, Captioner and VqaModel/);
   tagger.dispose();
 });

@@ -5,23 +5,29 @@
 // naming what cannot be exported.
 
 import { BagOfWordsClassifier } from '../nn/bag-of-words-classifier.js';
+import { Captioner } from '../nn/captioner.js';
 import { LanguageModel } from '../nn/language-model.js';
 import type { Module } from '../nn/module.js';
 import { SequenceClassifier } from '../nn/sequence-classifier.js';
 import { Seq2Seq } from '../nn/seq2seq.js';
 import { TransformerLanguageModel } from '../nn/transformer-language-model.js';
 import { TransformerSeq2Seq } from '../nn/transformer-seq2seq.js';
+import { VqaModel } from '../nn/vqa-model.js';
 import { Rng } from '../random/rng.js';
+import { CAPTIONER_FORMAT, captionerFromConfig, type CaptionerCheckpointConfig } from '../tasks/captioning.js';
 import { BOW_CLASSIFIER_FORMAT, CHAR_CLASSIFIER_FORMAT, classifierFromConfig, type ClassifierCheckpointConfig } from '../tasks/classifier.js';
 import { LANGUAGE_MODEL_FORMAT, languageModelFromConfig, type LanguageModelCheckpointConfig } from '../tasks/language-model.js';
 import { SEQ2SEQ_FORMAT, seq2seqModelFromConfig, type Seq2SeqCheckpointConfig } from '../tasks/seq2seq.js';
+import { VQA_FORMAT, vqaFromConfig, type VqaCheckpointConfig } from '../tasks/vqa.js';
 import { checkpointPath, loadCheckpointWeights, parseCheckpointConfig } from '../train/checkpoint-files.js';
+import { captionerToOnnx } from './captioner-onnx.js';
 import { bagOfWordsToOnnx, sequenceClassifierToOnnx } from './classifier-onnx.js';
 import type { OnnxGraph } from './layers.js';
 import { languageModelToOnnx } from './language-model-onnx.js';
 import { seq2seqToOnnx } from './seq2seq-onnx.js';
 import { transformerLanguageModelToOnnx } from './transformer-language-model-onnx.js';
 import { transformerSeq2seqToOnnx } from './transformer-seq2seq-onnx.js';
+import { vqaToOnnx } from './vqa-onnx.js';
 
 export type { OnnxGraph };
 
@@ -31,13 +37,15 @@ export const ONNX_EXPORTS = {
   [CHAR_CLASSIFIER_FORMAT]: 'a recurrent classifier: one graph',
   [BOW_CLASSIFIER_FORMAT]: 'a bag-of-words classifier: one graph',
   [SEQ2SEQ_FORMAT]: 'an encoder–decoder, recurrent or Transformer: encoder and decoder-step graphs',
+  [CAPTIONER_FORMAT]: 'a captioner: image-encoder and decoder-step graphs',
+  [VQA_FORMAT]: 'a VQA model: one graph',
 } as const;
 export const onnxExportFormats = Object.keys(ONNX_EXPORTS);
 
 /**
  * A model's ONNX graphs: LanguageModel and TransformerLanguageModel → [step, sequence], SequenceClassifier and BagOfWordsClassifier →
- * [classifier], Seq2Seq and TransformerSeq2Seq → [encoder, decoder]. `config` (a checkpoint's config.json) goes into each graph's
- * metadata as `recurrent.config`, so the vocabulary travels with the graph.
+ * [classifier], Seq2Seq, TransformerSeq2Seq and Captioner → [encoder, decoder], VqaModel → [vqa]. `config` (a checkpoint's
+ * config.json) goes into each graph's metadata as `recurrent.config`, so the vocabulary travels with the graph.
  */
 export function toOnnx(model: Module, config: object | null = null): OnnxGraph[] {
   if (model instanceof LanguageModel) return languageModelToOnnx(model, config);
@@ -46,7 +54,9 @@ export function toOnnx(model: Module, config: object | null = null): OnnxGraph[]
   if (model instanceof BagOfWordsClassifier) return bagOfWordsToOnnx(model, config);
   if (model instanceof Seq2Seq) return seq2seqToOnnx(model, config);
   if (model instanceof TransformerSeq2Seq) return transformerSeq2seqToOnnx(model, config);
-  throw new Error(`cannot export a ${model?.constructor?.name ?? String(model)} to ONNX: the exportable models are LanguageModel, TransformerLanguageModel, SequenceClassifier, BagOfWordsClassifier, Seq2Seq and TransformerSeq2Seq`);
+  if (model instanceof Captioner) return captionerToOnnx(model, config);
+  if (model instanceof VqaModel) return vqaToOnnx(model, config);
+  throw new Error(`cannot export a ${model?.constructor?.name ?? String(model)} to ONNX: the exportable models are LanguageModel, TransformerLanguageModel, SequenceClassifier, BagOfWordsClassifier, Seq2Seq, TransformerSeq2Seq, Captioner and VqaModel`);
 }
 
 /** The model a checkpoint's parsed config.json describes (weights not loaded); errors name `configPath`. */
@@ -59,13 +69,17 @@ export function modelFromCheckpointConfig(config: { format: string }, configPath
       return classifierFromConfig(config as ClassifierCheckpointConfig, configPath);
     case SEQ2SEQ_FORMAT:
       return seq2seqModelFromConfig(config as Seq2SeqCheckpointConfig, configPath);
+    case CAPTIONER_FORMAT:
+      return captionerFromConfig(config as CaptionerCheckpointConfig, configPath);
+    case VQA_FORMAT:
+      return vqaFromConfig(config as VqaCheckpointConfig, configPath);
     default:
       throw new Error(`${configPath}: format ${JSON.stringify(config.format)} cannot be exported to ONNX (exportable: ${onnxExportFormats.join(', ')})`);
   }
 }
 
 /** The checkpoint kinds parseCheckpointConfig names in its error. */
-export const EXPORTABLE_WHAT = 'recurrent model (language model, classifier or encoder–decoder)';
+export const EXPORTABLE_WHAT = 'recurrent model (language model, classifier, encoder–decoder, captioner or VQA model)';
 
 /**
  * A checkpoint's graphs from its files' bytes: config.json and model.safetensors (`where` names the

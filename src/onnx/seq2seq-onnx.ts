@@ -10,8 +10,8 @@
 // The math is Seq2Seq's (its JSDoc): the bridge, Bahdanau's attention from h_{t-1} before the cell, Luong's
 // after it with h̃_t = tanh(W_c [c_t; h_t]). Inference only: no dropout.
 
-import type { Attention } from '../nn/attention.js';
 import type { Seq2Seq } from '../nn/seq2seq.js';
+import { additiveKeys, additiveScores, attend as attendMemory, attentionParams } from './attention-graph.js';
 import { Graph } from './graph.js';
 import { embeddingLookup, finish, linearLayer, timesTransposed as times, type OnnxGraph } from './layers.js';
 import { lengthMasks, stackSequence, stackStep } from './recurrent-graph.js';
@@ -21,10 +21,6 @@ const DECODER_DOC = 'recurrent encoder–decoder, one decoder step: token (B) in
 
 export function seq2seqToOnnx(model: Seq2Seq, config: object | null = null): OnnxGraph[] {
   return [encoderGraph(model, config), decoderGraph(model, config)];
-}
-
-function attentionParams(att: Attention): Map<string, Float32Array> {
-  return new Map(att.namedParameters().map(([k, t]) => [k, t.data]));
 }
 
 function encoderGraph(model: Seq2Seq, config: object | null): OnnxGraph {
@@ -56,12 +52,10 @@ function encoderGraph(model: Seq2Seq, config: object | null): OnnxGraph {
   if (attention !== 'none') {
     const memory = g.op('Transpose', [r.y], { perm: { ints: [1, 0, 2] } }); // (B, S, Ek)
     g.output('memory', memory, 'float', ['batch', 'src_time', Ek]);
-    const p = attentionParams(model.attention!);
     if (attention === 'bahdanau') {
-      const A = model.attention!.attentionSize;
-      g.output('memory_keys', times(g, memory, p.get('key.weight')!, A, Ek, 'attention.key.weight_t'), 'float', ['batch', 'src_time', A]); // (B, S, A) W_k k
+      g.output('memory_keys', additiveKeys(g, model.attention!, 'attention', memory), 'float', ['batch', 'src_time', model.attention!.attentionSize]); // (B, S, A) W_k k
     } else if (attention === 'luong-general') {
-      g.output('memory_keys', times(g, memory, p.get('weight')!, H, Ek, 'attention.weight_t'), 'float', ['batch', 'src_time', H]); // (B, S, H) W_a k
+      g.output('memory_keys', times(g, memory, attentionParams(model.attention!).get('weight')!, H, Ek, 'attention.weight_t'), 'float', ['batch', 'src_time', H]); // (B, S, H) W_a k
     }
   }
   return finish(g, 'encoder', config);
@@ -84,22 +78,16 @@ function decoderGraph(model: Seq2Seq, config: object | null): OnnxGraph {
 
   // attend(q): the masked softmax over each row's source positions and the weighted sum of the memory.
   const attend = (q: string): { context: string; weights: string } => {
-    const p = attentionParams(model.attention!);
     let scores: string; // (B, S)
-    if (attention === 'bahdanau') {
-      const qa = g.op('Unsqueeze', [times(g, q, p.get('query.weight')!, A, H, 'attention.query.weight_t'), g.ints([1])]); // (B, 1, A)
-      const hidden = g.op('Tanh', [g.op('Add', [keys!, qa])]); // (B, S, A)
-      scores = g.op('Squeeze', [times(g, hidden, p.get('v.weight')!, 1, A, 'attention.v.weight_t'), g.ints([2])]); // (B, S)
-    } else {
+    if (attention === 'bahdanau') scores = additiveScores(g, model.attention!, 'attention', q, keys!);
+    else {
       const kt = g.op('Transpose', [keys!], { perm: { ints: [0, 2, 1] } }); // (B, Q, S)
       scores = g.op('Squeeze', [g.op('MatMul', [g.op('Unsqueeze', [q, g.ints([1])]), kt]), g.ints([1])]); // (B, S) qᵀ k_s or qᵀ W_a k_s
     }
     const S = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [memory!]), g.ints([1]), g.ints([2])]), g.ints([0])]);
     const s = g.op('Range', [g.ints([0], true), S, g.ints([1], true)]); // (S)
     const valid = g.op('Less', [g.op('Unsqueeze', [s, g.ints([0])]), g.op('Unsqueeze', [srcLengths!, g.ints([1])])]); // (B, S)
-    const weights = g.op('Softmax', [g.op('Where', [valid, scores, g.floats([-Infinity], [])])], { axis: { int: -1 } }); // (B, S), exactly 0 on padding
-    const context = g.op('Squeeze', [g.op('MatMul', [g.op('Unsqueeze', [weights, g.ints([1])]), memory!]), g.ints([1])]); // (B, Ek)
-    return { context, weights };
+    return attendMemory(g, scores, memory!, valid); // context (B, Ek), weights (B, S) exactly 0 on padding
   };
 
   let x = embeddingLookup(g, model.tgtEmbedding, 'tgt_embedding', token); // (B, E)

@@ -46,8 +46,9 @@ export interface PixelBox {
  */
 export class ImageEncoder extends Module {
   readonly config: ResolvedImageEncoderConfig;
-  private readonly convs: Conv2d[][] = [];
-  private readonly pool = new MaxPool2d({ kernelSize: 2 });
+  /** The convolutions of each stage and the pool after each stage, read by the ONNX export (src/onnx/image-graph.ts). */
+  readonly convs: ReadonlyArray<readonly Conv2d[]>;
+  readonly pool = new MaxPool2d({ kernelSize: 2 });
 
   constructor(config: ImageEncoderConfig, rng: Rng) {
     super();
@@ -60,13 +61,13 @@ export class ImageEncoder extends Module {
     if (convsPerStage !== 1 && convsPerStage !== 2) throw new Error(`ImageEncoder convsPerStage must be 1 or 2, got ${JSON.stringify(convsPerStage)}`);
     this.config = { inChannels, channels: [...channels], convsPerStage };
     let c = inChannels;
-    channels.forEach((out, s) => {
+    this.convs = channels.map((out, s) => {
       const stage: Conv2d[] = [];
       for (let k = 0; k < convsPerStage; k++) {
         stage.push(this.child(`conv${s + 1}_${k + 1}`, new Conv2d({ inChannels: c, outChannels: out, kernelSize: 3, padding: 1 }, rng)));
         c = out;
       }
-      this.convs.push(stage);
+      return stage;
     });
   }
 
