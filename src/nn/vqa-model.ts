@@ -32,7 +32,7 @@ export interface VqaModelConfig {
 const CONFIG_KEYS = ['vocabSize', 'numAnswers', 'embeddingSize', 'hiddenSize', 'image', 'encoder'] as const;
 
 export interface VqaBatch {
-  /** B images, C·H·W floats in [0, 1] each (ignored by nothing: the baseline refuses them). */
+  /** B images, C·H·W floats in [0, 1] each: required with an image encoder, refused by the question-only baseline. */
   images?: ReadonlyArray<ArrayLike<number>>;
   /** B questions of word ids, each non-empty. */
   questions: ReadonlyArray<ArrayLike<number>>;
