@@ -7,26 +7,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { LanguageModel } from '../../src/nn/language-model.js';
 import { noGrad, tidy } from '../../src/tensor/tensor.js';
 import { loadCheckpoint } from '../../src/train/train-language-model.js';
 import { runCli, smallCorpus, tempDir } from '../util/cli.js';
 import { relativeError } from '../util/onnx-runtime.js';
+import { freePort, python, run, torchrunArgs, trainDdp } from './torch-run.js';
 
-const python = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'python'); // dist/test/torch -> repo/python
 const TEXT = 'the cat sat on the mat.\na dog';
-// Debian's torch 1.13 on Python 3.11: torchrun's default --redirects 0 / --tee 0 crash (see the README).
-const TORCHRUN = ['--redirects', '2', '--tee', '2'];
-
-function run(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, RECURRENT_DEBUG: '' } });
-  assert.equal(r.status, 0, `${cmd} ${args.join(' ')}:\n${r.stderr}`);
-  return r.stderr;
-}
 
 /** PyTorch's logits (T, V) and final h over TEXT, from the checkpoint in dir. */
 function torchForward(dir: string): { logits: Float32Array; h: Float32Array } {
@@ -92,7 +83,7 @@ for (const { cell, extra } of [{ cell: 'lstm', extra: [] as string[] }, { cell: 
 
     // Two processes, two streams each, to step 30, written back into a copy.
     const ddp = join(dir, 'ddp');
-    const log = run('torchrun', [...TORCHRUN, '--nproc_per_node', '2', join(python, 'train_ddp.py'), '--checkpoint', start, '--data', data, '--steps', '30', '--out', ddp]);
+    const log = trainDdp(start, data, 30, ddp);
     assert.match(log, /from step 20 to 30 on 2 processes \(2 of 4 streams each\)/);
     const back = assertSameOutputs(ddp, `${cell} after DDP`);
 
@@ -133,15 +124,15 @@ test('the same command spans machines: two nodes of one process each (loopback) 
   writeFileSync(data, smallCorpus(150));
   const start = join(dir, 'lm');
   assert.equal(runCli(['train', '--data', data, ...lmFlags('gru'), '--steps', '10', '--out', start]).code, 0);
-  const port = String(29500 + (process.pid % 1000));
-  const node = (rank: number, out: string) => ['torchrun', [...TORCHRUN, '--nnodes', '2', '--node_rank', String(rank), '--nproc_per_node', '1',
-    '--master_addr', '127.0.0.1', '--master_port', port, join(python, 'train_ddp.py'), '--checkpoint', start, '--data', data, '--steps', '20', '--out', out]] as const;
+  const port = freePort();
+  const node = (rank: number, out: string) => ['torchrun', torchrunArgs(['--nnodes', '2', '--node_rank', String(rank), '--nproc_per_node', '1',
+    '--master_addr', '127.0.0.1', join(python, 'train_ddp.py'), '--checkpoint', start, '--data', data, '--steps', '20', '--out', out], port)] as const;
   // Both nodes at once: each waits for the other at the rendezvous.
   const both = spawnSync('bash', ['-c', `${node(0, join(dir, 'nodes')).flat().join(' ')} & ${node(1, join(dir, 'unused')).flat().join(' ')}; wait`], { encoding: 'utf8' });
   assert.equal(both.status, 0, both.stderr);
   assert.match(both.stderr, /on 2 processes \(2 of 4 streams each\)/);
   const two = join(dir, 'two');
-  run('torchrun', [...TORCHRUN, '--nproc_per_node', '2', join(python, 'train_ddp.py'), '--checkpoint', start, '--data', data, '--steps', '20', '--out', two]);
+  trainDdp(start, data, 20, two);
   const a = weights(join(dir, 'nodes'));
   for (const [k, v] of weights(two)) assert.ok(relativeError(a.get(k)!, v) <= 1e-6, `${k}: two nodes and two processes differ`);
 });

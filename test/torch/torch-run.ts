@@ -27,9 +27,19 @@ export function torchForward(dir: string, data: string): Map<string, Float32Arra
   return new Map([...decodeSafetensors(readFileSync(out)).tensors].map(([k, v]) => [k, v.data as Float32Array]));
 }
 
+/** A port no one listens on now: torchrun's default (29500) is taken whenever another round trip runs beside this one. */
+export function freePort(): string {
+  return run('/usr/bin/python3', ['-c', "import socket, sys; s = socket.socket(); s.bind(('127.0.0.1', 0)); sys.stderr.write(str(s.getsockname()[1]))"]);
+}
+
+/** The arguments of a torchrun command (its workarounds and a free port first, then `args`). */
+export function torchrunArgs(args: string[], port = freePort()): string[] {
+  return [...TORCHRUN, '--master_port', port, ...args];
+}
+
 /** Two DDP processes (torchrun, gloo) continue the checkpoint in `start` to `steps` in all, into `out`; returns their log. */
 export function trainDdp(start: string, data: string, steps: number, out: string, extra: string[] = []): string {
-  return run('torchrun', [...TORCHRUN, '--nproc_per_node', '2', join(python, 'train_ddp.py'), '--checkpoint', start, '--data', data, '--steps', String(steps), '--out', out, ...extra]);
+  return run('torchrun', torchrunArgs(['--nproc_per_node', '2', join(python, 'train_ddp.py'), '--checkpoint', start, '--data', data, '--steps', String(steps), '--out', out, ...extra]));
 }
 
 export function weights(dir: string): Map<string, Float32Array> {
