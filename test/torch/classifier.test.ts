@@ -13,7 +13,7 @@ import { noGrad, tidy } from '../../src/tensor/tensor.js';
 import { loadCheckpointDirectory } from '../../src/train/checkpoint-directory.js';
 import { runCli, tempDir } from '../util/cli.js';
 import { relativeError } from '../util/onnx-runtime.js';
-import { metrics, python, torchForward, trainDdp, worstWeightDifference } from './torch-run.js';
+import { continueBothWays, metrics, python, torchForward, trainDdp, worstWeightDifference } from './torch-run.js';
 
 /** Three labels told apart by their words, texts of 2 to 7 words (so a batch pads). */
 function labelledLines(n: number): string {
@@ -70,16 +70,8 @@ for (const { name, model } of [MODELS[0], MODELS[4]]) {
     const dir = tempDir();
     const data = join(dir, 'lines.tsv');
     writeFileSync(data, labelledLines(60));
-    const start = join(dir, 'c');
-    assert.equal(runCli(['classify', 'train', '--data', data, ...flags(model), '--steps', '10', '--out', start]).code, 0);
-
-    const own = join(dir, 'own'); // recurrent's own continuation to step 20
-    cpSync(start, own, { recursive: true });
-    const c = runCli(['classify', 'train', '--data', data, ...flags(model), '--steps', '20', '--out', own, '--resume']);
-    assert.equal(c.code, 0, c.stderr);
-
-    const ddp = join(dir, 'ddp');
-    assert.match(trainDdp(start, data, 20, ddp), /from step 10 to 20 on 2 processes \(4 of 8 lines each\)/);
+    const { own, ddp, log } = continueBothWays(dir, ['classify', 'train'], data, flags(model)); // recurrent's own continuation and DDP's, 10 to 20
+    assert.match(log, /from step 10 to 20 on 2 processes \(4 of 8 lines each\)/);
     const back = assertSameLogits(ddp, data, `${name} after DDP`);
     // The same batches (drawn from recurrent's generator): the weights are recurrent's continuation's but for rounding.
     const worst = worstWeightDifference(ddp, own);

@@ -15,7 +15,7 @@ import { noGrad, tidy } from '../../src/tensor/tensor.js';
 import { loadCheckpointDirectory } from '../../src/train/checkpoint-directory.js';
 import { runCli, tempDir } from '../util/cli.js';
 import { relativeError } from '../util/onnx-runtime.js';
-import { metrics, python, torchForward, trainDdp, worstWeightDifference } from './torch-run.js';
+import { continueBothWays, metrics, python, torchForward, worstWeightDifference } from './torch-run.js';
 
 /** Reversal and upper-casing of short words: pairs whose lengths vary (so batches pad), a few sources twice. */
 function pairs(n: number): string {
@@ -75,16 +75,8 @@ test('seq2seq gru bidirectional, bahdanau, label smoothing: two DDP processes co
   const dir = tempDir();
   const data = join(dir, 'pairs.tsv');
   writeFileSync(data, pairs(60));
-  const start = join(dir, 's');
-  assert.equal(runCli(['seq2seq', 'train', '--data', data, ...flags(model), '--steps', '10', '--out', start]).code, 0);
-
-  const own = join(dir, 'own'); // recurrent's own continuation to step 20
-  cpSync(start, own, { recursive: true });
-  const c = runCli(['seq2seq', 'train', '--data', data, ...flags(model), '--steps', '20', '--out', own, '--resume']);
-  assert.equal(c.code, 0, c.stderr);
-
-  const ddp = join(dir, 'ddp');
-  assert.match(trainDdp(start, data, 20, ddp), /from step 10 to 20 on 2 processes \(4 of 8 pairs each\)/);
+  const { own, ddp, log } = continueBothWays(dir, ['seq2seq', 'train'], data, flags(model)); // recurrent's own continuation and DDP's, 10 to 20
+  assert.match(log, /from step 10 to 20 on 2 processes \(4 of 8 pairs each\)/);
   const back = assertSameOutputs(ddp, data, 'after DDP');
   // The same length-bucketed batches: the weights are recurrent's continuation's but for rounding.
   const worst = worstWeightDifference(ddp, own);

@@ -4,10 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { runCli } from '../util/cli.js';
 import { relativeError } from '../util/onnx-runtime.js';
 
 export const python = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'python'); // dist/test/torch -> repo/python
@@ -58,4 +59,20 @@ export function worstWeightDifference(a: string, b: string): number {
 
 export function metrics(dir: string): Array<Record<string, number>> {
   return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+/**
+ * A checkpoint trained by `command` (e.g. ['classify', 'train']) to step `from` in dir/start, then continued
+ * to step `to` both by recurrent's own --resume (dir/own) and by two DDP processes (dir/ddp, their log returned).
+ */
+export function continueBothWays(dir: string, command: string[], data: string, flags: string[], from = 10, to = 20): { start: string; own: string; ddp: string; log: string } {
+  const start = join(dir, 'start');
+  const first = runCli([...command, '--data', data, ...flags, '--steps', String(from), '--out', start]);
+  assert.equal(first.code, 0, first.stderr);
+  const own = join(dir, 'own');
+  cpSync(start, own, { recursive: true });
+  const c = runCli([...command, '--data', data, ...flags, '--steps', String(to), '--out', own, '--resume']);
+  assert.equal(c.code, 0, c.stderr);
+  const ddp = join(dir, 'ddp');
+  return { start, own, ddp, log: trainDdp(start, data, to, ddp) };
 }
