@@ -232,8 +232,9 @@ export interface CaptioningTask extends TrainingTask<CaptionerBatch> {
 /**
  * The task of training a captioner on `train`, validated on `val` (images of the same size). `fingerprint`
  * identifies the training data, which a resume must read again (default: that of its captions; the command
- * line gives its JSON lines'); `optionName` names a model option in the message that refuses a resume whose
- * options disagree with the checkpoint's.
+ * line gives its JSON lines'); `kind` (default scenes) is recorded in the checkpoint, which eval and decode
+ * read as that kind only and a resume must repeat; `optionName` names a model option in the message that
+ * refuses a resume whose options disagree with the checkpoint's.
  */
 export function captioningTask(
   train: CaptionSet, val: CaptionSet,
