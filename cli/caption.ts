@@ -1,19 +1,21 @@
 // `recurrent caption data|train|eval|decode`: the generated datasets for captioning and visual questions
 // (src/data/scenes.ts, src/data/caption-dataset.ts), written as JSON lines and PNGs (deterministic: the same
-// seed writes the same bytes); captioners trained on the scenes through the engine (src/tasks/captioning.ts,
-// training-run.ts), scored on the seen and the held-out colour–shape pairs, and their attention drawn.
+// seed writes the same bytes); captioners trained on the scenes or the numbers through the engine
+// (src/tasks/captioning.ts, training-run.ts), scored (scenes: on the seen and the held-out colour–shape pairs;
+// numbers: by number of digits), and their attention drawn.
 
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encode } from 'fast-png';
 import { DATASET_KINDS, DEFAULT_TRAIN, HELD_OUT, SPLITS, datasetItem, pngToTensorData, splitSize, type DatasetKind } from '../src/data/caption-dataset.js';
 import { dataFingerprint } from '../src/data/fingerprint.js';
-import type { Scene } from '../src/data/scenes.js';
+import type { NumberImage, Scene } from '../src/data/scenes.js';
 import { captionerAttentionKinds, type Captioner } from '../src/nn/captioner.js';
 import { optimizerNames } from '../src/optim/optimizer.js';
 import {
-  CAPTIONER_FORMAT, attentionCorrectness, captionImages, captionScores, captionerFromConfig, captioningTask, cellTiles, checkImages,
-  defaultCaptioningTaskOptions, teacherForcedLoss, type CaptionImage, type CaptionSet, type CaptionerCheckpointConfig, type CaptionerModelOptions,
+  CAPTIONER_FORMAT, CAPTION_KINDS, accuracyByDigits, attentionCorrectness, captionImages, captionScores, captionerFromConfig, captioningTask,
+  cellTiles, checkImages, checkpointKind, defaultCaptioningTaskOptions, teacherForcedLoss,
+  type CaptionImage, type CaptionKind, type CaptionSet, type CaptionerCheckpointConfig, type CaptionerModelOptions,
 } from '../src/tasks/captioning.js';
 import { loadCheckpointDirectory } from '../src/train/checkpoint-directory.js';
 import { UsageError, beamFlags, int, intList, loadMembers, num, oneOf, parse, runSubcommand, str } from './args.js';
@@ -27,14 +29,14 @@ export const CAPTION_HELP = `recurrent caption: image captioning on generated im
 
 Usage:
   recurrent caption data   --out DIR [--seed S] [--kinds scenes,numbers,questions] [--train N]
-  recurrent caption train  --data DIR [--attention soft|none] [--hidden N] [--embedding N] [--attention-size N]
-                           [--encoder C1,C2,...] [--penalty X] [--teacher-forcing SCHEDULE] [--feedback sample|argmax]
+  recurrent caption train  --data DIR [--kind scenes|numbers] [--attention soft|none] [--hidden N] [--embedding N]
+                           [--attention-size N] [--encoder C1,C2,...] [--penalty X] [--teacher-forcing SCHEDULE] [--feedback sample|argmax]
                            [--batch-size B] [--eval-images N] [--max-length N] [--steps N | --time SECONDS] [--lr X]
                            [--lr-schedule NAME ...] [--optimizer NAME] [--clip X] [--clip-value X] [--ema D] [--eval-every N]
                            [--seed S] [--out DIR] [--resume] [--backend NAME]
-  recurrent caption eval   --checkpoint DIR[,DIR...] --data DIR [--splits test,test-novel] [--images N] [--beam K]
+  recurrent caption eval   --checkpoint DIR[,DIR...] --data DIR [--kind K] [--splits S,...] [--images N] [--beam K]
                            [--length-penalty A] [--max-length N] [--backend NAME]
-  recurrent caption decode --checkpoint DIR[,DIR...] (--data DIR [--split S] [--images N] | --image FILE.png)
+  recurrent caption decode --checkpoint DIR[,DIR...] (--data DIR [--kind K] [--split S] [--images N] | --image FILE.png)
                            [--beam K] [--max-length N] --out DIR [--backend NAME]
 
   --out DIR     where to write (a new or empty directory): DIR/KIND/SPLIT.jsonl, one record per image, and
@@ -46,8 +48,10 @@ Usage:
                 questions: colour, shape, count, relation) (default all three)
   --train N     training images per kind (default ${DEFAULT_TRAIN}); validation N/16 and test N/8
 
-train, eval, decode (the scenes of a \`caption data\` directory, DIR/scenes/SPLIT.jsonl and its PNGs):
-  --data DIR             the directory \`caption data --out DIR\` wrote (train trains on scenes/train, validates on scenes/val)
+train, eval, decode (the scenes or the numbers of a \`caption data\` directory, DIR/KIND/SPLIT.jsonl and its PNGs):
+  --data DIR             the directory \`caption data --out DIR\` wrote (train trains on KIND/train, validates on KIND/val)
+  --kind K               scenes or numbers (train: default scenes; eval, decode: the checkpoint's kind, and no other,
+                         since its vocabulary holds only that kind's words)
   --attention NAME       soft (Xu et al. 2015: an MLP attention over the CNN's grid, the gate β, the deep output) or
                          none (Show and Tell: the mean annotation sets the LSTM's initial state) (default soft)
   --hidden N             the LSTM's hidden size (default 128)
@@ -77,8 +81,9 @@ ${lrScheduleHelp(25)}
   --out DIR              train: checkpoint directory (default runs/caption); decode: where the pictures go
   --resume               continue the checkpoint in --out exactly where it stopped
   --checkpoint DIRS      a checkpoint, or several separated by commas: an ensemble (same vocabulary and images)
-  --splits S,...         eval: the splits to score (default test,test-novel: seen and held-out colour–shape pairs)
-  --split S              decode: the split to caption (default test-novel)
+  --splits S,...         eval: the splits to score (default scenes test,test-novel: seen and held-out colour–shape
+                         pairs; numbers test)
+  --split S              decode: the split to caption (default scenes test-novel, numbers test)
   --images N             eval, decode: the first N images of each split (default: all; decode 8)
   --image FILE.png       decode: one image of the model's size instead
   --beam K               beam search of width K (default 1: greedy)
@@ -89,8 +94,10 @@ eval prints one JSON line per split: BLEU-4 (corpus, closest reference length, n
 match of the decoded captions against every reference of each image, and attention correctness (Liu et al.
 2017): for each decoded word of a phrase "SIZE COLOUR SHAPE" that names exactly one object of the scene, the
 share of that word's attention inside the object's mask (each grid cell's α spread over the pixels its pools
-reduce to it), averaged over those words, beside the same for uniform attention. decode writes, per image,
-NNN.png (the image, then the attention of each word over it, eos last) and captions.tsv (file, caption).`;
+reduce to it), averaged over those words, beside the same for uniform attention. On numbers the words scored
+are the digits decoded in their place, against their digit's box, and eval adds sequence accuracy (the whole
+digit string right) overall and by number of digits (accuracyByDigits, with imagesByDigits). decode writes,
+per image, NNN.png (the image, then the attention of each word over it, eos last) and captions.tsv (file, caption).`;
 
 function data(argv: string[]): number {
   const v = parse(argv, { out: { type: 'string' }, seed: { type: 'string' }, kinds: { type: 'string' }, train: { type: 'string' } });
@@ -121,7 +128,7 @@ function data(argv: string[]): number {
   return 0;
 }
 
-// ---- the scenes of a dataset directory ----
+// ---- the scenes and numbers of a dataset directory ----
 
 /** DIR/KIND/SPLIT.jsonl: each record with its PNG's pixels (3, H, W) as bytes, the images' size, and the text. */
 export function readImageRecords<R extends { image: string }>(
@@ -151,17 +158,44 @@ export function readImageRecords<R extends { image: string }>(
   return { records, ...size, path, text };
 }
 
-/** DIR/scenes/SPLIT.jsonl with its PNGs, and the text of the JSON lines (its fingerprint identifies the data). */
-function readScenes(dir: string, split: string): { set: CaptionSet; text: string } {
-  type SceneRecord = { image: string; scene: Scene; captions: Array<{ words: string[] }> };
-  const r = readImageRecords<SceneRecord>(dir, 'scenes', split, (x) => Array.isArray(x.captions) && x.scene !== undefined, 'scene (image, scene, captions)');
-  const images = r.records.map(({ record, pixels }) => ({ pixels, captions: record.captions.map((c) => c.words), scene: record.scene }));
+/** DIR/KIND/SPLIT.jsonl with its PNGs, and the text of the JSON lines (its fingerprint identifies the data). */
+function readCaptions(dir: string, kind: CaptionKind, split: string): { set: CaptionSet; text: string } {
+  type CaptionRecord = { image: string; scene?: Scene; number?: NumberImage; captions: Array<{ words: string[] }> };
+  const what = kind === 'scenes' ? 'scene (image, scene, captions)' : 'number (image, number, captions)';
+  const holds = (x: Partial<CaptionRecord>): boolean => Array.isArray(x.captions) && (kind === 'scenes' ? x.scene : x.number) !== undefined;
+  const r = readImageRecords<CaptionRecord>(dir, kind, split, holds, what);
+  const images = r.records.map(({ record, pixels }): CaptionImage => ({
+    pixels, captions: record.captions.map((c) => c.words), scene: record.scene, number: record.number,
+  }));
   return { set: { name: r.path, width: r.width, height: r.height, images }, text: r.text };
+}
+
+/** What eval scores and decode draws when no split is given: for scenes, the held-out pairs beside the seen ones. */
+const DEFAULT_SPLITS: { readonly [K in CaptionKind]: { eval: readonly string[]; decode: string } } = {
+  scenes: { eval: ['test', 'test-novel'], decode: 'test-novel' },
+  numbers: { eval: ['test'], decode: 'test' },
+};
+
+/**
+ * The kind eval and decode read: the checkpoint's. --kind may name it, but not the other kind: the model's
+ * vocabulary holds only its own kind's words, so the other's captions could not even be scored.
+ */
+function readKind(v: Record<string, unknown>, members: ReturnType<typeof loadEnsemble>): CaptionKind {
+  const had = checkpointKind(members[0].config);
+  const asked = oneOf(v, 'kind', had, CAPTION_KINDS);
+  if (asked !== had) throw new Error(`${members[0].dir} was trained on ${had}, not --kind ${asked} (leave --kind out to read ${had})`);
+  return had;
+}
+
+/** A split name of `kind` (--split or one of --splits). */
+function checkSplit(kind: CaptionKind, split: string, flag: string): void {
+  if (!SPLITS[kind].includes(split)) throw new UsageError(`unknown split "${split}" in ${flag} (${kind}: ${SPLITS[kind].join(', ')})`);
 }
 
 /** Several checkpoints (comma-separated) as an ensemble: the same vocabulary. */
 function loadEnsemble(dirs: string) {
   return loadMembers(dirs, (dir) => loadCheckpointDirectory(dir, [CAPTIONER_FORMAT], 'recurrent captioner', (c: CaptionerCheckpointConfig, path) => captionerFromConfig(c, path)), (m, m0) => {
+    if (checkpointKind(m.config) !== checkpointKind(m0.config)) throw new Error(`ensemble: ${m.dir} was trained on ${checkpointKind(m.config)}, ${m0.dir} on ${checkpointKind(m0.config)}`);
     if (m.config.vocab.join('\n') !== m0.config.vocab.join('\n')) throw new Error(`ensemble: ${m.dir} has a different vocabulary from ${m0.dir}`);
   });
 }
@@ -174,14 +208,15 @@ const MODEL_FLAGS: Record<keyof CaptionerModelOptions, string> = {
 
 async function train(argv: string[]): Promise<number> {
   const v = parse(argv, {
-    data: { type: 'string' }, attention: { type: 'string' }, hidden: { type: 'string' }, embedding: { type: 'string' }, 'attention-size': { type: 'string' },
-    encoder: { type: 'string' }, penalty: { type: 'string' }, 'teacher-forcing': { type: 'string' }, feedback: { type: 'string' },
+    data: { type: 'string' }, kind: { type: 'string' }, attention: { type: 'string' }, hidden: { type: 'string' }, embedding: { type: 'string' },
+    'attention-size': { type: 'string' }, encoder: { type: 'string' }, penalty: { type: 'string' }, 'teacher-forcing': { type: 'string' }, feedback: { type: 'string' },
     'batch-size': { type: 'string' }, 'eval-images': { type: 'string' }, 'max-length': { type: 'string' }, out: { type: 'string' },
     backend: { type: 'string' }, ...ENGINE_OPTIONS,
   });
   selectBackend(v);
   const dir = str(v, 'data');
   if (dir === undefined) throw new UsageError('caption train needs --data DIR (a `caption data` directory)');
+  const kind = oneOf(v, 'kind', 'scenes', CAPTION_KINDS);
   const attention = oneOf(v, 'attention', 'soft', captionerAttentionKinds);
   if (attention === 'none') for (const f of ['penalty', 'attention-size']) if (v[f] !== undefined) throw new UsageError(`--${f} applies to --attention soft, not none`);
   const channels = intList(v, 'encoder', [16, 32, 64], 'positive channel counts');
@@ -191,9 +226,10 @@ async function train(argv: string[]): Promise<number> {
   };
   const model = Object.fromEntries(Object.entries(asked).filter(([k]) => v[MODEL_FLAGS[k as keyof CaptionerModelOptions]] !== undefined)) as CaptionerModelOptions;
   const engine = parseEngineFlags(v, { steps: 2000, lr: 1e-3, evalEvery: 200 });
-  const { set: trainSet, text } = readScenes(dir, 'train');
-  const { set: valSet } = readScenes(dir, 'val');
+  const { set: trainSet, text } = readCaptions(dir, kind, 'train');
+  const { set: valSet } = readCaptions(dir, kind, 'val');
   const task = captioningTask(trainSet, valSet, {
+    kind,
     fingerprint: dataFingerprint(text),
     teacherForcing: parseSchedule(str(v, 'teacher-forcing')),
     feedback: oneOf(v, 'feedback', 'sample', ['sample', 'argmax'] as const),
@@ -221,7 +257,7 @@ function decodeFlags(v: Record<string, unknown>, config: CaptionerCheckpointConf
 
 function evaluate(argv: string[]): number {
   const v = parse(argv, {
-    checkpoint: { type: 'string' }, data: { type: 'string' }, splits: { type: 'string' }, images: { type: 'string' }, beam: { type: 'string' },
+    checkpoint: { type: 'string' }, data: { type: 'string' }, kind: { type: 'string' }, splits: { type: 'string' }, images: { type: 'string' }, beam: { type: 'string' },
     'length-penalty': { type: 'string' }, 'max-length': { type: 'string' }, backend: { type: 'string' },
   });
   selectBackend(v);
@@ -229,14 +265,15 @@ function evaluate(argv: string[]): number {
   const dir = str(v, 'data');
   if (dirs === undefined) throw new UsageError('caption eval needs --checkpoint DIR');
   if (dir === undefined) throw new UsageError('caption eval needs --data DIR (a `caption data` directory)');
-  const splits = (str(v, 'splits') ?? 'test,test-novel').split(',').map((s) => s.trim());
-  for (const s of splits) if (!SPLITS.scenes.includes(s)) throw new UsageError(`unknown split "${s}" in --splits (choose from: ${SPLITS.scenes.join(', ')})`);
   const members = loadEnsemble(dirs);
   const models = members.map((m) => m.model);
   const { vocab, config } = members[0];
+  const kind = readKind(v, members);
+  const splits = str(v, 'splits')?.split(',').map((s) => s.trim()) ?? DEFAULT_SPLITS[kind].eval;
+  for (const s of splits) checkSplit(kind, s, '--splits');
   const o = decodeFlags(v, config);
   for (const split of splits) {
-    const { set } = readScenes(dir, split);
+    const { set } = readCaptions(dir, kind, split);
     if (v.images !== undefined) set.images = set.images.slice(0, int(v, 'images', 1));
     for (const m of models) checkImages(m, set);
     const start = performance.now();
@@ -250,6 +287,7 @@ function evaluate(argv: string[]): number {
       split, step: members.length === 1 ? members[0].step : members.map((m) => m.step), models: members.length, beam: o.beam, images: set.images.length,
       loss: members.reduce((a, m) => a + teacherForcedLoss(m.model, set.images, vocab, set.name), 0) / members.length,
       ...scores,
+      ...(kind === 'numbers' ? accuracyByDigits(words, set.images) : {}),
       attentionCorrectness: att?.correctness ?? null, uniformAttention: att?.uniform ?? null, attendedWords: att?.words ?? 0,
       decodeSec: (performance.now() - start) / 1000,
     }) + '\n');
@@ -292,7 +330,7 @@ function attentionPicture(model: Captioner, pixels: Uint8Array, weights: readonl
 
 function decode(argv: string[]): number {
   const v = parse(argv, {
-    checkpoint: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, images: { type: 'string' }, image: { type: 'string' },
+    checkpoint: { type: 'string' }, data: { type: 'string' }, kind: { type: 'string' }, split: { type: 'string' }, images: { type: 'string' }, image: { type: 'string' },
     beam: { type: 'string' }, 'length-penalty': { type: 'string' }, 'max-length': { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
   });
   selectBackend(v);
@@ -307,6 +345,7 @@ function decode(argv: string[]): number {
   const members = loadEnsemble(dirs);
   const models = members.map((m) => m.model);
   const { vocab, config } = members[0];
+  const kind = readKind(v, members);
   const img = config.model.image!;
   let images: CaptionImage[];
   if (file !== undefined) {
@@ -314,9 +353,9 @@ function decode(argv: string[]): number {
     const t = pngToTensorData(readFileSync(file), file, { width: img.width, height: img.height });
     images = [{ pixels: Uint8Array.from(t.data, (x) => Math.round(x * 255)), captions: [] }];
   } else {
-    const split = str(v, 'split') ?? 'test-novel';
-    if (!SPLITS.scenes.includes(split)) throw new UsageError(`unknown --split "${split}" (choose from: ${SPLITS.scenes.join(', ')})`);
-    const { set } = readScenes(dir!, split);
+    const split = str(v, 'split') ?? DEFAULT_SPLITS[kind].decode;
+    checkSplit(kind, split, '--split');
+    const { set } = readCaptions(dir!, kind, split);
     for (const m of models) checkImages(m, set);
     images = set.images.slice(0, int(v, 'images', 8));
   }

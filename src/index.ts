@@ -106,8 +106,8 @@ export {
 export { corpusBleu, ciderD, exactMatch } from './metrics/caption-metrics.js';
 export { maskMass, namedObjects, type PixelTile } from './metrics/attention-correctness.js';
 export {
-  CAPTIONER_FORMAT, attentionCorrectness, captionImages, captionScores, captionerFromConfig, captioningTask, cellTiles, defaultCaptioningTaskOptions, imageSources,
-  teacherForcedLoss, type CaptionImage, type CaptionSet, type CaptionerCheckpointConfig, type CaptionerModelOptions, type CaptioningTask, type CaptioningTaskOptions,
+  CAPTIONER_FORMAT, CAPTION_KINDS, accuracyByDigits, attentionCorrectness, captionImages, captionScores, captionerFromConfig, captioningTask, cellTiles,
+  checkpointKind, defaultCaptioningTaskOptions, imageSources, namedRegions, teacherForcedLoss, type CaptionImage, type CaptionKind, type CaptionSet, type CaptionerCheckpointConfig, type CaptionerModelOptions, type CaptioningTask, type CaptioningTaskOptions,
   type DecodeCaptionOptions,
 } from './tasks/captioning.js';
 export { VqaModel, type VqaBatch, type VqaModelConfig, type VqaOutput } from './nn/vqa-model.js';

@@ -1,6 +1,7 @@
 // End-to-end tests of `recurrent caption train|eval|decode` on a tiny generated scenes dataset: the metrics
 // log, eval's scores per split (seen and held-out pairs) with attention correctness, decode's pictures, exact
-// resume, Show and Tell, and a one-line error for each kind of bad input.
+// resume, Show and Tell, and a one-line error for each kind of bad input; and on the numbers: accuracy by
+// number of digits, and a checkpoint read only as the kind it was trained on.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,9 +12,9 @@ import { assertOneLineError, runCli, tempDir } from './util/cli.js';
 
 const tiny = ['--encoder', '4,4,8', '--hidden', '16', '--embedding', '8', '--batch-size', '8', '--eval-images', '4', '--lr', '3e-3'];
 
-function dataset(): string {
+function dataset(kinds = 'scenes', train = 32): string {
   const dir = join(tempDir(), 'data');
-  const r = runCli(['caption', 'data', '--out', dir, '--kinds', 'scenes', '--train', '32']);
+  const r = runCli(['caption', 'data', '--out', dir, '--kinds', kinds, '--train', String(train)]);
   assert.equal(r.code, 0, r.stderr);
   return dir;
 }
@@ -97,4 +98,44 @@ test('caption train --attention none (Show and Tell) and bad input: one line nam
   mkdirSync(other);
   writeFileSync(join(other, 'config.json'), JSON.stringify({ format: 'recurrent-seq2seq/1' }));
   assertOneLineError(runCli(['caption', 'decode', '--checkpoint', other, '--image', small, '--out', join(root, 'y')]), /config\.json is not a recurrent captioner checkpoint \(format "recurrent-seq2seq\/1", expected "recurrent-captioner\/1"\)/);
+});
+
+test('caption train|eval|decode --kind numbers: accuracy by number of digits; the checkpoint read as numbers only', () => {
+  const data = dataset('numbers,scenes', 64);
+  const root = tempDir();
+  const a = join(root, 'a');
+  const r = runCli(['caption', 'train', '--data', data, '--kind', 'numbers', ...tiny, '--steps', '4', '--eval-every', '4', '--out', a]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /on 64 images of \S*numbers\/train\.jsonl/);
+
+  // No --kind: the checkpoint's; no --splits: the numbers' test split only (no test-novel).
+  const e = runCli(['caption', 'eval', '--checkpoint', a, '--data', data]);
+  assert.equal(e.code, 0, e.stderr);
+  const lines = e.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.split), ['test']);
+  const l = lines[0];
+  assert.equal(l.images, 8);
+  assert.equal(l.sequenceAccuracy, l.exactMatch, 'one caption per number: the exact match');
+  const counts = Object.values(l.imagesByDigits as Record<string, number>);
+  assert.equal(counts.reduce((x, y) => x + y, 0), 8, 'every image counted once');
+  assert.deepEqual(Object.keys(l.accuracyByDigits), Object.keys(l.imagesByDigits));
+  for (const [n, acc] of Object.entries(l.accuracyByDigits as Record<string, number>)) {
+    assert.ok(['1', '2', '3', '4', '5'].includes(n) && acc >= 0 && acc <= 1, `${n} digits: ${acc}`);
+  }
+  if (l.attendedWords > 0) assert.ok(l.uniformAttention > 0 && l.uniformAttention < 0.1, `uniform ${l.uniformAttention}: a digit's share of the image`);
+
+  const pics = join(root, 'pics');
+  const d = runCli(['caption', 'decode', '--checkpoint', a, '--data', data, '--kind', 'numbers', '--images', '2', '--out', pics]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal(readFileSync(join(pics, 'captions.tsv'), 'utf8').trim().split('\n').length, 2);
+
+  assertOneLineError(runCli(['caption', 'eval', '--checkpoint', a, '--data', data, '--kind', 'scenes']), /a was trained on numbers, not --kind scenes/, 1);
+  assertOneLineError(runCli(['caption', 'decode', '--checkpoint', a, '--data', data, '--kind', 'scenes', '--out', join(root, 'x')]), /trained on numbers, not --kind scenes/, 1);
+  assertOneLineError(runCli(['caption', 'eval', '--checkpoint', a, '--data', data, '--splits', 'test-novel']), /unknown split "test-novel" in --splits \(numbers: train, val, test\)/, 2);
+  assertOneLineError(runCli(['caption', 'eval', '--checkpoint', a, '--data', data, '--kind', 'questions']), /unknown --kind "questions" \(choose one of: scenes, numbers\)/, 2);
+  assertOneLineError(runCli(['caption', 'train', '--data', data, '--kind', 'digits', '--steps', '1', '--out', join(root, 'y')]), /unknown --kind "digits"/, 2);
+  const scenes = join(root, 'scenes');
+  assert.equal(runCli(['caption', 'train', '--data', data, ...tiny, '--steps', '1', '--out', scenes]).code, 0);
+  assertOneLineError(runCli(['caption', 'train', '--data', data, ...tiny, '--steps', '2', '--out', scenes, '--resume', '--kind', 'numbers']), /cannot resume .*kind scenes, this run asks for numbers/);
+  assertOneLineError(runCli(['caption', 'eval', '--checkpoint', `${a},${scenes}`, '--data', data]), /ensemble: \S*scenes was trained on scenes, \S*a on numbers/);
 });

@@ -1,13 +1,13 @@
-// The captioning task's pieces: which decoded words name which object, the attention mass inside a mask
+// The captioning task's pieces: which decoded words name which object (or digit), the attention mass inside a mask
 // (uniform attention gives the object's share of the image; all mass on the object's cells gives 1 when they
-// hold only it), the task's batches (seeded, every image once per epoch) and its evaluation, through the engine.
+// hold only it), the numbers' accuracy by number of digits, the task's batches (seeded, every image once per epoch) and its evaluation, through the engine.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { datasetItem, pngToTensorData } from '../src/data/caption-dataset.js';
-import { objectMask, type Scene } from '../src/data/scenes.js';
+import { objectMask, type NumberImage, type Scene } from '../src/data/scenes.js';
 import { maskMass, namedObjects } from '../src/metrics/attention-correctness.js';
-import { captioningTask, type CaptionSet } from '../src/tasks/captioning.js';
+import { accuracyByDigits, captioningTask, namedRegions, type CaptionImage, type CaptionSet } from '../src/tasks/captioning.js';
 import { Rng } from '../src/random/rng.js';
 import { trainTask } from '../src/train/engine.js';
 import { memoryStore } from '../src/train/checkpoint-store.js';
@@ -27,6 +27,25 @@ test('namedObjects: a phrase SIZE COLOUR SHAPE names the one object with those a
   const s2: Scene = { ...scene, objects: scene.objects.slice(0, 2) };
   assert.deepEqual(namedObjects('a large blue circle'.split(' '), s2), [-1, 1, 1, 1], 'unique once the twin is gone');
   assert.deepEqual(namedObjects('small red'.split(' '), scene), [-1, -1], 'a cut phrase names nothing');
+});
+
+const numberImage = (digits: number[]): CaptionImage => {
+  const number: NumberImage = { width: 64, height: 64, digits, boxes: digits.map((_, i) => [1 + 6 * i, 1, 5, 7]), colour: [0, 0, 0], scale: 1 };
+  return { pixels: new Uint8Array(0), captions: [digits.map(String)], number };
+};
+
+test('namedRegions on numbers: a digit decoded in its place names its box; after a slip nothing does', () => {
+  const im = numberImage([3, 9, 9]);
+  assert.deepEqual(namedRegions(['3', '9', '9'], im), [0, 1, 2]);
+  assert.deepEqual(namedRegions(['3', '9'], im), [0, 1], 'a dropped last digit');
+  assert.deepEqual(namedRegions(['9', '9', '9', '1'], im), [-1, 1, 2, -1], 'a wrong digit and one too many');
+});
+
+test('accuracyByDigits: the whole digit string right, overall and by number of digits, with the counts', () => {
+  const images = [[1], [2], [1, 2], [4, 5, 6], [7, 8, 9]].map(numberImage);
+  const r = accuracyByDigits([['1'], ['3'], ['1', '2'], ['4', '5', '6'], ['7', '8']], images);
+  assert.deepEqual(r, { sequenceAccuracy: 3 / 5, accuracyByDigits: { 1: 0.5, 2: 1, 3: 0.5 }, imagesByDigits: { 1: 2, 2: 1, 3: 2 } });
+  assert.throws(() => accuracyByDigits([['a']], [{ pixels: new Uint8Array(0), captions: [['a']] }]), /image 0 is not a number/);
 });
 
 test('maskMass: a cell\'s α spread over its tile; uniform attention gives the object\'s share of the image', () => {

@@ -1,13 +1,14 @@
 // Image captioning for the training engine: a Captioner (soft attention, or Show and Tell) and its CNN
 // trained end to end on images with several captions each (the scenes of data/caption-dataset.ts, read by
-// the caller). Each step draws a batch of images in a seeded per-epoch order, one of each image's captions;
-// evaluation is the teacher-forced loss on the validation images and BLEU-4, CIDEr-D and exact match of
-// greedy captions of a subset of them. Also here, for eval and decode: a checkpoint's config into a model,
-// captioning many images, and attention correctness against the objects' masks.
+// the caller) or on the numbers (one caption each: their digits). Each step draws a batch of images in a
+// seeded per-epoch order, one of each image's captions; evaluation is the teacher-forced loss on the
+// validation images and BLEU-4, CIDEr-D and exact match of greedy captions of a subset of them. Also here,
+// for eval and decode: a checkpoint's config into a model, captioning many images, attention correctness
+// against the objects' (or the digits') masks, and the numbers' sequence accuracy by number of digits.
 
 import { TokenVocabulary } from '../data/parallel-text.js';
 import { checkSameData, dataFingerprint, type DataFingerprint } from '../data/fingerprint.js';
-import { objectMask, type Scene } from '../data/scenes.js';
+import { digitMask, objectMask, type NumberImage, type Scene } from '../data/scenes.js';
 import { beamSearch } from '../decode/beam-search.js';
 import { greedyDecode, type Hypothesis } from '../decode/greedy.js';
 import { maskMass, namedObjects, type PixelTile } from '../metrics/attention-correctness.js';
@@ -23,11 +24,16 @@ export const CAPTIONER_FORMAT = 'recurrent-captioner/1';
 export const BOS = '<s>';
 export const EOS = '</s>';
 
-/** One image: its pixels (3, H, W) as bytes, channel-major, its captions, and (scenes) what is in it. */
+/** The datasets a captioner trains on (DIR/KIND of `caption data`). */
+export type CaptionKind = 'scenes' | 'numbers';
+export const CAPTION_KINDS: readonly CaptionKind[] = ['scenes', 'numbers'];
+
+/** One image: its pixels (3, H, W) as bytes, channel-major, its captions, and what is in it (a scene or a number). */
 export interface CaptionImage {
   pixels: Uint8Array;
   captions: string[][];
   scene?: Scene;
+  number?: NumberImage;
 }
 
 /** A split of images of one size. */
@@ -67,10 +73,17 @@ export const defaultCaptioningTaskOptions: CaptioningTaskOptions = {
 
 export interface CaptionerCheckpointConfig {
   format: typeof CAPTIONER_FORMAT;
+  /** What it was trained on; absent from checkpoints written before the numbers, which were all of scenes. */
+  kind?: CaptionKind;
   model: CaptionerConfig;
   vocab: string[];
   train: CaptioningTaskOptions & Record<string, unknown>;
   data: { name: string; chars: number; hash: string };
+}
+
+/** The kind of images a checkpoint was trained on. */
+export function checkpointKind(config: CaptionerCheckpointConfig): CaptionKind {
+  return config.kind ?? 'scenes';
 }
 
 /** A checkpoint's model and vocabulary from its config.json (weights not loaded). */
@@ -143,8 +156,25 @@ export function cellTiles(model: Captioner): PixelTile[] {
 }
 
 /**
+ * Per word of an image's decoded caption, the part of the image it names (an object of a scene, a digit of a
+ * number: an index for `regionMask`), or -1. The t-th word of a number names its t-th digit when it is that
+ * digit; after a dropped or an added digit the places no longer line up and the words name nothing, so only
+ * the attention of words the model got right (in place) is scored, as the scenes' named objects are.
+ */
+export function namedRegions(words: readonly string[], im: CaptionImage): number[] {
+  if (im.scene !== undefined) return namedObjects(words, im.scene);
+  const digits = im.number?.digits ?? [];
+  return words.map((w, t) => (t < digits.length && w === String(digits[t]) ? t : -1));
+}
+
+function regionMask(im: CaptionImage, k: number): Uint8Array {
+  return im.scene !== undefined ? objectMask(im.scene, k) : digitMask(im.number!, k);
+}
+
+/**
  * Attention correctness of captions (words as decoded, `hyps[i].weights[t]` the α of word t): the mean over
- * every word that names an object of the mass inside its mask, and the same for uniform attention (α = 1/L).
+ * every word that names an object (or a digit) of the mass inside its mask (the digit's box), and the same
+ * for uniform attention (α = 1/L).
  */
 export function attentionCorrectness(
   model: Captioner, hyps: readonly Hypothesis[], words: readonly string[][], images: readonly CaptionImage[],
@@ -156,18 +186,42 @@ export function attentionCorrectness(
   let sumUniform = 0;
   let n = 0;
   hyps.forEach((h, i) => {
-    const scene = images[i].scene;
-    if (scene === undefined || h.weights === null) return;
+    const im = images[i];
+    if ((im.scene === undefined && im.number === undefined) || h.weights === null) return;
     const masks = new Map<number, Uint8Array>();
-    namedObjects(words[i], scene).forEach((k, t) => {
+    namedRegions(words[i], im).forEach((k, t) => {
       if (k < 0) return;
-      if (!masks.has(k)) masks.set(k, objectMask(scene, k));
+      if (!masks.has(k)) masks.set(k, regionMask(im, k));
       sum += maskMass(h.weights![t], tiles, masks.get(k)!, W);
       sumUniform += maskMass(uniform, tiles, masks.get(k)!, W);
       n++;
     });
   });
   return { correctness: n === 0 ? NaN : sum / n, uniform: n === 0 ? NaN : sumUniform / n, words: n };
+}
+
+/**
+ * Numbers: the share of images whose caption is exactly their digits (with one caption per image, the exact
+ * match), overall and by number of digits, with the images of each number of digits.
+ */
+export function accuracyByDigits(hyps: readonly string[][], images: readonly CaptionImage[]): {
+  sequenceAccuracy: number; accuracyByDigits: Record<string, number>; imagesByDigits: Record<string, number>;
+} {
+  const right: Record<string, number> = {};
+  const count: Record<string, number> = {};
+  images.forEach((im, i) => {
+    if (im.number === undefined) throw new Error(`accuracyByDigits: image ${i} is not a number`);
+    const n = String(im.number.digits.length);
+    count[n] = (count[n] ?? 0) + 1;
+    right[n] = (right[n] ?? 0) + (hyps[i].join(' ') === im.number.digits.join(' ') ? 1 : 0);
+  });
+  const lengths = Object.keys(count).sort((a, b) => Number(a) - Number(b));
+  const total = lengths.reduce((a, n) => a + right[n], 0);
+  return {
+    sequenceAccuracy: images.length === 0 ? NaN : total / images.length,
+    accuracyByDigits: Object.fromEntries(lengths.map((n) => [n, right[n] / count[n]])),
+    imagesByDigits: Object.fromEntries(lengths.map((n) => [n, count[n]])),
+  };
 }
 
 export interface CaptioningTask extends TrainingTask<CaptionerBatch> {
@@ -178,14 +232,17 @@ export interface CaptioningTask extends TrainingTask<CaptionerBatch> {
 /**
  * The task of training a captioner on `train`, validated on `val` (images of the same size). `fingerprint`
  * identifies the training data, which a resume must read again (default: that of its captions; the command
- * line gives its JSON lines'); `optionName` names a model option in the message that refuses a resume whose
- * options disagree with the checkpoint's.
+ * line gives its JSON lines'); `kind` (default scenes) is recorded in the checkpoint, which eval and decode
+ * read as that kind only and a resume must repeat; `optionName` names a model option in the message that
+ * refuses a resume whose options disagree with the checkpoint's.
  */
 export function captioningTask(
   train: CaptionSet, val: CaptionSet,
-  opts: Partial<CaptioningTaskOptions> & { model?: CaptionerModelOptions; fingerprint?: DataFingerprint; optionName?(key: keyof CaptionerModelOptions): string } = {},
+  opts: Partial<CaptioningTaskOptions> & {
+    kind?: CaptionKind; model?: CaptionerModelOptions; fingerprint?: DataFingerprint; optionName?(key: keyof CaptionerModelOptions): string;
+  } = {},
 ): TaskDefinition<CaptioningTask> {
-  const { model: asked = {}, optionName = (k) => k, fingerprint: givenFingerprint, ...given } = opts;
+  const { kind = 'scenes', model: asked = {}, optionName = (k) => k, fingerprint: givenFingerprint, ...given } = opts;
   const fingerprint = givenFingerprint ?? dataFingerprint(train.images.map((im) => im.captions.map((c) => c.join(' ')).join('\t')).join('\n'));
   const own: CaptioningTaskOptions = { ...defaultCaptioningTaskOptions, ...(asked.attention === 'none' ? { penalty: 0 } : {}), ...given };
   if (asked.attention === 'none' && own.penalty > 0) throw new Error("the attention penalty needs attention 'soft' (Show and Tell has no attention)");
@@ -218,7 +275,7 @@ export function captioningTask(
     const c = model.config;
     return {
       format: CAPTIONER_FORMAT,
-      config: { model: model.config as CaptionerConfig, vocab: [...vocab.tokens], train: own, data },
+      config: { kind, model: model.config as CaptionerConfig, vocab: [...vocab.tokens], train: own, data },
       model, vocab,
       description: `captioner ${c.attention === 'soft' ? `soft attention over ${c.gridCells} cells${own.penalty > 0 ? `, penalty λ ${own.penalty}` : ''}` : 'without attention (Show and Tell)'}, ` +
         `LSTM ${c.hiddenSize}, CNN [${c.encoder!.channels.join(', ')}], on ${train.images.length} images of ${train.name} (${val.images.length} validate)`,
@@ -275,6 +332,7 @@ export function captioningTask(
     resume: (raw, { rng, seed }, where) => {
       const config = raw as unknown as CaptionerCheckpointConfig;
       const s = (config.train ?? {}) as Partial<CaptioningTaskOptions>;
+      checkResumeOption(where, 'kind', checkpointKind(config), kind);
       for (const k of ['batchSize', 'penalty', 'maxLength'] as const) checkResumeOption(where, k, s[k], own[k]);
       checkResumeOption(where, 'teacherForcing', JSON.stringify(s.teacherForcing), JSON.stringify(own.teacherForcing));
       checkSameData(where, config.data, fingerprint);
