@@ -160,6 +160,12 @@ class TransformerLanguageModel(nn.Module):
                     p.normal_(0.0, std)
         return self
 
+    def load_state_dict(self, state, strict=True):
+        """A checkpoint's weights; a tied head takes the token embedding's (the checkpoint has no head.weight)."""
+        if self.tied and 'head.weight' not in state and 'embedding.weight' in state:
+            state = {**state, 'head.weight': state['embedding.weight']}
+        return super().load_state_dict(state, strict)
+
     def checkpoint_state(self):
         """The state_dict as a checkpoint's model.safetensors holds it (a tied head has no weight of its own)."""
         state = self.state_dict()

@@ -5,9 +5,10 @@ the same way and takes its share of the rows (contiguous, in order); its loss is
 batch's count), so the mean DDP takes over the W gradients is the single-process gradient of the whole
 batch (up to float rounding), whatever the rows' lengths.
 
-Batch order: the classifier's lines are drawn from recurrent's generator (rng.py) and the encoder–decoder's
-length-bucketed epochs are recurrent's (src/data/length-buckets.ts), so with no dropout a continued run
-takes the batches `recurrent ... --resume` would; the language model's streams are recurrent's. Dropout
+Batch order: the classifier's lines and the Transformer language model's windows are drawn from recurrent's
+generator (rng.py) and the encoder–decoder's length-bucketed epochs are recurrent's (src/data/length-buckets.ts),
+so with no dropout a continued run takes the batches `recurrent ... --resume` would; the recurrent language
+model's streams are recurrent's. Dropout
 masks are torch's own: with dropout > 0 the steps differ from recurrent's by the masks, and recurrent's
 generator, which also draws recurrent's masks, is handed on as the batches left it."""
 import json
@@ -16,9 +17,9 @@ import re
 import torch
 import torch.nn.functional as F
 from .checkpoint import BOW_CLASSIFIER_FORMAT, CHAR_CLASSIFIER_FORMAT, LANGUAGE_MODEL_FORMAT, SEQ2SEQ_FORMAT, CheckpointError
-from .models import BagOfWordsClassifier, LanguageModel, SequenceClassifier
+from .models import BagOfWordsClassifier, SequenceClassifier, language_model
 from .rng import M, Rng, shuffle
-from .seq2seq import Seq2Seq
+from .seq2seq import seq2seq_model
 from .streams import Streams, split_train_val
 
 IGNORE_INDEX = -100
@@ -55,25 +56,36 @@ def no_rows(model):
 
 
 class LanguageModelTask:
-    """`recurrent train` (src/tasks/language-model.ts): B streams of T characters, the state carried between
-    steps and reset when chunk 0 comes round; each process takes B/W streams (B must divide by W), and the
-    carried state is gathered into carried.h / carried.c (L, B, H) in stream order at a checkpoint."""
+    """`recurrent train` (src/tasks/language-model.ts) with a recurrent model: B streams of T characters, the
+    state carried between steps and reset when chunk 0 comes round; each process takes B/W streams (B must
+    divide by W), and the carried state is gathered into carried.h / carried.c (L, B, H) in stream order at a
+    checkpoint. Validation: the last 10% as B streams of T characters, the state carried from zero."""
 
     def __init__(self, config, data, val, rng, seed, rank, world):
         t, m = config['train'], config['model']
-        self.T, self.B, self.world = t['seqLength'], t['batchSize'], world
-        if self.B % world != 0:
-            raise CheckpointError(f'the batch of {self.B} streams does not split evenly over {world} processes')
+        if t.get('perLine', False):
+            raise CheckpointError('the checkpoint reads one sequence per line (train --per-line); the PyTorch twin continues the streams and the windows')
+        # A Transformer's seqLength is its context (recurrent's task sets it so): its windows and its validation's.
+        self.T, self.B, self.rng, self.rank, self.world = t['seqLength'], t['batchSize'], rng, rank, world
         stoi = {ch: i for i, ch in enumerate(config['vocab'])}
         ids = torch.tensor([stoi[ch] for ch in data[1]], dtype=torch.long)
-        train_ids, val_ids = split_train_val(ids)
-        self.train_s, self.val_s = Streams(train_ids, self.B, self.T, 'the training split'), Streams(val_ids, self.B, self.T, 'the validation split')
-        self.model = LanguageModel(m)
-        self.lstm = m['cell'] == 'lstm'
+        self.train_ids, val_ids = split_train_val(ids)
+        self.setup_training()
+        self.val_s = Streams(val_ids, self.B, self.T, 'the validation split')
+        self.model = language_model(m)
+        self.lstm = m.get('cell') == 'lstm'
         self.rows = share(self.B, rank, world)  # this process's streams
         self.carried, self.next_state = None, None
-        self.description = f'{m["cell"]} {m["numLayers"]}x{m["hiddenSize"]}'
-        self.shares = shares(self.B, world, 'streams')
+        self.description = f'{m["cell"]} {m["numLayers"]}x{m["hiddenSize"]}' if 'cell' in m else \
+            f'transformer {m["numLayers"]}x{m["dModel"]} ({m["numHeads"]} heads, context {m["context"]}{", tied embeddings" if m["tieEmbeddings"] else ""})'
+        self.shares = shares(self.B, world, self.unit)
+
+    unit = 'streams'
+
+    def setup_training(self):
+        if self.B % self.world != 0:
+            raise CheckpointError(f'the batch of {self.B} streams does not split evenly over {self.world} processes')
+        self.train_s = Streams(self.train_ids, self.B, self.T, 'the training split')
 
     def restore(self, counters, tensors):
         if 'carried.h' in tensors:
@@ -114,6 +126,48 @@ class LanguageModelTask:
             return {}, {'carried.h': gather(self.carried[0]), 'carried.c': gather(self.carried[1])}
         return {}, {'carried.h': gather(self.carried)}
 
+
+
+class WindowLanguageModelTask(LanguageModelTask):
+    """`recurrent train --model transformer`: each step B windows of `context` characters at offsets drawn from
+    recurrent's generator (rng.int(n - T) per window, as its windowRecipe), the targets the next characters;
+    nothing is carried. The processes draw every window and take their share of them (any B): the loss is
+    W · (its sum) / (T · B). Validation as the recurrent model's, each window on its own."""
+
+    unit = 'windows'
+
+    def setup_training(self):  # any B: uneven shares are weighted by their tokens
+        if len(self.train_ids) < self.T + 1:
+            raise CheckpointError(f'the training split (first 90%) has {len(self.train_ids)} characters, fewer than one window of {self.T + 1}')
+
+    def restore(self, counters, tensors):
+        pass
+
+    def batch(self, step):
+        T, n = self.T, len(self.train_ids)
+        starts = torch.tensor([self.rng.int(n - T) for _ in range(self.B)])  # (B)
+        at = starts[None, :] + torch.arange(T)[:, None]  # (T, B)
+        return self.train_ids[at], self.train_ids[at + 1]
+
+    def loss(self, net, batch):
+        x, y = (v[:, self.rows] for v in batch)  # (T, B', ...)
+        count = self.T * self.B
+        if x.shape[1] == 0:
+            return no_rows(self.model), torch.tensor(0.0), count
+        logits, _ = net(x)  # (T, B', V)
+        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction='sum')
+        return total * self.world / count, total.detach() / count, count
+
+    def commit(self):
+        pass
+
+    def save_state(self, gather):
+        return {}, {}
+
+
+def language_model_task(config, *args):
+    """The piece for a language model checkpoint, by its architecture."""
+    return (WindowLanguageModelTask if config['model'].get('arch') == 'transformer' else LanguageModelTask)(config, *args)
 
 def word_tokens(text):
     """recurrent's wordTokens, /[\\p{L}\\p{N}]+(?:'[\\p{L}\\p{N}]+)*/gu on the lower-cased text; Python's re has no
@@ -240,10 +294,10 @@ def group_by_source(pairs):
 
 
 class Seq2SeqTask:
-    """`recurrent seq2seq train` with the recurrent encoder–decoder (src/tasks/seq2seq.ts): `source<TAB>target`
-    lines split by character or space; a --val file, or a seeded 5% of the distinct sources (with all their
-    targets), validates; recurrent's length-bucketed batches an epoch at a time. Teacher forcing only
-    (scheduled sampling is refused). Loss: the mean cross-entropy (with the run's label smoothing) over the
+    """`recurrent seq2seq train` (src/tasks/seq2seq.ts), either encoder–decoder: `source<TAB>target` lines split
+    by character or space; a --val file, or a seeded 5% of the distinct sources (with all their targets),
+    validates; recurrent's length-bucketed batches an epoch at a time. Teacher forcing only (scheduled
+    sampling, the recurrent one's, is refused). Loss: the mean cross-entropy (with the run's label smoothing) over the
     real target tokens, eos included; validation: teacher-forced loss and token accuracy, then greedy
     decoding's sequence accuracy and token error rate against the closest reference."""
 
@@ -254,7 +308,7 @@ class Seq2SeqTask:
             raise CheckpointError(f'the checkpoint trains with scheduled sampling (teacher forcing {json.dumps(tf)}); the PyTorch twin continues teacher-forced runs')
         self.B, self.rank, self.world, self.seed = t['batchSize'], rank, world, seed
         self.smoothing = t.get('labelSmoothing', 0)
-        self.model = Seq2Seq(m)
+        self.model = seq2seq_model(m)
         src_v = {w: i for i, w in enumerate(config['srcVocab'])}
         tgt_v = {w: i for i, w in enumerate(config['tgtVocab'])}
 
@@ -277,6 +331,7 @@ class Seq2SeqTask:
             return pairs
 
         pairs = parse(*data)
+        val_name = data[0] if val is None else val[0]
         if val is not None:
             train, val = pairs, parse(*val)
         else:
@@ -292,7 +347,15 @@ class Seq2SeqTask:
         self.lengths = [max(len(s), len(t)) for s, t in train]
         self.epoch, self.batch_index = 0, 0
         self.batches = length_bucketed_batches(self.lengths, self.B, seed, 0)
-        self.description = f'seq2seq {m["cell"]} {m.get("numLayers", 1)}x{m["hiddenSize"]}, attention {m.get("attention", "none")}'
+        if m.get('arch') == 'transformer':
+            for what, side in ((data[0], train), (val_name, self.val)):
+                for i, (s, t) in enumerate(side):
+                    if max(len(s), len(t) + 1) > m['maxLength']:
+                        raise CheckpointError(f'{what}: pair {i + 1} has a source of {len(s)} or a target of {len(t)} (+ eos) tokens, past the Transformer\'s {m["maxLength"]} positions')
+            self.description = (f'seq2seq transformer {m["numEncoderLayers"]}+{m["numDecoderLayers"]} layers x {m["dModel"]} ({m["nhead"]} heads, '
+                                f'{"pre" if m["normFirst"] else "post"}-norm, {m["positions"]} positions)')
+        else:
+            self.description = f'seq2seq {m["cell"]} {m.get("numLayers", 1)}x{m["hiddenSize"]}, attention {m.get("attention", "none")}'
         self.shares = shares(self.B, world, 'pairs')
 
     def restore(self, counters, tensors):
@@ -368,5 +431,5 @@ class Seq2SeqTask:
         return {'epoch': self.epoch, 'batchIndex': self.batch_index}, {}
 
 
-TASKS = {LANGUAGE_MODEL_FORMAT: LanguageModelTask, CHAR_CLASSIFIER_FORMAT: ClassifierTask, BOW_CLASSIFIER_FORMAT: ClassifierTask,
+TASKS = {LANGUAGE_MODEL_FORMAT: language_model_task, CHAR_CLASSIFIER_FORMAT: ClassifierTask, BOW_CLASSIFIER_FORMAT: ClassifierTask,
          SEQ2SEQ_FORMAT: Seq2SeqTask}
