@@ -1,7 +1,8 @@
 """PyTorch twins of recurrent's character language model (src/nn/language-model.ts): Embedding(V, H) ->
 recurrent stack -> Linear(H, V), attributes embedding / rnn / head, so its state_dict is a checkpoint's
-model.safetensors name for name; and of its classifiers (src/nn/sequence-classifier.ts,
-bag-of-words-classifier.ts), named the same way. The encoder–decoder's twin is seq2seq.py. RNN (tanh, relu), LSTM and GRU are torch.nn's own; GRU-Cho and MUT1-3
+model.safetensors name for name; of its GPT-style Transformer (src/nn/transformer-language-model.ts) and of
+its classifiers (src/nn/sequence-classifier.ts, bag-of-words-classifier.ts), named the same way. The
+encoder–decoders' twins are seq2seq.py. RNN (tanh, relu), LSTM and GRU are torch.nn's own; GRU-Cho and MUT1-3
 are written out as recurrent's JSDoc states them (src/nn/recurrent/recurrent.ts), with its parameter
 names and row blocks."""
 import torch

@@ -1,5 +1,5 @@
 """Continues a recurrent checkpoint in PyTorch — a language model (`recurrent train`), the classifiers
-(`recurrent classify train`) or the recurrent encoder–decoder (`recurrent seq2seq train`), by config.json's
+(`recurrent classify train`) or an encoder–decoder (`recurrent seq2seq train`), by config.json's
 format — on one process or many with DistributedDataParallel (gloo, CPU), and writes it back in recurrent's
 layout. Launch with torchrun (python/train_ddp.py is the script to give it). One loop for every kind, as
 recurrent's engine (src/train/engine.ts) is: the batch of the step (tasks.py), the loss, backward, clip by norm
