@@ -12,7 +12,7 @@ import { relativeError } from '../util/onnx-runtime.js';
 
 export const python = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'python'); // dist/test/torch -> repo/python
 // Debian's torch 1.13 on Python 3.11: torchrun's default --redirects 0 / --tee 0 crash (see the README).
-const TORCHRUN = ['--redirects', '2', '--tee', '2'];
+export const TORCHRUN = ['--redirects', '2', '--tee', '2'];
 
 export function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, RECURRENT_DEBUG: '' } });
