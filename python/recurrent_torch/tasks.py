@@ -5,10 +5,10 @@ the same way and takes its share of the rows (contiguous, in order); its loss is
 batch's count), so the mean DDP takes over the W gradients is the single-process gradient of the whole
 batch (up to float rounding), whatever the rows' lengths.
 
-Batch order: the classifier's lines and the Transformer language model's windows are drawn from recurrent's
-generator (rng.py) and the encoder–decoder's length-bucketed epochs are recurrent's (src/data/length-buckets.ts),
-so with no dropout a continued run takes the batches `recurrent ... --resume` would; the recurrent language
-model's streams are recurrent's. Dropout
+Batch order: the classifier's lines, the Transformer language model's windows and the lines of a language
+model of one sequence per line are drawn from recurrent's generator (rng.py) and the encoder–decoder's
+length-bucketed epochs are recurrent's (src/data/length-buckets.ts), so with no dropout a continued run takes
+the batches `recurrent ... --resume` would; the recurrent language model's streams are recurrent's. Dropout
 masks are torch's own: with dropout > 0 the steps differ from recurrent's by the masks, and recurrent's
 generator, which also draws recurrent's masks, is handed on as the batches left it."""
 import json
@@ -63,8 +63,6 @@ class LanguageModelTask:
 
     def __init__(self, config, data, val, rng, seed, rank, world):
         t, m = config['train'], config['model']
-        if t.get('perLine', False):
-            raise CheckpointError('the checkpoint reads one sequence per line (train --per-line); the PyTorch twin continues the streams and the windows')
         # A Transformer's seqLength is its context (recurrent's task sets it so): its windows and its validation's.
         self.T, self.B, self.rng, self.rank, self.world = t['seqLength'], t['batchSize'], rng, rank, world
         stoi = {ch: i for i, ch in enumerate(config['vocab'])}
@@ -76,8 +74,7 @@ class LanguageModelTask:
         self.lstm = m.get('cell') == 'lstm'
         self.rows = share(self.B, rank, world)  # this process's streams
         self.carried, self.next_state = None, None
-        self.description = f'{m["cell"]} {m["numLayers"]}x{m["hiddenSize"]}' if 'cell' in m else \
-            f'transformer {m["numLayers"]}x{m["dModel"]} ({m["numHeads"]} heads, context {m["context"]}{", tied embeddings" if m["tieEmbeddings"] else ""})'
+        self.description = describe_language_model(m)
         self.shares = shares(self.B, world, self.unit)
 
     unit = 'streams'
@@ -165,8 +162,98 @@ class WindowLanguageModelTask(LanguageModelTask):
         return {}, {}
 
 
+class LineLanguageModelTask:
+    """`recurrent train --per-line` (src/data/line-sequences.ts), either model: each line a sequence from a zero
+    state, read from the boundary (newline) to the boundary: inputs "\\nemma", targets "emma\\n". A shuffle of
+    the lines by a fork of Rng(seed) holds out its first min(1000, 10%) (at least one); each step draws B
+    training lines from the run's generator, as recurrent does. Loss: the mean cross-entropy over the real
+    tokens, end tokens included; validation: the same over the held-out lines."""
+
+    unit = 'lines'
+
+    def __init__(self, config, data, val, rng, seed, rank, world):
+        t, m = config['train'], config['model']
+        self.B, self.rng, self.rank, self.world = t['batchSize'], rng, rank, world
+        stoi = {ch: i for i, ch in enumerate(config['vocab'])}
+        self.boundary = stoi['\n']
+        what, text = data
+        lines = split_lines(text)
+        for n, line in enumerate(lines, 1):
+            if line == '':
+                raise CheckpointError(f'{what} line {n} is empty (with one sequence per line, every line must hold one)')
+        if len(lines) < 2:
+            raise CheckpointError(f'{what} has {len(lines)} line; one sequence per line needs at least 2 (one to validate)')
+        ids = [[stoi[ch] for ch in line] for line in lines]
+        order = shuffle(list(range(len(ids))), Rng(seed).fork(0x11e5))
+        n_val = max(1, min(1000, len(lines) // 10))
+        self.val, self.train = [ids[i] for i in order[:n_val]], [ids[i] for i in order[n_val:]]
+        if m.get('arch') == 'transformer':
+            for side, name in ((self.train, 'training'), (self.val, 'held-out')):
+                longest = max(len(l) for l in side)
+                if longest + 1 > m['context']:
+                    raise CheckpointError(f'{what}: a {name} line of {longest} characters needs a context of {longest + 1} (with its start token), more than the model\'s {m["context"]}')
+        self.model = language_model(m)
+        self.description = f'{describe_language_model(m)}, one sequence per line'
+        self.shares = shares(self.B, world, self.unit)
+
+    def restore(self, counters, tensors):
+        pass
+
+    def batch(self, step):
+        return [self.rng.int(len(self.train)) for _ in range(self.B)]
+
+    def tensors(self, lines):
+        """inputs and targets (T, B), T the longest line + 1: the boundary then the line, the line then the
+        boundary; past a line's end the boundary is read and IGNORE_INDEX its target."""
+        T, B = max(len(l) for l in lines) + 1, len(lines)
+        inputs = torch.full((T, B), self.boundary, dtype=torch.long)
+        targets = torch.full((T, B), IGNORE_INDEX, dtype=torch.long)
+        for b, line in enumerate(lines):
+            inputs[1:len(line) + 1, b] = torch.tensor(line, dtype=torch.long)
+            targets[:len(line) + 1, b] = torch.tensor(line + [self.boundary], dtype=torch.long)
+        return inputs, targets
+
+    def loss(self, net, idx):
+        mine = idx[share(len(idx), self.rank, self.world)]
+        count = sum(len(self.train[i]) + 1 for i in idx)
+        if not mine:
+            return no_rows(self.model), torch.tensor(0.0), count
+        x, y = self.tensors([self.train[i] for i in mine])
+        logits, _ = net(x)  # (T, B', V), from a zero state
+        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE_INDEX, reduction='sum')
+        return total * self.world / count, total.detach() / count, count
+
+    def commit(self):
+        pass
+
+    def evaluate(self):
+        """recurrent's lineLoss: in order of length, batches of B lines, the mean over all their tokens."""
+        order = sorted(range(len(self.val)), key=lambda i: len(self.val[i]))
+        total, tokens = 0.0, 0
+        for s in range(0, len(order), self.B):
+            x, y = self.tensors([self.val[i] for i in order[s:s + self.B]])
+            logits, _ = self.model(x)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE_INDEX, reduction='sum').item()
+            tokens += int((y != IGNORE_INDEX).sum())
+        return {'valLoss': total / tokens}
+
+    def progress(self):
+        return {}
+
+    def save_state(self, gather):
+        return {}, {}
+
+
+def describe_language_model(m):
+    if m.get('arch') != 'transformer':
+        return f'{m["cell"]} {m["numLayers"]}x{m["hiddenSize"]}'
+    return f'transformer {m["numLayers"]}x{m["dModel"]} ({m["numHeads"]} heads, context {m["context"]}{", tied embeddings" if m["tieEmbeddings"] else ""})'
+
+
 def language_model_task(config, *args):
-    """The piece for a language model checkpoint, by its architecture."""
+    """The piece for a language model checkpoint: its lines, its windows (a Transformer) or its streams."""
+    if config['train'].get('perLine', False):
+        return LineLanguageModelTask(config, *args)
     return (WindowLanguageModelTask if config['model'].get('arch') == 'transformer' else LanguageModelTask)(config, *args)
 
 def word_tokens(text):

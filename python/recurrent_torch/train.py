@@ -8,7 +8,7 @@ every --eval-every steps and at the end the validation scores, a metrics.jsonl r
 
 Data parallel: see tasks.py; a step's gradient is the single-process gradient of the whole batch (up to float
 rounding). recurrent's generator state is carried through, advanced by what the twin draws from it (the
-classifier's lines, the Transformer's windows); torch draws its own dropout masks."""
+classifier's lines, the Transformer's windows, the lines of --per-line); torch draws its own dropout masks."""
 import argparse, json, math, os, socket, sys, time
 import torch
 import torch.distributed as dist
