@@ -124,7 +124,6 @@ class LanguageModelTask:
         return {}, {'carried.h': gather(self.carried)}
 
 
-
 class WindowLanguageModelTask(LanguageModelTask):
     """`recurrent train --model transformer`: each step B windows of `context` characters at offsets drawn from
     recurrent's generator (rng.int(n - T) per window, as its windowRecipe), the targets the next characters;
