@@ -4,22 +4,22 @@
 # seconds; the first 90% trains, the last 10% validates (both programs split the same way), validation loss
 # in nats per character. Every run decays its learning rate by a cosine over the budget. Prints one line per
 # run: name, steps, validation loss.
-#   bash experiments/tinyshakespeare.sh [BUDGET] [OUTDIR] [RUN...]   (default 300 s, runs/shakespeare-BUDGET, every run)
+#   bash experiments/tinyshakespeare.sh [BUDGET] [OUTDIR] [RUN...]   (default 300 s, runs/shakespeare-BUDGET-CLOCK, every run)
 # CLOCK=wall (default): each run alone on the machine, one after the other, PyTorch on both cores.
-# CLOCK=cpu: BUDGET counts each process's CPU time and PyTorch runs one thread, as recurrent does, so runs
+# CLOCK=cpu: BUDGET counts each process's CPU time and both programs run one thread (RECURRENT_THREADS=1), so runs
 # can share the machine (two at once on two cores) and other jobs cannot eat a run's budget (they still
 # slow each CPU-second a little, through shared caches and memory bandwidth, for both programs alike).
 # Budgets of 20 minutes and more train the larger models (settings chosen before the runs, not searched).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 budget=${1:-300}
-out=${2:-runs/shakespeare-$budget}
+clock=${CLOCK:-wall}
+case $clock in wall) threads=2 ;; cpu) threads=1 ;; *) echo "CLOCK must be wall or cpu, not $clock"; exit 2 ;; esac
+out=${2:-runs/shakespeare-$budget-$clock}
 shift $(( $# < 2 ? $# : 2 ))
 data=${DATA:-../shared/data/tinyshakespeare.txt}
-clock=${CLOCK:-wall}
-threads=$([ "$clock" = cpu ] && echo 1 || echo 2)
 mkdir -p "$out"
-ours() { name=$1; shift; [ -f "$out/$name/model.safetensors" ] || node dist/cli/recurrent.js train --data "$data" \
+ours() { name=$1; shift; [ -f "$out/$name/model.safetensors" ] || RECURRENT_THREADS=$threads node dist/cli/recurrent.js train --data "$data" \
   --time "$budget" --clock "$clock" --lr-schedule cosine --min-lr 1e-4 --eval-every 100000 --sample-length 0 "$@" --out "$out/$name" > "$out/$name.log" 2>&1
   node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").trim().split("\n").map(JSON.parse).at(-1);console.log(process.argv[2],"steps",l.step,"val",l.valLoss.toFixed(4))' "$out/$name/metrics.jsonl" "$name"; }
 torch() { name=$1; shift; [ -f "$out/$name.json" ] || /usr/bin/python3 scripts/char-rnn-torch.py --data "$data" \

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Continue a recurrent checkpoint with PyTorch's DistributedDataParallel, and write it back: a language model
-(`recurrent train`), a classifier (`recurrent classify train`) or a recurrent encoder–decoder (`recurrent seq2seq
-train`), as its config.json says.
+(`recurrent train`, recurrent or --model transformer, --per-line or not), a classifier (`recurrent classify
+train`) or an encoder–decoder (`recurrent seq2seq train`, recurrent or --arch transformer), as its config.json
+says.
 
   torchrun --nproc_per_node 2 python/train_ddp.py --checkpoint runs/lm --data input.txt --steps 4000
   torchrun --nproc_per_node 2 python/train_ddp.py --checkpoint runs/classifier --data labelled.tsv --steps 2000

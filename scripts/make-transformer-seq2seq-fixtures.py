@@ -4,8 +4,8 @@ test/transformer-seq2seq.test.ts.
 
 Run:  /usr/bin/python3 scripts/make-transformer-seq2seq-fixtures.py     (Debian's python3-torch, 1.13)
 Writes test/fixtures/transformer-seq2seq/<name>.safetensors (and deletes stale ones there). The twin is
-PyTorch's own modules, so the names are theirs: nn.Embedding (src_embedding, tgt_embedding; learned
-positions src_positions, tgt_positions), nn.Transformer (transformer.encoder.layers.0..., encoder.norm,
+python/recurrent_torch/seq2seq.py's TransformerSeq2Seq, PyTorch's own modules, so the names are theirs:
+nn.Embedding (src_embedding, tgt_embedding; learned positions src_positions, tgt_positions), nn.Transformer (transformer.encoder.layers.0..., encoder.norm,
 decoder.norm) and nn.Linear (head; absent when tied: logits = h @ tgt_embedding.weight.T). Embeddings are
 scaled by sqrt(d_model) and added to the positions (the sinusoid table computed as the TypeScript one is, in
 float64, stored float32). A batch of sources of different lengths padded with id 0 and masked
@@ -21,12 +21,10 @@ expected.logits (T, B, V), expected.loss [1], grad.<param>; __metadata__.config 
 
 import importlib.util
 import json
-import math
 import os
 import sys
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,48 +35,8 @@ _mf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mf)
 
 
-def sinusoids(P, E):
-    pe = torch.zeros(P, E, dtype=torch.float64)
-    for p in range(P):
-        for i in range(0, (E + 1) // 2):
-            angle = p * math.exp((2 * i) * (-math.log(10000) / E))
-            pe[p, 2 * i] = math.sin(angle)
-            if 2 * i + 1 < E:
-                pe[p, 2 * i + 1] = math.cos(angle)
-    return pe.float().double()
-
-
-class TransformerSeq2Seq(nn.Module):
-    """The twin: what recurrent's TransformerSeq2Seq computes, from PyTorch's modules."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.c = c
-        E = c['dModel']
-        self.src_embedding = nn.Embedding(c['srcVocabSize'], E)
-        self.tgt_embedding = nn.Embedding(c['tgtVocabSize'], E)
-        if c['positions'] == 'learned':
-            self.src_positions = nn.Embedding(c['maxLength'], E)
-            self.tgt_positions = nn.Embedding(c['maxLength'], E)
-        self.transformer = nn.Transformer(E, c['nhead'], c['numEncoderLayers'], c['numDecoderLayers'], c['dimFeedforward'],
-                                          dropout=0.0, activation=c['activation'], norm_first=c['normFirst'])
-        self.transformer.encoder.enable_nested_tensor = False  # the padded positions computed, as recurrent does
-        if not c['tieEmbeddings']:
-            self.head = nn.Linear(E, c['tgtVocabSize'])
-
-    def positions(self, side, T):
-        if self.c['positions'] == 'learned':
-            return getattr(self, side + '_positions').weight[:T].unsqueeze(1)  # (T, 1, E)
-        return sinusoids(self.c['maxLength'], self.c['dModel'])[:T].unsqueeze(1).to(self.src_embedding.weight.dtype)
-
-    def forward(self, src, src_pad, tgt_in):
-        scale = math.sqrt(self.c['dModel'])
-        x = self.src_embedding(src) * scale + self.positions('src', src.shape[0])  # (S, B, E)
-        y = self.tgt_embedding(tgt_in) * scale + self.positions('tgt', tgt_in.shape[0])  # (T, B, E)
-        T = tgt_in.shape[0]
-        mask = nn.Transformer.generate_square_subsequent_mask(T).to(x.dtype)
-        h = self.transformer(x, y, tgt_mask=mask, src_key_padding_mask=src_pad, memory_key_padding_mask=src_pad)  # (T, B, E)
-        return h @ self.tgt_embedding.weight.t() if self.c['tieEmbeddings'] else self.head(h)  # (T, B, V)
+sys.path.insert(0, os.path.join(ROOT, 'python'))
+from recurrent_torch.seq2seq import TransformerSeq2Seq  # noqa: E402  the twin the PyTorch round trip trains
 
 
 BASE = dict(arch='transformer', srcVocabSize=9, tgtVocabSize=11, dModel=12, nhead=3, numEncoderLayers=2, numDecoderLayers=2,
@@ -103,19 +61,17 @@ def make(name, c, smoothing, seed):
     srcs = [torch.randint(c['srcVocabSize'], (n,)) for n in src_lengths]
     tgts = [torch.randint(3, c['tgtVocabSize'], (n,)) for n in tgt_lengths]  # no bos/eos inside a target
     src = torch.zeros(S, B, dtype=torch.long)
-    src_pad = torch.ones(B, S, dtype=torch.bool)
     T = Tt + 1
     targets = torch.full((T, B), -100, dtype=torch.long)
     for b in range(B):
         src[:src_lengths[b], b] = srcs[b]
-        src_pad[b, :src_lengths[b]] = False
         targets[:tgt_lengths[b], b] = tgts[b]
         targets[tgt_lengths[b], b] = eos
     tgt_in = torch.full((T, B), bos, dtype=torch.long)
     tgt_in[1:] = torch.where(targets[:-1] == -100, torch.full_like(targets[:-1], eos), targets[:-1])
     state = {k: v.detach().float().clone() for k, v in model.state_dict().items()}
     model = model.double()
-    logits = model(src, src_pad, tgt_in)  # (T, B, V)
+    logits = model(src, torch.tensor(src_lengths), tgt_in)  # (T, B, V)
     loss = F.cross_entropy(logits.reshape(-1, c['tgtVocabSize']), targets.reshape(-1), ignore_index=-100, label_smoothing=smoothing)
     named = dict(model.named_parameters())
     grads = torch.autograd.grad(loss, list(named.values()))

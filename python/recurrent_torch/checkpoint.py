@@ -99,12 +99,7 @@ def read_config(directory):
     except ValueError as e:
         raise CheckpointError(f'{path} is corrupt: {e}')
     fmt = config.get('format') if isinstance(config, dict) else None
-    arch = (config.get('model') or {}).get('arch') if isinstance(config, dict) else None
-    supported = '; the PyTorch twin continues the language model, the classifiers and the recurrent encoder–decoder'
-    if fmt == SEQ2SEQ_FORMAT and arch == 'transformer':
-        raise CheckpointError(f'{path} holds a Transformer encoder–decoder (seq2seq --arch transformer){supported}')
-    if fmt == LANGUAGE_MODEL_FORMAT and arch == 'transformer':
-        raise CheckpointError(f'{path} holds a Transformer language model (train --model transformer){supported}')
+    supported = '; the PyTorch twin continues the language models, the classifiers and the encoder–decoders'
     if fmt in OTHER_FORMATS:
         raise CheckpointError(f'{path} holds {OTHER_FORMATS[fmt]}{supported}')
     if fmt not in FORMATS:

@@ -1,13 +1,13 @@
 """A checkpoint's model in PyTorch, in eval mode, its outputs to --out (safetensors), for comparison with
-recurrent's: the language model over --text from a zero state (logits (T, V) and the final h, and c for LSTM,
-(L, 1, H)); a classifier over the lines of --data (logits (N, C), the lines in one padded batch); the
+recurrent's: the language model over --text from a zero state (logits (T, V) and, a recurrent model's, the final
+h, and c for LSTM, (L, 1, H); a Transformer reads --text as one window, so at most its context); a classifier over the lines of --data (logits (N, C), the lines in one padded batch); the
 encoder–decoder over the pairs of --data under teacher forcing (logits (T, N, V), T the longest target + 1,
 and `loss`, the mean cross-entropy over the real target tokens)."""
 import argparse, json, sys
 import torch
 import torch.nn.functional as F
 from .checkpoint import LANGUAGE_MODEL_FORMAT, CheckpointError, read_config, read_model
-from .models import LanguageModel
+from .models import language_model
 from .rng import Rng
 from .tasks import IGNORE_INDEX, TASKS
 from . import safetensors_io as st
@@ -31,17 +31,19 @@ def write_outputs(a):
     config = read_config(a.checkpoint)
     weights, _ = read_model(a.checkpoint)
     if config['format'] == LANGUAGE_MODEL_FORMAT:
-        model = LanguageModel(config['model'])
+        model = language_model(config['model'])
         model.load_state_dict(weights, strict=True)
         model.eval()
         stoi = {ch: i for i, ch in enumerate(config['vocab'])}
         ids = torch.tensor([[stoi[ch]] for ch in a.text], dtype=torch.long)  # (T, 1)
         with torch.no_grad():
             logits, state = model(ids)
-        h, c = state if isinstance(state, tuple) else (state, None)
-        out = {'logits': logits.reshape(len(a.text), -1), 'h': h}
-        if c is not None:
-            out['c'] = c
+        out = {'logits': logits.reshape(len(a.text), -1)}
+        if state is not None:
+            h, c = state if isinstance(state, tuple) else (state, None)
+            out['h'] = h
+            if c is not None:
+                out['c'] = c
         st.write(a.out, out, {'text': json.dumps(a.text)})
         return
     with open(a.data, encoding='utf-8-sig', errors='replace', newline='') as f:

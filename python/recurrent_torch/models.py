@@ -1,7 +1,8 @@
 """PyTorch twins of recurrent's character language model (src/nn/language-model.ts): Embedding(V, H) ->
 recurrent stack -> Linear(H, V), attributes embedding / rnn / head, so its state_dict is a checkpoint's
-model.safetensors name for name; and of its classifiers (src/nn/sequence-classifier.ts,
-bag-of-words-classifier.ts), named the same way. The encoder–decoder's twin is seq2seq.py. RNN (tanh, relu), LSTM and GRU are torch.nn's own; GRU-Cho and MUT1-3
+model.safetensors name for name; of its GPT-style Transformer (src/nn/transformer-language-model.ts) and of
+its classifiers (src/nn/sequence-classifier.ts, bag-of-words-classifier.ts), named the same way. The
+encoder–decoders' twins are seq2seq.py. RNN (tanh, relu), LSTM and GRU are torch.nn's own; GRU-Cho and MUT1-3
 are written out as recurrent's JSDoc states them (src/nn/recurrent/recurrent.ts), with its parameter
 names and row blocks."""
 import torch
@@ -159,6 +160,12 @@ class TransformerLanguageModel(nn.Module):
                     std = 0.02 / (2 * L) ** 0.5 if name.endswith(('out_proj.weight', 'linear2.weight')) else 0.02
                     p.normal_(0.0, std)
         return self
+
+    def load_state_dict(self, state, strict=True):
+        """A checkpoint's weights; a tied head takes the token embedding's (the checkpoint has no head.weight)."""
+        if self.tied and 'head.weight' not in state and 'embedding.weight' in state:
+            state = {**state, 'head.weight': state['embedding.weight']}
+        return super().load_state_dict(state, strict)
 
     def checkpoint_state(self):
         """The state_dict as a checkpoint's model.safetensors holds it (a tied head has no weight of its own)."""

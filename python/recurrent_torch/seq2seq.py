@@ -12,7 +12,8 @@ The bridge (a bidirectional encoder, or one of another width): h0_l = tanh(W_bh 
 LSTM c0_l = W_bc [c_l^→; c_l^←] + b_bc. Dropout where recurrent puts it (both embeddings, between recurrent
 layers, the vector the head reads; what input feeding feeds back is the dropped h̃_t), with torch's masks.
 The decoder is always stepped; recurrent fuses the teacher-forced steps when no step reads the last one's
-attention, the same function."""
+attention, the same function. The Transformer encoder–decoder's twin is TransformerSeq2Seq, below."""
+import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -143,3 +144,95 @@ class Seq2Seq(nn.Module):
                     else:
                         out[b].append(tok)
         return [o[:n] for o, n in zip(out, limits)]
+
+
+
+def sinusoids(P, E):
+    """Vaswani et al.'s table (P, E) as recurrent computes it: in float64, stored float32."""
+    pe = torch.zeros(P, E, dtype=torch.float64)
+    for p in range(P):
+        for i in range(0, (E + 1) // 2):
+            angle = p * math.exp((2 * i) * (-math.log(10000) / E))
+            pe[p, 2 * i] = math.sin(angle)
+            if 2 * i + 1 < E:
+                pe[p, 2 * i + 1] = math.cos(angle)
+    return pe.float()
+
+
+class TransformerSeq2Seq(nn.Module):
+    """config.json's `model` with arch 'transformer' (src/nn/transformer-seq2seq.ts): { srcVocabSize,
+    tgtVocabSize, dModel, nhead, numEncoderLayers, numDecoderLayers, dimFeedforward, dropout, activation,
+    normFirst, positions, maxLength, tieEmbeddings, bos, eos }, from PyTorch's modules under recurrent's names
+    (scripts/make-transformer-seq2seq-fixtures.py is the same model): src_embedding, tgt_embedding,
+    [src_positions, tgt_positions], transformer (nn.Transformer, encoder.norm and decoder.norm), head (absent
+    when tied: h E_yᵀ, no bias).
+
+      src = dropout(E_x[x] · √E + P[0..S)),  tgt = dropout(E_y[y] · √E + P[0..T))
+      logits = head(transformer(src, tgt; the sources' padding masked, the decoder causal))"""
+
+    def __init__(self, c):
+        super().__init__()
+        E, self.bos, self.eos, self.max_length = c['dModel'], c['bos'], c['eos'], c['maxLength']
+        self.scale, self.p, self.tied, self.learned = math.sqrt(E), c['dropout'], c['tieEmbeddings'], c['positions'] == 'learned'
+        self.src_embedding = nn.Embedding(c['srcVocabSize'], E)
+        self.tgt_embedding = nn.Embedding(c['tgtVocabSize'], E)
+        if self.learned:
+            self.src_positions = nn.Embedding(c['maxLength'], E)
+            self.tgt_positions = nn.Embedding(c['maxLength'], E)
+        else:
+            self.register_buffer('table', sinusoids(c['maxLength'], E), persistent=False)  # (P, E)
+        self.transformer = nn.Transformer(E, c['nhead'], c['numEncoderLayers'], c['numDecoderLayers'], c['dimFeedforward'],
+                                          dropout=c['dropout'], activation=c['activation'], norm_first=c['normFirst'])
+        self.transformer.encoder.enable_nested_tensor = False  # the padded positions computed, as recurrent does
+        if not self.tied:
+            self.head = nn.Linear(E, c['tgtVocabSize'])
+
+    def embed(self, side, ids):
+        """ids (T, B) -> (T, B, E)."""
+        T = ids.shape[0]
+        positions = getattr(self, f'{side}_positions').weight[:T] if self.learned else self.table[:T]  # (T, E)
+        x = getattr(self, f'{side}_embedding')(ids) * self.scale + positions[:, None, :]
+        return F.dropout(x, self.p, self.training)
+
+    def encode(self, src, lengths):
+        """src (S, B) padded, lengths (B) -> memory (S, B, E) and the padding mask (B, S), True past each length."""
+        pad = torch.arange(src.shape[0])[None, :] >= lengths[:, None]  # (B, S)
+        return self.transformer.encoder(self.embed('src', src), src_key_padding_mask=pad), pad
+
+    def decode(self, memory, pad, inputs):
+        """inputs (T, B) the fed tokens -> logits (T, B, V)."""
+        T = inputs.shape[0]
+        causal = torch.triu(torch.full((T, T), float('-inf')), diagonal=1)  # (T, T)
+        h = self.transformer.decoder(self.embed('tgt', inputs), memory, tgt_mask=causal, memory_key_padding_mask=pad)  # (T, B, E)
+        return h @ self.tgt_embedding.weight.t() if self.tied else self.head(h)
+
+    def forward(self, src, src_lengths, inputs):
+        """Teacher forcing, in one pass: inputs (T, B) (bos, then the gold tokens) -> logits (T, B, V)."""
+        return self.decode(*self.encode(src, src_lengths), inputs)
+
+    @torch.no_grad()
+    def greedy(self, src, src_lengths, limits):
+        """Greedy decoding as recurrent's greedyDecode, each limit no further than the positions (maxLength): the
+        ids of each row (eos excluded). Each step reads the whole prefix again (recurrent caches the keys and
+        values: the same numbers)."""
+        limits = [min(n, self.max_length) for n in limits]
+        memory, pad = self.encode(src, src_lengths)
+        B = src.shape[1]
+        fed, out, done = torch.full((1, B), self.bos, dtype=torch.long), [[] for _ in range(B)], [False] * B
+        for _ in range(max(limits)):
+            if all(done):
+                break
+            prev = self.decode(memory, pad, fed)[-1].argmax(-1)  # (B)
+            fed = torch.cat([fed, prev[None]])
+            for b, tok in enumerate(prev.tolist()):
+                if not done[b]:
+                    if tok == self.eos:
+                        done[b] = True
+                    else:
+                        out[b].append(tok)
+        return [o[:n] for o, n in zip(out, limits)]
+
+
+def seq2seq_model(config):
+    """The twin of a checkpoint's `model` config, either encoder–decoder."""
+    return TransformerSeq2Seq(config) if config.get('arch') == 'transformer' else Seq2Seq(config)

@@ -5,9 +5,10 @@ the same way and takes its share of the rows (contiguous, in order); its loss is
 batch's count), so the mean DDP takes over the W gradients is the single-process gradient of the whole
 batch (up to float rounding), whatever the rows' lengths.
 
-Batch order: the classifier's lines are drawn from recurrent's generator (rng.py) and the encoder–decoder's
-length-bucketed epochs are recurrent's (src/data/length-buckets.ts), so with no dropout a continued run
-takes the batches `recurrent ... --resume` would; the language model's streams are recurrent's. Dropout
+Batch order: the classifier's lines, the Transformer language model's windows and the lines of a language
+model of one sequence per line are drawn from recurrent's generator (rng.py) and the encoder–decoder's
+length-bucketed epochs are recurrent's (src/data/length-buckets.ts), so with no dropout a continued run takes
+the batches `recurrent ... --resume` would; the recurrent language model's streams are recurrent's. Dropout
 masks are torch's own: with dropout > 0 the steps differ from recurrent's by the masks, and recurrent's
 generator, which also draws recurrent's masks, is handed on as the batches left it."""
 import json
@@ -16,9 +17,9 @@ import re
 import torch
 import torch.nn.functional as F
 from .checkpoint import BOW_CLASSIFIER_FORMAT, CHAR_CLASSIFIER_FORMAT, LANGUAGE_MODEL_FORMAT, SEQ2SEQ_FORMAT, CheckpointError
-from .models import BagOfWordsClassifier, LanguageModel, SequenceClassifier
+from .models import BagOfWordsClassifier, SequenceClassifier, language_model
 from .rng import M, Rng, shuffle
-from .seq2seq import Seq2Seq
+from .seq2seq import seq2seq_model
 from .streams import Streams, split_train_val
 
 IGNORE_INDEX = -100
@@ -55,25 +56,33 @@ def no_rows(model):
 
 
 class LanguageModelTask:
-    """`recurrent train` (src/tasks/language-model.ts): B streams of T characters, the state carried between
-    steps and reset when chunk 0 comes round; each process takes B/W streams (B must divide by W), and the
-    carried state is gathered into carried.h / carried.c (L, B, H) in stream order at a checkpoint."""
+    """`recurrent train` (src/tasks/language-model.ts) with a recurrent model: B streams of T characters, the
+    state carried between steps and reset when chunk 0 comes round; each process takes B/W streams (B must
+    divide by W), and the carried state is gathered into carried.h / carried.c (L, B, H) in stream order at a
+    checkpoint. Validation: the last 10% as B streams of T characters, the state carried from zero."""
 
     def __init__(self, config, data, val, rng, seed, rank, world):
         t, m = config['train'], config['model']
-        self.T, self.B, self.world = t['seqLength'], t['batchSize'], world
-        if self.B % world != 0:
-            raise CheckpointError(f'the batch of {self.B} streams does not split evenly over {world} processes')
+        # A Transformer's seqLength is its context (recurrent's task sets it so): its windows and its validation's.
+        self.T, self.B, self.rng, self.rank, self.world = t['seqLength'], t['batchSize'], rng, rank, world
         stoi = {ch: i for i, ch in enumerate(config['vocab'])}
         ids = torch.tensor([stoi[ch] for ch in data[1]], dtype=torch.long)
-        train_ids, val_ids = split_train_val(ids)
-        self.train_s, self.val_s = Streams(train_ids, self.B, self.T, 'the training split'), Streams(val_ids, self.B, self.T, 'the validation split')
-        self.model = LanguageModel(m)
-        self.lstm = m['cell'] == 'lstm'
+        self.train_ids, val_ids = split_train_val(ids)
+        self.setup_training()
+        self.val_s = Streams(val_ids, self.B, self.T, 'the validation split')
+        self.model = language_model(m)
+        self.lstm = m.get('cell') == 'lstm'
         self.rows = share(self.B, rank, world)  # this process's streams
         self.carried, self.next_state = None, None
-        self.description = f'{m["cell"]} {m["numLayers"]}x{m["hiddenSize"]}'
-        self.shares = shares(self.B, world, 'streams')
+        self.description = describe_language_model(m)
+        self.shares = shares(self.B, world, self.unit)
+
+    unit = 'streams'
+
+    def setup_training(self):
+        if self.B % self.world != 0:
+            raise CheckpointError(f'the batch of {self.B} streams does not split evenly over {self.world} processes')
+        self.train_s = Streams(self.train_ids, self.B, self.T, 'the training split')
 
     def restore(self, counters, tensors):
         if 'carried.h' in tensors:
@@ -114,6 +123,137 @@ class LanguageModelTask:
             return {}, {'carried.h': gather(self.carried[0]), 'carried.c': gather(self.carried[1])}
         return {}, {'carried.h': gather(self.carried)}
 
+
+class WindowLanguageModelTask(LanguageModelTask):
+    """`recurrent train --model transformer`: each step B windows of `context` characters at offsets drawn from
+    recurrent's generator (rng.int(n - T) per window, as its windowRecipe), the targets the next characters;
+    nothing is carried. The processes draw every window and take their share of them (any B): the loss is
+    W · (its sum) / (T · B). Validation as the recurrent model's, each window on its own."""
+
+    unit = 'windows'
+
+    def setup_training(self):  # any B: uneven shares are weighted by their tokens
+        if len(self.train_ids) < self.T + 1:
+            raise CheckpointError(f'the training split (first 90%) has {len(self.train_ids)} characters, fewer than one window of {self.T + 1}')
+
+    def restore(self, counters, tensors):
+        pass
+
+    def batch(self, step):
+        T, n = self.T, len(self.train_ids)
+        starts = torch.tensor([self.rng.int(n - T) for _ in range(self.B)])  # (B)
+        at = starts[None, :] + torch.arange(T)[:, None]  # (T, B)
+        return self.train_ids[at], self.train_ids[at + 1]
+
+    def loss(self, net, batch):
+        x, y = (v[:, self.rows] for v in batch)  # (T, B', ...)
+        count = self.T * self.B
+        if x.shape[1] == 0:
+            return no_rows(self.model), torch.tensor(0.0), count
+        logits, _ = net(x)  # (T, B', V)
+        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction='sum')
+        return total * self.world / count, total.detach() / count, count
+
+    def commit(self):
+        pass
+
+    def save_state(self, gather):
+        return {}, {}
+
+
+class LineLanguageModelTask:
+    """`recurrent train --per-line` (src/data/line-sequences.ts), either model: each line a sequence from a zero
+    state, read from the boundary (newline) to the boundary: inputs "\\nemma", targets "emma\\n". A shuffle of
+    the lines by a fork of Rng(seed) holds out its first min(1000, 10%) (at least one); each step draws B
+    training lines from the run's generator, as recurrent does. Loss: the mean cross-entropy over the real
+    tokens, end tokens included; validation: the same over the held-out lines."""
+
+    unit = 'lines'
+
+    def __init__(self, config, data, val, rng, seed, rank, world):
+        t, m = config['train'], config['model']
+        self.B, self.rng, self.rank, self.world = t['batchSize'], rng, rank, world
+        stoi = {ch: i for i, ch in enumerate(config['vocab'])}
+        self.boundary = stoi['\n']
+        what, text = data
+        lines = split_lines(text)
+        for n, line in enumerate(lines, 1):
+            if line == '':
+                raise CheckpointError(f'{what} line {n} is empty (with one sequence per line, every line must hold one)')
+        if len(lines) < 2:
+            raise CheckpointError(f'{what} has {len(lines)} line; one sequence per line needs at least 2 (one to validate)')
+        ids = [[stoi[ch] for ch in line] for line in lines]
+        order = shuffle(list(range(len(ids))), Rng(seed).fork(0x11e5))
+        n_val = max(1, min(1000, len(lines) // 10))
+        self.val, self.train = [ids[i] for i in order[:n_val]], [ids[i] for i in order[n_val:]]
+        if m.get('arch') == 'transformer':
+            for side, name in ((self.train, 'training'), (self.val, 'held-out')):
+                longest = max(len(l) for l in side)
+                if longest + 1 > m['context']:
+                    raise CheckpointError(f'{what}: a {name} line of {longest} characters needs a context of {longest + 1} (with its start token), more than the model\'s {m["context"]}')
+        self.model = language_model(m)
+        self.description = f'{describe_language_model(m)}, one sequence per line'
+        self.shares = shares(self.B, world, self.unit)
+
+    def restore(self, counters, tensors):
+        pass
+
+    def batch(self, step):
+        return [self.rng.int(len(self.train)) for _ in range(self.B)]
+
+    def tensors(self, lines):
+        """inputs and targets (T, B), T the longest line + 1: the boundary then the line, the line then the
+        boundary; past a line's end the boundary is read and IGNORE_INDEX its target."""
+        T, B = max(len(l) for l in lines) + 1, len(lines)
+        inputs = torch.full((T, B), self.boundary, dtype=torch.long)
+        targets = torch.full((T, B), IGNORE_INDEX, dtype=torch.long)
+        for b, line in enumerate(lines):
+            inputs[1:len(line) + 1, b] = torch.tensor(line, dtype=torch.long)
+            targets[:len(line) + 1, b] = torch.tensor(line + [self.boundary], dtype=torch.long)
+        return inputs, targets
+
+    def loss(self, net, idx):
+        mine = idx[share(len(idx), self.rank, self.world)]
+        count = sum(len(self.train[i]) + 1 for i in idx)
+        if not mine:
+            return no_rows(self.model), torch.tensor(0.0), count
+        x, y = self.tensors([self.train[i] for i in mine])
+        logits, _ = net(x)  # (T, B', V), from a zero state
+        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE_INDEX, reduction='sum')
+        return total * self.world / count, total.detach() / count, count
+
+    def commit(self):
+        pass
+
+    def evaluate(self):
+        """recurrent's lineLoss: in order of length, batches of B lines, the mean over all their tokens."""
+        order = sorted(range(len(self.val)), key=lambda i: len(self.val[i]))
+        total, tokens = 0.0, 0
+        for s in range(0, len(order), self.B):
+            x, y = self.tensors([self.val[i] for i in order[s:s + self.B]])
+            logits, _ = self.model(x)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE_INDEX, reduction='sum').item()
+            tokens += int((y != IGNORE_INDEX).sum())
+        return {'valLoss': total / tokens}
+
+    def progress(self):
+        return {}
+
+    def save_state(self, gather):
+        return {}, {}
+
+
+def describe_language_model(m):
+    if m.get('arch') != 'transformer':
+        return f'{m["cell"]} {m["numLayers"]}x{m["hiddenSize"]}'
+    return f'transformer {m["numLayers"]}x{m["dModel"]} ({m["numHeads"]} heads, context {m["context"]}{", tied embeddings" if m["tieEmbeddings"] else ""})'
+
+
+def language_model_task(config, *args):
+    """The piece for a language model checkpoint: its lines, its windows (a Transformer) or its streams."""
+    if config['train'].get('perLine', False):
+        return LineLanguageModelTask(config, *args)
+    return (WindowLanguageModelTask if config['model'].get('arch') == 'transformer' else LanguageModelTask)(config, *args)
 
 def word_tokens(text):
     """recurrent's wordTokens, /[\\p{L}\\p{N}]+(?:'[\\p{L}\\p{N}]+)*/gu on the lower-cased text; Python's re has no
@@ -240,10 +380,10 @@ def group_by_source(pairs):
 
 
 class Seq2SeqTask:
-    """`recurrent seq2seq train` with the recurrent encoder–decoder (src/tasks/seq2seq.ts): `source<TAB>target`
-    lines split by character or space; a --val file, or a seeded 5% of the distinct sources (with all their
-    targets), validates; recurrent's length-bucketed batches an epoch at a time. Teacher forcing only
-    (scheduled sampling is refused). Loss: the mean cross-entropy (with the run's label smoothing) over the
+    """`recurrent seq2seq train` (src/tasks/seq2seq.ts), either encoder–decoder: `source<TAB>target` lines split
+    by character or space; a --val file, or a seeded 5% of the distinct sources (with all their targets),
+    validates; recurrent's length-bucketed batches an epoch at a time. Teacher forcing only (scheduled
+    sampling, the recurrent one's, is refused). Loss: the mean cross-entropy (with the run's label smoothing) over the
     real target tokens, eos included; validation: teacher-forced loss and token accuracy, then greedy
     decoding's sequence accuracy and token error rate against the closest reference."""
 
@@ -254,7 +394,7 @@ class Seq2SeqTask:
             raise CheckpointError(f'the checkpoint trains with scheduled sampling (teacher forcing {json.dumps(tf)}); the PyTorch twin continues teacher-forced runs')
         self.B, self.rank, self.world, self.seed = t['batchSize'], rank, world, seed
         self.smoothing = t.get('labelSmoothing', 0)
-        self.model = Seq2Seq(m)
+        self.model = seq2seq_model(m)
         src_v = {w: i for i, w in enumerate(config['srcVocab'])}
         tgt_v = {w: i for i, w in enumerate(config['tgtVocab'])}
 
@@ -277,6 +417,7 @@ class Seq2SeqTask:
             return pairs
 
         pairs = parse(*data)
+        val_name = data[0] if val is None else val[0]
         if val is not None:
             train, val = pairs, parse(*val)
         else:
@@ -292,7 +433,15 @@ class Seq2SeqTask:
         self.lengths = [max(len(s), len(t)) for s, t in train]
         self.epoch, self.batch_index = 0, 0
         self.batches = length_bucketed_batches(self.lengths, self.B, seed, 0)
-        self.description = f'seq2seq {m["cell"]} {m.get("numLayers", 1)}x{m["hiddenSize"]}, attention {m.get("attention", "none")}'
+        if m.get('arch') == 'transformer':
+            for what, side in ((data[0], train), (val_name, self.val)):
+                for i, (s, t) in enumerate(side):
+                    if max(len(s), len(t) + 1) > m['maxLength']:
+                        raise CheckpointError(f'{what}: pair {i + 1} has a source of {len(s)} or a target of {len(t)} (+ eos) tokens, past the Transformer\'s {m["maxLength"]} positions')
+            self.description = (f'seq2seq transformer {m["numEncoderLayers"]}+{m["numDecoderLayers"]} layers x {m["dModel"]} ({m["nhead"]} heads, '
+                                f'{"pre" if m["normFirst"] else "post"}-norm, {m["positions"]} positions)')
+        else:
+            self.description = f'seq2seq {m["cell"]} {m.get("numLayers", 1)}x{m["hiddenSize"]}, attention {m.get("attention", "none")}'
         self.shares = shares(self.B, world, 'pairs')
 
     def restore(self, counters, tensors):
@@ -368,5 +517,5 @@ class Seq2SeqTask:
         return {'epoch': self.epoch, 'batchIndex': self.batch_index}, {}
 
 
-TASKS = {LANGUAGE_MODEL_FORMAT: LanguageModelTask, CHAR_CLASSIFIER_FORMAT: ClassifierTask, BOW_CLASSIFIER_FORMAT: ClassifierTask,
+TASKS = {LANGUAGE_MODEL_FORMAT: language_model_task, CHAR_CLASSIFIER_FORMAT: ClassifierTask, BOW_CLASSIFIER_FORMAT: ClassifierTask,
          SEQ2SEQ_FORMAT: Seq2SeqTask}

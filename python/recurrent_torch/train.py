@@ -1,5 +1,5 @@
-"""Continues a recurrent checkpoint in PyTorch — the language model (`recurrent train`), the classifiers
-(`recurrent classify train`) or the recurrent encoder–decoder (`recurrent seq2seq train`), by config.json's
+"""Continues a recurrent checkpoint in PyTorch — a language model (`recurrent train`), the classifiers
+(`recurrent classify train`) or an encoder–decoder (`recurrent seq2seq train`), by config.json's
 format — on one process or many with DistributedDataParallel (gloo, CPU), and writes it back in recurrent's
 layout. Launch with torchrun (python/train_ddp.py is the script to give it). One loop for every kind, as
 recurrent's engine (src/train/engine.ts) is: the batch of the step (tasks.py), the loss, backward, clip by norm
@@ -8,7 +8,7 @@ every --eval-every steps and at the end the validation scores, a metrics.jsonl r
 
 Data parallel: see tasks.py; a step's gradient is the single-process gradient of the whole batch (up to float
 rounding). recurrent's generator state is carried through, advanced by what the twin draws from it (the
-classifier's batches); torch draws its own dropout masks."""
+classifier's lines, the Transformer's windows, the lines of --per-line); torch draws its own dropout masks."""
 import argparse, json, math, os, socket, sys, time
 import torch
 import torch.distributed as dist

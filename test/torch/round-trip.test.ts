@@ -6,26 +6,17 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { LanguageModel } from '../../src/nn/language-model.js';
 import { noGrad, tidy } from '../../src/tensor/tensor.js';
 import { loadCheckpoint } from '../../src/train/train-language-model.js';
 import { runCli, smallCorpus, tempDir } from '../util/cli.js';
 import { relativeError } from '../util/onnx-runtime.js';
-import { freePort, python, run, torchrunArgs, trainDdp } from './torch-run.js';
+import { freePort, metrics, python, torchForward, torchrunArgs, trainDdp, weights } from './torch-run.js';
 
 const TEXT = 'the cat sat on the mat.\na dog';
-
-/** PyTorch's logits (T, V) and final h over TEXT, from the checkpoint in dir. */
-function torchForward(dir: string): { logits: Float32Array; h: Float32Array } {
-  const out = join(dir, 'torch-forward.safetensors');
-  run('/usr/bin/python3', [join(python, 'torch_forward.py'), '--checkpoint', dir, '--text', TEXT, '--out', out]);
-  const t = decodeSafetensors(readFileSync(out)).tensors;
-  return { logits: t.get('logits')!.data as Float32Array, h: t.get('h')!.data as Float32Array };
-}
 
 /** recurrent's logits and final h over TEXT, from the checkpoint in dir. */
 function ownForward(dir: string): { logits: Float32Array; h: Float32Array } {
@@ -41,15 +32,11 @@ function ownForward(dir: string): { logits: Float32Array; h: Float32Array } {
 }
 
 function assertSameOutputs(dir: string, what: string): number {
-  const a = torchForward(dir);
+  const a = torchForward(dir, { text: TEXT });
   const b = ownForward(dir);
-  const e = Math.max(relativeError(a.logits, b.logits), relativeError(a.h, b.h));
+  const e = Math.max(relativeError(a.get('logits')!, b.logits), relativeError(a.get('h')!, b.h));
   assert.ok(e <= 1e-5, `${what}: PyTorch and recurrent differ by ${e.toExponential(2)} of the largest magnitude`);
   return e;
-}
-
-function weights(dir: string): Map<string, Float32Array> {
-  return new Map([...decodeSafetensors(readFileSync(join(dir, 'model.safetensors'))).tensors].map(([k, v]) => [k, v.data as Float32Array]));
 }
 
 const lmFlags = (cell: string, extra: string[] = []): string[] => [
@@ -95,9 +82,9 @@ for (const { cell, extra } of [{ cell: 'lstm', extra: [] as string[] }, { cell: 
     assert.ok(worst <= 1e-5, `DDP and recurrent's continuation differ by ${worst.toExponential(2)} of a tensor's largest magnitude`);
     t.diagnostic(`back in recurrent: outputs within ${back.toExponential(2)} of PyTorch's; weights within ${worst.toExponential(2)} of recurrent's own 10 steps`);
 
-    const m = readFileSync(join(ddp, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const m = metrics(ddp);
     assert.deepEqual(m.map((x) => x.step), [10, 20, 30]);
-    const ownM = readFileSync(join(own, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const ownM = metrics(own);
     assert.deepEqual(Object.keys(m[2]), Object.keys(ownM[2]), 'the same metrics record');
     assert.ok(Math.abs(m[2].valLoss - ownM[2].valLoss) < 1e-4 * ownM[2].valLoss, `val loss ${m[2].valLoss} against ${ownM[2].valLoss}`);
 
@@ -111,7 +98,7 @@ for (const { cell, extra } of [{ cell: 'lstm', extra: [] as string[] }, { cell: 
     assert.ok(Math.abs(ev.valLoss - m[2].valLoss) < 1e-5 * ev.valLoss, `recurrent eval ${ev.valLoss}, PyTorch's validation ${m[2].valLoss}`);
     const resumed = runCli(['train', '--data', data, ...lmFlags(cell, extra), '--steps', '40', '--out', ddp, '--resume']);
     assert.equal(resumed.code, 0, resumed.stderr);
-    const after = readFileSync(join(ddp, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const after = metrics(ddp);
     assert.deepEqual(after.map((x) => x.step), [10, 20, 30, 40]);
     assert.equal(after[3].tokens, 40 * 10 * 4);
     assert.ok(after[3].valLoss < after[1].valLoss, `training goes on: val loss ${after[1].valLoss} at 20, ${after[3].valLoss} at 40`);
