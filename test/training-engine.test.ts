@@ -111,6 +111,10 @@ test("engine: clock 'cpu' counts the process's CPU time, not time spent waiting"
   assert.ok(last.elapsedSec >= 0.1 && last.elapsedSec < wall / 2, `logged ${last.elapsedSec} CPU seconds in ${wall} s`);
   assert.equal(JSON.parse(new TextDecoder().decode(store.files.get('config.json'))).train.clock, 'cpu');
   await assert.rejects(trainTask(lm(), { timeSec: 1, clock: 'sun' as 'cpu' }, { store: memoryStore() }), /clock must be 'wall' or 'cpu', got "sun"/);
+  // Its seconds are CPU seconds: a resume by the wall-clock would count a budget in two clocks.
+  await assert.rejects(trainTask(lm(), { timeSec: 0.2, resume: true }, { store }), /cannot resume .*: it was trained with clock cpu, this run asks for wall/);
+  const more = await trainTask(lm(), { timeSec: 0.2, clock: 'cpu', resume: true, evalEvery: 1e6 }, { store });
+  more.task.model.dispose();
 });
 
 test('engine: a store that holds a checkpoint is not overwritten without resume; mismatched options are refused', async () => {

@@ -420,6 +420,9 @@ function checkResumeMatches(config: Record<string, unknown>, o: ReturnType<typeo
     const had = train[k] ?? (k === 'ema' ? 0 : undefined); // ema: absent from checkpoints before the option
     if (had !== undefined) checkResumeOption(where, k, had, want);
   }
+  // The seconds the checkpoint has counted are of its clock: a budget or a time schedule must go on in them.
+  const clock = o.record.clock ?? 'wall';
+  if ((o.timeSec !== null || o.schedule.kind === 'cosine-time') && (train.clock ?? 'wall') !== clock) checkResumeOption(where, 'clock', train.clock ?? 'wall', clock);
 }
 
 /** The saved optimizer's name and options (all but the rate) against this run's. */
