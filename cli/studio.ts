@@ -109,7 +109,14 @@ function handler(checkpoints: readonly ServedCheckpoint[]): (req: IncomingMessag
     if (ck !== null) {
       // A checkpoint's file as its readers see it: mid-save, the version its commit record names.
       const c = checkpoints[Number(ck[1])];
-      const body = c !== undefined && c.files.includes(ck[2]) ? readCommitted(c.dir, ck[2]) : null;
+      let body: Buffer | null = null;
+      try {
+        body = c !== undefined && c.files.includes(ck[2]) ? readCommitted(c.dir, ck[2]) : null;
+      } catch (e) {
+        // A commit record not recurrent's, or a file it cannot read: this answer fails, the server goes on.
+        res.statusCode = 500;
+        return send(TYPES['.txt'], `${e instanceof Error ? e.message : String(e)}\n`);
+      }
       if (body !== null) return send(TYPES[extname(ck[2])] ?? 'application/octet-stream', body);
     } else if (pages.has(path)) file = pages.get(path);
     else {

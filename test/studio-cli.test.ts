@@ -82,6 +82,12 @@ test('the studio server serves a checkpoint as its readers see it: mid-save, the
   try {
     assert.deepEqual(new Uint8Array(await (await fetch(new URL('checkpoints/0/model.safetensors', url))).arrayBuffer()), next);
     assert.deepEqual(new Uint8Array(await (await fetch(new URL('checkpoints/0/config.json', url))).arrayBuffer()), new Uint8Array(readFileSync(join(dir, 'config.json'))));
+    // A commit record that is not recurrent's fails that request, in one line, and not the server.
+    writeFileSync(join(dir, '.checkpoint-commit'), '{"not": "a list"}');
+    const bad = await fetch(new URL('checkpoints/0/model.safetensors', url));
+    assert.equal(bad.status, 500);
+    assert.match(await bad.text(), /^\S+\.checkpoint-commit is not a commit record of recurrent's; remove it if no run uses \S+\n$/);
+    assert.equal((await fetch(url)).status, 200, 'the server still answers');
   } finally {
     server.close();
   }
