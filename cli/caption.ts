@@ -17,7 +17,7 @@ import {
   cellTiles, checkImages, checkpointKind, defaultCaptioningTaskOptions, teacherForcedLoss,
   type CaptionImage, type CaptionKind, type CaptionSet, type CaptionerCheckpointConfig, type CaptionerModelOptions,
 } from '../src/tasks/captioning.js';
-import { loadCheckpointDirectory } from '../src/train/checkpoint-directory.js';
+import { loadCheckpointDirectory, readCommitted } from '../src/train/checkpoint-directory.js';
 import { UsageError, beamFlags, int, intList, loadMembers, num, oneOf, parse, runSubcommand, str } from './args.js';
 import { backendHelp, selectBackend } from './backend-flag.js';
 import { ENGINE_OPTIONS, lrScheduleHelp, parseEngineFlags } from './engine-flags.js';
@@ -216,7 +216,8 @@ async function train(argv: string[]): Promise<number> {
   selectBackend(v);
   const dir = str(v, 'data');
   if (dir === undefined) throw new UsageError('caption train needs --data DIR (a `caption data` directory)');
-  const kind = oneOf(v, 'kind', 'scenes', CAPTION_KINDS);
+  const out = str(v, 'out') ?? 'runs/caption';
+  const kind = oneOf(v, 'kind', v.resume === true ? resumedKind(out) : 'scenes', CAPTION_KINDS);
   const attention = oneOf(v, 'attention', 'soft', captionerAttentionKinds);
   if (attention === 'none') for (const f of ['penalty', 'attention-size']) if (v[f] !== undefined) throw new UsageError(`--${f} applies to --attention soft, not none`);
   const channels = intList(v, 'encoder', [16, 32, 64], 'positive channel counts');
@@ -240,12 +241,22 @@ async function train(argv: string[]): Promise<number> {
     model,
     optionName: (k) => `--${MODEL_FLAGS[k]}`,
   });
-  return runTraining(task, engine, str(v, 'out') ?? 'runs/caption', (m, sample) => {
+  return runTraining(task, engine, out, (m, sample) => {
     const n = (k: string): number => m[k] as number;
     return `step ${m.step} (epoch ${n('epoch').toFixed(2)}): train loss ${fixed(m.trainLoss)}, val loss ${n('valLoss').toFixed(4)}, ` +
       `val greedy: BLEU-4 ${n('valBleu4').toFixed(3)}, CIDEr-D ${n('valCiderD').toFixed(3)}, exact ${(100 * n('valExactMatch')).toFixed(1)}%, ` +
       `${Math.round(n('tokensPerSec'))} words/s, ${formatDuration(n('elapsedSec'))}${sample === null ? '' : `\n  "${sample}"`}`;
   });
+}
+
+/** The kind a checkpoint to resume was trained on, so --resume needs no --kind (scenes when it cannot be read: the engine then says why). */
+function resumedKind(dir: string): CaptionKind {
+  try {
+    const bytes = readCommitted(dir, 'config.json');
+    return bytes === null ? 'scenes' : checkpointKind(JSON.parse(bytes.toString('utf8')));
+  } catch {
+    return 'scenes';
+  }
 }
 
 function decodeFlags(v: Record<string, unknown>, config: CaptionerCheckpointConfig) {

@@ -138,4 +138,8 @@ test('caption train|eval|decode --kind numbers: accuracy by number of digits; th
   assert.equal(runCli(['caption', 'train', '--data', data, ...tiny, '--steps', '1', '--out', scenes]).code, 0);
   assertOneLineError(runCli(['caption', 'train', '--data', data, ...tiny, '--steps', '2', '--out', scenes, '--resume', '--kind', 'numbers']), /cannot resume .*kind scenes, this run asks for numbers/);
   assertOneLineError(runCli(['caption', 'eval', '--checkpoint', `${a},${scenes}`, '--data', data]), /ensemble: \S*scenes was trained on scenes, \S*a on numbers/);
+  // --resume without --kind goes on with the checkpoint's kind.
+  const resumed = runCli(['caption', 'train', '--data', data, ...tiny, '--steps', '6', '--eval-every', '6', '--out', a, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /numbers\/train\.jsonl/);
 });
