@@ -47,8 +47,9 @@ test('a kernel worker that cannot load the native addon fails the first threaded
   assert.equal(ran, false, 'no part ran');
 });
 
-test('a thread-pool call with too many arguments in any part is refused before any part runs', async () => {
-  if (!heap.shared) return;
+test('a thread-pool part with too many arguments is refused, naming the count, and nothing runs here', async (t) => {
+  // (That no part is posted before the check is the code's order, in thread-pool.ts; a test cannot watch a worker.)
+  if (!heap.shared) return t.skip('no worker threads without a shared heap');
   const pool = createThreadPool(await compileKernels(), 1 << 16);
   pool.setThreads(2);
   let ran = false;
