@@ -36,3 +36,13 @@ export function attend(g: Graph, scores: string, memory: string, valid: string |
   const context = g.op('Squeeze', [g.op('MatMul', [g.op('Unsqueeze', [weights, g.ints([1])]), memory]), g.ints([1])]); // (B, E)
   return { context, weights };
 }
+
+/**
+ * (B, S) bool, true where source position s < src_lengths[b] (src_lengths (B) int64; S is axis `axis` of
+ * `like`): which positions of a padded source are real.
+ */
+export function validPositions(g: Graph, srcLengths: string, like: string, axis: number): string {
+  const S = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [like]), g.ints([axis]), g.ints([axis + 1])]), g.ints([0])]); // scalar S
+  const s = g.op('Range', [g.ints([0], true), S, g.ints([1], true)]); // (S)
+  return g.op('Less', [g.op('Unsqueeze', [s, g.ints([0])]), g.op('Unsqueeze', [srcLengths, g.ints([1])])]); // (1, S) < (B, 1) -> (B, S)
+}

@@ -11,7 +11,7 @@
 // after it with h̃_t = tanh(W_c [c_t; h_t]). Inference only: no dropout.
 
 import type { Seq2Seq } from '../nn/seq2seq.js';
-import { additiveKeys, additiveScores, attend as attendMemory, attentionParams } from './attention-graph.js';
+import { additiveKeys, additiveScores, attend as attendMemory, attentionParams, validPositions } from './attention-graph.js';
 import { Graph } from './graph.js';
 import { embeddingLookup, finish, linearLayer, timesTransposed as times, type OnnxGraph } from './layers.js';
 import { lengthMasks, stackSequence, stackStep } from './recurrent-graph.js';
@@ -84,10 +84,7 @@ function decoderGraph(model: Seq2Seq, config: object | null): OnnxGraph {
       const kt = g.op('Transpose', [keys!], { perm: { ints: [0, 2, 1] } }); // (B, Q, S)
       scores = g.op('Squeeze', [g.op('MatMul', [g.op('Unsqueeze', [q, g.ints([1])]), kt]), g.ints([1])]); // (B, S) qᵀ k_s or qᵀ W_a k_s
     }
-    const S = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [memory!]), g.ints([1]), g.ints([2])]), g.ints([0])]);
-    const s = g.op('Range', [g.ints([0], true), S, g.ints([1], true)]); // (S)
-    const valid = g.op('Less', [g.op('Unsqueeze', [s, g.ints([0])]), g.op('Unsqueeze', [srcLengths!, g.ints([1])])]); // (B, S)
-    return attendMemory(g, scores, memory!, valid); // context (B, Ek), weights (B, S) exactly 0 on padding
+    return attendMemory(g, scores, memory!, validPositions(g, srcLengths!, memory!, 1)); // context (B, Ek), weights (B, S) exactly 0 on padding
   };
 
   let x = embeddingLookup(g, model.tgtEmbedding, 'tgt_embedding', token); // (B, E)

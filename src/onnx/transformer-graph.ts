@@ -11,6 +11,7 @@ import type { TransformerEncoderLayer } from '../nn/transformer/encoder-layer.js
 import type { FeedForward } from '../nn/transformer/layer-options.js';
 import type { LayerNorm } from '../nn/transformer/layer-norm.js';
 import type { MultiheadAttention } from '../nn/transformer/multihead-attention.js';
+import { validPositions } from './attention-graph.js';
 import type { Graph } from './graph.js';
 import { linearLayer, timesTransposed } from './layers.js';
 
@@ -39,15 +40,9 @@ export function causalMask(g: Graph, tokens: string): string {
   return g.op('LessOrEqual', [g.op('Unsqueeze', [t, g.ints([0])]), g.op('Unsqueeze', [t, g.ints([1])])]); // (1, T) ≤ (T, 1) -> (T, T)
 }
 
-/**
- * (B, 1, 1, S) bool, true where source position s < src_lengths[b] (src_lengths (B) int64; S is axis `axis` of
- * `like`): the key-padding mask of attention over a padded source, broadcast over heads and queries.
- */
+/** validPositions as the key-padding mask of attention over a padded source, (B, 1, 1, S): broadcast over heads and queries. */
 export function sourceMask(g: Graph, srcLengths: string, like: string, axis: number): string {
-  const S = g.op('Squeeze', [g.op('Slice', [g.op('Shape', [like]), g.ints([axis]), g.ints([axis + 1])]), g.ints([0])]); // scalar S
-  const s = g.op('Range', [g.ints([0], true), S, g.ints([1], true)]); // (S)
-  const valid = g.op('Less', [g.op('Unsqueeze', [s, g.ints([0])]), g.op('Unsqueeze', [srcLengths, g.ints([1])])]); // (1, S) < (B, 1) -> (B, S)
-  return g.op('Unsqueeze', [valid, g.ints([1, 2])]); // (B, 1, 1, S)
+  return g.op('Unsqueeze', [validPositions(g, srcLengths, like, axis), g.ints([1, 2])]);
 }
 
 /** The first T rows of a position table (P, E), T the length of tokens (B, T): (T, E), to add to (B, T, E). */
