@@ -49,10 +49,12 @@ def shares(B, world, what):
     return f'{n}{"" if B % world == 0 else f" or {n + 1}"} of {B} {what} each'
 
 
-def no_rows(model):
-    """The loss of a process left without rows (a batch smaller than W): 0, over every parameter, so DDP's
-    all-reduce still meets every process."""
-    return sum(p.sum() for p in model.parameters()) * 0.0
+def my_rows(n, rank, world):
+    """(rows, weight): this process's rows of a batch of n at weight 1, or, for a process left without any (a
+    batch smaller than W), the first row at weight 0. Every process runs a forward through the DDP wrapper,
+    which is where DDP arms its gradient hooks, so each joins the gradient all-reduce (adding zeros)."""
+    rows = share(n, rank, world)
+    return (rows, 1.0) if rows.stop > rows.start else (slice(0, 1), 0.0)
 
 
 class LanguageModelTask:
@@ -146,12 +148,11 @@ class WindowLanguageModelTask(LanguageModelTask):
         return self.train_ids[at], self.train_ids[at + 1]
 
     def loss(self, net, batch):
-        x, y = (v[:, self.rows] for v in batch)  # (T, B', ...)
+        rows, weight = my_rows(self.B, self.rank, self.world)
+        x, y = (v[:, rows] for v in batch)  # (T, B', ...)
         count = self.T * self.B
-        if x.shape[1] == 0:
-            return no_rows(self.model), torch.tensor(0.0), count
         logits, _ = net(x)  # (T, B', V)
-        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction='sum')
+        total = weight * F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction='sum')
         return total * self.world / count, total.detach() / count, count
 
     def commit(self):
@@ -213,13 +214,11 @@ class LineLanguageModelTask:
         return inputs, targets
 
     def loss(self, net, idx):
-        mine = idx[share(len(idx), self.rank, self.world)]
+        rows, weight = my_rows(len(idx), self.rank, self.world)
         count = sum(len(self.train[i]) + 1 for i in idx)
-        if not mine:
-            return no_rows(self.model), torch.tensor(0.0), count
-        x, y = self.tensors([self.train[i] for i in mine])
+        x, y = self.tensors([self.train[i] for i in idx[rows]])
         logits, _ = net(x)  # (T, B', V), from a zero state
-        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE_INDEX, reduction='sum')
+        total = weight * F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE_INDEX, reduction='sum')
         return total * self.world / count, total.detach() / count, count
 
     def commit(self):
@@ -322,11 +321,10 @@ class ClassifierTask:
         return net(ids, lengths)
 
     def loss(self, net, idx):
-        mine = idx[share(len(idx), self.rank, self.world)]
+        rows, weight = my_rows(len(idx), self.rank, self.world)
+        mine = idx[rows]
         tokens = sum(len(self.seqs[i]) for i in idx)
-        if not mine:
-            return no_rows(self.model), torch.tensor(0.0), tokens
-        total = F.cross_entropy(self.logits(net, mine), torch.tensor([self.targets[i] for i in mine]), reduction='sum')
+        total = weight * F.cross_entropy(self.logits(net, mine), torch.tensor([self.targets[i] for i in mine]), reduction='sum')
         return total * self.world / len(idx), total.detach() / len(idx), tokens
 
     def commit(self):
@@ -471,13 +469,11 @@ class Seq2SeqTask:
         return src, torch.tensor([len(s) for s, _ in pairs]), inputs, targets
 
     def loss(self, net, pairs):
-        mine = pairs[share(len(pairs), self.rank, self.world)]
+        rows, weight = my_rows(len(pairs), self.rank, self.world)
         count = sum(len(t) + 1 for _, t in pairs)
-        if not mine:
-            return no_rows(self.model), torch.tensor(0.0), count
-        src, lengths, inputs, targets = self.tensors(mine)
+        src, lengths, inputs, targets = self.tensors(pairs[rows])
         logits = net(src, lengths, inputs)  # (T, B', V)
-        total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX,
+        total = weight * F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX,
                                 label_smoothing=self.smoothing, reduction='sum')
         return total * self.world / count, total.detach() / count, count
 

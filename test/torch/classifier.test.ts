@@ -150,3 +150,15 @@ test('classifier: a twin killed while saving leaves the last good checkpoint (be
   assert.match(r2.stderr, /finished saving the checkpoint an interrupted run had written/);
   assert.deepEqual(metrics(late).map((x) => x.step), [5, 10, 15, 20]);
 });
+
+test('classifier: a batch of 2 lines on 3 processes (one left without lines) trains to the end where recurrent\'s own continuation ends', (t) => {
+  const dir = tempDir();
+  const data = join(dir, 'lines.tsv');
+  writeFileSync(data, labelledLines(40));
+  const { own, ddp, log } = continueBothWays(dir, ['classify', 'train'], data, [...MODELS[1].model, '--batch-size', '2', '--eval-every', '5'], 10, 20, { nproc: 3 });
+  assert.match(log, /from step 10 to 20 on 3 processes \(0 or 1 of 2 lines each\)/);
+  const worst = worstWeightDifference(ddp, own);
+  assert.ok(worst <= 1e-5, `DDP and recurrent's continuation differ by ${worst.toExponential(2)} of a tensor's largest magnitude`);
+  assert.deepEqual(metrics(ddp).map((x) => x.step), [5, 10, 15, 20]);
+  t.diagnostic(`weights within ${worst.toExponential(2)} of recurrent's own 10 steps`);
+});

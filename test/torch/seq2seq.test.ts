@@ -116,3 +116,19 @@ for (const { name, model: asked } of [MODELS[1], MODELS[4]]) {
     assert.ok(after[5].trainLoss < after[1].trainLoss, `training goes on: train loss ${after[1].trainLoss} at 10, ${after[5].trainLoss} at 30`);
   });
 }
+
+test('seq2seq: a process left without pairs (the last batch of an epoch, 1 pair, on 3 processes) still joins the all-reduce, and the run ends where recurrent\'s own does', (t) => {
+  const dir = tempDir();
+  const data = join(dir, 'pairs.tsv');
+  const val = join(dir, 'val.tsv');
+  writeFileSync(data, pairs(57)); // with --val every pair trains: 7 batches of 8 and one of 1 an epoch
+  writeFileSync(val, pairs(8));
+  const f = [...flags(MODELS[0].model), '--val', val];
+  const { own, ddp, log } = continueBothWays(dir, ['seq2seq', 'train'], data, f, 5, 25, { nproc: 3, extra: ['--val', val] }); // steps 6 to 25: all of epoch 1
+  assert.match(log, /from step 5 to 25 on 3 processes/);
+  const worst = weightDifferences(ddp, own).worst;
+  assert.ok(worst <= 1e-5, `DDP and recurrent's continuation differ by ${worst.toExponential(2)} of a tensor's largest magnitude`);
+  assert.deepEqual(metrics(ddp).map((x) => x.step), [5, 10, 15, 20, 25]);
+  assert.equal(metrics(ddp)[4].epoch, metrics(own)[4].epoch);
+  t.diagnostic(`weights within ${worst.toExponential(2)} of recurrent's own 20 steps`);
+});

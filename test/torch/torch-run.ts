@@ -39,9 +39,9 @@ export function torchrunArgs(args: string[], port = freePort()): string[] {
   return [...TORCHRUN, '--master_port', port, ...args];
 }
 
-/** Two DDP processes (torchrun, gloo) continue the checkpoint in `start` to `steps` in all, into `out`; returns their log. */
-export function trainDdp(start: string, data: string, steps: number, out: string, extra: string[] = []): string {
-  return run('torchrun', torchrunArgs(['--nproc_per_node', '2', join(python, 'train_ddp.py'), '--checkpoint', start, '--data', data, '--steps', String(steps), '--out', out, ...extra]));
+/** `nproc` DDP processes (torchrun, gloo; 2 unless told) continue the checkpoint in `start` to `steps` in all, into `out`; returns their log. */
+export function trainDdp(start: string, data: string, steps: number, out: string, extra: string[] = [], nproc = 2): string {
+  return run('torchrun', torchrunArgs(['--nproc_per_node', String(nproc), join(python, 'train_ddp.py'), '--checkpoint', start, '--data', data, '--steps', String(steps), '--out', out, ...extra]));
 }
 
 export function weights(dir: string): Map<string, Float32Array> {
@@ -87,9 +87,10 @@ export function metrics(dir: string): Array<Record<string, number>> {
 
 /**
  * A checkpoint trained by `command` (e.g. ['classify', 'train']) to step `from` in dir/start, then continued
- * to step `to` both by recurrent's own --resume (dir/own) and by two DDP processes (dir/ddp, their log returned).
+ * to step `to` both by recurrent's own --resume (dir/own) and by `ddp.nproc` (2) DDP processes given `ddp.extra` (dir/ddp, their log returned).
  */
-export function continueBothWays(dir: string, command: string[], data: string, flags: string[], from = 10, to = 20): { start: string; own: string; ddp: string; log: string } {
+export function continueBothWays(dir: string, command: string[], data: string, flags: string[], from = 10, to = 20,
+  ddpRun: { nproc?: number; extra?: string[] } = {}): { start: string; own: string; ddp: string; log: string } {
   const start = join(dir, 'start');
   const first = runCli([...command, '--data', data, ...flags, '--steps', String(from), '--out', start]);
   assert.equal(first.code, 0, first.stderr);
@@ -98,5 +99,5 @@ export function continueBothWays(dir: string, command: string[], data: string, f
   const c = runCli([...command, '--data', data, ...flags, '--steps', String(to), '--out', own, '--resume']);
   assert.equal(c.code, 0, c.stderr);
   const ddp = join(dir, 'ddp');
-  return { start, own, ddp, log: trainDdp(start, data, to, ddp) };
+  return { start, own, ddp, log: trainDdp(start, data, to, ddp, ddpRun.extra, ddpRun.nproc) };
 }
