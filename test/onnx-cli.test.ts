@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type * as ort from 'onnxruntime-node';
 import { encodeSafetensors } from '../src/io/safetensors.js';
 import { SequenceTagger } from '../src/nn/sequence-tagger.js';
 import { checkpointToOnnx, onnxFileNames, toOnnx } from '../src/onnx.js';
@@ -91,94 +92,93 @@ test('export a classifier: one graph, whose probabilities are classify predict\'
   assert.deepEqual(fromOnnx, p.stdout.trim().split('\n'));
 });
 
-test('export an encoder–decoder: FILE-encoder.onnx and FILE-decoder.onnx, whose greedy loop decodes as seq2seq decode', async () => {
+/**
+ * A reversal encoder–decoder trained by `seq2seq train` with `flags` (seed `seed` for the data), exported to
+ * `out` (in its directory), and `seq2seq decode`'s greedy lines for three sources.
+ */
+function reversalCheckpoint(seed: number, flags: string[], out: string) {
   const dir = tempDir();
   const data = join(dir, 'pairs.tsv');
-  const rng = new Rng(2);
+  const rng = new Rng(seed);
   writeFileSync(data, Array.from({ length: 80 }, () => {
     const w = Array.from({ length: 2 + rng.int(3) }, () => 'abcd'[rng.int(4)]);
     return `${w.join('')}\t${[...w].reverse().join('')}`;
   }).join('\n') + '\n');
   const run = join(dir, 's2s');
-  const t = runCli(['seq2seq', 'train', '--data', data, '--model', 'lstm', '--hidden', '10', '--bidirectional', '--attention', 'bahdanau', '--steps', '20', '--lr', '3e-2', '--eval-every', '20', '--out', run]);
+  const t = runCli(['seq2seq', 'train', '--data', data, ...flags, '--out', run]);
   assert.equal(t.code, 0, t.stderr);
-  const r = runCli(['export', '--checkpoint', run, '--format', 'onnx', '--out', join(dir, 's2s')]); // no .onnx: the stem is the name
-  assert.equal(r.code, 0, r.stderr);
-  assert.ok(existsSync(join(dir, 's2s-encoder.onnx')) && existsSync(join(dir, 's2s-decoder.onnx')), r.stdout);
+  const exported = runCli(['export', '--checkpoint', run, '--format', 'onnx', '--out', join(dir, out)]);
+  assert.equal(exported.code, 0, exported.stderr);
   const sources = ['abc', 'dd', 'cab'];
   writeFileSync(join(dir, 'src.txt'), sources.join('\n') + '\n');
   const d = runCli(['seq2seq', 'decode', '--checkpoint', run, '--data', join(dir, 'src.txt'), '--max-length', '6']);
   assert.equal(d.code, 0, d.stderr);
-  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
-  const { bos, eos, tgtVocabSize: V } = config.model;
-  const enc = await session(readFileSync(join(dir, 's2s-encoder.onnx')));
-  const dec = await session(readFileSync(join(dir, 's2s-decoder.onnx')));
+  return { dir, exported, sources, decoded: d.stdout.trim().split('\n'), config: JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) };
+}
+
+/**
+ * The greedy loop a caller of the exported graphs writes, up to 6 tokens per source: `begin` runs the
+ * encoder over a source's ids, `step` the decoder on the previous token. Lines as `seq2seq decode` prints them.
+ */
+async function onnxGreedy<S>(sources: string[], config: { srcVocab: string[]; tgtVocab: string[]; model: { bos: number; eos: number } },
+  begin: (ids: number[]) => Promise<S>, step: (state: S, prev: number, ids: number[]) => Promise<{ logits: Float32Array; next: S }>): Promise<string[]> {
   const lines: string[] = [];
   for (const s of sources) {
     const ids = [...s].map((ch) => config.srcVocab.indexOf(ch));
-    const e = await enc.run({ src: int64(ids, [1, ids.length]), src_lengths: int64([ids.length], [1]) });
-    let state = { h: e.h, c: e.c };
-    let prev = bos;
+    let state: S = await begin(ids);
+    let prev = config.model.bos;
     const out: string[] = [];
     for (let k = 0; k < 6; k++) {
-      const o = await dec.run({ token: int64([prev], [1]), ...state, memory: e.memory, memory_keys: e.memory_keys, src_lengths: int64([ids.length], [1]) });
-      const row = Array.from(o.logits.data as Float32Array);
+      const { logits, next } = await step(state, prev, ids);
+      const row = Array.from(logits);
       prev = row.indexOf(Math.max(...row));
-      assert.equal(row.length, V);
-      if (prev === eos) break;
+      if (prev === config.model.eos) break;
       out.push(config.tgtVocab[prev]);
-      state = { h: o.h_out, c: o.c_out };
+      state = next;
     }
     lines.push(`${s}\t${out.join('')}`);
   }
   assert.ok(lines.some((l) => l.split('\t')[1].length >= 2), `decoding should produce tokens: ${JSON.stringify(lines)}`);
-  assert.deepEqual(lines, d.stdout.trim().split('\n'));
+  return lines;
+}
+
+test('export an encoder–decoder: FILE-encoder.onnx and FILE-decoder.onnx, whose greedy loop decodes as seq2seq decode', async () => {
+  const { dir, exported, sources, decoded, config } = reversalCheckpoint(2, ['--model', 'lstm', '--hidden', '10', '--bidirectional', '--attention', 'bahdanau',
+    '--steps', '20', '--lr', '3e-2', '--eval-every', '20'], 's2s'); // no .onnx: the stem is the name
+  assert.ok(existsSync(join(dir, 's2s-encoder.onnx')) && existsSync(join(dir, 's2s-decoder.onnx')), exported.stdout);
+  const enc = await session(readFileSync(join(dir, 's2s-encoder.onnx')));
+  const dec = await session(readFileSync(join(dir, 's2s-decoder.onnx')));
+  type State = { e: Record<string, ort.Tensor>; h: ort.Tensor; c: ort.Tensor };
+  const lines = await onnxGreedy<State>(sources, config, async (ids) => {
+    const e = await enc.run({ src: int64(ids, [1, ids.length]), src_lengths: int64([ids.length], [1]) });
+    return { e, h: e.h, c: e.c };
+  }, async ({ e, h, c }, prev, ids) => {
+    const o = await dec.run({ token: int64([prev], [1]), h, c, memory: e.memory, memory_keys: e.memory_keys, src_lengths: int64([ids.length], [1]) });
+    const logits = o.logits.data as Float32Array;
+    assert.equal(logits.length, config.model.tgtVocabSize);
+    return { logits, next: { e, h: o.h_out, c: o.c_out } };
+  });
+  assert.deepEqual(lines, decoded);
 });
 
 test('export a Transformer encoder–decoder: FILE-encoder.onnx and FILE-decoder.onnx, whose greedy loop decodes as seq2seq decode', async () => {
-  const dir = tempDir();
-  const data = join(dir, 'pairs.tsv');
-  const rng = new Rng(3);
-  writeFileSync(data, Array.from({ length: 80 }, () => {
-    const w = Array.from({ length: 2 + rng.int(3) }, () => 'abcd'[rng.int(4)]);
-    return `${w.join('')}\t${[...w].reverse().join('')}`;
-  }).join('\n') + '\n');
-  const run = join(dir, 's2s');
-  const t = runCli(['seq2seq', 'train', '--data', data, '--arch', 'transformer', '--width', '16', '--heads', '2', '--layers', '2', '--ff', '32', '--dropout', '0',
-    '--steps', '40', '--lr', '1e-2', '--eval-every', '40', '--out', run]);
-  assert.equal(t.code, 0, t.stderr);
-  const r = runCli(['export', '--checkpoint', run, '--format', 'onnx', '--out', join(dir, 's2s.onnx')]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /s2s-encoder\.onnx  encoder graph, [\d.]+ KiB\n.*s2s-decoder\.onnx  decoder graph/s);
-  const sources = ['abc', 'dd', 'cab'];
-  writeFileSync(join(dir, 'src.txt'), sources.join('\n') + '\n');
-  const d = runCli(['seq2seq', 'decode', '--checkpoint', run, '--data', join(dir, 'src.txt'), '--max-length', '6']);
-  assert.equal(d.code, 0, d.stderr);
-  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
-  const { bos, eos, numDecoderLayers: L } = config.model;
+  const { dir, exported, sources, decoded, config } = reversalCheckpoint(3, ['--arch', 'transformer', '--width', '16', '--heads', '2', '--layers', '2', '--ff', '32',
+    '--dropout', '0', '--steps', '40', '--lr', '1e-2', '--eval-every', '40'], 's2s.onnx');
+  assert.match(exported.stdout, /s2s-encoder\.onnx  encoder graph, [\d.]+ KiB\n.*s2s-decoder\.onnx  decoder graph/s);
   const enc = await session(readFileSync(join(dir, 's2s-encoder.onnx')));
   const dec = await session(readFileSync(join(dir, 's2s-decoder.onnx')));
-  const lines: string[] = [];
-  for (const s of sources) {
-    const ids = [...s].map((ch) => config.srcVocab.indexOf(ch));
+  // The encoder's outputs are the decoder's inputs: its memory keys and values, and the empty caches to start from.
+  const names = Array.from({ length: config.model.numDecoderLayers as number }, (_, l) => ['key', 'value'].flatMap((kv) => [`memory_${kv}_${l}`, `past_${kv}_${l}`])).flat();
+  const lines = await onnxGreedy<Record<string, ort.Tensor>>(sources, config, async (ids) => {
     const e = await enc.run({ src: int64(ids, [1, ids.length]), src_lengths: int64([ids.length], [1]) });
-    // The encoder's outputs are the decoder's inputs: its memory keys and values, and the empty caches to start from.
-    const names = Array.from({ length: L }, (_, l) => ['key', 'value'].flatMap((kv) => [`memory_${kv}_${l}`, `past_${kv}_${l}`])).flat();
-    const feeds = Object.fromEntries(names.map((n) => [n, e[n]]));
-    let prev = bos;
-    const out: string[] = [];
-    for (let k = 0; k < 6; k++) {
-      const o = await dec.run({ token: int64([prev], [1]), ...feeds, src_lengths: int64([ids.length], [1]) });
-      const row = Array.from(o.logits.data as Float32Array);
-      prev = row.indexOf(Math.max(...row));
-      if (prev === eos) break;
-      out.push(config.tgtVocab[prev]);
-      for (const n of names) if (n.startsWith('past')) feeds[n] = o[n.replace('past', 'present')];
-    }
-    lines.push(`${s}\t${out.join('')}`);
-  }
-  assert.ok(lines.some((l) => l.split('\t')[1].length >= 2), `decoding should produce tokens: ${JSON.stringify(lines)}`);
-  assert.deepEqual(lines, d.stdout.trim().split('\n'));
+    return Object.fromEntries(names.map((n) => [n, e[n]]));
+  }, async (feeds, prev, ids) => {
+    const o = await dec.run({ token: int64([prev], [1]), ...feeds, src_lengths: int64([ids.length], [1]) });
+    const next = { ...feeds };
+    for (const n of names) if (n.startsWith('past')) next[n] = o[n.replace('past', 'present')];
+    return { logits: o.logits.data as Float32Array, next };
+  });
+  assert.deepEqual(lines, decoded);
 });
 
 test('onnxFileNames: one graph is FILE, several are FILE\'s stem and each role', () => {

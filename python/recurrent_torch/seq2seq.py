@@ -130,21 +130,30 @@ class Seq2Seq(nn.Module):
         """Greedy decoding of a batch, as recurrent's greedyDecode then cut to each row's limit: the ids of each
         row (eos excluded)."""
         memory, state = self.encode(src, src_lengths)
-        B = src.shape[1]
-        prev, out, done = torch.full((B,), self.bos, dtype=torch.long), [[] for _ in range(B)], [False] * B
-        for _ in range(max(limits)):
-            if all(done):
-                break
+        prev = torch.full((src.shape[1],), self.bos, dtype=torch.long)
+
+        def next_tokens():
+            nonlocal state, prev
             logits, state = self.step(memory, state, prev)
             prev = logits.argmax(-1)
-            for b, tok in enumerate(prev.tolist()):
-                if not done[b]:
-                    if tok == self.eos:
-                        done[b] = True
-                    else:
-                        out[b].append(tok)
-        return [o[:n] for o, n in zip(out, limits)]
+            return prev
+        return greedy_rows(next_tokens, src.shape[1], self.eos, limits)
 
+
+def greedy_rows(next_tokens, B, eos, limits):
+    """The loop of both greedy decoders: next_tokens() gives the B argmax ids of the next step; each row's ids
+    until its eos (excluded), cut to its limit."""
+    out, done = [[] for _ in range(B)], [False] * B
+    for _ in range(max(limits)):
+        if all(done):
+            break
+        for b, tok in enumerate(next_tokens().tolist()):
+            if not done[b]:
+                if tok == eos:
+                    done[b] = True
+                else:
+                    out[b].append(tok)
+    return [o[:n] for o, n in zip(out, limits)]
 
 
 def sinusoids(P, E):
@@ -217,20 +226,14 @@ class TransformerSeq2Seq(nn.Module):
         values: the same numbers)."""
         limits = [min(n, self.max_length) for n in limits]
         memory, pad = self.encode(src, src_lengths)
-        B = src.shape[1]
-        fed, out, done = torch.full((1, B), self.bos, dtype=torch.long), [[] for _ in range(B)], [False] * B
-        for _ in range(max(limits)):
-            if all(done):
-                break
+        fed = torch.full((1, src.shape[1]), self.bos, dtype=torch.long)
+
+        def next_tokens():
+            nonlocal fed
             prev = self.decode(memory, pad, fed)[-1].argmax(-1)  # (B)
             fed = torch.cat([fed, prev[None]])
-            for b, tok in enumerate(prev.tolist()):
-                if not done[b]:
-                    if tok == self.eos:
-                        done[b] = True
-                    else:
-                        out[b].append(tok)
-        return [o[:n] for o, n in zip(out, limits)]
+            return prev
+        return greedy_rows(next_tokens, src.shape[1], self.eos, limits)
 
 
 def seq2seq_model(config):
