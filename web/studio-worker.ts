@@ -343,4 +343,5 @@ scope.onmessage = (e: MessageEvent<ToWorker>): void => {
     (err: unknown) => scope.postMessage({ id, error: err instanceof Error ? err.message : String(err) }),
   );
 };
+// The first message: the page posts nothing before it (web/client.ts), as the handler above is now installed.
 threadsPush();

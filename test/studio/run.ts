@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Download, type Page } from 'playwright-core';
+import { chromium, type Browser, type Download, type Page, type Route } from 'playwright-core';
 import { kernelsUrl } from '../../src/backend/wasm/load-kernels.js';
 import { backend, setBackend } from '../../src/backend/registry.js';
 import { defaultCorpusPath } from '../../src/data/default-corpus.js';
@@ -476,7 +476,14 @@ async function main(): Promise<number> {
         return [kind, binary, short].map((m) => JSON.stringify(m)).join('; ');
       });
 
-      await check('the cell search finds a planted quote cell (|r| >= 0.8) in an LSTM 1×32 trained in the page', async () => {
+      await check('Reset, then Train before the new worker has its kernels (held back 1 s): an LSTM 1×32 trains, and the cell search finds a planted quote cell (|r| >= 0.8)', async () => {
+        // Reset starts a new worker, whose modules wait for the wasm kernels (a top-level await): held back
+        // here for a second, the Train click below reaches the worker before its handler is installed.
+        const slowKernels = async (route: Route): Promise<void> => {
+          await new Promise((r) => setTimeout(r, 1000));
+          await route.fallback();
+        };
+        await page.route('**/kernels*.wasm', slowKernels);
         await page.click('#reset');
         await page.selectOption('#preset', '');
         await page.fill('#text', quotesText(20_000, 5));
@@ -484,6 +491,7 @@ async function main(): Promise<number> {
         await page.selectOption('#cell', 'lstm');
         await page.click('#train');
         await trainingDone(page, 120_000);
+        await page.unroute('**/kernels*.wasm', slowKernels);
         await tab(page, 'cells');
         await page.fill('#analyse-text', quotesText(3000, 6));
         await page.click('#analyse');
