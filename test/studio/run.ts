@@ -6,7 +6,8 @@
 // training 300 steps lowers the loss and shows samples while no main-thread task takes 50 ms of CPU time
 // (read from the browser's trace: a loaded machine stretches a task's wall time, not its CPU time; the
 // probe's wall-clock witnesses — long tasks, frame and timer gaps — are reported beside it); each view renders (its
-// screenshot not blank); the cell search finds a planted quote cell (|r| >= 0.8); checkpoints go from the
+// screenshot not blank); after Reset, a Train click made before the new worker has its kernels still trains,
+// and the cell search finds a planted quote cell (|r| >= 0.8); checkpoints go from the
 // page to `recurrent sample` and from `recurrent train` into the page; a Transformer of `recurrent train`
 // opens, samples and shows its self-attention per layer and head, and the views it has nothing for say so;
 // bad input gets a message and loses nothing; and the page's training speed against the library's in Node
