@@ -1,10 +1,12 @@
 // Memory stays flat over many training steps: every step's activations, caches and temporaries are
-// freed by its tidy scope and their blocks reused, so neither live bytes nor the heap grow.
+// freed by its tidy scope and their blocks reused, so neither live bytes nor the heap grow; steps whose
+// shapes change from batch to batch reuse blocks across nearby sizes, so the heap stays near their peak.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
-import { heap } from '../src/tensor/heap.js';
+import { Heap, blockBytes, heap } from '../src/tensor/heap.js';
+import { Rng } from '../src/random/rng.js';
 import { trainLanguageModel, defaultTrainOptions } from '../src/train/train-language-model.js';
 import { smallCorpus, tempDir } from './util/cli.js';
 
@@ -29,11 +31,34 @@ test('heap use is flat across 60 training steps (LSTM 2 layers, dropout, Adam, c
   model.dispose();
 });
 
+test('steps whose shapes change from batch to batch reuse blocks across sizes: the heap stays near the peak in use', () => {
+  const h = new Heap(16);
+  const rng = new Rng(3);
+  let peakStep = 0;
+  for (let step = 0; step < 300; step++) {
+    // An encoder–decoder's step in miniature: B×T, B×T×E and B×H×T×S blocks, T and S from 5 to 30.
+    const [T, S] = [5 + Math.floor(rng.uniform() * 26), 5 + Math.floor(rng.uniform() * 26)];
+    const sizes = [64 * T, 64 * T * 32, 64 * 4 * T * S, 64 * S * 32, 64 * 4 * T * S, 64 * T * 128];
+    const blocks = sizes.map((n) => [h.alloc(n, false), n]);
+    peakStep = Math.max(peakStep, h.stats().bytesInUse);
+    for (const [offset, n] of blocks.reverse()) h.release(offset, n);
+  }
+  assert.equal(h.stats().bytesInUse, 0);
+  // Exact-size lists kept every (T, S)'s blocks apart: this heap reached 41× the largest step (2.2× now).
+  assert.ok(h.stats().heapBytes < 3 * peakStep, `heap ${h.stats().heapBytes} bytes for steps of at most ${peakStep}`);
+});
+
+test('a block that cannot fit under the heap\'s maximum is a one-line error naming the sizes', () => {
+  const h = new Heap(16, 32); // 1 MiB, at most 2
+  h.alloc(1 << 17, false); // 512 KiB
+  assert.throws(() => h.alloc(1 << 19, false), /^RangeError: out of memory: the tensor heap is 0\.6 MiB \(0\.5 MiB in live tensors\) and a block of 2\.0 MiB does not fit under its maximum of 2\.0 MiB$/);
+  h.alloc(1 << 17, false); // what still fits is handed out
+});
+
 test('the heap may grow in the middle of a backward pass: gradients stay right', async () => {
   const { linear, sum } = await import('../src/autograd/ops.js');
   const { backward } = await import('../src/autograd/tape.js');
   const { Tensor, tidy } = await import('../src/tensor/tensor.js');
-  const { Rng } = await import('../src/random/rng.js');
   const rng = new Rng(5);
   const [M, N, K] = [67, 29, 53]; // odd sizes, so no freed block of these sizes can be reused
   tidy(() => {
@@ -43,9 +68,11 @@ test('the heap may grow in the middle of a backward pass: gradients stay right',
     // Fill the heap so that the output's grad (M×N) still fits but x's grad (M×K) does not: linear's
     // backward then takes its view of dOut before the heap grows under it.
     loss.ensureGrad();
-    const room = Math.ceil((M * N * 4) / 16) * 16 + 16;
-    const free = heap.memory.buffer.byteLength - heap.stats().heapBytes;
-    if (free > room) new Tensor([Math.floor((free - room) / 16) * 4]);
+    const room = blockBytes(M * N) + 16;
+    // Filled by blocks of exact sizes: powers of two, then one of at most 4 KiB (16-byte steps).
+    for (let free = heap.memory.buffer.byteLength - heap.stats().heapBytes - room; free >= 16; free = heap.memory.buffer.byteLength - heap.stats().heapBytes - room) {
+      new Tensor([(free >= 8192 ? 2 ** Math.floor(Math.log2(free)) : Math.floor(free / 16) * 16) / 4]);
+    }
     const bytesBefore = heap.memory.buffer.byteLength;
     backward(loss);
     assert.ok(heap.memory.buffer.byteLength > bytesBefore, 'the heap grew during backward');

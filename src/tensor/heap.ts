@@ -2,8 +2,14 @@
 // kernels on tensors in place (a Float32Array view's byteOffset is the kernel's pointer), with no copy
 // in or out. This file is only the allocator; lifetimes (scopes, dispose) live in tensor.ts.
 //
-// Blocks are 16-byte aligned (one f32x4) and recycled through exact-size free lists: a training step
-// allocates the same sizes every time, so after the first step the heap stops growing.
+// Blocks are 16-byte aligned (one f32x4) and recycled through free lists by size class: exact up to
+// 4 KiB, above it four classes per doubling (a block wastes under a quarter of itself), and a request
+// whose class has no free block takes one of the next classes up to twice its size before the heap grows.
+// A training step on fixed shapes allocates the same sizes every time, so after the first step the heap
+// stops growing; one whose shapes change with its batch (an encoder–decoder's lengths: B×T, B×H×T×S)
+// reuses blocks across nearby lengths. Exact sizes there kept every length's blocks on their own lists:
+// a Transformer encoder–decoder on G2P held 1.0 GiB at its peak but grew the heap past 4 GiB, the most a
+// wasm memory holds, in 40 steps; now its heap stays at 2.8 GiB (test/memory.test.ts has a miniature).
 //
 // Layout: bytes [0, HEAP_BASE) belong to the wasm kernels' module, which imports this memory and keeps
 // its static data there (the backend checks at load that it fits); blocks are handed out from HEAP_BASE
@@ -26,12 +32,13 @@ export class Heap {
   private top = HEAP_BASE; // bytes
   private reserved = 0;
   private readonly freeBySize = new Map<number, number[]>(); // block bytes -> byte offsets
+  private readonly largerBlocks = new Map<number, number>(); // byte offset -> block bytes, of blocks handed out for a smaller class
   private inUse = 0;
   private peak = 0;
   private view: Float32Array;
   private words: BigUint64Array;
 
-  constructor(initialPages = 256, maximumPages = 65536, shared = typeof SharedArrayBuffer !== 'undefined') {
+  constructor(initialPages = 256, private readonly maximumPages = 65536, shared = typeof SharedArrayBuffer !== 'undefined') {
     this.shared = shared;
     this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages, shared });
     this.view = new Float32Array(this.memory.buffer);
@@ -46,17 +53,21 @@ export class Heap {
 
   /** Returns the byte offset of a block of `floats` floats, zero-filled unless `zero` is false. */
   alloc(floats: number, zero = true): number {
-    const bytes = blockBytes(floats);
-    const list = this.freeBySize.get(bytes);
-    let offset: number;
-    if (list !== undefined && list.length > 0) {
+    let bytes = blockBytes(floats);
+    let offset = -1;
+    // Its own class first, then the next ones up to twice its size: a free block there serves it whole
+    // (remembered, since its release names only the floats) rather than the heap growing.
+    for (let c = bytes; offset < 0 && c <= (bytes <= EXACT_BYTES ? bytes : 2 * bytes); c = nextClass(c)) {
+      const list = this.freeBySize.get(c);
+      if (list === undefined || list.length === 0) continue;
       offset = list.pop()!;
+      if (c !== bytes) this.largerBlocks.set(offset, c);
+      bytes = c;
+    }
+    if (offset >= 0) {
       if (zero) this.zeroBlock(offset, floats);
     } else {
-      offset = this.top;
-      this.top += bytes;
-      const need = this.top - this.memory.buffer.byteLength;
-      if (need > 0) this.memory.grow(Math.max(Math.ceil(need / PAGE), this.memory.buffer.byteLength / PAGE / 4) | 0);
+      offset = this.grownTo(bytes);
     }
     this.inUse += bytes;
     if (this.inUse > this.peak) this.peak = this.inUse;
@@ -69,17 +80,34 @@ export class Heap {
    */
   zeroBlock(offset: number, floats: number): void {
     if (this.words.buffer !== this.memory.buffer) this.words = new BigUint64Array(this.memory.buffer);
-    this.words.fill(0n, offset / 8, (offset + blockBytes(floats)) / 8); // not >> 3: offsets reach 4 GiB, past int32
+    this.words.fill(0n, offset / 8, (offset + alignedBytes(floats)) / 8); // not >> 3: offsets reach 4 GiB, past int32
   }
 
   /** Returns the byte offset of a permanent, zero-filled block of `bytes` bytes (kernel scratch, never freed). */
   reserve(bytes: number): number {
     const size = Math.ceil(bytes / ALIGN) * ALIGN;
-    const offset = this.top;
-    this.top += size;
-    const need = this.top - this.memory.buffer.byteLength;
-    if (need > 0) this.memory.grow(Math.ceil(need / PAGE));
+    const offset = this.grownTo(size);
     this.reserved += size;
+    return offset;
+  }
+
+  /**
+   * Hands out `bytes` at the top, growing the memory when they do not fit: by a quarter at least (fewer
+   * grows, each of which re-derives every view), or by what fits under the maximum near it.
+   */
+  private grownTo(bytes: number): number {
+    const offset = this.top;
+    const need = offset + bytes - this.memory.buffer.byteLength;
+    if (need > 0) {
+      const pages = this.memory.buffer.byteLength / PAGE;
+      const needPages = Math.ceil(need / PAGE);
+      if (pages + needPages > this.maximumPages) {
+        const gib = (b: number): string => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
+        throw new RangeError(`out of memory: the tensor heap is ${gib(this.top)} (${gib(this.inUse)} in live tensors) and a block of ${gib(bytes)} does not fit under its maximum of ${gib(this.maximumPages * PAGE)}`);
+      }
+      this.memory.grow(Math.min(Math.max(needPages, Math.floor(pages / 4)), this.maximumPages - pages));
+    }
+    this.top += bytes;
     return offset;
   }
 
@@ -90,7 +118,9 @@ export class Heap {
   poisonFreed = false;
 
   release(offset: number, floats: number): void {
-    const bytes = blockBytes(floats);
+    const larger = this.largerBlocks.get(offset);
+    if (larger !== undefined) this.largerBlocks.delete(offset);
+    const bytes = larger ?? blockBytes(floats);
     if (this.poisonFreed) this.f32.fill(NaN, offset / 4, (offset + bytes) / 4);
     let list = this.freeBySize.get(bytes);
     if (list === undefined) this.freeBySize.set(bytes, (list = []));
@@ -107,8 +137,25 @@ export class Heap {
   }
 }
 
-function blockBytes(floats: number): number {
+/** Bytes of `floats` floats rounded up to the alignment: what a tensor may touch (a kernel's last f32x4 included). */
+function alignedBytes(floats: number): number {
   return Math.max(ALIGN, Math.ceil((floats * 4) / ALIGN) * ALIGN);
+}
+
+/** Blocks up to this many bytes have an exact size; larger ones are rounded up to their size class. */
+const EXACT_BYTES = 4096;
+
+/** The size class after `bytes` (a class above EXACT_BYTES). */
+function nextClass(bytes: number): number {
+  return bytes + 2 ** (29 - Math.clz32(bytes));
+}
+
+/** The size of the block that holds `floats` floats: its size class (see the top of the file). */
+export function blockBytes(floats: number): number {
+  const bytes = alignedBytes(floats);
+  if (bytes <= EXACT_BYTES) return bytes;
+  const step = 2 ** (29 - Math.clz32(bytes - 1)); // bytes in (2^k, 2^(k+1)]: classes 2^k + j 2^(k-2), j = 1..4
+  return Math.ceil(bytes / step) * step;
 }
 
 /** The process-wide heap. Backends read and write tensors through it. */
