@@ -40,10 +40,12 @@ class CheckpointError(Exception):
 def committed_names(directory):
     """The files the commit record in directory names, config.json last; None without a record."""
     path = os.path.join(directory, COMMIT)
-    if not os.path.exists(path):
-        return None
     try:
-        names = json.load(open(path, encoding='utf-8'))
+        # Opened, not tested first: a run finishing the commit may remove the record between a test and an open.
+        with open(path, encoding='utf-8') as f:
+            names = json.load(f)
+    except FileNotFoundError:
+        return None
     except ValueError:
         names = None
     if not isinstance(names, list) or not all(isinstance(n, str) and re.fullmatch(r'[\w.-]+', n) and not n.startswith('.') for n in names):
@@ -104,6 +106,10 @@ def read_config(directory):
         raise CheckpointError(f'{path} holds {OTHER_FORMATS[fmt]}{supported}')
     if fmt not in FORMATS:
         raise CheckpointError(f'{path}: format {json.dumps(fmt)} is not one of recurrent\'s checkpoints{supported}')
+    # What the twin builds and trains from: the model's and the training's options, as recurrent records them.
+    for key in ('model', 'train'):
+        if not isinstance(config.get(key), dict):
+            raise CheckpointError(f'{path} has no "{key}" record (the options it was {"built" if key == "model" else "trained"} with)')
     return config
 
 
@@ -114,7 +120,12 @@ def read_training(directory):
     if data is None:
         raise CheckpointError(f'{directory} has no training.safetensors: it cannot be continued')
     tensors, metadata = st.decode(data, path)
-    meta = json.loads(metadata['training'])
+    try:
+        meta = json.loads(metadata['training'])
+    except (KeyError, ValueError):
+        raise CheckpointError(f'{path} has no readable training record (metadata "training"): it cannot be continued')
+    if not isinstance(meta, dict) or not all(k in meta for k in ('step', 'rng', 'optimizer')):
+        raise CheckpointError(f'{path}: the training record (metadata "training") lacks its step, rng or optimizer: it cannot be continued')
     if 'counters' not in meta:
         meta['counters'] = {k: v for k, v in meta.items() if k not in ('step', 'rng', 'optimizer', 'counters', 'average')}
     return tensors, meta

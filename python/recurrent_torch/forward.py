@@ -27,15 +27,25 @@ def main(argv=None):
         sys.exit(1)
 
 
+def encode(text, vocab, checkpoint):
+    """The ids of text's characters in the checkpoint's vocabulary; a character outside it is named."""
+    stoi = {ch: i for i, ch in enumerate(vocab)}
+    for ch in text:
+        if ch not in stoi:
+            raise CheckpointError(f'--text holds {json.dumps(ch)}, a character outside the vocabulary of {checkpoint}')
+    return [stoi[ch] for ch in text]
+
+
 def write_outputs(a):
     config = read_config(a.checkpoint)
     weights, _ = read_model(a.checkpoint)
     if config['format'] == LANGUAGE_MODEL_FORMAT:
+        if a.text is None:
+            raise CheckpointError(f'{a.checkpoint} holds a language model: give it --text to read')
         model = language_model(config['model'])
         model.load_state_dict(weights, strict=True)
         model.eval()
-        stoi = {ch: i for i, ch in enumerate(config['vocab'])}
-        ids = torch.tensor([[stoi[ch]] for ch in a.text], dtype=torch.long)  # (T, 1)
+        ids = torch.tensor([[i] for i in encode(a.text, config['vocab'], a.checkpoint)], dtype=torch.long)  # (T, 1)
         with torch.no_grad():
             logits, state = model(ids)
         out = {'logits': logits.reshape(len(a.text), -1)}
@@ -46,8 +56,13 @@ def write_outputs(a):
                 out['c'] = c
         st.write(a.out, out, {'text': json.dumps(a.text)})
         return
-    with open(a.data, encoding='utf-8-sig', errors='replace', newline='') as f:
-        text = f.read()
+    if a.data is None:
+        raise CheckpointError(f'{a.checkpoint} holds a {config["format"]} checkpoint: give it --data, the lines to read')
+    try:
+        with open(a.data, encoding='utf-8-sig', errors='replace', newline='') as f:
+            text = f.read()
+    except OSError as e:
+        raise CheckpointError(f'cannot read --data {a.data}: {e.strerror}')
     # The task reads the lines as training does; only its encoding of them is used here.
     task = TASKS[config['format']](config, (a.data, text), (a.data, text), Rng(0), config['train'].get('seed', 1), 0, 1)
     task.model.load_state_dict(weights, strict=True)

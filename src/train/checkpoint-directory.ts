@@ -96,8 +96,11 @@ export function readCommitted(dir: string, file: string): Buffer | null {
 interface LockInfo {
   pid: number;
   host: string;
-  started: string;
+  started?: string;
 }
+
+/** When a lock's run started: a lock written by hand or by another version may not say (python/recurrent_torch/lock.py says the same). */
+const since = (l: LockInfo): string => l.started ?? 'an unknown time';
 
 function readFileOrNull(path: string): Buffer | null {
   try {
@@ -220,7 +223,7 @@ export function checkpointDirectory(dir: string): CheckpointStore {
           const held = readLock(seen);
           if (held !== null && holderRuns(held)) {
             const host = held.host === hostname() ? '' : ` on ${held.host}`;
-            throw new Error(`${dir} is in use by process ${held.pid}${host} (training since ${held.started}); wait for it to end, or choose another --out`);
+            throw new Error(`${dir} is in use by process ${held.pid}${host} (training since ${since(held)}); wait for it to end, or choose another --out`);
           }
           if (held === null && ageMs(lockPath) < STALE_MS) throw new Error(`${dir} is in use (its ${LOCK} is not readable: another version's run may be starting); wait, or remove ${lockPath} if no run uses it`);
           // Taken over under a mutex, and only if the lock is still the one seen: two runs that both saw a dead
@@ -234,7 +237,7 @@ export function checkpointDirectory(dir: string): CheckpointStore {
               unlinkSync(lockPath);
               note = held === null
                 ? `${dir}: took over an unreadable lock (${LOCK}) left by a run that crashed`
-                : `${dir}: took over the lock of process ${held.pid}, which no longer runs (it was training since ${held.started})`;
+                : `${dir}: took over the lock of process ${held.pid}, which no longer runs (it was training since ${since(held)})`;
             }
           } finally {
             rmdirSync(takeover);
