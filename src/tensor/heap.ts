@@ -4,12 +4,14 @@
 //
 // Blocks are 16-byte aligned (one f32x4) and recycled through free lists by size class: exact up to
 // 4 KiB, above it four classes per doubling (a block wastes under a quarter of itself), and a request
-// whose class has no free block takes one of the next classes up to twice its size before the heap grows.
-// A training step on fixed shapes allocates the same sizes every time, so after the first step the heap
-// stops growing; one whose shapes change with its batch (an encoder–decoder's lengths: B×T, B×H×T×S)
-// reuses blocks across nearby lengths. Exact sizes there kept every length's blocks on their own lists:
-// a Transformer encoder–decoder on G2P held 1.0 GiB at its peak but grew the heap past 4 GiB, the most a
-// wasm memory holds, in 40 steps; now its heap stays at 2.8 GiB (test/memory.test.ts has a miniature).
+// whose class has no free block takes one of the next classes up to twice its size. Only when none has one
+// does the slow path run: the request is carved from the free regions, and failing that every free block is
+// merged with its free neighbours into regions (then carved), before the heap grows at the top.
+// A training step on fixed shapes allocates the same sizes every time, so after the first step the lists
+// serve every request and the heap stops growing. One whose shapes change with its batch (an
+// encoder–decoder's lengths: B×T, B×H×T×S) needs the merging: with lists alone, each size's blocks stay
+// its own, and a Transformer encoder–decoder on G2P (1.0–1.5 GiB live at a step's peak) grew the heap past
+// 4 GiB, the most a wasm memory holds — in 40 steps with exact-size lists, in 700 with the classes.
 //
 // Layout: bytes [0, HEAP_BASE) belong to the wasm kernels' module, which imports this memory and keeps
 // its static data there (the backend checks at load that it fits); blocks are handed out from HEAP_BASE
@@ -33,6 +35,7 @@ export class Heap {
   private reserved = 0;
   private readonly freeBySize = new Map<number, number[]>(); // block bytes -> byte offsets
   private readonly largerBlocks = new Map<number, number>(); // byte offset -> block bytes, of blocks handed out for a smaller class
+  private regions: Array<{ offset: number; bytes: number }> = []; // merged free runs, by offset, carved when the lists miss
   private inUse = 0;
   private peak = 0;
   private view: Float32Array;
@@ -67,11 +70,66 @@ export class Heap {
     if (offset >= 0) {
       if (zero) this.zeroBlock(offset, floats);
     } else {
-      offset = this.grownTo(bytes);
+      offset = this.missed(bytes, floats, zero);
     }
     this.inUse += bytes;
     if (this.inUse > this.peak) this.peak = this.inUse;
     return offset;
+  }
+
+  /**
+   * A block of `bytes` when no free list has one: carved from the free regions (best fit); failing that,
+   * every free block is merged with its free neighbours into regions and the carving tried again; failing
+   * that, taken at the top (from the region that ends there, if one does, and the memory grown for the rest).
+   */
+  private missed(bytes: number, floats: number, zero: boolean): number {
+    let offset = this.carve(bytes);
+    if (offset < 0 && this.freeBySize.size > 0) {
+      this.consolidate();
+      offset = this.carve(bytes);
+    }
+    let dirty = offset >= 0;
+    if (offset < 0) {
+      const last = this.regions[this.regions.length - 1];
+      dirty = last !== undefined && last.offset + last.bytes === this.top;
+      if (dirty) {
+        this.regions.pop();
+        this.top = last.offset;
+      }
+      offset = this.grownTo(bytes);
+    }
+    if (zero && dirty) this.zeroBlock(offset, floats); // the memory a grow adds is zero already
+    return offset;
+  }
+
+  /** The offset of a block of `bytes` cut from the front of the smallest region that holds it, or -1. */
+  private carve(bytes: number): number {
+    let best = -1;
+    for (let i = 0; i < this.regions.length; i++) {
+      const r = this.regions[i];
+      if (r.bytes >= bytes && (best < 0 || r.bytes < this.regions[best].bytes)) best = i;
+    }
+    if (best < 0) return -1;
+    const r = this.regions[best];
+    const offset = r.offset;
+    r.offset += bytes;
+    r.bytes -= bytes;
+    if (r.bytes === 0) this.regions.splice(best, 1);
+    return offset;
+  }
+
+  /** Moves every free block into the regions, merging neighbours: sorted by offset, one region per run of free bytes. */
+  private consolidate(): void {
+    const free = this.regions.map((r) => [r.offset, r.bytes]);
+    for (const [bytes, list] of this.freeBySize) for (const offset of list) free.push([offset, bytes]);
+    this.freeBySize.clear();
+    free.sort((a, b) => a[0] - b[0]);
+    this.regions = [];
+    for (const [offset, bytes] of free) {
+      const last = this.regions[this.regions.length - 1];
+      if (last !== undefined && last.offset + last.bytes === offset) last.bytes += bytes;
+      else this.regions.push({ offset, bytes });
+    }
   }
 
   /**
