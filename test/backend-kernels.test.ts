@@ -121,6 +121,35 @@ test('native: gemm and packB + gemmPacked equal the wasm FMA build bit for bit (
   }
 });
 
+// GELU runs on 512-bit vectors where the CPU has AVX-512F: an elementwise function, the same operations on
+// each lane, so on either path it equals the wasm build bit for bit (tails of every length up to a vector).
+test('native: GELU (erf and tanh) and its backward equal the wasm FMA build bit for bit (every tail length, |x| up to 12, ±0, ±Inf)', { skip: !bothFma && 'needs the native backend and relaxed SIMD (node --experimental-wasm-relaxed-simd on Node 20)' }, () => {
+  const [wasm, native] = [named('wasm'), named('native')];
+  for (const approximate of ['none', 'tanh'] as const) {
+    for (const n of [1, 7, 8, 9, 15, 16, 17, 31, 33, 1000]) {
+      tidy(() => {
+        const x = rand(n, -12, 12);
+        if (n >= 4) x.data.set([0, -0, Infinity, -Infinity]);
+        const dy = rand(n);
+        const dx0 = rand(n);
+        const run = (be: Backend): [Float32Array, Float32Array] => {
+          const y = rand(n);
+          be.gelu(approximate, x.data, y.data);
+          const dx = copy(dx0);
+          be.geluBackwardAcc(approximate, x.data, dy.data, dx.data);
+          return [y.data.slice(), dx.data.slice()];
+        };
+        const want = run(wasm);
+        const got = run(native);
+        for (const k of [0, 1]) {
+          const i = got[k].findIndex((v, j) => !Object.is(v, want[k][j]));
+          assert.equal(i, -1, `${approximate} n=${n} ${k === 0 ? 'gelu' : 'geluBackwardAcc'}: element ${i} (x ${x.data[i]}) is ${got[k][i]}, wasm ${want[k][i]}`);
+        }
+      });
+    }
+  }
+});
+
 for (const be of [ref, ...fast]) {
   test(`${be.name}: packB + gemmPacked equal gemm (transposes, alpha/beta, strides, M = 1, K across the blocking)`, () => {
     const shapes: Array<[number, number, number]> = [[1, 1, 1], [1, 512, 128], [1, 13, 300], [50, 512, 128], [7, 9, 3], [5, 130, 517], [4, 8, 256]];

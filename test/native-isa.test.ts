@@ -42,7 +42,7 @@ test('native: with RECURRENT_NO_AVX512=1 the 256-bit GEMM path is taken and stil
   assert.equal(child.status, 0, `the child failed:\n${out.slice(-4000)}`);
   // Each check ran (was neither filtered out nor skipped) and passed: the path check and the two suites' bit-equality tests.
   const ran = out.split('\n').filter((l) => /^\s*ok \d+ - native: /.test(l) && !/# SKIP/.test(l));
-  for (const what of [/GEMM path is avx512/, /gemm and packB \+ gemmPacked equal the wasm FMA build bit for bit/, /every loop cell.*bit for bit/]) {
+  for (const what of [/GEMM path is avx512/, /gemm and packB \+ gemmPacked equal the wasm FMA build bit for bit/, /every loop cell.*bit for bit/, /GELU .*equal the wasm FMA build bit for bit/]) {
     assert.ok(ran.some((l) => what.test(l)), `the child did not run and pass ${what}:\n${out.slice(-4000)}`);
   }
 });

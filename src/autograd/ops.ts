@@ -29,7 +29,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   const [M, K] = a.shape;
   const N = b.shape[1];
-  const out = new Tensor([M, N]); // (M, N)
+  const out = Tensor.empty([M, N]); // (M, N), every element written (beta 0)
   backend().gemm(false, false, M, N, K, 1, a.data, K, b.data, N, 0, out.data, N);
   return record(out, [a, b], () => {
     const dOut = out.grad!.data;
@@ -45,7 +45,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
     throw new Error(`linear: input of shape ${fmt(x.shape)} does not end in ${IN} (weight ${fmt(weight.shape)})`);
   }
   const M = x.size / IN;
-  const out = new Tensor([...x.shape.slice(0, -1), OUT]); // (..., OUT)
+  const out = Tensor.empty([...x.shape.slice(0, -1), OUT]); // (..., OUT), every element written: bias rows, or beta 0
   const be = backend();
   if (bias !== null) {
     const o = out.data;
@@ -72,7 +72,7 @@ function checkBroadcast(op: string, a: Tensor, b: Tensor): void {
 
 function binaryOp(op: 'add' | 'sub' | 'mul', a: Tensor, b: Tensor): Tensor {
   checkBroadcast(op, a, b);
-  const out = new Tensor(a.shape);
+  const out = Tensor.empty(a.shape); // every element written
   const be = backend();
   be.binary(op, a.data, b.data, out.data);
   return record(out, [a, b], () => {
@@ -87,9 +87,14 @@ function binaryOp(op: 'add' | 'sub' | 'mul', a: Tensor, b: Tensor): Tensor {
     }
     if (b.requiresGrad) {
       const db = b.ensureGrad().data;
-      const sign = op === 'sub' ? -1 : 1;
-      const ad = a.data;
-      for (let i = 0; i < dOut.length; i++) db[i % n] += op === 'mul' ? dOut[i] * ad[i] : sign * dOut[i];
+      if (op === 'add' && n === dOut.length) be.axpy(1, dOut, db);
+      else if (op === 'add') be.sumRowsAcc(dOut, n, db); // b broadcast over a's rows: db += Σ_rows dOut
+      else if (op === 'sub' && n === dOut.length) be.axpy(-1, dOut, db);
+      else {
+        const sign = op === 'sub' ? -1 : 1;
+        const ad = a.data;
+        for (let i = 0; i < dOut.length; i++) db[i % n] += op === 'mul' ? dOut[i] * ad[i] : sign * dOut[i];
+      }
     }
   });
 }
@@ -102,7 +107,7 @@ export const sub = (a: Tensor, b: Tensor): Tensor => binaryOp('sub', a, b);
 export const mul = (a: Tensor, b: Tensor): Tensor => binaryOp('mul', a, b);
 
 function unaryOp(op: UnaryOp, x: Tensor): Tensor {
-  const out = new Tensor(x.shape);
+  const out = Tensor.empty(x.shape); // every element written
   backend().unary(op, x.data, out.data);
   return record(out, [x], () => backend().unaryBackwardAcc(op, out.data, out.grad!.data, x.ensureGrad().data));
 }
@@ -115,7 +120,7 @@ export const neg = (x: Tensor): Tensor => unaryOp('neg', x);
 
 /** c * x. */
 export function scale(x: Tensor, c: number): Tensor {
-  const out = new Tensor(x.shape);
+  const out = Tensor.empty(x.shape); // every element written
   const o = out.data;
   const xd = x.data;
   for (let i = 0; i < o.length; i++) o[i] = c * xd[i];
