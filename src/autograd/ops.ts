@@ -50,7 +50,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   if (bias !== null) {
     const o = out.data;
     const b = bias.data;
-    for (let r = 0; r < M; r++) o.set(b, r * OUT);
+    // Every row starts as the bias: one row set, then the filled part copied onto the rest, doubling
+    // (log₂ M copies, not M: a row-by-row set cost ~0.7 ms of a small Transformer's step).
+    if (M > 0) o.set(b, 0);
+    for (let filled = OUT; filled < M * OUT; filled *= 2) o.copyWithin(filled, 0, Math.min(filled, M * OUT - filled));
   }
   be.gemm(false, true, M, OUT, IN, 1, x.data, IN, weight.data, IN, bias === null ? 0 : 1, out.data, OUT);
   const parents = bias === null ? [x, weight] : [x, weight, bias];
