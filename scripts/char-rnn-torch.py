@@ -16,6 +16,11 @@ the seconds the run has taken to --min-lr, as recurrent's 'cosine-time'. Validat
 on its own), state carried from zero, mean of the per-chunk mean cross-entropies. Prints one JSON line.
 """
 import argparse, json, math, os, sys, time
+# OpenBLAS picks its kernels for this CPU itself: a tuning variable in the environment (this machine's sets
+# OPENBLAS_CORETYPE=Haswell) would hold an AVX-512 CPU to the 256-bit ones, half the GEMM speed. Dropped
+# before torch loads OpenBLAS, as bench/run.ts drops them for its PyTorch children.
+for _var in ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'):
+    os.environ.pop(_var, None)
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
