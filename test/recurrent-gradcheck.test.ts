@@ -58,6 +58,9 @@ class ReplayRng extends Rng {
   override uniform(): number {
     return this.inner.uniform();
   }
+  override dropoutMask(out: Float32Array, p: number, keep: number): void {
+    this.inner.dropoutMask(out, p, keep);
+  }
 }
 
 test('gradcheck: dropout between layers (masks held fixed)', () => {

@@ -173,6 +173,10 @@ class CountingRng extends Rng {
     this.draws++;
     return super.uniform();
   }
+  override dropoutMask(out: Float32Array, p: number, keep: number): void {
+    this.draws += out.length; // one draw per element, as the loop of uniform() calls it stands for
+    super.dropoutMask(out, p, keep);
+  }
 }
 
 test('dropout: gradients with the masks held fixed (the same generator state before every forward), fused and stepped paths', () => {

@@ -5,7 +5,7 @@
 
 import { backend } from '../backend/registry.js';
 import type { UnaryOp } from '../backend/backend.js';
-import { Tensor, isGradEnabled, type Shape } from '../tensor/tensor.js';
+import { Tensor, isGradEnabled, untracked, type Shape } from '../tensor/tensor.js';
 import type { Rng } from '../random/rng.js';
 
 function fmt(s: Shape): string {
@@ -79,9 +79,17 @@ function binaryOp(op: 'add' | 'sub' | 'mul', a: Tensor, b: Tensor): Tensor {
   const be = backend();
   be.binary(op, a.data, b.data, out.data);
   return record(out, [a, b], () => {
-    const dOut = out.grad!.data;
     const n = b.size;
-    if (a.requiresGrad) {
+    if (a.requiresGrad && op === 'mul' && n === a.size) {
+      // dOut ⊙ b, then added: two kernels, not a JS loop. NOTE: views taken after both allocations (each may grow the heap).
+      const da = a.ensureGrad();
+      const prod = untracked(() => Tensor.empty(a.shape));
+      be.binary('mul', out.grad!.data, b.data, prod.data);
+      be.axpy(1, prod.data, da.data);
+      prod.dispose();
+    }
+    const dOut = out.grad!.data;
+    if (a.requiresGrad && !(op === 'mul' && n === a.size)) {
       const da = a.ensureGrad().data;
       if (op === 'mul') {
         const bd = b.data;
@@ -312,10 +320,8 @@ export function mse(a: Tensor, b: Tensor): Tensor {
 export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tensor {
   if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
-  const mask = new Tensor(x.shape);
-  const m = mask.data;
-  const keepScale = 1 / (1 - p);
-  for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < p ? 0 : keepScale;
+  const mask = Tensor.empty(x.shape); // every element written
+  rng.dropoutMask(mask.data, p, 1 / (1 - p));
   return mul(x, mask);
 }
 

@@ -134,9 +134,7 @@ export function scaledDotProductAttention(q: AttentionOperand, k: AttentionOpera
   let dropped: Tensor | null = null;
   if (drop !== null && drop.p > 0) {
     dropMask = Tensor.empty([B, heads, L, S]);
-    const m = dropMask.data;
-    const keepScale = 1 / (1 - drop.p);
-    for (let i = 0; i < m.length; i++) m[i] = drop.rng.uniform() < drop.p ? 0 : keepScale;
+    drop.rng.dropoutMask(dropMask.data, drop.p, 1 / (1 - drop.p));
     dropped = Tensor.empty([B, heads, L, S]);
   }
   const output = Tensor.empty(q.batchFirst ? [B, L, E] : [L, B, E]); // every element written

@@ -508,10 +508,8 @@ function lengthMask(lengths: ArrayLike<number>, T: number, B: number): Tensor {
 
 /** Inverted-dropout mask: each element 0 with probability p, else 1/(1-p); uniforms drawn in storage order. */
 function dropoutMask(rng: Rng, p: number, shape: readonly number[]): Tensor {
-  const m = new Tensor(shape);
-  const v = m.data;
-  const keep = 1 / (1 - p);
-  for (let i = 0; i < v.length; i++) v[i] = rng.uniform() < p ? 0 : keep;
+  const m = Tensor.empty(shape); // every element written
+  rng.dropoutMask(m.data, p, 1 / (1 - p));
   return m;
 }
 
