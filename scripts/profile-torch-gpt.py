@@ -1,6 +1,6 @@
 """Where PyTorch's Transformer training step goes: the bench's GPT twin (bench/peers/torch_bench.py's model,
 python/recurrent_torch's TransformerLanguageModel) on random windows, the step the bench times (forward,
-cross-entropy, backward, clip 5, Adam), its mean thread CPU time per step, then torch.profiler's self CPU time
+cross-entropy, backward, clip 5, Adam), its mean CPU time per step (every thread's), then torch.profiler's self CPU time
 per operator. The counterpart of scripts/profile-train.ts for our side. OpenBLAS's tuning variables are
 dropped before torch loads, as bench/run.ts drops them (OPENBLAS_CORETYPE=Haswell would hold an AVX-512
 CPU to the 256-bit kernels).
@@ -32,10 +32,10 @@ opt = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.9, 0.999), eps=1e-8
 
 
 def _timed(f, reps=10):
-    t = time.thread_time()
+    t = time.process_time()  # every thread's CPU time: with threads > 1, the CPU the product cost
     for _ in range(reps):
         f()
-    return (time.thread_time() - t) / reps
+    return (time.process_time() - t) / reps
 
 
 def step():
@@ -53,16 +53,16 @@ for m, k, nn in ((B * T, E, 4 * E), (B * T, 4 * E, E)):  # linear1's and linear2
     for _ in range(10):
         a @ b
     best = min(_timed(lambda: a @ b) for _ in range(20))
-    print(f'torch.mm {m}x{k}x{nn}: {2 * m * k * nn / best / 1e9:.0f} GFLOP/s (best of 20, thread CPU time)')
+    print(f'torch.mm {m}x{k}x{nn}: {2 * m * k * nn / best / 1e9:.0f} GFLOP/s per CPU-second (best of 20)')
 for _ in range(5):
     step()
 n = 50
-t0 = time.thread_time()
+t0 = time.process_time()
 for _ in range(n):
     step()
-ms = (time.thread_time() - t0) / n * 1e3
+ms = (time.process_time() - t0) / n * 1e3
 print(f'PyTorch {torch.__version__}, {torch.get_num_threads()} thread(s): GPT {L}x{E}, {H} heads, B {B}, T {T}: '
-      f'{ms:.2f} ms of this thread\'s CPU a step, {B * T / ms * 1e3:,.0f} tokens/s')
+      f'{ms:.2f} ms of CPU (every thread) a step, {B * T / ms * 1e3:,.0f} tokens per CPU-second')
 with torch.profiler.profile() as prof:
     for _ in range(10):
         step()

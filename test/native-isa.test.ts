@@ -1,4 +1,4 @@
-// The native backend's two GEMM paths: it names the one it took (512-bit where the CPU has AVX-512F and
+// The native backend's two paths (GEMM and GELU on 256-bit or 512-bit vectors): it names the one it took (512-bit where the CPU has AVX-512F and
 // RECURRENT_NO_AVX512 is not set, else 256-bit), and on a CPU with AVX-512 the other path, the one an
 // AVX2-only CPU takes, is checked too: the bit-equality suites rerun in a child with RECURRENT_NO_AVX512=1.
 // Not here: the kernels' checks themselves (backend-kernels.test.ts, recurrent-loop.test.ts).

@@ -21,7 +21,7 @@ test('Rng.dropoutMask draws what uniform() < p ? 0 : keep draws, and leaves the 
     assert.deepEqual(b.getState(), a.getState(), `seed ${seed} p ${p} n ${n}: the state after the mask`);
     assert.equal(b.uniform(), a.uniform());
   }
-  // A p whose 2²⁴ multiple is a whole number: the boundary draw itself must be kept (uniform() < p is strict).
+  // A p whose 2²⁴ multiple is a whole number: the dropped fraction is p.
   const p = 0.25;
   const r = new Rng(9);
   const m = new Float32Array(100000);

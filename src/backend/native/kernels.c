@@ -5,8 +5,9 @@
 // vectors where the CPU has AVX-512F. They take the wasm exports' arguments (byte
 // offsets into the shared tensor heap, 0 for null), read the same packed-B layout (assembly/gemm.ts),
 // write the same cell caches (CELL_LAYOUTS in backend.ts) and compute the same float32 exp, sigmoid and
-// tanh (assembly/simd.ts) at eight lanes; assembly/ is the definition of each, and the tests hold these
-// to it (the Transformer kernels to the reference backend, within float32 rounding). Built by node-gyp from binding.gyp; loaded by load-native.ts. Not here: choosing or splitting work.
+// tanh (assembly/simd.ts) at eight lanes (GELU's at sixteen too); assembly/ is the definition of each, and the
+// tests hold these to it (the Transformer kernels to the reference backend within float32 rounding, GELU to the
+// wasm build bit for bit). Built by node-gyp from binding.gyp; loaded by load-native.ts. Not here: choosing or splitting work.
 
 #ifndef KERNELS_NO_NAPI /* scripts/bench-native-isa.c compiles the kernels alone */
 #include <node_api.h>
@@ -848,62 +849,61 @@ KI v8 geluTanhArg(v8 x) { return mul(splat(0.7978845608028654f), add(x, mul(spla
 
 // GELU on 512-bit vectors: the same operations on each lane as the 256-bit code above (an elementwise
 // function does not depend on the vector's width), so its results equal it bit for bit, at twice the lanes.
-typedef __m512 w16;
-KI5 w16 splat16(float x) { return _mm512_set1_ps(x); }
-KI5 w16 add16(w16 a, w16 b) { return _mm512_add_ps(a, b); }
-KI5 w16 sub16(w16 a, w16 b) { return _mm512_sub_ps(a, b); }
-KI5 w16 mul16(w16 a, w16 b) { return _mm512_mul_ps(a, b); }
-KI5 w16 expv16(w16 x) {
-  w16 xc = _mm512_min_ps(splat16(89.0f), _mm512_max_ps(splat16(-104.0f), x));
-  w16 shifted = add16(mul16(xc, splat16(1.44269504088896341f)), splat16(SHIFTER));
-  w16 fx = sub16(shifted, splat16(SHIFTER));
-  w16 r = sub16(sub16(xc, mul16(fx, splat16(0.693359375f))), mul16(fx, splat16(-2.12194440e-4f)));
-  w16 r2 = mul16(r, r);
-  w16 p01 = add16(mul16(splat16(1.9875691500e-4f), r), splat16(1.3981999507e-3f));
-  w16 p23 = add16(mul16(splat16(8.3334519073e-3f), r), splat16(4.1665795894e-2f));
-  w16 p45 = add16(mul16(splat16(1.6666665459e-1f), r), splat16(5.0000001201e-1f));
-  w16 q = add16(mul16(add16(mul16(p01, r2), p23), r2), p45);
-  w16 p = add16(add16(mul16(q, r2), r), splat16(1.0f));
+KI5 v16 splat16(float x) { return _mm512_set1_ps(x); }
+KI5 v16 add16(v16 a, v16 b) { return _mm512_add_ps(a, b); }
+KI5 v16 sub16(v16 a, v16 b) { return _mm512_sub_ps(a, b); }
+KI5 v16 mul16(v16 a, v16 b) { return _mm512_mul_ps(a, b); }
+KI5 v16 expv16(v16 x) {
+  v16 xc = _mm512_min_ps(splat16(89.0f), _mm512_max_ps(splat16(-104.0f), x));
+  v16 shifted = add16(mul16(xc, splat16(1.44269504088896341f)), splat16(SHIFTER));
+  v16 fx = sub16(shifted, splat16(SHIFTER));
+  v16 r = sub16(sub16(xc, mul16(fx, splat16(0.693359375f))), mul16(fx, splat16(-2.12194440e-4f)));
+  v16 r2 = mul16(r, r);
+  v16 p01 = add16(mul16(splat16(1.9875691500e-4f), r), splat16(1.3981999507e-3f));
+  v16 p23 = add16(mul16(splat16(8.3334519073e-3f), r), splat16(4.1665795894e-2f));
+  v16 p45 = add16(mul16(splat16(1.6666665459e-1f), r), splat16(5.0000001201e-1f));
+  v16 q = add16(mul16(add16(mul16(p01, r2), p23), r2), p45);
+  v16 p = add16(add16(mul16(q, r2), r), splat16(1.0f));
   __m512i n = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(SHIFTER_BITS));
   __m512i n1 = _mm512_srai_epi32(n, 1);
   __m512i n2 = _mm512_sub_epi32(n, n1);
   __m512i bias = _mm512_set1_epi32(127);
-  w16 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, bias), 23));
-  w16 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n2, bias), 23));
+  v16 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, bias), 23));
+  v16 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n2, bias), 23));
   return mul16(mul16(p, s1), s2);
 }
-KI5 w16 sigmoidv16(w16 x) {
-  w16 nx = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int32_t)0x80000000)));
+KI5 v16 sigmoidv16(v16 x) {
+  v16 nx = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int32_t)0x80000000)));
   return _mm512_div_ps(splat16(1.0f), add16(splat16(1.0f), expv16(nx)));
 }
-KI5 w16 erfv16(w16 x0) {
-  w16 x = _mm512_min_ps(splat16(4.0f), _mm512_max_ps(splat16(-4.0f), x0));
-  w16 x2 = mul16(x, x);
-  w16 p = splat16(-2.72614225801306e-10f);
+KI5 v16 erfv16(v16 x0) {
+  v16 x = _mm512_min_ps(splat16(4.0f), _mm512_max_ps(splat16(-4.0f), x0));
+  v16 x2 = mul16(x, x);
+  v16 p = splat16(-2.72614225801306e-10f);
   p = add16(mul16(p, x2), splat16(2.77068142495902e-08f));
   p = add16(mul16(p, x2), splat16(-2.10102402082508e-06f));
   p = add16(mul16(p, x2), splat16(-5.69250639462346e-05f));
   p = add16(mul16(p, x2), splat16(-7.34990630326855e-04f));
   p = add16(mul16(p, x2), splat16(-2.95459980854025e-03f));
   p = add16(mul16(p, x2), splat16(-1.60960333262415e-02f));
-  w16 qq = splat16(-1.45660718464996e-05f);
+  v16 qq = splat16(-1.45660718464996e-05f);
   qq = add16(mul16(qq, x2), splat16(-2.13374055278905e-04f));
   qq = add16(mul16(qq, x2), splat16(-1.68282697438203e-03f));
   qq = add16(mul16(qq, x2), splat16(-7.37332916720468e-03f));
   qq = add16(mul16(qq, x2), splat16(-1.42647390514189e-02f));
   return _mm512_div_ps(mul16(x, p), qq);
 }
-KI5 w16 geluTanhArg16(w16 x) { return mul16(splat16(0.7978845608028654f), add16(x, mul16(splat16(0.044715f), mul16(x, mul16(x, x))))); }
+KI5 v16 geluTanhArg16(v16 x) { return mul16(splat16(0.7978845608028654f), add16(x, mul16(splat16(0.044715f), mul16(x, mul16(x, x))))); }
 
 static K5 void gelu5(int approximate, const float *x, float *out, int n) {
   for (int i = 0; i < n; i += 16) {
     __mmask16 m = lanes(n - i);
-    w16 v = _mm512_maskz_loadu_ps(m, x + i), y;
+    v16 v = _mm512_maskz_loadu_ps(m, x + i), y;
     if (approximate == 0) {
-      w16 half = mul16(splat16(0.5f), v);
+      v16 half = mul16(splat16(0.5f), v);
       y = add16(half, mul16(half, erfv16(mul16(v, splat16(0.7071067811865476f)))));
     } else {
-      w16 u = geluTanhArg16(v);
+      v16 u = geluTanhArg16(v);
       y = mul16(v, sigmoidv16(add16(u, u)));
     }
     _mm512_mask_storeu_ps(out + i, m, y);
@@ -913,16 +913,16 @@ static K5 void gelu5(int approximate, const float *x, float *out, int n) {
 static K5 void geluBackwardAcc5(int approximate, const float *x, const float *dy, float *dx, int n) {
   for (int i = 0; i < n; i += 16) {
     __mmask16 m = lanes(n - i);
-    w16 v = _mm512_maskz_loadu_ps(m, x + i), g;
+    v16 v = _mm512_maskz_loadu_ps(m, x + i), g;
     if (approximate == 0) {
-      w16 cdf = mul16(splat16(0.5f), add16(splat16(1.0f), erfv16(mul16(v, splat16(0.7071067811865476f)))));
-      w16 pdf = mul16(splat16(0.3989422804014327f), expv16(mul16(splat16(-0.5f), mul16(v, v))));
+      v16 cdf = mul16(splat16(0.5f), add16(splat16(1.0f), erfv16(mul16(v, splat16(0.7071067811865476f)))));
+      v16 pdf = mul16(splat16(0.3989422804014327f), expv16(mul16(splat16(-0.5f), mul16(v, v))));
       g = add16(cdf, mul16(v, pdf));
     } else {
-      w16 u = geluTanhArg16(v), u2 = add16(u, u);
-      w16 nu2 = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(u2), _mm512_set1_epi32((int32_t)0x80000000)));
-      w16 sp = sigmoidv16(u2), sn = sigmoidv16(nu2);
-      w16 du = mul16(splat16(0.7978845608028654f), add16(splat16(1.0f), mul16(splat16(3 * 0.044715f), mul16(v, v))));
+      v16 u = geluTanhArg16(v), u2 = add16(u, u);
+      v16 nu2 = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(u2), _mm512_set1_epi32((int32_t)0x80000000)));
+      v16 sp = sigmoidv16(u2), sn = sigmoidv16(nu2);
+      v16 du = mul16(splat16(0.7978845608028654f), add16(splat16(1.0f), mul16(splat16(3 * 0.044715f), mul16(v, v))));
       g = add16(sp, mul16(add16(v, v), mul16(mul16(sp, sn), du)));
     }
     _mm512_mask_storeu_ps(dx + i, m, add16(_mm512_maskz_loadu_ps(m, dx + i), mul16(_mm512_maskz_loadu_ps(m, dy + i), g)));

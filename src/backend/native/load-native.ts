@@ -1,6 +1,6 @@
 // Finds and loads the native kernels (kernels.c, built by `npm run build:native` into
 // build/Release/recurrent_native.node at the package root): Node only, x86-64 CPUs with AVX2 and FMA
-// (and their GEMM on 512-bit registers where the CPU has AVX-512F, unless RECURRENT_NO_AVX512 is set).
+// (and their GEMM and GELU on 512-bit registers where the CPU has AVX-512F, unless RECURRENT_NO_AVX512 is set).
 // Returns what wasm-backend.ts needs to run them on the main thread and in its worker threads, or throws
 // saying why they cannot run here. Not here: the kernels (kernels.c) or choosing a backend (registry.ts).
 
@@ -25,7 +25,7 @@ export interface NativeKernels {
   maxPool2dBackwardAcc?(...args: number[]): number;
 }
 
-/** The instruction set of the addon's GEMM: chosen when it loads, from the CPU and RECURRENT_NO_AVX512 (kernels.c, chooseIsa). */
+/** The instruction set of the addon's GEMM and GELU: chosen when it loads, from the CPU and RECURRENT_NO_AVX512 (kernels.c, chooseIsa). */
 export type NativeIsa = 'avx512' | 'avx2';
 
 interface Addon {
@@ -39,7 +39,7 @@ export interface NativeAddon {
   readonly path: string;
   /** The kernels bound to the tensor heap of this thread (the heap is shared, so its address is the same in every thread). */
   readonly kernels: NativeKernels;
-  /** Which GEMM kernels run: 512-bit (AVX-512F, unless RECURRENT_NO_AVX512 is set) or 256-bit. */
+  /** Which GEMM (and GELU) kernels run: 512-bit (AVX-512F, unless RECURRENT_NO_AVX512 is set) or 256-bit. */
   readonly isa: NativeIsa;
 }
 

@@ -137,7 +137,7 @@ export type WasmBackend = Backend & {
  * Throws when the module's static data would overlap the heap (see HEAP_BASE in tensor/heap.ts).
  * Large GEMMs use `threads` threads: RECURRENT_THREADS, else the available cores (1 without a shared heap).
  * With `native`, the backend is "native": the same, but GEMMs and the recurrent time loops run the
- * native addon's AVX2 (and, for GEMM, AVX-512) kernels (native/kernels.c), on this thread and in the workers.
+ * native addon's AVX2 (and, for GEMM and GELU, AVX-512) kernels (native/kernels.c), on this thread and in the workers.
  */
 export function createWasmBackend(module: WebAssembly.Module, native?: NativeAddon): WasmBackend {
   const memory = heap.memory;
