@@ -150,6 +150,36 @@ test('native: GELU (erf and tanh) and its backward equal the wasm FMA build bit 
   }
 });
 
+for (const be of fast) {
+  test(`${be.name}: dropoutMask draws Rng's masks and leaves its state, bit for bit (p with a whole p·2²⁴, n = 0 and odd)`, () => {
+    for (const [seed, p, n] of [[1, 0.1, 1000], [7, 0.5, 17], [99, 0.25, 4099], [3, 0.9, 1], [5, 0.37, 0], [8, 1 / 3, 333]] as const) {
+      tidy(() => {
+        const a = new Rng(seed);
+        const b = new Rng(seed);
+        const keep = 1 / (1 - p);
+        const want = new Float32Array(n);
+        a.dropoutMask(want, p, keep); // the JS loop
+        const got = new Tensor([n]);
+        b.dropoutMask(got.data, p, keep, be);
+        const i = got.data.findIndex((v, j) => !Object.is(v, want[j]));
+        assert.equal(i, -1, `seed ${seed} p ${p}: element ${i} is ${got.data[i]}, the JS loop's ${want[i]}`);
+        assert.deepEqual(b.getState(), a.getState(), `seed ${seed} p ${p} n ${n}: the state after`);
+      });
+    }
+    // On the boundary: p equal to a draw's uniform() keeps it (uniform() < p is strict), half a step above drops it.
+    for (const seed of [11, 12, 13]) {
+      const u24 = new Rng(seed).nextUint32() >>> 8;
+      for (const [p, kept] of [[u24 / 16777216, true], [(u24 + 0.5) / 16777216, false]] as const) {
+        tidy(() => {
+          const m = new Tensor([1]);
+          new Rng(seed).dropoutMask(m.data, p, 2, be);
+          assert.equal(m.data[0], kept ? 2 : 0, `seed ${seed}: a draw of ${u24}/2²⁴ at p ${p * 16777216}/2²⁴`);
+        });
+      }
+    }
+  });
+}
+
 for (const be of [ref, ...fast]) {
   test(`${be.name}: packB + gemmPacked equal gemm (transposes, alpha/beta, strides, M = 1, K across the blocking)`, () => {
     const shapes: Array<[number, number, number]> = [[1, 1, 1], [1, 512, 128], [1, 13, 300], [50, 512, 128], [7, 9, 3], [5, 130, 517], [4, 8, 256]];

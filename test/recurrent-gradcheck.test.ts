@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import { cellKinds, createRecurrent, type CellKind } from '../src/nn/recurrent/index.js';
-import { Rng } from '../src/random/rng.js';
+import { Rng, type MaskKernel } from '../src/random/rng.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { gradcheck, randomTensor } from './util/gradcheck.js';
 import type { LayerCase } from './util/layer-case.js';
@@ -58,8 +58,8 @@ class ReplayRng extends Rng {
   override uniform(): number {
     return this.inner.uniform();
   }
-  override dropoutMask(out: Float32Array, p: number, keep: number): void {
-    this.inner.dropoutMask(out, p, keep);
+  override dropoutMask(out: Float32Array, p: number, keep: number, kernel?: MaskKernel): void {
+    this.inner.dropoutMask(out, p, keep, kernel);
   }
 }
 

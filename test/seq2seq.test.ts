@@ -13,7 +13,7 @@ import { Seq2Seq, seq2seqAttentionKinds, type Seq2SeqConfig } from '../src/nn/se
 import { teacherForcingProbability } from '../src/nn/scheduled-sampling.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { createOptimizer, optimizerStep } from '../src/optim/optimizer.js';
-import { Rng } from '../src/random/rng.js';
+import { Rng, type MaskKernel } from '../src/random/rng.js';
 import { heap } from '../src/tensor/heap.js';
 import { tidy, type Tensor } from '../src/tensor/tensor.js';
 import { gradcheck } from './util/gradcheck.js';
@@ -173,9 +173,9 @@ class CountingRng extends Rng {
     this.draws++;
     return super.uniform();
   }
-  override dropoutMask(out: Float32Array, p: number, keep: number): void {
+  override dropoutMask(out: Float32Array, p: number, keep: number, kernel?: MaskKernel): void {
     this.draws += out.length; // one draw per element, as the loop of uniform() calls it stands for
-    super.dropoutMask(out, p, keep);
+    super.dropoutMask(out, p, keep, kernel);
   }
 }
 

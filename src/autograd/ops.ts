@@ -321,7 +321,7 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
   const mask = Tensor.empty(x.shape); // every element written
-  rng.dropoutMask(mask.data, p, 1 / (1 - p));
+  rng.dropoutMask(mask.data, p, 1 / (1 - p), backend());
   return mul(x, mask);
 }
 

@@ -134,7 +134,7 @@ export function scaledDotProductAttention(q: AttentionOperand, k: AttentionOpera
   let dropped: Tensor | null = null;
   if (drop !== null && drop.p > 0) {
     dropMask = Tensor.empty([B, heads, L, S]);
-    drop.rng.dropoutMask(dropMask.data, drop.p, 1 / (1 - drop.p));
+    drop.rng.dropoutMask(dropMask.data, drop.p, 1 / (1 - drop.p), backend());
     dropped = Tensor.empty([B, heads, L, S]);
   }
   const output = Tensor.empty(q.batchFirst ? [B, L, E] : [L, B, E]); // every element written

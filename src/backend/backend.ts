@@ -99,6 +99,12 @@ export interface Backend {
   /** x[i] = min(max(x[i], lo), hi), in place; NaN stays NaN. */
   clamp(x: Float32Array, lo: number, hi: number): void;
 
+  /**
+   * An inverted-dropout mask from the 4-word xoshiro128** state (advanced in place): out[i] = 0 with
+   * probability p, else keep — exactly random/rng.ts's xoshiroDropoutMask (Rng.dropoutMask calls this).
+   */
+  dropoutMask(state: Uint32Array, p: number, keep: number, out: Float32Array): void;
+
   // Optimizer updates (optim/): one fused elementwise pass per parameter, in place, allocating nothing.
   // Each is PyTorch 1.13's single-tensor update (torch/optim/*.py) for one element i; scalars that depend
   // on the step (learning rate, bias corrections) are computed by the caller in float64. Arithmetic per

@@ -5,6 +5,7 @@ import type { Backend, BinaryOp, CellBackwardStep, CellForwardStep, CellKind, Ce
 import { checkRowIds, checkRows } from './backend.js';
 import { referenceTransformerKernels } from './reference-transformer.js';
 import { referenceImageKernels } from './reference-image.js';
+import { xoshiroDropoutMask } from '../random/rng.js';
 
 function gemm(
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
@@ -193,6 +194,10 @@ export const referenceBackend: Backend = {
 
   scal(alpha, x) {
     for (let i = 0; i < x.length; i++) x[i] *= alpha;
+  },
+
+  dropoutMask(state, p, keep, out) {
+    xoshiroDropoutMask(state, p, keep, out);
   },
 
   clamp(x, lo, hi) {

@@ -45,29 +45,12 @@ export class Rng {
 
   /**
    * Fills `out` with an inverted-dropout mask: out[i] = uniform() < p ? 0 : keep, drawing exactly what that
-   * loop would (so the same state gives the same mask and leaves the same state), with the state in locals
-   * and the comparison on the 24 integer bits: about 1.5× the loop's speed (a Transformer with dropout draws
-   * millions a step). NOTE: it does not call uniform(): a subclass that overrides uniform() overrides this too.
+   * loop would (so the same state gives the same mask and leaves the same state), by `kernel` (a backend's
+   * dropoutMask: the wasm kernel where the backend has one, xoshiroDropoutMask in JS otherwise) on this
+   * generator's state. NOTE: it does not call uniform(): a subclass that overrides uniform() overrides this too.
    */
-  dropoutMask(out: Float32Array, p: number, keep: number): void {
-    const s = this.s;
-    let s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
-    const below = p * 16777216; // uniform() < p  ⇔  (bits >>> 8) < p·2²⁴, both sides exact in doubles
-    for (let i = 0; i < out.length; i++) {
-      const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-      const t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = (s3 << 11) | (s3 >>> 21);
-      out[i] = r >>> 8 < below ? 0 : keep;
-    }
-    s[0] = s0;
-    s[1] = s1;
-    s[2] = s2;
-    s[3] = s3;
+  dropoutMask(out: Float32Array, p: number, keep: number, kernel: MaskKernel = JS_MASK_KERNEL): void {
+    kernel.dropoutMask(this.s, p, keep, out);
   }
 
   /** Uniform integer in [0, n). */
@@ -97,6 +80,38 @@ export class Rng {
     return [this.s[0], this.s[1], this.s[2], this.s[3]];
   }
 }
+
+/** What draws a dropout mask on a generator's 4-word state: the JS loop below, or a backend's kernel of it. */
+export interface MaskKernel {
+  dropoutMask(state: Uint32Array, p: number, keep: number, out: Float32Array): void;
+}
+
+/**
+ * The mask of `out.length` xoshiro128** draws from `state` (advanced in place): out[i] = 0 where the draw's
+ * 24 high bits are below p·2²⁴ (uniform() < p: both sides exact in doubles), else keep. The state in
+ * locals and the comparison on integers: about 1.5× a loop of uniform() calls (a Transformer with dropout
+ * draws millions a step); the wasm kernel (assembly/elementwise.ts) is the same loop.
+ */
+export function xoshiroDropoutMask(state: Uint32Array, p: number, keep: number, out: Float32Array): void {
+  let s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+  const below = p * 16777216;
+  for (let i = 0; i < out.length; i++) {
+    const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+    out[i] = r >>> 8 < below ? 0 : keep;
+  }
+  state[0] = s0;
+  state[1] = s1;
+  state[2] = s2;
+  state[3] = s3;
+}
+const JS_MASK_KERNEL: MaskKernel = { dropoutMask: xoshiroDropoutMask };
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;

@@ -49,6 +49,7 @@ interface Kernels {
   maxAbs(x: number, n: number): number;
   scal(alpha: number, x: number, n: number): void;
   clamp(x: number, n: number, lo: number, hi: number): void;
+  dropoutMask(state: number, threshold: number, keep: number, out: number, n: number): void;
   sgdUpdate(
     param: number, grad: number, buf: number, n: number, firstStep: number,
     lr: number, momentum: number, oneMinusDampening: number, weightDecay: number, nesterov: number,
@@ -148,6 +149,7 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
   }
   const gemmScratch = heap.reserve(k.gemmScratchBytes());
   const idScratch = heap.reserve(ID_ROWS * 4);
+  const rngScratch = heap.reserve(16); // a generator's 4 state words, in and out of dropoutMask
   /** Calls fn per chunk of at most ID_ROWS ids with the chunk's heap pointer (ids off the heap are copied to idScratch). */
   const forIdChunks = (ids: Int32Array, fn: (ip: number, r0: number, m: number) => void): void => {
     const onHeap = ids.buffer === memory.buffer;
@@ -372,6 +374,15 @@ export function createWasmBackend(module: WebAssembly.Module, native?: NativeAdd
 
     clamp(x, lo, hi) {
       k.clamp(ptr(x, 'x'), x.length, lo, hi);
+    },
+
+    dropoutMask(state, p, keep, out) {
+      if (state.length !== 4) throw new Error(`wasm backend: dropoutMask needs a state of 4 words, got ${state.length}`);
+      const words = new Uint32Array(memory.buffer, rngScratch, 4);
+      words.set(state);
+      // (bits >>> 8) < p·2²⁴ is (bits >>> 8) < ⌈p·2²⁴⌉ on integers: exact, as xoshiroDropoutMask compares.
+      k.dropoutMask(rngScratch, Math.ceil(p * 16777216), keep, ptr(out, 'out'), out.length);
+      state.set(new Uint32Array(memory.buffer, rngScratch, 4));
     },
 
     sgdUpdate(param, grad, buf, firstStep, s: SgdScalars) {

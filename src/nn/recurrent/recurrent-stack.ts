@@ -509,7 +509,7 @@ function lengthMask(lengths: ArrayLike<number>, T: number, B: number): Tensor {
 /** Inverted-dropout mask: each element 0 with probability p, else 1/(1-p); uniforms drawn in storage order. */
 function dropoutMask(rng: Rng, p: number, shape: readonly number[]): Tensor {
   const m = Tensor.empty(shape); // every element written
-  rng.dropoutMask(m.data, p, 1 / (1 - p));
+  rng.dropoutMask(m.data, p, 1 / (1 - p), backend());
   return m;
 }
 

@@ -229,6 +229,30 @@ export function clamp(x: usize, n: i32, lo: f32, hi: f32): void {
   st(p, f32x4.pmin(f32x4.pmax(ld(p, w), lv), hv), w);
 }
 
+/**
+ * random/rng.ts's xoshiroDropoutMask: n draws of xoshiro128** from the 4 words at `state` (advanced in
+ * place), out[i] = 0 where a draw's 24 high bits are below `threshold` (⌈p·2²⁴⌉), else keep. u32 arithmetic
+ * wraps as Math.imul does, so the masks and the state after are the JS loop's, bit for bit.
+ */
+export function dropoutMask(state: usize, threshold: u32, keep: f32, out: usize, n: i32): void {
+  let s0 = load<u32>(state), s1 = load<u32>(state, 4), s2 = load<u32>(state, 8), s3 = load<u32>(state, 12);
+  for (let i = 0; i < n; i++) {
+    const r = rotl<u32>(s1 * 5, 7) * 9;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl<u32>(s3, 11);
+    store<f32>(out + (<usize>i << 2), r >>> 8 < threshold ? 0 : keep);
+  }
+  store<u32>(state, s0);
+  store<u32>(state, s1, 4);
+  store<u32>(state, s2, 8);
+  store<u32>(state, s3, 12);
+}
+
 export function sgdUpdate(
   param: usize, grad: usize, buf: usize, n: i32, firstStep: i32,
   lr: f32, momentum: f32, oneMinusDampening: f32, weightDecay: f32, nesterov: i32,

@@ -5,7 +5,7 @@
 export { gemm, gemmPacked, gemmScratchBytes, packB, packedBFloats } from './gemm';
 export {
   unary, unaryBackwardAcc, binary, axpy, copyRows, sumRowsAcc, indexAddRows, gatherRows, softmaxCrossEntropy, crossEntropyCount, crossEntropyBadRow,
-  sumSquares, maxAbs, scal, clamp, sgdUpdate, adagradUpdate, rmspropUpdate, adamUpdate,
+  sumSquares, maxAbs, scal, clamp, dropoutMask, sgdUpdate, adagradUpdate, rmspropUpdate, adamUpdate,
 } from './elementwise';
 export { cellForward, cellBackward } from './cells';
 export { recurrentForward, recurrentBackward } from './recurrence';
