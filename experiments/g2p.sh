@@ -9,6 +9,7 @@
 #   both cores, two at once on one core each, and a cosine to 5e-4 with a slower average; then that recipe
 #   three times on the native kernels, then twice at once on one core each, and once more on faster
 #   kernels (about 4 hours).
+# - Two Transformer encoder-decoders (issue 15), 30 CPU-minutes each on one thread, at once (about 35 minutes).
 # - The ablations, hidden 128, batch 64, Adam 2e-3: 6000 steps (3.2 epochs) each, two at a time on one
 #   thread each; the hidden-128 main model trains 12000.
 # Needs `npm run experiments:setup && npm run experiments:build` first.
@@ -60,6 +61,16 @@ wait
 # The single-model recipe again after the faster elementwise kernels, cells and copies.
 timed native2-h256-ls10-ema9995-floor5e-4-30m --backend native --lr 2e-3 --min-lr 5e-4 --ema 0.9995 --seed 1 --eval-every 4000
 
+# The Transformer encoder-decoders (issue 15): 3+3 pre-norm layers, 30 minutes of each process's CPU time
+# (--clock cpu) on one thread, the two at once on one core each.
+tf() { name=$1; shift; [ -f "$out/$name/model.safetensors" ] || RECURRENT_THREADS=1 node dist/cli/recurrent.js seq2seq train \
+  --data "$data/train.tsv" --val "$data/val.tsv" --tgt-split space --arch transformer --layers 3 --heads 4 --norm-first \
+  --dropout 0.1 --label-smoothing 0.1 --batch-size 128 --lr 1e-3 --lr-schedule cosine --warmup 400 --min-lr 1e-5 \
+  --time 1800 --clock cpu --eval-every 2000 "$@" --out "$out/$name" > "$out/$name.log" 2>&1; }
+tf tf-w128-l3 --width 128 --ff 512 &
+tf tf-w192-l3 --width 192 --ff 768 &
+wait
+
 # The hidden-128 main model, then the ablations in two lanes.
 train luong --attention luong-general --steps 12000 --eval-every 2000
 (
@@ -76,13 +87,14 @@ wait
 
 # Test-set scores: one JSON line each.
 evaluate() { echo "$1 beam $2: $(recurrent seq2seq eval --checkpoint "$1" --data "$data/test.tsv" --beam "$2")"; }
-for m in native2-h256-ls10-ema9995-floor5e-4-30m native-pair30m-s1 native-pair30m-s2 native-h256-ls10-ema9995-floor5e-4-30m native-h256-ls10-ema9995-floor5e-4-30m-b native-h256-ls10-ema9995-floor5e-4-30m-s2 h256-ls10-ema9995-floor5e-4-30m h256-ls10-lr3-ema-30m pair30m-s1 pair30m-s2 h256-e128-d0 h256-e128-ls10 h256-he128 h256-e128-ls10-13k h256-e128-d15 h256-e128 h128-48k luong luong6k-s1 bahdanau6k luong6k-ss none6k; do
+for m in tf-w128-l3 tf-w192-l3 native2-h256-ls10-ema9995-floor5e-4-30m native-pair30m-s1 native-pair30m-s2 native-h256-ls10-ema9995-floor5e-4-30m native-h256-ls10-ema9995-floor5e-4-30m-b native-h256-ls10-ema9995-floor5e-4-30m-s2 h256-ls10-ema9995-floor5e-4-30m h256-ls10-lr3-ema-30m pair30m-s1 pair30m-s2 h256-e128-d0 h256-e128-ls10 h256-he128 h256-e128-ls10-13k h256-e128-d15 h256-e128 h128-48k luong luong6k-s1 bahdanau6k luong6k-ss none6k; do
   for beam in 1 5; do evaluate "$out/$m" $beam; done
 done | tee "$out/test-scores.txt"
 evaluate "$out/h256-e128,$out/h128-48k" 5 | tee -a "$out/test-scores.txt"
 evaluate "$out/h256-e128-d0,$out/h256-e128-ls10,$out/h256-e128-d15" 5 | tee -a "$out/test-scores.txt"
 evaluate "$out/pair30m-s1,$out/pair30m-s2" 5 | tee -a "$out/test-scores.txt"
 evaluate "$out/native-pair30m-s1,$out/native-pair30m-s2" 5 | tee -a "$out/test-scores.txt"
+evaluate "$out/tf-w128-l3,$out/tf-w192-l3" 5 | tee -a "$out/test-scores.txt"
 for beam in 1 5; do evaluate "$out/luong6k-s1,$out/luong6k-s2,$out/luong6k-s3" $beam; done | tee -a "$out/test-scores.txt"
 # The length penalty of beam search, chosen on the validation words (not the test words), then tested once.
 for a in 0 0.5 0.75 1 1.5; do
