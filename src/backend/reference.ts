@@ -196,9 +196,7 @@ export const referenceBackend: Backend = {
     for (let i = 0; i < x.length; i++) x[i] *= alpha;
   },
 
-  dropoutMask(state, p, keep, out) {
-    xoshiroDropoutMask(state, p, keep, out);
-  },
+  dropoutMask: xoshiroDropoutMask,
 
   clamp(x, lo, hi) {
     for (let i = 0; i < x.length; i++) {

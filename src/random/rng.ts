@@ -89,8 +89,8 @@ export interface MaskKernel {
 /**
  * The mask of `out.length` xoshiro128** draws from `state` (advanced in place): out[i] = 0 where the draw's
  * 24 high bits are below p·2²⁴ (uniform() < p: both sides exact in doubles), else keep. The state in
- * locals and the comparison on integers: about 1.5× a loop of uniform() calls (a Transformer with dropout
- * draws millions a step); the wasm kernel (assembly/elementwise.ts) is the same loop.
+ * locals and the comparison on integers (a Transformer with dropout draws millions a step); the wasm kernel
+ * (assembly/elementwise.ts) is the same loop.
  */
 export function xoshiroDropoutMask(state: Uint32Array, p: number, keep: number, out: Float32Array): void {
   let s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
